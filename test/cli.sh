@@ -1,0 +1,66 @@
+#!/bin/bash
+# The command-line contract of PRODUCT.md that needs no network: exit codes, --help,
+# --version, genkey output, key file checks.
+set -u
+bin=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+pass=0
+
+expect() { # expect EXITCODE DESCRIPTION -- command...
+	local want=$1 what=$2 got
+	shift 3
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ "$got" = "$want" ]; then
+		pass=$((pass + 1))
+	else
+		echo "FAIL: $what: exit $got, want $want"
+		sed 's/^/  stdout: /' "$tmp/out"
+		sed 's/^/  stderr: /' "$tmp/err"
+		fail=$((fail + 1))
+	fi
+}
+contains() { # contains FILE PATTERN DESCRIPTION
+	if grep -q -- "$2" "$1"; then
+		pass=$((pass + 1))
+	else
+		echo "FAIL: $3: '$2' not in output"
+		sed 's/^/  /' "$1"
+		fail=$((fail + 1))
+	fi
+}
+
+expect 0 "--version" -- "$bin" --version
+contains "$tmp/out" "^httun [0-9]" "--version prints the version"
+expect 0 "--help" -- "$bin" --help
+cp "$tmp/out" "$tmp/help"
+for c in server client fcgi genkey; do
+	contains "$tmp/help" "^  $c " "--help lists $c"
+	expect 0 "$c --help" -- "$bin" $c --help
+	contains "$tmp/out" "Usage: httun $c" "$c --help prints usage"
+done
+expect 2 "no arguments" -- "$bin"
+expect 2 "unknown command" -- "$bin" frobnicate
+contains "$tmp/err" "frobnicate" "unknown command is named"
+expect 2 "genkey with an argument" -- "$bin" genkey extra
+expect 2 "genkey with an unknown flag" -- "$bin" genkey --nope
+
+expect 0 "genkey" -- "$bin" genkey
+if [ "$(wc -l <"$tmp/out")" = 1 ] && grep -qE '^[A-Za-z0-9+/]{43}=$' "$tmp/out" &&
+	[ "$(base64 -d <"$tmp/out" | wc -c)" = 32 ]; then
+	pass=$((pass + 1))
+else
+	echo "FAIL: genkey output is not one line of base64 of 32 bytes"; fail=$((fail + 1))
+fi
+cp "$tmp/out" "$tmp/k1"
+expect 0 "genkey again" -- "$bin" genkey
+if cmp -s "$tmp/out" "$tmp/k1"; then
+	echo "FAIL: two genkey runs printed the same key"; fail=$((fail + 1))
+else
+	pass=$((pass + 1))
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
