@@ -9,11 +9,12 @@
 
 static void genkey_usage(FILE *f)
 {
-	fprintf(f, "Usage: httun genkey\n\n"
-		   "Print a new channel key: %d random bytes from the system's CSPRNG, standard\n"
-		   "base64, one line, to stdout. Keep it private; both ends of a channel use the\n"
-		   "same key. Typical use:\n\n"
-		   "    umask 077; httun genkey > /etc/httun/key\n",
+	fprintf(f,
+		"Usage: httun genkey\n\n"
+		"Print a new channel key: %d random bytes from the system's CSPRNG, standard\n"
+		"base64, one line, to stdout. Keep it private; both ends of a channel use the\n"
+		"same key. Typical use:\n\n"
+		"    umask 077; httun genkey > /etc/httun/key\n",
 		PSK_BYTES);
 }
 

@@ -43,8 +43,10 @@ void cmd_log_setup(const char *name, int verbose)
 	const char *env = getenv("HTTUN_LOG");
 
 	if (env && *env && log_level_parse(env, &level) < 0)
-		fprintf(stderr, "httun: warning: HTTUN_LOG=%s is not debug, info, warn or error; "
-				"using info\n", env);
+		fprintf(stderr,
+			"httun: warning: HTTUN_LOG=%s is not debug, info, warn or error; "
+			"using info\n",
+			env);
 	while (verbose-- > 0 && level < LOG_LEVEL_DEBUG)
 		level++;
 	log_init(name, level);

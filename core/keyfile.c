@@ -11,8 +11,7 @@
 
 void keyfile_encode(const uint8_t key[PSK_BYTES], char out[KEY_BASE64_BYTES])
 {
-	sodium_bin2base64(out, KEY_BASE64_BYTES, key, PSK_BYTES,
-			  sodium_base64_VARIANT_ORIGINAL);
+	sodium_bin2base64(out, KEY_BASE64_BYTES, key, PSK_BYTES, sodium_base64_VARIANT_ORIGINAL);
 }
 
 static int is_space(char c)
@@ -37,8 +36,8 @@ int keyfile_decode(const char *text, size_t len, uint8_t key[PSK_BYTES], const c
 		*why = "it does not hold exactly one base64 key of 32 bytes (44 characters)";
 		return -EINVAL;
 	}
-	if (sodium_base642bin(key, PSK_BYTES, text + start, end - start, NULL, &bin_len,
-			      &b64_end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	if (sodium_base642bin(key, PSK_BYTES, text + start, end - start, NULL, &bin_len, &b64_end,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    bin_len != PSK_BYTES || b64_end != text + end) {
 		sodium_memzero(key, PSK_BYTES);
 		*why = "it is not valid base64 of a 32-byte key";

@@ -36,10 +36,8 @@ int log_level_parse(const char *s, enum log_level *out)
 		const char *name;
 		enum log_level level;
 	} names[] = {
-		{ "error", LOG_LEVEL_ERROR },
-		{ "warn", LOG_LEVEL_WARN },
-		{ "warning", LOG_LEVEL_WARN },
-		{ "info", LOG_LEVEL_INFO },
+		{ "error", LOG_LEVEL_ERROR },  { "warn", LOG_LEVEL_WARN },
+		{ "warning", LOG_LEVEL_WARN }, { "info", LOG_LEVEL_INFO },
 		{ "debug", LOG_LEVEL_DEBUG },
 	};
 
@@ -80,13 +78,13 @@ void log_warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-#define LOG_FN(name, level)                                                                 \
-	void name(const char *fmt, ...)                                                     \
-	{                                                                                   \
-		va_list ap;                                                                 \
-		va_start(ap, fmt);                                                          \
-		log_vline(level, NULL, fmt, ap);                                            \
-		va_end(ap);                                                                 \
+#define LOG_FN(name, level)                                                                        \
+	void name(const char *fmt, ...)                                                            \
+	{                                                                                          \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		log_vline(level, NULL, fmt, ap);                                                   \
+		va_end(ap);                                                                        \
 	}
 
 LOG_FN(log_warnx, LOG_LEVEL_WARN)

@@ -52,15 +52,15 @@ bool ratelimit_allow(struct ratelimit *rl, uint64_t now_ms, uint32_t *suppressed
 uint64_t clock_now_ms(void);
 
 /* log_warnx through a static rate limit at the call site. */
-#define log_warnx_rl(...)                                                                   \
-	do {                                                                                \
-		static struct ratelimit rl_;                                                \
-		uint32_t supp_;                                                             \
-		if (ratelimit_allow(&rl_, clock_now_ms(), &supp_)) {                        \
-			if (supp_)                                                          \
-				log_warnx("(%u similar lines suppressed)", supp_);          \
-			log_warnx(__VA_ARGS__);                                             \
-		}                                                                           \
+#define log_warnx_rl(...)                                                                          \
+	do {                                                                                       \
+		static struct ratelimit rl_;                                                       \
+		uint32_t supp_;                                                                    \
+		if (ratelimit_allow(&rl_, clock_now_ms(), &supp_)) {                               \
+			if (supp_)                                                                 \
+				log_warnx("(%u similar lines suppressed)", supp_);                 \
+			log_warnx(__VA_ARGS__);                                                    \
+		}                                                                                  \
 	} while (0)
 
 #endif

@@ -31,7 +31,9 @@ static void test_encode_golden(void **state)
 
 static void test_decode_whitespace(void **state)
 {
-	const char *text = "  \n\t" "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" "\r\n\n ";
+	const char *text = "  \n\t"
+			   "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+			   "\r\n\n ";
 	const char *why = NULL;
 	uint8_t key[PSK_BYTES];
 
