@@ -51,6 +51,9 @@ int log_level_parse(const char *s, enum log_level *out)
 }
 
 static void log_vline(enum log_level level, const char *emsg, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void log_vline(enum log_level level, const char *emsg, const char *fmt, va_list ap)
 {
 	static const char *const tags[] = { "error", "warning", "info", "debug" };
 	char msg[1024];

@@ -1,0 +1,38 @@
+#!/bin/bash
+# Install the Debian packages httun needs that are missing, and nothing else.
+#   scripts/deps.sh build   compiler, CMake and libraries
+#   scripts/deps.sh test    build + what the test suite runs (cmocka, clang for fuzzing,
+#                           iproute2 and iperf3 for network-namespace tests, ...)
+# Needs root (apt-get). Prints what it installs.
+set -euo pipefail
+
+build=(cmake gcc make pkg-config libsodium-dev libuv1-dev node-llhttp)
+test=(libcmocka-dev clang libclang-rt-14-dev clang-format iproute2 iperf3 procps curl
+	python3)
+
+case "${1:-build}" in
+build) want=("${build[@]}") ;;
+test) want=("${build[@]}" "${test[@]}") ;;
+*)
+	echo "usage: $0 build|test" >&2
+	exit 2
+	;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "httun: these Debian packages are missing: ${missing[*]}" >&2
+	echo "httun: run this script as root to install them" >&2
+	exit 1
+fi
+echo "httun: installing from Debian: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
