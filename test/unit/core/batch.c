@@ -388,6 +388,13 @@ static void test_batch_init_sizes(void **state)
 	assert_int_equal(batch_plaintext_len(&b), 0);
 	assert_int_equal(batch_frame_len(&b), FRAME_OVERHEAD_BYTES);
 	assert_int_equal(batch_add_ip(&b, pkt1, 1), -ENOSPC);
+	for (size_t extra = 1; extra <= 2; extra++) {
+		assert_int_equal(batch_init(&b, buf, FRAME_OVERHEAD_BYTES + extra), 0);
+		assert_int_equal(batch_room(&b), 0);
+		assert_int_equal(batch_add_ip(&b, pkt1, 1), -ENOSPC);
+		assert_null(batch_reserve(&b, REC_IP, 1));
+		assert_int_equal(batch_pad(&b, extra), 0);
+	}
 	assert_int_equal(batch_init(&b, buf, FRAME_OVERHEAD_BYTES + 3), 0);
 	assert_int_equal(batch_room(&b), 0);
 	assert_int_equal(batch_add_ip(&b, pkt1, 1), -ENOSPC);
