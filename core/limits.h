@@ -78,4 +78,13 @@
 /* Channel names appear in logs and config sections. */
 #define CHANNEL_NAME_MAX_BYTES 64
 
+/* ---- batch / l7 codec (docs/PROTOCOL.md section 5) ---- */
+
+/*
+ * Host name in L7_OPEN. A DNS name is at most 253 characters and an IPv6 literal with a
+ * zone far less; 255 keeps the length in one byte's range and the decoded copy on the
+ * stack.
+ */
+#define L7_HOST_MAX_BYTES 255
+
 #endif
