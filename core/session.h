@@ -37,6 +37,7 @@ int session_crypto_init(void);
  * both key schedules once; the caller still wipes keys.
  */
 struct session *session_new(const struct session_keys *keys, uint64_t now_ms);
+/* Wipes and frees; NULL is ignored. */
 void session_free(struct session *s);
 
 uint32_t session_local_index(const struct session *s);
