@@ -87,4 +87,15 @@
  */
 #define L7_HOST_MAX_BYTES 255
 
+/* ---- replay window, sealed-frame core (core/replay.c, core/session.c) ---- */
+
+/*
+ * Counters the replay window actually guarantees to judge: the newest accepted counter
+ * and the REPLAY_WINDOW_FRAMES - 1 before it. One 64-bit word of the REPLAY_WINDOW_BITS
+ * bitmap is always the partly filled word of the newest counter, so the guaranteed span
+ * is one word short of the bitmap (as in RFC 6479 and WireGuard). Anything older is
+ * rejected as a replay.
+ */
+#define REPLAY_WINDOW_FRAMES (REPLAY_WINDOW_BITS - 64)
+
 #endif
