@@ -98,4 +98,28 @@
  */
 #define REPLAY_WINDOW_FRAMES (REPLAY_WINDOW_BITS - 64)
 
+/* ---- handshake, per-channel sessions, index table (handshake.c, peer.c, index.c) ---- */
+
+/*
+ * A client whose INIT got no verified RESPONSE within this long sends a fresh INIT (new
+ * ephemeral, new index). Long enough for one HTTP round trip over a slow path, short
+ * enough that a lost handshake costs seconds, as in WireGuard (REKEY_TIMEOUT 5 s).
+ */
+#define HANDSHAKE_RETRY_MS (5 * 1000)
+/*
+ * Sessions one peer holds at once: current, previous and the pending ones. Each has an
+ * index in the index table.
+ */
+#define PEER_MAX_SESSIONS (2 + HANDSHAKE_MAX_PENDING)
+/*
+ * Sessions one process holds at once, over all channels; one more per channel on the
+ * client side for the index of a handshake in progress. Bounds the index table.
+ */
+#define INDEX_MAX_ENTRIES (CONFIG_MAX_CHANNELS * (PEER_MAX_SESSIONS + 1))
+/*
+ * Slots of the open-addressing index table: a power of two at least twice
+ * INDEX_MAX_ENTRIES, so linear probing stays short (load factor <= 0.5).
+ */
+#define INDEX_TABLE_SLOTS 1024
+
 #endif
