@@ -27,6 +27,8 @@ struct peer {
 	uint64_t previous_since_ms; /* when previous was replaced */
 	/* responder: unconfirmed sessions, NULL slots free */
 	struct session *pending[HANDSHAKE_MAX_PENDING];
+	uint64_t pending_seq[HANDSHAKE_MAX_PENDING]; /* arrival order, for eviction */
+	uint64_t pending_next;
 	/* initiator */
 	bool hs_active;
 	uint32_t hs_index;
@@ -146,11 +148,13 @@ int peer_handle_init(struct peer *p, const uint8_t *init, size_t len,
 			slot = i;
 			break;
 		}
-		if (session_created_ms(p->pending[i]) < session_created_ms(p->pending[slot]))
+		/* Arrival order, not time: a burst within one millisecond is still FIFO. */
+		if (p->pending_seq[i] < p->pending_seq[slot])
 			slot = i;
 	}
 	session_drop(p, &p->pending[slot]);
 	p->pending[slot] = s;
+	p->pending_seq[slot] = p->pending_next++;
 	return 0;
 }
 

@@ -216,11 +216,12 @@ static void test_replayed_init_cannot_replace_session(void **state)
 static void test_pending_evicts_oldest(void **state)
 {
 	struct world *w = *state;
-	uint8_t init[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
+	uint8_t init[MSG_INIT_BYTES], old_init[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
 	struct frame f;
 
 	/* The client's genuine handshake, then HANDSHAKE_MAX_PENDING replays push it out. */
 	handshake_unconfirmed(w, init, T0);
+	memcpy(old_init, init, sizeof(init));
 	for (int i = 1; i <= HANDSHAKE_MAX_PENDING; i++)
 		assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, T0 + i), 0);
 	seal(w->cli, 1, &f, T0 + 10);
@@ -237,6 +238,23 @@ static void test_pending_evicts_oldest(void **state)
 	assert_int_equal(send_one(w->cli, w->srv, 1, T0 + 10), 0);
 	assert_true(peer_has_session(w->srv));
 	assert_int_equal(peer_pending_count(w->srv), HANDSHAKE_MAX_PENDING - 1);
+
+	/*
+	 * Eviction is first in, first out even within one millisecond: the slots are full
+	 * of replays, the genuine INIT arrives, then HANDSHAKE_MAX_PENDING - 1 more replays
+	 * evict only the replays that came before it.
+	 */
+	peer_free(w->srv);
+	w->srv = peer_new(PEER_RESPONDER, w->psk, w->six);
+	assert_non_null(w->srv);
+	for (int i = 0; i < HANDSHAKE_MAX_PENDING; i++)
+		assert_int_equal(peer_handle_init(w->srv, old_init, sizeof(old_init), resp, T0), 0);
+	handshake_unconfirmed(w, init, T0);
+	for (int i = 1; i < HANDSHAKE_MAX_PENDING; i++)
+		assert_int_equal(peer_handle_init(w->srv, old_init, sizeof(old_init), resp, T0), 0);
+	assert_int_equal(peer_pending_count(w->srv), HANDSHAKE_MAX_PENDING);
+	assert_int_equal(send_one(w->cli, w->srv, 2, T0), 0);
+	assert_true(peer_has_session(w->srv));
 }
 
 static void test_pending_expiry(void **state)
