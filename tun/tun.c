@@ -100,7 +100,6 @@ bool tun_packet_valid(const uint8_t *pkt, size_t len)
 	case 4: {
 		size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
 
-		/* A TSO segment of exactly 64 KiB may carry total length 0 (never from us). */
 		return len >= 20 && ihl >= 20 && ihl <= len && load_be16(pkt + 2) >= ihl &&
 		       load_be16(pkt + 2) <= len;
 	}
@@ -117,7 +116,7 @@ bool tun_packet_valid(const uint8_t *pkt, size_t len)
  * virtio_net_hdr, little-endian (TUNSETVNETLE), decoded byte by byte. The kernel checks it
  * too on write, but the bytes come from the peer, so bound them before the kernel sees them.
  */
-static bool vnet_packet_valid(const uint8_t *p, size_t len)
+bool tun_vnet_packet_valid(const uint8_t *p, size_t len)
 {
 	const uint8_t *ip = p + TUN_VNET_HDR_BYTES;
 	size_t iplen;
@@ -155,7 +154,7 @@ static bool vnet_packet_valid(const uint8_t *p, size_t len)
 
 static bool tun_frame_valid(const struct tun *t, const uint8_t *p, size_t len)
 {
-	return t->offload ? vnet_packet_valid(p, len) : tun_packet_valid(p, len);
+	return t->offload ? tun_vnet_packet_valid(p, len) : tun_packet_valid(p, len);
 }
 
 size_t tun_read_bytes(const struct tun *t)
@@ -598,6 +597,8 @@ void tun_close(struct tun *t, tun_close_fn close_cb)
 	struct mnl_socket *nl;
 	int ret;
 
+	if (t->closing)
+		return;
 	t->closing = true;
 	tun_read_stop(t);
 	t->close_cb = close_cb;

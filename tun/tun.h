@@ -147,5 +147,11 @@ void tun_close(struct tun *t, tun_close_fn close_cb);
  * length, and a length field that fits in len. Exposed for tests and for the peer side.
  */
 bool tun_packet_valid(const uint8_t *pkt, size_t len);
+/*
+ * The same for a virtio_net_hdr (little-endian) followed by a packet, as read and written
+ * with offload: known flags and GSO types only, TCP GSO matching the IP version, and the
+ * checksum position inside the packet.
+ */
+bool tun_vnet_packet_valid(const uint8_t *p, size_t len);
 
 #endif

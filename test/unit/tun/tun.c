@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -253,6 +254,86 @@ static void test_open_bad_config(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static void vnet_put(uint8_t *h, uint8_t flags, uint8_t gso_type, uint16_t hdr_len,
+		     uint16_t gso_size, uint16_t csum_start, uint16_t csum_offset)
+{
+	h[0] = flags;
+	h[1] = gso_type;
+	h[2] = (uint8_t)hdr_len;
+	h[3] = (uint8_t)(hdr_len >> 8);
+	h[4] = (uint8_t)gso_size;
+	h[5] = (uint8_t)(gso_size >> 8);
+	h[6] = (uint8_t)csum_start;
+	h[7] = (uint8_t)(csum_start >> 8);
+	h[8] = (uint8_t)csum_offset;
+	h[9] = (uint8_t)(csum_offset >> 8);
+}
+
+static void test_vnet_packet_valid(void **state)
+{
+	static const uint8_t src[4] = { 198, 18, 9, 9 }, dst[4] = { 198, 18, 1, 1 };
+	static const uint8_t src6[16] = { 0xfd, 0, 0, 9, [15] = 9 };
+	static const uint8_t dst6[16] = { 0xfd, 0, 0, 1, [15] = 1 };
+	const uint8_t NC = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	uint8_t p[TUN_VNET_HDR_BYTES + 128];
+	size_t len, len6;
+
+	(void)state;
+	len = TUN_VNET_HDR_BYTES + build_udp4(p + TUN_VNET_HDR_BYTES, src, 1, dst, 2, "abcd", 4);
+	vnet_put(p, 0, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 0, 0);
+	assert_true(tun_vnet_packet_valid(p, len));
+	for (size_t n = 0; n < len; n++)
+		assert_false(tun_vnet_packet_valid(p, n));
+	/* Checksum offload: the 2-byte field must lie inside the packet (32 bytes). */
+	vnet_put(p, NC, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 20, 6);
+	assert_true(tun_vnet_packet_valid(p, len));
+	vnet_put(p, NC, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 20, 10);
+	assert_true(tun_vnet_packet_valid(p, len));
+	vnet_put(p, NC, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 20, 11);
+	assert_false(tun_vnet_packet_valid(p, len));
+	vnet_put(p, NC, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 0xffff, 0xffff);
+	assert_false(tun_vnet_packet_valid(p, len));
+	vnet_put(p, VIRTIO_NET_HDR_F_DATA_VALID, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 0, 0);
+	assert_true(tun_vnet_packet_valid(p, len));
+	for (unsigned int f = 4; f < 256; f <<= 1) {
+		vnet_put(p, (uint8_t)f, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 0, 0);
+		assert_false(tun_vnet_packet_valid(p, len));
+	}
+	/* GSO: TCP matching the IP version, with a segment size and checksum offload. */
+	vnet_put(p, NC, VIRTIO_NET_HDR_GSO_TCPV4, 40, 1000, 20, 16);
+	assert_false(tun_vnet_packet_valid(p, len)); /* csum field beyond this tiny packet */
+	vnet_put(p, NC, VIRTIO_NET_HDR_GSO_TCPV4, 40, 1000, 20, 6);
+	assert_true(tun_vnet_packet_valid(p, len));
+	vnet_put(p, NC, VIRTIO_NET_HDR_GSO_TCPV4 | VIRTIO_NET_HDR_GSO_ECN, 40, 1000, 20, 6);
+	assert_true(tun_vnet_packet_valid(p, len));
+	vnet_put(p, NC, VIRTIO_NET_HDR_GSO_TCPV4, 40, 0, 20, 6);
+	assert_false(tun_vnet_packet_valid(p, len));
+	vnet_put(p, 0, VIRTIO_NET_HDR_GSO_TCPV4, 40, 1000, 0, 0);
+	assert_false(tun_vnet_packet_valid(p, len));
+	vnet_put(p, NC, VIRTIO_NET_HDR_GSO_TCPV6, 60, 1000, 20, 6);
+	assert_false(tun_vnet_packet_valid(p, len));
+	vnet_put(p, 0, VIRTIO_NET_HDR_GSO_ECN, 0, 0, 0, 0);
+	assert_false(tun_vnet_packet_valid(p, len));
+	for (unsigned int g = 0; g < 256; g++) {
+		uint8_t base = (uint8_t)(g & ~VIRTIO_NET_HDR_GSO_ECN);
+		bool ok = base == VIRTIO_NET_HDR_GSO_TCPV4 || g == VIRTIO_NET_HDR_GSO_NONE;
+
+		vnet_put(p, NC, (uint8_t)g, 40, 1000, 20, 6);
+		assert_int_equal(tun_vnet_packet_valid(p, len), ok);
+	}
+
+	len6 = TUN_VNET_HDR_BYTES + build_udp6(p + TUN_VNET_HDR_BYTES, src6, 1, dst6, 2, "abcd", 4);
+	vnet_put(p, NC, VIRTIO_NET_HDR_GSO_TCPV6, 60, 1000, 40, 6);
+	assert_true(tun_vnet_packet_valid(p, len6));
+	vnet_put(p, NC, VIRTIO_NET_HDR_GSO_TCPV4, 60, 1000, 40, 6);
+	assert_false(tun_vnet_packet_valid(p, len6));
+	vnet_put(p, 0, VIRTIO_NET_HDR_GSO_NONE, 0, 0, 0, 0);
+	assert_true(tun_vnet_packet_valid(p, len6));
+	/* A broken IP packet behind a fine header. */
+	p[TUN_VNET_HDR_BYTES] = 0x45;
+	assert_false(tun_vnet_packet_valid(p, len6));
+}
+
 /* ---- root, in a private network namespace ---- */
 
 static const uint8_t tun_ip4[4] = { 198, 18, 1, 1 };
@@ -418,7 +499,18 @@ struct reader {
 	int want4, want6;
 	uv_timer_t resume, timeout;
 	int resume_calls, timeout_calls;
+	uv_check_t check; /* runs once per loop iteration, after the poll callbacks */
+	int in_iteration, max_per_iteration;
 };
+
+static void reader_check_cb(uv_check_t *h)
+{
+	struct reader *r = h->data;
+
+	if (r->in_iteration > r->max_per_iteration)
+		r->max_per_iteration = r->in_iteration;
+	r->in_iteration = 0;
+}
 
 static size_t reader_get_buf(void *ctx, uint8_t **buf)
 {
@@ -437,6 +529,7 @@ static void reader_done(struct reader *r)
 {
 	tun_read_stop(r->t);
 	uv_timer_stop(&r->timeout);
+	uv_check_stop(&r->check);
 }
 
 static void reader_packet(void *ctx, uint8_t *pkt, size_t len)
@@ -448,6 +541,7 @@ static void reader_packet(void *ctx, uint8_t *pkt, size_t len)
 	assert_ptr_equal(pkt, r->buf);
 	assert_true(tun_packet_valid(ip, n));
 	r->packets++;
+	r->in_iteration++;
 	if ((ip[0] >> 4) == 4 && ip[9] == IPPROTO_UDP && n >= 28 &&
 	    memcmp(ip + 12, tun_ip4, 4) == 0 && memcmp(ip + 16, far_ip4, 4) == 0 &&
 	    load_be16(ip + 22) == r->dport) {
@@ -566,16 +660,25 @@ static void test_device(void **state)
 	assert_int_equal(r.packets, 2 + r.other);
 	assert_int_equal(t.stats.rx_packets, (uint64_t)r.packets);
 	assert_int_equal(t.stats.rx_dropped_invalid, 0);
-	/* Budget: 200 datagrams arrive across several wakeups, none lost. */
+	/*
+	 * Budget: 200 datagrams queued before reading starts arrive over several loop
+	 * iterations, at most TUN_READ_BUDGET_PACKETS in each, none lost.
+	 */
 	r.want4 = 201;
 	for (int i = 0; i < 200; i++)
 		udp_send(s4, AF_INET, far_ip4, 5555, "burst");
+	assert_int_equal(uv_check_init(&loop, &r.check), 0);
+	r.check.data = &r;
+	r.in_iteration = 0;
+	assert_int_equal(uv_check_start(&r.check, reader_check_cb), 0);
 	assert_int_equal(tun_read_start(&t, reader_get_buf, reader_packet, &r), 0);
 	assert_int_equal(uv_timer_start(&r.timeout, reader_timeout_cb, 3000, 0), 0);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(r.timeout_calls, 0);
 	assert_int_equal(r.udp4, 201);
 	assert_string_equal(r.last4, "burst");
+	reader_check_cb(&r.check); /* the last iteration's count */
+	assert_int_equal(r.max_per_iteration, TUN_READ_BUDGET_PACKETS);
 	close(s4);
 	close(s6);
 
@@ -632,6 +735,7 @@ static void test_device(void **state)
 	assert_int_equal(route_probe(AF_INET6, far_ip6, NULL), -ENETUNREACH);
 	uv_close((uv_handle_t *)&r.resume, handle_closed_cb);
 	uv_close((uv_handle_t *)&r.timeout, handle_closed_cb);
+	uv_close((uv_handle_t *)&r.check, handle_closed_cb);
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(close_calls, 1);
 	assert_int_equal(if_nametoindex(name), 0);
@@ -680,6 +784,284 @@ static void test_device_errors(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/*
+ * A device the admin made persistent (ip tuntap add) outlives us, so what tun_open added
+ * must be taken back explicitly: by the unwind ladder on failure and by tun_close.
+ */
+static int persist(const char *name, int on)
+{
+	struct ifreq ifr;
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC), ret = 0;
+
+	assert_true(fd >= 0);
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, on) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+static void test_persistent_device(void **state)
+{
+	struct tun_prefix addrs[] = { pfx("198.18.1.1/24"), pfx("fd00:1::1/64") };
+	struct tun_prefix routes[] = { pfx("198.18.9.0/24"), pfx("fd00:9::/64"),
+				       pfx("198.18.9.0/24") };
+	struct tun_config cfg = {
+		.name = "httunpers0", .addrs = addrs, .n_addrs = 2, .routes = routes, .n_routes = 3
+	};
+	char err[256], list[512];
+	uv_loop_t loop;
+	struct tun t;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(persist("httunpers0", 1), 0);
+	assert_true(if_nametoindex("httunpers0") > 0);
+
+	/* Third route fails: the ladder removes both routes and both addresses. */
+	assert_int_equal(tun_open(&t, &loop, &cfg, err, sizeof(err)), -EEXIST);
+	assert_string_equal(err, "httunpers0: adding route 198.18.9.0/24: File exists");
+	assert_true(if_nametoindex("httunpers0") > 0);
+	addresses_of("httunpers0", list, sizeof(list));
+	assert_string_equal(list, "");
+	assert_int_equal(route_probe(AF_INET, far_ip4, NULL), -ENETUNREACH);
+	assert_int_equal(route_probe(AF_INET6, far_ip6, NULL), -ENETUNREACH);
+
+	cfg.n_routes = 2;
+	assert_int_equal(tun_open(&t, &loop, &cfg, err, sizeof(err)), 0);
+	addresses_of("httunpers0", list, sizeof(list));
+	assert_string_equal(list, "198.18.1.1/24\nfd00:1::1/64\n");
+	assert_int_equal(route_probe(AF_INET, far_ip4, NULL), 0);
+	assert_int_equal(route_probe(AF_INET6, far_ip6, NULL), 0);
+	close_calls = 0;
+	tun_close(&t, tun_closed);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(close_calls, 1);
+	assert_true(if_nametoindex("httunpers0") > 0);
+	addresses_of("httunpers0", list, sizeof(list));
+	assert_string_equal(list, "");
+	assert_int_equal(route_probe(AF_INET, far_ip4, NULL), -ENETUNREACH);
+	assert_int_equal(route_probe(AF_INET6, far_ip6, NULL), -ENETUNREACH);
+
+	assert_int_equal(persist("httunpers0", 0), 0);
+	assert_int_equal(if_nametoindex("httunpers0"), 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* Captures the first TCP packet from the kernel that satisfies want. */
+struct capture {
+	struct tun *t;
+	uint8_t buf[TUN_VNET_HDR_BYTES + TUN_MAX_GSO_PACKET_BYTES];
+	uint8_t pkt[TUN_VNET_HDR_BYTES + TUN_MAX_GSO_PACKET_BYTES];
+	size_t len;
+	int want_syn; /* 1: a SYN; 0: a segment carrying data */
+	int got, skipped;
+	uv_timer_t timeout;
+	int timeout_calls;
+};
+
+static size_t capture_get_buf(void *ctx, uint8_t **buf)
+{
+	struct capture *c = ctx;
+
+	*buf = c->buf;
+	return sizeof(c->buf);
+}
+
+static void capture_packet(void *ctx, uint8_t *pkt, size_t len)
+{
+	struct capture *c = ctx;
+	const uint8_t *ip = pkt + TUN_VNET_HDR_BYTES;
+	size_t n = len - TUN_VNET_HDR_BYTES;
+	bool match;
+
+	assert_true(len >= TUN_VNET_HDR_BYTES);
+	match = (ip[0] >> 4) == 4 && ip[9] == IPPROTO_TCP && n >= 40;
+	if (match && c->want_syn)
+		match = (ip[20 + 13] & 0x02) != 0;
+	else if (match)
+		match = load_be16(ip + 2) > 20 + (ip[20 + 12] >> 4) * 4;
+	if (!match) {
+		c->skipped++;
+		return;
+	}
+	memcpy(c->pkt, pkt, len);
+	c->len = len;
+	c->got++;
+	tun_read_stop(c->t);
+	uv_timer_stop(&c->timeout);
+}
+
+static void capture_timeout_cb(uv_timer_t *h)
+{
+	struct capture *c = h->data;
+
+	c->timeout_calls++;
+	tun_read_stop(c->t);
+}
+
+static void capture_run(uv_loop_t *loop, struct capture *c, int want_syn)
+{
+	c->want_syn = want_syn;
+	c->got = 0;
+	assert_int_equal(tun_read_start(c->t, capture_get_buf, capture_packet, c), 0);
+	assert_int_equal(uv_timer_start(&c->timeout, capture_timeout_cb, 3000, 0), 0);
+	assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(c->timeout_calls, 0);
+	assert_int_equal(c->got, 1);
+}
+
+/* IPv4 + TCP from far_ip4:80; tcp_csum: full checksum, or only the pseudo header (partial). */
+static size_t build_tcp4(uint8_t *p, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags,
+			 const uint8_t *opt, size_t optlen, const uint8_t *data, size_t dlen,
+			 bool partial)
+{
+	size_t thl = 20 + optlen, len = 20 + thl + dlen;
+	uint8_t pseudo[12];
+	uint32_t sum;
+
+	memset(p, 0, 40);
+	p[0] = 0x45;
+	store_be16(p + 2, (uint16_t)len);
+	p[6] = 0x40; /* DF */
+	p[8] = 64;
+	p[9] = IPPROTO_TCP;
+	memcpy(p + 12, far_ip4, 4);
+	memcpy(p + 16, tun_ip4, 4);
+	store_be16(p + 10, csum_fold(csum_add(0, p, 20)));
+	store_be16(p + 20, 80);
+	store_be16(p + 22, dport);
+	store_be32(p + 24, seq);
+	store_be32(p + 28, ack);
+	p[32] = (uint8_t)((thl / 4) << 4);
+	p[33] = flags;
+	store_be16(p + 34, 65535);
+	if (optlen)
+		memcpy(p + 40, opt, optlen);
+	if (dlen)
+		memcpy(p + 20 + thl, data, dlen);
+	memcpy(pseudo, far_ip4, 4);
+	memcpy(pseudo + 4, tun_ip4, 4);
+	pseudo[8] = 0;
+	pseudo[9] = IPPROTO_TCP;
+	store_be16(pseudo + 10, (uint16_t)(thl + dlen));
+	sum = csum_add(0, pseudo, 12);
+	if (partial)
+		store_be16(p + 36, (uint16_t)~csum_fold(sum));
+	else
+		store_be16(p + 36, csum_fold(csum_add(sum, p + 20, thl + dlen)));
+	return len;
+}
+
+/*
+ * Offload: one TCP connection from a local socket to 198.18.9.9:80, with the far end
+ * played by hand. The kernel must hand over a GSO segment bigger than the MTU (the whole
+ * point of offload), and accept one written back.
+ */
+static void test_offload(void **state)
+{
+	struct tun_prefix addr = pfx("198.18.1.1/24"), route = pfx("198.18.9.0/24");
+	struct tun_config cfg = { .name = "httunoff0",
+				  .mtu = 1500,
+				  .addrs = &addr,
+				  .n_addrs = 1,
+				  .routes = &route,
+				  .n_routes = 1,
+				  .offload = true };
+	static const uint8_t synack_opt[8] = { 2, 4, 0x05, 0x78, 1, 3, 3, 7 }; /* MSS 1400, ws 7 */
+	static struct capture c;
+	static uint8_t data[65536], pkt[TUN_VNET_HDR_BYTES + 65535], got[65536];
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(80) };
+	const uint8_t *ip, *h;
+	uint32_t isn, srv_isn = 0x10000000;
+	uint16_t cport;
+	char err[256];
+	uv_loop_t loop;
+	struct tun t;
+	size_t len, total = 0;
+	int fd, one = 1;
+	ssize_t n;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7 + i / 251);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(tun_open(&t, &loop, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(tun_read_bytes(&t), TUN_VNET_HDR_BYTES + 65535);
+	c.t = &t;
+	assert_int_equal(uv_timer_init(&loop, &c.timeout), 0);
+	c.timeout.data = &c;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+	memcpy(&sin.sin_addr, far_ip4, 4);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), -1);
+	assert_int_equal(errno, EINPROGRESS);
+
+	/* The SYN, with the kernel leaving its checksum to us (NEEDS_CSUM at the TCP field). */
+	capture_run(&loop, &c, 1);
+	h = c.pkt;
+	ip = c.pkt + TUN_VNET_HDR_BYTES;
+	assert_int_equal(h[1], VIRTIO_NET_HDR_GSO_NONE);
+	assert_int_equal(h[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	assert_int_equal(h[6] | h[7] << 8, 20); /* csum_start: the TCP header */
+	assert_int_equal(h[8] | h[9] << 8, 16); /* csum_offset: TCP checksum field */
+	cport = load_be16(ip + 20); /* the SYN's source port */
+	isn = load_be32(ip + 24);
+
+	/* SYN-ACK written with an all-zero virtio header (full checksum, no GSO). */
+	memset(pkt, 0, TUN_VNET_HDR_BYTES);
+	len = build_tcp4(pkt + TUN_VNET_HDR_BYTES, cport, srv_isn, isn + 1, 0x12, synack_opt,
+			 sizeof(synack_opt), NULL, 0, false);
+	assert_int_equal(tun_write(&t, pkt, TUN_VNET_HDR_BYTES + len), 0);
+	{
+		struct pollfd pfd = { fd, POLLOUT, 0 };
+
+		assert_int_equal(poll(&pfd, 1, 2000), 1);
+	}
+	/* Connected: a burst of data leaves as one segment bigger than the MTU. */
+	n = send(fd, data, sizeof(data), 0);
+	assert_true(n > 3 * 1400);
+	capture_run(&loop, &c, 0);
+	h = c.pkt;
+	ip = c.pkt + TUN_VNET_HDR_BYTES;
+	assert_int_equal(h[1] & ~VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4);
+	assert_int_equal(h[4] | h[5] << 8, 1400); /* gso_size: the MSS we announced */
+	assert_true(c.len - TUN_VNET_HDR_BYTES > 1500);
+	assert_true(tun_vnet_packet_valid(c.pkt, c.len));
+	assert_int_equal(load_be32(ip + 24), isn + 1);
+	assert_memory_equal(ip + 40, data, c.len - TUN_VNET_HDR_BYTES - 40);
+
+	/* And back: one 3000-byte GSO segment written whole, read as 3000 bytes in order. */
+	vnet_put(pkt, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 40, 1000, 20, 16);
+	len = build_tcp4(pkt + TUN_VNET_HDR_BYTES, cport, srv_isn + 1, isn + 1, 0x18, NULL, 0,
+			 data + 100, 3000, true);
+	assert_int_equal(tun_write(&t, pkt, TUN_VNET_HDR_BYTES + len), 0);
+	while (total < 3000) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+
+		assert_int_equal(poll(&pfd, 1, 2000), 1);
+		n = recv(fd, got + total, sizeof(got) - total, 0);
+		assert_true(n > 0);
+		total += (size_t)n;
+	}
+	assert_int_equal(total, 3000);
+	assert_memory_equal(got, data + 100, 3000);
+	assert_int_equal(t.stats.tx_packets, 2);
+	assert_int_equal(t.stats.rx_dropped_invalid, 0);
+
+	close(fd);
+	close_calls = 0;
+	tun_close(&t, tun_closed);
+	uv_close((uv_handle_t *)&c.timeout, handle_closed_cb);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(close_calls, 1);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static int lo_up(void)
 {
 	struct ifreq ifr;
@@ -705,10 +1087,13 @@ int main(void)
 		cmocka_unit_test(test_prefix_parse),
 		cmocka_unit_test(test_packet_valid),
 		cmocka_unit_test(test_open_bad_config),
+		cmocka_unit_test(test_vnet_packet_valid),
 	};
 	const struct CMUnitTest device[] = {
 		cmocka_unit_test(test_device),
 		cmocka_unit_test(test_device_errors),
+		cmocka_unit_test(test_persistent_device),
+		cmocka_unit_test(test_offload),
 	};
 	int ret = cmocka_run_group_tests_name("tun", plain, NULL, NULL);
 
