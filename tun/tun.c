@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
@@ -113,15 +114,30 @@ bool tun_packet_valid(const uint8_t *pkt, size_t len)
 }
 
 /*
- * virtio_net_hdr, little-endian (TUNSETVNETLE), decoded byte by byte. The kernel checks it
- * too on write, but the bytes come from the peer, so bound them before the kernel sees them.
+ * The virtio_net_hdr as callers see it: the kernel's layout with the four 16-bit fields in
+ * network order, like every other integer httun carries (docs/TUN.md "Offloads"). The
+ * kernel side is little-endian (TUNSETVNETLE); vnet_swap converts either way in place.
+ */
+static void vnet_swap(uint8_t *h)
+{
+	for (size_t off = 2; off < TUN_VNET_HDR_BYTES; off += 2) {
+		uint8_t b = h[off];
+
+		h[off] = h[off + 1];
+		h[off + 1] = b;
+	}
+}
+
+/*
+ * The kernel checks the header too on write, but the bytes come from the peer, so bound
+ * them before the kernel sees them.
  */
 bool tun_vnet_packet_valid(const uint8_t *p, size_t len)
 {
 	const uint8_t *ip = p + TUN_VNET_HDR_BYTES;
 	size_t iplen;
 	uint8_t flags, gso_type;
-	uint16_t hdr_len, gso_size, csum_start, csum_offset;
+	uint16_t gso_size, csum_start, csum_offset;
 
 	if (len < TUN_VNET_HDR_BYTES)
 		return false;
@@ -130,11 +146,10 @@ bool tun_vnet_packet_valid(const uint8_t *p, size_t len)
 		return false;
 	flags = p[0];
 	gso_type = p[1];
-	hdr_len = (uint16_t)(p[2] | p[3] << 8);
-	gso_size = (uint16_t)(p[4] | p[5] << 8);
-	csum_start = (uint16_t)(p[6] | p[7] << 8);
-	csum_offset = (uint16_t)(p[8] | p[9] << 8);
-	(void)hdr_len; /* a hint only; the kernel recomputes it */
+	/* p[2..4) hdr_len is a hint only; the kernel recomputes it. */
+	gso_size = load_be16(p + 4);
+	csum_start = load_be16(p + 6);
+	csum_offset = load_be16(p + 8);
 
 	if (flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID))
 		return false;
@@ -520,6 +535,8 @@ static void tun_poll_cb(uv_poll_t *h, int status, int events)
 			}
 			return;
 		}
+		if (t->offload && n >= TUN_VNET_HDR_BYTES)
+			vnet_swap(buf);
 		if (!tun_frame_valid(t, buf, (size_t)n)) {
 			t->stats.rx_dropped_invalid++;
 			continue;
@@ -564,9 +581,24 @@ int tun_write(struct tun *t, const uint8_t *pkt, size_t len)
 		t->stats.tx_dropped_invalid++;
 		return -EINVAL;
 	}
-	do {
-		n = write(t->fd, pkt, len);
-	} while (n < 0 && errno == EINTR);
+	if (t->offload) {
+		/* The caller's bytes stay untouched (const): the kernel's header is a copy. */
+		uint8_t hdr[TUN_VNET_HDR_BYTES];
+		struct iovec iov[2] = {
+			{ hdr, sizeof(hdr) },
+			{ (void *)(uintptr_t)(pkt + TUN_VNET_HDR_BYTES), len - TUN_VNET_HDR_BYTES },
+		};
+
+		memcpy(hdr, pkt, sizeof(hdr));
+		vnet_swap(hdr);
+		do {
+			n = writev(t->fd, iov, 2);
+		} while (n < 0 && errno == EINTR);
+	} else {
+		do {
+			n = write(t->fd, pkt, len);
+		} while (n < 0 && errno == EINTR);
+	}
 	if (n < 0) {
 		int ret = -errno;
 

@@ -41,7 +41,12 @@ int tun_prefix_parse(const char *s, bool allow_host, struct tun_prefix *out);
 #define TUN_PREFIX_STR_BYTES (INET6_ADDRSTRLEN + 4)
 const char *tun_prefix_format(const struct tun_prefix *p, char *buf, size_t len);
 
-/* virtio_net_hdr in front of every packet with offload (little-endian, TUNSETVNETLE). */
+/*
+ * With offload, every packet read or written starts with a virtio_net_hdr (linux/
+ * virtio_net.h: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset) whose four
+ * 16-bit fields are in network byte order, like everything httun carries; tun converts to
+ * and from the kernel's little-endian form (docs/TUN.md "Offloads").
+ */
 #define TUN_VNET_HDR_BYTES 10
 
 struct tun_config {
@@ -148,7 +153,7 @@ void tun_close(struct tun *t, tun_close_fn close_cb);
  */
 bool tun_packet_valid(const uint8_t *pkt, size_t len);
 /*
- * The same for a virtio_net_hdr (little-endian) followed by a packet, as read and written
+ * The same for a virtio_net_hdr (network order) followed by a packet, as read and written
  * with offload: known flags and GSO types only, TCP GSO matching the IP version, and the
  * checksum position inside the packet.
  */

@@ -259,14 +259,10 @@ static void vnet_put(uint8_t *h, uint8_t flags, uint8_t gso_type, uint16_t hdr_l
 {
 	h[0] = flags;
 	h[1] = gso_type;
-	h[2] = (uint8_t)hdr_len;
-	h[3] = (uint8_t)(hdr_len >> 8);
-	h[4] = (uint8_t)gso_size;
-	h[5] = (uint8_t)(gso_size >> 8);
-	h[6] = (uint8_t)csum_start;
-	h[7] = (uint8_t)(csum_start >> 8);
-	h[8] = (uint8_t)csum_offset;
-	h[9] = (uint8_t)(csum_offset >> 8);
+	store_be16(h + 2, hdr_len);
+	store_be16(h + 4, gso_size);
+	store_be16(h + 6, csum_start);
+	store_be16(h + 8, csum_offset);
 }
 
 static void test_vnet_packet_valid(void **state)
@@ -974,6 +970,7 @@ static void test_offload(void **state)
 	static struct capture c;
 	static uint8_t data[65536], pkt[TUN_VNET_HDR_BYTES + 65535], got[65536];
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(80) };
+	uint8_t hdr_copy[TUN_VNET_HDR_BYTES];
 	const uint8_t *ip, *h;
 	uint32_t isn, srv_isn = 0x10000000;
 	uint16_t cport;
@@ -1007,8 +1004,8 @@ static void test_offload(void **state)
 	ip = c.pkt + TUN_VNET_HDR_BYTES;
 	assert_int_equal(h[1], VIRTIO_NET_HDR_GSO_NONE);
 	assert_int_equal(h[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_F_NEEDS_CSUM);
-	assert_int_equal(h[6] | h[7] << 8, 20); /* csum_start: the TCP header */
-	assert_int_equal(h[8] | h[9] << 8, 16); /* csum_offset: TCP checksum field */
+	assert_int_equal(load_be16(h + 6), 20); /* csum_start: the TCP header */
+	assert_int_equal(load_be16(h + 8), 16); /* csum_offset: TCP checksum field */
 	cport = load_be16(ip + 20); /* the SYN's source port */
 	isn = load_be32(ip + 24);
 
@@ -1029,7 +1026,7 @@ static void test_offload(void **state)
 	h = c.pkt;
 	ip = c.pkt + TUN_VNET_HDR_BYTES;
 	assert_int_equal(h[1] & ~VIRTIO_NET_HDR_GSO_ECN, VIRTIO_NET_HDR_GSO_TCPV4);
-	assert_int_equal(h[4] | h[5] << 8, 1400); /* gso_size: the MSS we announced */
+	assert_int_equal(load_be16(h + 4), 1400); /* gso_size: the MSS we announced */
 	assert_true(c.len - TUN_VNET_HDR_BYTES > 1500);
 	assert_true(tun_vnet_packet_valid(c.pkt, c.len));
 	assert_int_equal(load_be32(ip + 24), isn + 1);
@@ -1039,7 +1036,9 @@ static void test_offload(void **state)
 	vnet_put(pkt, VIRTIO_NET_HDR_F_NEEDS_CSUM, VIRTIO_NET_HDR_GSO_TCPV4, 40, 1000, 20, 16);
 	len = build_tcp4(pkt + TUN_VNET_HDR_BYTES, cport, srv_isn + 1, isn + 1, 0x18, NULL, 0,
 			 data + 100, 3000, true);
+	memcpy(hdr_copy, pkt, sizeof(hdr_copy));
 	assert_int_equal(tun_write(&t, pkt, TUN_VNET_HDR_BYTES + len), 0);
+	assert_memory_equal(pkt, hdr_copy, sizeof(hdr_copy)); /* converted in a copy */
 	while (total < 3000) {
 		struct pollfd pfd = { fd, POLLIN, 0 };
 
