@@ -84,11 +84,13 @@
 #define TUN_DEFAULT_NAME "httun%d"
 /*
  * Default device MTU. The carrier is TCP, so inner packets never fragment on the outer
- * path; what limits the MTU is only what hosts beyond the tunnel see. 1500 matches every
- * Ethernet and the peers' defaults; with offload the kernel still hands over 64 KiB TCP
- * segments, which is where the throughput comes from (docs/TUN.md "MTU").
+ * path; the MTU only matters to hosts beyond the tunnel. With offload, 1500 matches every
+ * Ethernet while the kernel still hands over 64 KiB TCP segments; without it, per-packet
+ * cost dominates, so the largest MTU the driver allows is the fast choice, and TCP's MSS
+ * exchange keeps it harmless for hosts behind 1500-byte links (docs/TUN.md "MTU").
  */
 #define TUN_DEFAULT_MTU 1500
+#define TUN_DEFAULT_MTU_NO_OFFLOAD 65535
 /* RFC 791: every IPv4 host must handle 68-byte packets. */
 #define TUN_MIN_MTU 68
 /* RFC 8200: IPv6 needs 1280; below it the kernel disables IPv6 on the device. */

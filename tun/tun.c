@@ -321,6 +321,13 @@ static int route_change(struct mnl_socket *nl, int ifindex, const struct tun_pre
 
 /* ---- open and close ---- */
 
+static unsigned int config_mtu(const struct tun_config *cfg)
+{
+	if (cfg->mtu)
+		return cfg->mtu;
+	return cfg->offload ? TUN_DEFAULT_MTU : TUN_DEFAULT_MTU_NO_OFFLOAD;
+}
+
 static int config_check(const struct tun_config *cfg, unsigned int mtu, char *err, size_t err_len)
 {
 	const char *name = cfg->name ? cfg->name : TUN_DEFAULT_NAME;
@@ -413,7 +420,7 @@ int tun_open(struct tun *t, uv_loop_t *loop, const struct tun_config *cfg, char 
 	     size_t err_len)
 {
 	const char *name = cfg->name ? cfg->name : TUN_DEFAULT_NAME;
-	unsigned int mtu = cfg->mtu ? cfg->mtu : TUN_DEFAULT_MTU;
+	unsigned int mtu = config_mtu(cfg);
 	char s[TUN_PREFIX_STR_BYTES];
 	struct mnl_socket *nl;
 	int ret;

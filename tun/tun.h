@@ -52,7 +52,7 @@ const char *tun_prefix_format(const struct tun_prefix *p, char *buf, size_t len)
 struct tun_config {
 	/* Device name or a pattern with %d; NULL means TUN_DEFAULT_NAME ("httun%d"). */
 	const char *name;
-	/* 0 means TUN_DEFAULT_MTU. */
+	/* 0: TUN_DEFAULT_MTU with offload, TUN_DEFAULT_MTU_NO_OFFLOAD without. */
 	unsigned int mtu;
 	/* Addresses assigned to the device (at most TUN_MAX_ADDRESSES). */
 	const struct tun_prefix *addrs;

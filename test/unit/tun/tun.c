@@ -705,6 +705,16 @@ static void test_device(void **state)
 		assert_int_equal(n, 15);
 		assert_memory_equal(got, "into the tun v6", 15);
 		assert_memory_equal(&from6.sin6_addr, far_ip6, 16);
+		/* A packet larger than the device MTU (1400) is still accepted. */
+		static uint8_t big[2100], payload[2000];
+
+		memset(payload, 'x', sizeof(payload));
+		len = build_udp4(big, far_ip4, 7777, tun_ip4, 6666, payload, sizeof(payload));
+		assert_int_equal(tun_write(&t, big, len), 0);
+		assert_int_equal(poll(&pfd[0], 1, 2000), 1);
+		n = recv(rx4, big, sizeof(big), 0);
+		assert_int_equal(n, 2000);
+		assert_memory_equal(big, payload, 2000);
 		/* A wrong UDP checksum is dropped by the kernel: proves ours are checked. */
 		len = build_udp4(pkt, far_ip4, 7777, tun_ip4, 6666, "bad sum", 7);
 		pkt[27] ^= 1;
@@ -721,7 +731,7 @@ static void test_device(void **state)
 	assert_int_equal(tun_write(&t, pkt, 19), -EINVAL);
 	assert_int_equal(tun_write(&t, pkt, 0), -EINVAL);
 	assert_int_equal(t.stats.tx_dropped_invalid, 3);
-	assert_int_equal(t.stats.tx_packets, 3);
+	assert_int_equal(t.stats.tx_packets, 4);
 
 	/* Close takes the routes and addresses back, then the device goes with the fd. */
 	close_calls = 0;
@@ -767,6 +777,8 @@ static void test_device_errors(void **state)
 	 * only with IFF_MULTI_QUEUE, so this fails with EBUSY. */
 	cfg = (struct tun_config){ .name = "httuntest0" };
 	assert_int_equal(tun_open(&t, &loop, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(t.mtu, TUN_DEFAULT_MTU_NO_OFFLOAD);
+	assert_int_equal(tun_read_bytes(&t), TUN_DEFAULT_MTU_NO_OFFLOAD);
 	assert_int_equal(tun_open(&t2, &loop, &cfg, err, sizeof(err)), -EBUSY);
 	assert_string_equal(err, "httuntest0: creating TUN device: Device or resource busy");
 	/* A name the kernel refuses. */
@@ -960,7 +972,6 @@ static void test_offload(void **state)
 {
 	struct tun_prefix addr = pfx("198.18.1.1/24"), route = pfx("198.18.9.0/24");
 	struct tun_config cfg = { .name = "httunoff0",
-				  .mtu = 1500,
 				  .addrs = &addr,
 				  .n_addrs = 1,
 				  .routes = &route,
@@ -986,6 +997,7 @@ static void test_offload(void **state)
 		data[i] = (uint8_t)(i * 7 + i / 251);
 	assert_int_equal(uv_loop_init(&loop), 0);
 	assert_int_equal(tun_open(&t, &loop, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(t.mtu, TUN_DEFAULT_MTU);
 	assert_int_equal(tun_read_bytes(&t), TUN_VNET_HDR_BYTES + 65535);
 	c.t = &t;
 	assert_int_equal(uv_timer_init(&loop, &c.timeout), 0);
