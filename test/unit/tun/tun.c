@@ -748,6 +748,25 @@ static void test_device(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+static int short_calls, short_packets;
+static uint8_t short_buf[100];
+
+static size_t short_get_buf(void *ctx, uint8_t **buf)
+{
+	(void)ctx;
+	short_calls++;
+	*buf = short_buf;
+	return sizeof(short_buf);
+}
+
+static void short_packet(void *ctx, uint8_t *pkt, size_t len)
+{
+	(void)ctx;
+	(void)pkt;
+	(void)len;
+	short_packets++;
+}
+
 /* Failures name the device and the address or route, and unwind everything. */
 static void test_device_errors(void **state)
 {
@@ -787,6 +806,28 @@ static void test_device_errors(void **state)
 	assert_string_equal(err, "bad name: creating TUN device: Invalid argument");
 	close_calls = 0;
 	tun_close(&t, tun_closed);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(close_calls, 1);
+	assert_int_equal(tun_read_start(&t, short_get_buf, short_packet, NULL), -EBADF);
+
+	/* A buffer smaller than tun_read_bytes would truncate packets: reading stops. */
+	cfg = (struct tun_config){
+		.name = "httuntest0", .addrs = &one, .n_addrs = 1, .routes = routes, .n_routes = 1
+	};
+	assert_int_equal(tun_open(&t, &loop, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(tun_read_start(&t, short_get_buf, short_packet, NULL), 0);
+	int s4 = udp_socket(AF_INET, NULL, 0);
+	udp_send(s4, AF_INET, far_ip4, 5555, "too big for 100 bytes? no, but the buffer is short");
+	close(s4);
+	short_calls = short_packets = 0;
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0); /* returns: the poll stopped */
+	assert_int_equal(short_calls, 1);
+	assert_int_equal(short_packets, 0);
+	assert_false(t.reading);
+	assert_int_equal(t.stats.rx_packets, 0);
+	close_calls = 0;
+	tun_close(&t, tun_closed);
+	tun_close(&t, tun_closed); /* a second close is a no-op */
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(close_calls, 1);
 	assert_int_equal(uv_loop_close(&loop), 0);
