@@ -542,6 +542,11 @@ static void tun_poll_cb(uv_poll_t *h, int status, int events)
 			}
 			return;
 		}
+		if ((size_t)n > cap) {
+			/* Never expected (buffers hold the MTU), but never read past one either. */
+			t->stats.rx_dropped_invalid++;
+			continue;
+		}
 		if (t->offload && n >= TUN_VNET_HDR_BYTES)
 			vnet_swap(buf);
 		if (!tun_frame_valid(t, buf, (size_t)n)) {
