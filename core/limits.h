@@ -122,4 +122,34 @@
  */
 #define INDEX_TABLE_SLOTS 1024
 
+/* ---- tun (docs/TUN.md) ---- */
+
+/* Kernel picks the first free httun0, httun1, ... when no name is given. */
+#define TUN_DEFAULT_NAME "httun%d"
+/*
+ * Default device MTU. The carrier is TCP, so inner packets never fragment on the outer
+ * path; the MTU only matters to hosts beyond the tunnel. With offload, 1500 matches every
+ * Ethernet while the kernel still hands over 64 KiB TCP segments; without it, per-packet
+ * cost dominates, so the largest MTU the driver allows is the fast choice, and TCP's MSS
+ * exchange keeps it harmless for hosts behind 1500-byte links (docs/TUN.md "MTU").
+ */
+#define TUN_DEFAULT_MTU 1500
+#define TUN_DEFAULT_MTU_NO_OFFLOAD 65535
+/* RFC 791: every IPv4 host must handle 68-byte packets. */
+#define TUN_MIN_MTU 68
+/* RFC 8200: IPv6 needs 1280; below it the kernel disables IPv6 on the device. */
+#define TUN_MIN_MTU_IPV6 1280
+/* The tun driver's max_mtu, also the IPv4 total-length ceiling. */
+#define TUN_MAX_MTU 65535
+/* Largest packet read with offload: a TSO segment is at most 64 KiB of IP packet. */
+#define TUN_MAX_GSO_PACKET_BYTES 65535
+/* Addresses and routes on one device: flags and config lines, not a routing table. */
+#define TUN_MAX_ADDRESSES 16
+#define TUN_MAX_ROUTES 64
+/*
+ * Packets read per readable event before yielding to the loop, so a flood from the
+ * device cannot starve the HTTP side (same idea as NAPI's budget of 64).
+ */
+#define TUN_READ_BUDGET_PACKETS 64
+
 #endif

@@ -6,7 +6,7 @@
 # Needs root (apt-get). Prints what it installs.
 set -euo pipefail
 
-build=(cmake gcc make pkg-config libsodium-dev libuv1-dev node-llhttp)
+build=(cmake gcc make pkg-config libsodium-dev libuv1-dev node-llhttp libmnl-dev)
 test=(libcmocka-dev clang libclang-rt-14-dev clang-format iproute2 iperf3 procps curl
 	python3)
 
