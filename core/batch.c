@@ -39,6 +39,7 @@ static bool record_type_known(uint8_t type)
 {
 	switch (type) {
 	case REC_IP:
+	case REC_IP_GSO:
 	case REC_L7_OPEN:
 	case REC_L7_DATA:
 	case REC_L7_WINDOW:
@@ -47,6 +48,18 @@ static bool record_type_known(uint8_t type)
 	default:
 		return false;
 	}
+}
+
+/* Body bytes that the length field does not count (IP_GSO's virtio_net_hdr). */
+static size_t record_extra_bytes(uint8_t type)
+{
+	return type == REC_IP_GSO ? RECORD_GSO_HDR_BYTES : 0;
+}
+
+/* Smallest body: IP records carry at least one byte of packet. */
+static size_t record_min_body(uint8_t type)
+{
+	return type == REC_IP ? 1 : type == REC_IP_GSO ? RECORD_GSO_HDR_BYTES + 1 : 0;
 }
 
 int record_next(struct cursor *c, struct record *r)
@@ -64,9 +77,11 @@ int record_next(struct cursor *c, struct record *r)
 	}
 	if (!record_type_known(r->type))
 		return -EPROTO;
-	if (!cur_u16(&t, &len) || !cur_span(&t, len, &r->body))
+	if (!cur_u16(&t, &len))
 		return -EPROTO;
-	if (r->type == REC_IP && len == 0)
+	if ((r->type == REC_IP || r->type == REC_IP_GSO) && len == 0)
+		return -EPROTO;
+	if (!cur_span(&t, record_extra_bytes(r->type) + len, &r->body))
 		return -EPROTO;
 	*c = t;
 	return 1;
@@ -92,6 +107,17 @@ static bool batch_busy(const struct batch *b)
 	return b->open_type != REC_PAD || b->padded;
 }
 
+static size_t batch_room_type(const struct batch *b, uint8_t type)
+{
+	size_t left = b->max_plain - b->len;
+	size_t max = record_extra_bytes(type) + RECORD_MAX_BODY_BYTES;
+
+	if (batch_busy(b) || left < RECORD_HEADER_BYTES + record_min_body(type))
+		return 0;
+	left -= RECORD_HEADER_BYTES;
+	return left > max ? max : left;
+}
+
 size_t batch_room(const struct batch *b)
 {
 	size_t left = b->max_plain - b->len;
@@ -102,16 +128,21 @@ size_t batch_room(const struct batch *b)
 	return left > RECORD_MAX_BODY_BYTES ? RECORD_MAX_BODY_BYTES : left;
 }
 
+size_t batch_room_gso(const struct batch *b)
+{
+	return batch_room_type(b, REC_IP_GSO);
+}
+
 /* Checks shared by batch_add and batch_reserve; len is the body length. */
 static int batch_check(const struct batch *b, uint8_t type, size_t len)
 {
-	if (!record_type_known(type) || len > RECORD_MAX_BODY_BYTES)
+	if (!record_type_known(type) || len > record_extra_bytes(type) + RECORD_MAX_BODY_BYTES)
 		return -EINVAL;
-	if (type == REC_IP && len == 0)
+	if (len < record_min_body(type))
 		return -EINVAL;
 	if (batch_busy(b))
 		return -EBUSY;
-	if (len > batch_room(b) || b->max_plain - b->len < RECORD_HEADER_BYTES)
+	if (len > batch_room_type(b, type) || b->max_plain - b->len < RECORD_HEADER_BYTES)
 		return -ENOSPC;
 	return 0;
 }
@@ -121,7 +152,7 @@ static void batch_put_header(struct batch *b, uint8_t type, size_t len)
 	uint8_t *p = batch_plaintext(b) + b->len;
 
 	p[0] = type;
-	store_be16(p + 1, (uint16_t)len);
+	store_be16(p + 1, (uint16_t)(len - record_extra_bytes(type)));
 }
 
 int batch_add(struct batch *b, uint8_t type, const uint8_t *body, size_t len)
@@ -157,7 +188,7 @@ int batch_commit(struct batch *b, size_t len)
 	size_t max = b->open_max;
 
 	batch_cancel(b);
-	if (type == REC_PAD || len > max || (type == REC_IP && len == 0))
+	if (type == REC_PAD || len > max || len < record_min_body(type))
 		return -EINVAL;
 	batch_put_header(b, type, len);
 	b->len += RECORD_HEADER_BYTES + len;

@@ -40,6 +40,7 @@ int body_next(struct cursor *c, struct body_msg *m);
 enum record_type {
 	REC_PAD = 0x00,
 	REC_IP = 0x01,
+	REC_IP_GSO = 0x02,
 	REC_L7_OPEN = 0x10,
 	REC_L7_DATA = 0x11,
 	REC_L7_WINDOW = 0x12,
@@ -50,10 +51,16 @@ enum record_type {
 #define RECORD_HEADER_BYTES 3
 /* The length field is 16 bits. */
 #define RECORD_MAX_BODY_BYTES 65535
+/*
+ * IP_GSO: the virtio_net_hdr in front of the packet is not counted by the length field,
+ * so that a 64 KiB segment fits (docs/PROTOCOL.md section 5).
+ */
+#define RECORD_GSO_HDR_BYTES 10
+#define RECORD_MAX_GSO_BODY_BYTES (RECORD_GSO_HDR_BYTES + RECORD_MAX_BODY_BYTES)
 
 struct record {
 	uint8_t type; /* enum record_type, never REC_PAD */
-	struct span body;
+	struct span body; /* IP_GSO: the 10-byte virtio_net_hdr and the packet */
 };
 
 /*
@@ -95,6 +102,11 @@ int batch_init(struct batch *b, uint8_t *buf, size_t cap);
  * batch_pad().
  */
 size_t batch_room(const struct batch *b);
+/*
+ * The same for an IP_GSO record, whose body (header and packet) may reach
+ * RECORD_MAX_GSO_BODY_BYTES; 0 when not even a header and one byte of packet fit.
+ */
+size_t batch_room_gso(const struct batch *b);
 
 /*
  * Append one record. Returns 0, -ENOSPC (does not fit; nothing written), -EINVAL (PAD or

@@ -163,6 +163,93 @@ static void test_record_types(void **state)
 }
 
 /* PAD ends decoding even when what follows looks like records or garbage. */
+/*
+ * IP_GSO (docs/PROTOCOL.md section 5): the length field counts the packet only, the
+ * 10-byte virtio_net_hdr before it is not counted.
+ */
+static const uint8_t golden_gso[] = {
+	0x02, 0x00, 0x14, /* IP_GSO, packet of 20 bytes */
+	0x01, 0x01, 0x00, 0x14, 0x05, 0x78, 0x00, 0x00, 0x00, 0x10, /* vnet hdr */
+	0x45, 0x00, 0x00, 0x14, 0x00, 0x01, 0x00, 0x00, 0x40, 0xfd,
+	0xed, 0xc4, 0xc6, 0x12, 0x00, 0x01, 0xc6, 0x12, 0x00, 0x02, /* */
+};
+
+static void test_gso_record(void **state)
+{
+	uint8_t buf[FRAME_OVERHEAD_BYTES + sizeof(golden_gso)];
+	struct batch b;
+	struct record r;
+	struct cursor c;
+	uint8_t *p;
+
+	(void)state;
+	c = cursor_make(golden_gso, sizeof(golden_gso));
+	assert_int_equal(record_next(&c, &r), 1);
+	assert_int_equal(r.type, REC_IP_GSO);
+	assert_int_equal(r.body.len, RECORD_GSO_HDR_BYTES + sizeof(pkt1));
+	assert_ptr_equal(r.body.p, golden_gso + RECORD_HEADER_BYTES);
+	assert_int_equal(c.len, 0);
+
+	/* Every truncation is refused and consumes nothing. */
+	for (size_t n = 1; n < sizeof(golden_gso); n++) {
+		uint8_t *cut = malloc(n);
+
+		memcpy(cut, golden_gso, n);
+		c = cursor_make(cut, n);
+		assert_int_equal(record_next(&c, &r), -EPROTO);
+		assert_int_equal(c.len, n);
+		free(cut);
+	}
+	/* A GSO record with an empty packet is malformed, even with the header present. */
+	{
+		const uint8_t empty[] = { 0x02, 0x00, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 };
+
+		c = cursor_make(empty, sizeof(empty));
+		assert_int_equal(record_next(&c, &r), -EPROTO);
+	}
+
+	/* Built in place through a reservation, exactly the golden bytes. */
+	assert_int_equal(batch_init(&b, buf, sizeof(buf)), 0);
+	assert_int_equal(batch_room_gso(&b), sizeof(golden_gso) - RECORD_HEADER_BYTES);
+	p = batch_reserve(&b, REC_IP_GSO, batch_room_gso(&b));
+	assert_non_null(p);
+	memcpy(p, golden_gso + RECORD_HEADER_BYTES, sizeof(golden_gso) - RECORD_HEADER_BYTES);
+	assert_int_equal(batch_commit(&b, sizeof(golden_gso) - RECORD_HEADER_BYTES), 0);
+	assert_int_equal(batch_plaintext_len(&b), sizeof(golden_gso));
+	assert_memory_equal(batch_plaintext(&b), golden_gso, sizeof(golden_gso));
+
+	/* Too short to hold the header and one byte: refused, nothing written. */
+	assert_int_equal(batch_init(&b, buf, sizeof(buf)), 0);
+	assert_int_equal(batch_add(&b, REC_IP_GSO, golden_gso + 3, RECORD_GSO_HDR_BYTES), -EINVAL);
+	assert_int_equal(batch_add(&b, REC_IP_GSO, golden_gso + 3, RECORD_GSO_HDR_BYTES + 1), 0);
+	assert_int_equal(batch_plaintext_len(&b), RECORD_HEADER_BYTES + RECORD_GSO_HDR_BYTES + 1);
+}
+
+/* A whole 64 KiB segment fits one IP_GSO record, which a plain IP record could not carry. */
+static void test_gso_record_max(void **state)
+{
+	size_t cap = FRAME_OVERHEAD_BYTES + RECORD_HEADER_BYTES + RECORD_MAX_GSO_BODY_BYTES;
+	uint8_t *buf = calloc(1, cap);
+	struct batch b;
+	struct record r;
+	struct cursor c;
+
+	(void)state;
+	assert_int_equal(batch_init(&b, buf, cap), 0);
+	assert_int_equal(batch_room_gso(&b), RECORD_MAX_GSO_BODY_BYTES);
+	assert_int_equal(batch_room(&b), RECORD_MAX_BODY_BYTES);
+	assert_int_equal(batch_add(&b, REC_IP_GSO, buf, RECORD_MAX_GSO_BODY_BYTES + 1), -EINVAL);
+	assert_non_null(batch_reserve(&b, REC_IP_GSO, RECORD_MAX_GSO_BODY_BYTES));
+	assert_int_equal(batch_commit(&b, RECORD_MAX_GSO_BODY_BYTES), 0);
+	assert_int_equal(batch_room_gso(&b), 0);
+	c = cursor_make(batch_plaintext(&b), batch_plaintext_len(&b));
+	assert_int_equal(record_next(&c, &r), 1);
+	assert_int_equal(r.body.len, RECORD_MAX_GSO_BODY_BYTES);
+	assert_int_equal(load_be16(batch_plaintext(&b) + 1), RECORD_MAX_BODY_BYTES);
+	assert_int_equal(record_next(&c, &r), 0);
+	free(buf);
+}
+
 static void test_record_pad_hides_rest(void **state)
 {
 	static const uint8_t plain[] = { 0x01, 0x00, 0x01, 0x45, 0x00, 0x01,
@@ -712,6 +799,8 @@ int main(void)
 		cmocka_unit_test(test_record_lying_lengths),
 		cmocka_unit_test(test_record_types),
 		cmocka_unit_test(test_record_pad_hides_rest),
+		cmocka_unit_test(test_gso_record),
+		cmocka_unit_test(test_gso_record_max),
 		cmocka_unit_test(test_body_decode),
 		cmocka_unit_test(test_body_every_truncation),
 		cmocka_unit_test(test_body_lying_lengths),
