@@ -152,4 +152,13 @@
  */
 #define TUN_READ_BUDGET_PACKETS 64
 
+/* ---- frame queues (core/frameq.c, docs/DESIGN.md) ---- */
+
+/*
+ * Free frame buffers a queue keeps for reuse. Enough for the frames of one HTTP body in
+ * flight and one being filled, so the steady state allocates nothing; few enough that an
+ * idle channel holds little memory.
+ */
+#define FRAMEQ_MAX_POOLED 8
+
 #endif

@@ -34,6 +34,7 @@ struct peer {
 	uint32_t hs_index;
 	uint64_t hs_started_ms;
 	bool rekey_requested;
+	void *owner; /* the caller's object for this channel, see peer_set_owner */
 };
 
 /* Milliseconds from then to now; 0 if the clock seems to run backwards. */
@@ -323,4 +324,14 @@ size_t peer_pending_count(const struct peer *p)
 	for (size_t i = 0; i < HANDSHAKE_MAX_PENDING; i++)
 		n += p->pending[i] != NULL;
 	return n;
+}
+
+void peer_set_owner(struct peer *p, void *owner)
+{
+	p->owner = owner;
+}
+
+void *peer_owner(const struct peer *p)
+{
+	return p->owner;
 }

@@ -126,4 +126,11 @@ uint32_t peer_current_index(const struct peer *p);
 uint32_t peer_previous_index(const struct peer *p);
 size_t peer_pending_count(const struct peer *p);
 
+/*
+ * The caller's object for this peer (a channel), so that index_lookup() on an incoming
+ * frame leads to it. Borrowed, never dereferenced here.
+ */
+void peer_set_owner(struct peer *p, void *owner);
+void *peer_owner(const struct peer *p);
+
 #endif

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+#include "core/frameq.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+/* A stand-in for session_seal: writes a recognisable header and tag, counts calls. */
+struct fake_seal {
+	unsigned calls;
+	int fail;
+};
+
+static int fake_seal(void *ctx, uint8_t *frame, size_t plen)
+{
+	struct fake_seal *f = ctx;
+
+	f->calls++;
+	if (f->fail)
+		return f->fail;
+	memset(frame, 0xaa, FRAME_HEADER_BYTES);
+	memset(frame + FRAME_HEADER_BYTES + plen, 0xbb, FRAME_TAG_BYTES);
+	return 0;
+}
+
+static void add_packet(struct frameq *q, uint8_t fill, size_t len)
+{
+	struct batch *b = frameq_open(q);
+	uint8_t *p;
+
+	assert_non_null(b);
+	p = batch_reserve(b, REC_IP, len);
+	assert_non_null(p);
+	memset(p, fill, len);
+	assert_int_equal(batch_commit(b, len), 0);
+}
+
+static void test_seal_and_take(void **state)
+{
+	struct fake_seal f = { 0 };
+	struct frameq q;
+	struct fbuf *list;
+	size_t bytes;
+	unsigned frames;
+
+	(void)state;
+	frameq_init(&q, 1000, 1 << 20);
+	assert_false(frameq_dirty(&q));
+	assert_int_equal(frameq_seal(&q, fake_seal, &f), 0); /* nothing open: no call */
+	assert_int_equal(f.calls, 0);
+	assert_non_null(frameq_open(&q));
+	assert_int_equal(frameq_seal(&q, fake_seal, &f), 0); /* open but empty: no call */
+	assert_int_equal(f.calls, 0);
+
+	add_packet(&q, 1, 100);
+	add_packet(&q, 2, 200);
+	assert_true(frameq_dirty(&q));
+	assert_int_equal(frameq_seal(&q, fake_seal, &f), 0);
+	assert_int_equal(f.calls, 1);
+	assert_false(frameq_dirty(&q));
+	add_packet(&q, 3, 50);
+	assert_int_equal(frameq_seal(&q, fake_seal, &f), 0);
+	assert_int_equal(q.queued_frames, 2);
+	assert_int_equal(q.queued_bytes, (36 + 103 + 203) + (36 + 53));
+
+	/* max_bytes lets the first frame through even when it alone is larger. */
+	list = frameq_take(&q, 10, 100, &bytes, &frames);
+	assert_non_null(list);
+	assert_int_equal(frames, 1);
+	assert_int_equal(bytes, 36 + 103 + 203);
+	assert_null(list->next);
+	assert_int_equal(list->data[0], 0xaa);
+	assert_int_equal(list->data[FRAME_HEADER_BYTES], REC_IP);
+	assert_int_equal(list->data[FRAME_HEADER_BYTES + 3], 1);
+	assert_int_equal(list->data[list->len - 1], 0xbb);
+	assert_int_equal(q.queued_frames, 1);
+	frameq_release(&q, list);
+	assert_int_equal(q.pooled, 1); /* the written frame's buffer, for reuse */
+	frameq_close(&q);
+}
+
+static void test_take_limits(void **state)
+{
+	struct fake_seal f = { 0 };
+	struct frameq q;
+	struct fbuf *list, *b;
+	size_t bytes;
+	unsigned frames, n = 0;
+
+	(void)state;
+	frameq_init(&q, 1000, 1 << 20);
+	for (int i = 0; i < 10; i++) {
+		add_packet(&q, (uint8_t)i, 61); /* frame = 36 + 64 = 100 bytes */
+		assert_int_equal(frameq_seal(&q, fake_seal, &f), 0);
+	}
+	list = frameq_take(&q, 350, 100, &bytes, &frames);
+	assert_int_equal(frames, 3);
+	assert_int_equal(bytes, 300);
+	for (b = list; b; b = b->next)
+		assert_int_equal(b->data[FRAME_HEADER_BYTES + 3], n++);
+	frameq_release(&q, list);
+	list = frameq_take(&q, 1 << 20, 4, &bytes, &frames);
+	assert_int_equal(frames, 4);
+	assert_int_equal(list->data[FRAME_HEADER_BYTES + 3], 3);
+	frameq_release(&q, list);
+	list = frameq_take(&q, 1 << 20, 100, &bytes, &frames);
+	assert_int_equal(frames, 3);
+	frameq_release(&q, list);
+	assert_true(frameq_empty(&q));
+	assert_null(frameq_take(&q, 1 << 20, 100, &bytes, &frames));
+	assert_int_equal(frames, 0);
+	assert_int_equal(bytes, 0);
+	assert_int_equal(q.queued_bytes, 0);
+	assert_int_equal(q.pooled, FRAMEQ_MAX_POOLED); /* 10 released, pool capped */
+	frameq_close(&q);
+}
+
+static void test_full_and_clear(void **state)
+{
+	struct fake_seal f = { 0 };
+	struct frameq q;
+	int sealed = 0;
+
+	(void)state;
+	/* Frames of 36 + 100 bytes of plaintext; room for 4 buffers of 136 bytes. */
+	frameq_init(&q, 100, 4 * 136);
+	while (!frameq_full(&q)) {
+		add_packet(&q, 7, 97);
+		assert_int_equal(frameq_seal(&q, fake_seal, &f), 0);
+		sealed++;
+		assert_true(sealed < 100);
+	}
+	assert_int_equal(sealed, 4);
+	assert_int_equal(q.queued_bytes, 4 * 136);
+	frameq_clear(&q);
+	assert_true(frameq_empty(&q));
+	assert_false(frameq_full(&q));
+	assert_int_equal(q.stats.frames_cleared, 4);
+	assert_int_equal(q.stats.frames_sealed, 4);
+	frameq_close(&q);
+}
+
+static void test_seal_failure_drops(void **state)
+{
+	struct fake_seal f = { .fail = -ENOTCONN };
+	struct frameq q;
+
+	(void)state;
+	frameq_init(&q, 1000, 1 << 20);
+	add_packet(&q, 1, 10);
+	assert_int_equal(frameq_seal(&q, fake_seal, &f), -ENOTCONN);
+	assert_true(frameq_empty(&q));
+	assert_false(frameq_dirty(&q));
+	assert_int_equal(q.stats.frames_dropped, 1);
+	assert_int_equal(q.pooled, 1);
+	f.fail = 0;
+	add_packet(&q, 2, 10);
+	assert_int_equal(q.pooled, 0); /* the buffer was reused */
+	assert_int_equal(frameq_seal(&q, fake_seal, &f), 0);
+	assert_int_equal(q.queued_frames, 1);
+	frameq_close(&q);
+}
+
+/* An open reservation at seal time is not part of the frame. */
+static void test_open_reservation_cancelled(void **state)
+{
+	struct fake_seal f = { 0 };
+	struct frameq q;
+	struct batch *b;
+	size_t bytes;
+	unsigned frames;
+	struct fbuf *list;
+
+	(void)state;
+	frameq_init(&q, 1000, 1 << 20);
+	add_packet(&q, 1, 10);
+	b = frameq_open(&q);
+	assert_non_null(batch_reserve(b, REC_IP, 100));
+	assert_int_equal(frameq_seal(&q, fake_seal, &f), 0);
+	list = frameq_take(&q, 1 << 20, 100, &bytes, &frames);
+	assert_int_equal(bytes, FRAME_OVERHEAD_BYTES + 13);
+	frameq_release(&q, list);
+	frameq_close(&q);
+}
+
+/* Capped at FRAME_MAX_PLAINTEXT_BYTES whatever the caller asks for. */
+static void test_plaintext_cap(void **state)
+{
+	struct frameq q;
+
+	(void)state;
+	frameq_init(&q, FRAME_MAX_PLAINTEXT_BYTES * 4, 1 << 24);
+	assert_int_equal(q.buf_cap, FRAME_OVERHEAD_BYTES + FRAME_MAX_PLAINTEXT_BYTES);
+	frameq_close(&q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seal_and_take),
+		cmocka_unit_test(test_take_limits),
+		cmocka_unit_test(test_full_and_clear),
+		cmocka_unit_test(test_seal_failure_drops),
+		cmocka_unit_test(test_open_reservation_cancelled),
+		cmocka_unit_test(test_plaintext_cap),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
