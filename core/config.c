@@ -657,11 +657,12 @@ static int too_many(char *why, size_t whylen, int max)
 }
 
 /*
- * Validate value for key and store it in the section (ch for channel keys). Returns 0,
- * -EINVAL or -E2BIG with why, or -ENOMEM.
+ * Validate value for key and store it in the section (ch for channel keys); base is the
+ * config file that relative key-file paths are relative to (NULL: the working directory).
+ * Returns 0, -EINVAL or -E2BIG with why, or -ENOMEM.
  */
 static int apply(struct config *cfg, struct config_channel *ch, enum config_key k,
-		 const char *value, char *why, size_t whylen)
+		 const char *value, const char *base, char *why, size_t whylen)
 {
 	struct config_server *srv = &cfg->server;
 	struct config_client *cli = &cfg->client;
@@ -741,7 +742,7 @@ static int apply(struct config *cfg, struct config_channel *ch, enum config_key 
 			snprintf(why, whylen, "empty path");
 			return -EINVAL;
 		}
-		return set_key_file(&ch->key_file, value, cfg->name);
+		return set_key_file(&ch->key_file, value, base);
 	case CONFIG_KEY_TUN:
 		return config_parse_bool(value, &ch->tun, why, whylen);
 	case CONFIG_KEY_TUN_NAME:
@@ -1001,7 +1002,7 @@ static int parse_setting(struct parser *p, char *s)
 				"of their own",
 				key, sec_name(p, sn, sizeof(sn)));
 	}
-	ret = apply(cfg, ch, (enum config_key)k, value, why, sizeof(why));
+	ret = apply(cfg, ch, (enum config_key)k, value, cfg->name, why, sizeof(why));
 	if (ret == -E2BIG)
 		return perr(p, ret, "too many '%s' lines in [%s]: %s", key,
 			    sec_name(p, sn, sizeof(sn)), why);
@@ -1169,7 +1170,7 @@ int config_flag(struct config *cfg, const char *key, const char *value, char *er
 		snprintf(err, errlen, "--%s given twice", key);
 		return -EINVAL;
 	}
-	ret = apply(cfg, ch, (enum config_key)k, value, why, sizeof(why));
+	ret = apply(cfg, ch, (enum config_key)k, value, NULL, why, sizeof(why));
 	if (ret == -E2BIG) {
 		snprintf(err, errlen, "too many --%s: %s", key, why);
 		return ret;

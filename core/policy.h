@@ -16,6 +16,7 @@
 #define HTTUN_CORE_POLICY_H
 
 #include "core/cidr.h"
+#include "core/limits.h"
 
 #include <stddef.h>
 #include <stdint.h>
