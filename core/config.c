@@ -13,9 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Quoted text in messages: at most this many bytes of the original, then "...". */
-#define QUOTE_MAX_BYTES 100
-#define QUOTE_BUF_BYTES (QUOTE_MAX_BYTES * 4 + 4)
+/* Quoted text: CONFIG_QUOTE_MAX_BYTES of the original, each maybe \xNN, then "...". */
+#define QUOTE_BUF_BYTES (CONFIG_QUOTE_MAX_BYTES * 4 + 4)
 
 enum section {
 	SEC_NONE,
@@ -62,7 +61,7 @@ static const char *quote(char dst[QUOTE_BUF_BYTES], const char *s, size_t len)
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
-	for (size_t i = 0; i < len && i < QUOTE_MAX_BYTES; i++) {
+	for (size_t i = 0; i < len && i < CONFIG_QUOTE_MAX_BYTES; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'') {
@@ -74,7 +73,7 @@ static const char *quote(char dst[QUOTE_BUF_BYTES], const char *s, size_t len)
 			dst[o++] = hex[c & 15];
 		}
 	}
-	if (len > QUOTE_MAX_BYTES) {
+	if (len > CONFIG_QUOTE_MAX_BYTES) {
 		memcpy(dst + o, "...", 3);
 		o += 3;
 	}

@@ -114,5 +114,7 @@
 #define CONFIG_MTU_MAX 65535
 #define CONFIG_MTU_IPV6_MIN 1280
 #define CONFIG_MTU_DEFAULT 1500
+/* Config text quoted in an error message: enough to recognise, short enough for a line. */
+#define CONFIG_QUOTE_MAX_BYTES 100
 
 #endif

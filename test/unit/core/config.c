@@ -850,6 +850,75 @@ static void test_parse_helpers(void **state)
 	assert_int_equal(config_parse_channel_name(name, why, sizeof(why)), -EINVAL);
 }
 
+/* The examples of docs/CONFIGURATION.md, verbatim: they must keep working. */
+static const char doc_server[] =
+	"[server]\n"
+	"listen = 0.0.0.0:8080\n"
+	"listen = [::]:8080\n"
+	"path = /httun\n"
+	"user = httun\n"
+	"\n"
+	"# IP tunnel for the office; key next to this file\n"
+	"[channel office]\n"
+	"key-file = office.key\n"
+	"tun = yes\n"
+	"tun-name = httun-office\n"
+	"tun-address = 198.18.1.1/24\n"
+	"tun-address = fd00:1::1/64\n"
+	"mtu = 1400\n"
+	"\n"
+	"# L7 only: ssh and web servers of the lab network, plus one local service\n"
+	"[channel lab]\n"
+	"key-file = /etc/httun/lab.key\n"
+	"l7-allow = 198.18.0.0/15:22\n"
+	"l7-allow = [fd00::/8]:80-443\n"
+	"l7-allow = 127.0.0.1:8080\n";
+
+static const char doc_client[] = "[client]\n"
+				 "url = https://example.com/httun/\n"
+				 "channel = lab\n"
+				 "forward = 8022:198.18.0.10:22\n"
+				 "forward = [::1]:8443:[fd00::5]:443\n"
+				 "\n"
+				 "[channel office]\n"
+				 "key-file = office.key\n"
+				 "tun = yes\n"
+				 "tun-address = 198.18.1.2/24\n"
+				 "route = 198.18.0.0/15\n"
+				 "\n"
+				 "[channel lab]\n"
+				 "key-file = lab.key\n";
+
+static void test_doc_examples(void **state)
+{
+	char err[CONFIG_ERR_BYTES];
+	struct config *cfg;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+
+	(void)state;
+	cfg = parse_ok("/etc/httun/server.conf", doc_server, strlen(doc_server));
+	if (config_check_server(cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(cfg->n_channels, 2);
+	assert_string_equal(cfg->channels[0].key_file, "/etc/httun/office.key");
+	sin.sin_addr.s_addr = htonl(0x7f000001);
+	assert_int_equal(policy_check(&cfg->channels[1].l7, (struct sockaddr *)&sin, 8080),
+			 POLICY_ALLOW);
+	assert_int_equal(policy_check(&cfg->channels[1].l7, (struct sockaddr *)&sin, 22),
+			 POLICY_DENY_LOOPBACK);
+	config_free(cfg);
+
+	cfg = parse_ok("client.conf", doc_client, strlen(doc_client));
+	if (config_check_client(cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(config_client_channel(cfg)->name, "lab");
+	assert_int_equal(config_flag(cfg, "channel", "office", err, sizeof(err)), 0);
+	if (config_check_client(cfg, err, sizeof(err)) != 0)
+		fail_msg("%s", err);
+	assert_string_equal(config_client_channel(cfg)->name, "office");
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -868,6 +937,7 @@ int main(void)
 		cmocka_unit_test(test_check_client),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_parse_helpers),
+		cmocka_unit_test(test_doc_examples),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
