@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "core/config.h"
 
+#include "core/keyfile.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1133,7 +1135,7 @@ out:
 
 int config_flag(struct config *cfg, const char *key, const char *value, char *err, size_t errlen)
 {
-	char q[QUOTE_BUF_BYTES], why[CONFIG_ERR_BYTES];
+	char q[QUOTE_BUF_BYTES], why[CONFIG_ERR_BYTES], flag[32];
 	struct config_channel *ch = NULL;
 	uint32_t *set_line;
 	int k = key_lookup(key), ret;
@@ -1144,6 +1146,9 @@ int config_flag(struct config *cfg, const char *key, const char *value, char *er
 	}
 	if (!value)
 		value = "yes";
+	/* The URL is the client's argument, not a flag. */
+	snprintf(flag, sizeof(flag), "%s%s", k == CONFIG_KEY_URL ? "" : "--",
+		 k == CONFIG_KEY_URL ? "URL" : keys[k].name);
 	if (keys[k].sec == SEC_CHANNEL) {
 		ch = config_find_channel(cfg, CONFIG_DEFAULT_CHANNEL);
 		if (!ch) {
@@ -1151,12 +1156,12 @@ int config_flag(struct config *cfg, const char *key, const char *value, char *er
 
 			ret = channel_add(cfg, CONFIG_DEFAULT_CHANNEL, CONFIG_LINE_FLAG, &idx);
 			if (ret == -E2BIG) {
-				snprintf(err, errlen, "--%s: too many channels: at most %d", key,
+				snprintf(err, errlen, "%s: too many channels: at most %d", flag,
 					 CONFIG_MAX_CHANNELS);
 				return ret;
 			}
 			if (ret < 0) {
-				snprintf(err, errlen, "--%s: %s", key, strerror(-ret));
+				snprintf(err, errlen, "%s: %s", flag, strerror(-ret));
 				return ret;
 			}
 			ch = &cfg->channels[idx];
@@ -1166,20 +1171,20 @@ int config_flag(struct config *cfg, const char *key, const char *value, char *er
 		set_line = keys[k].sec == SEC_SERVER ? cfg->server.set_line : cfg->client.set_line;
 	}
 	if (!keys[k].repeatable && set_line[k] == CONFIG_LINE_FLAG) {
-		snprintf(err, errlen, "--%s given twice", key);
+		snprintf(err, errlen, "%s given twice", flag);
 		return -EINVAL;
 	}
 	ret = apply(cfg, ch, (enum config_key)k, value, NULL, why, sizeof(why));
 	if (ret == -E2BIG) {
-		snprintf(err, errlen, "too many --%s: %s", key, why);
+		snprintf(err, errlen, "too many %s: %s", flag, why);
 		return ret;
 	}
 	if (ret == -ENOMEM) {
-		snprintf(err, errlen, "--%s: %s", key, strerror(ENOMEM));
+		snprintf(err, errlen, "%s: %s", flag, strerror(ENOMEM));
 		return ret;
 	}
 	if (ret < 0) {
-		snprintf(err, errlen, "--%s '%s': %s", key, quotes(q, value), why);
+		snprintf(err, errlen, "%s '%s': %s", flag, quotes(q, value), why);
 		return ret;
 	}
 	if (!keys[k].repeatable || !set_line[k])
@@ -1345,4 +1350,24 @@ const struct config_channel *config_client_channel(const struct config *cfg)
 	if (cfg->client.selected >= cfg->n_channels)
 		return NULL;
 	return &cfg->channels[cfg->client.selected];
+}
+
+int config_load_key(const struct config *cfg, const struct config_channel *ch,
+		    uint8_t key[PSK_BYTES], char *err, size_t errlen)
+{
+	char msg[CONFIG_ERR_BYTES], w[CONFIG_ERR_BYTES], cr[CHANNEL_NAME_MAX_BYTES + 16];
+	int ret;
+
+	if (!ch->key_file)
+		return need_key_file(cfg, ch, err, errlen);
+	ret = keyfile_load(ch->key_file, key, msg, sizeof(msg));
+	if (ret < 0) {
+		if (ch->line == CONFIG_LINE_FLAG)
+			snprintf(err, errlen, "%s", msg);
+		else
+			snprintf(err, errlen, "%s%s: %s",
+				 where(cfg, ch->set_line[CONFIG_KEY_KEY_FILE], w, sizeof(w)),
+				 chan_ref(ch, cr, sizeof(cr)), msg);
+	}
+	return ret;
 }

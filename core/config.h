@@ -143,7 +143,7 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
  * "tun" with value "yes"). [server]/[client] keys go to those; channel keys go to the
  * channel CONFIG_DEFAULT_CHANNEL, created on first use. A single-valued flag overrides
  * what a config file set, and is an error when given twice; repeatable flags append.
- * Messages read "--mtu '70000': must be 576..65535".
+ * Messages read "--mtu '70000': must be 576..65535" (for the url: "URL '...': ...").
  */
 int config_flag(struct config *cfg, const char *key, const char *value, char *err, size_t errlen);
 
@@ -156,6 +156,14 @@ int config_flag(struct config *cfg, const char *key, const char *value, char *er
  */
 int config_check_server(struct config *cfg, char *err, size_t errlen);
 int config_check_client(struct config *cfg, char *err, size_t errlen);
+
+/*
+ * Load a channel's key file with keyfile_load() (permissions checked); messages add the
+ * config file line and channel: "h.conf:9: [channel office]: key file ...". key should be
+ * sodium_malloc'd. Returns what keyfile_load() returns, or -EINVAL without a key-file.
+ */
+int config_load_key(const struct config *cfg, const struct config_channel *ch,
+		    uint8_t key[PSK_BYTES], char *err, size_t errlen);
 
 /* The client's channel, after config_check_client() succeeded. */
 const struct config_channel *config_client_channel(const struct config *cfg);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -533,6 +534,9 @@ static void test_flags(void **state)
 	assert_string_equal(err, "--l7-allow 'fd00::/8': IPv6 prefixes must be in brackets, as "
 				 "in [fd00::/8] or [fd00::/8]:22");
 
+	assert_int_equal(config_flag(cfg, "url", "ftp://h/", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "URL 'ftp://h/': must start with http:// or https://");
+
 	assert_int_equal(config_flag(cfg, "mtu", "1000", err, sizeof(err)), 0);
 	assert_int_equal(config_check_server(cfg, err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--mtu 1000 is below 1280, the IPv6 minimum, and the channel "
@@ -722,6 +726,55 @@ static void test_load(void **state)
 	snprintf(want, sizeof(want), "%s: No such file or directory", path);
 	assert_string_equal(err, want);
 	config_free(cfg);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+static void test_load_key(void **state)
+{
+	char dir[] = "/tmp/httun-config-key-XXXXXX";
+	char path[96], err[CONFIG_ERR_BYTES], want[CONFIG_ERR_BYTES];
+	static const char text[] = "[channel a]\nkey-file = a.key\n[channel b]\n\n"
+				   "key-file = b.key\n[channel c]\ntun = no\n";
+	uint8_t key[PSK_BYTES];
+	struct config *cfg;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/a.key", dir);
+	write_file(path, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", 0600);
+	snprintf(path, sizeof(path), "%s/b.key", dir);
+	write_file(path, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", 0644);
+	snprintf(path, sizeof(path), "%s/h.conf", dir);
+	cfg = parse_ok(path, text, strlen(text));
+
+	assert_int_equal(config_load_key(cfg, &cfg->channels[0], key, err, sizeof(err)), 0);
+	for (int i = 0; i < PSK_BYTES; i++)
+		assert_int_equal(key[i], i);
+	assert_int_equal(config_load_key(cfg, &cfg->channels[1], key, err, sizeof(err)), -EPERM);
+	snprintf(want, sizeof(want),
+		 "%s/h.conf:5: [channel b]: key file %s/b.key: permissions 0644 let group or "
+		 "others access it; fix with: chmod 600 %s/b.key",
+		 dir, dir, dir);
+	assert_string_equal(err, want);
+	assert_int_equal(config_load_key(cfg, &cfg->channels[2], key, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s/h.conf:6: [channel c] has no key-file", dir);
+	assert_string_equal(err, want);
+	config_free(cfg);
+
+	snprintf(path, sizeof(path), "%s/a.key", dir);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof(path), "%s/b.key", dir);
+	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(dir), 0);
 }
 
@@ -936,6 +989,7 @@ int main(void)
 		cmocka_unit_test(test_check_server),
 		cmocka_unit_test(test_check_client),
 		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_load_key),
 		cmocka_unit_test(test_parse_helpers),
 		cmocka_unit_test(test_doc_examples),
 	};
