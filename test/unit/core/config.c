@@ -796,7 +796,7 @@ static void test_parse_helpers(void **state)
 	assert_int_equal(config_parse_bool("", &b, why, sizeof(why)), -EINVAL);
 	assert_int_equal(config_parse_bool("yes ", &b, why, sizeof(why)), -EINVAL);
 
-	assert_int_equal(config_parse_uint("576", 576, 65535, &ul, why, sizeof(ul)), 0);
+	assert_int_equal(config_parse_uint("576", 576, 65535, &ul, why, sizeof(why)), 0);
 	assert_int_equal(ul, 576);
 	assert_int_equal(config_parse_uint("65535", 576, 65535, &ul, why, sizeof(why)), 0);
 	assert_int_equal(config_parse_uint("65536", 576, 65535, &ul, why, sizeof(why)), -EINVAL);
