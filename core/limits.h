@@ -161,4 +161,43 @@
  */
 #define FRAMEQ_MAX_POOLED 8
 
+/* ---- config and L7 policy (core/config.c, core/policy.c; docs/CONFIGURATION.md) ---- */
+
+/* listen lines of [server]: one per address family and port is the usual case. */
+#define CONFIG_MAX_LISTENS 16
+/* tun-address lines per channel: an IPv4 and an IPv6 address, with room to spare. */
+#define CONFIG_MAX_TUN_ADDRESSES 16
+/* route lines per channel: split tunnels list networks one by one. */
+#define CONFIG_MAX_ROUTES 256
+/* forward lines of [client]: each is a listening socket on the client. */
+#define CONFIG_MAX_FORWARDS 64
+/* l7-allow rules per channel; policy_check() walks them all for every connection. */
+#define POLICY_MAX_RULES 256
+/* The server's own addresses the policy protects (one per interface address). */
+#define POLICY_MAX_OWN_ADDRESSES 256
+/* Forward target host: the L7_OPEN host field holds 1..255 bytes (docs/PROTOCOL.md). */
+#define CONFIG_HOST_MAX_BYTES 255
+/* URL of the server, as the client is given it; longer ones are mistakes. */
+#define CONFIG_URL_MAX_BYTES 2048
+/* URL path prefix served (server path, client URL path); leaves room in a request line. */
+#define CONFIG_PATH_MAX_BYTES 512
+/* Linux interface names: IFNAMSIZ (16) including the NUL. */
+#define CONFIG_TUN_NAME_MAX_BYTES 16
+/* Unix socket path: sizeof(sun_path) (108) including the NUL. */
+#define CONFIG_SOCKET_PATH_MAX_BYTES 108
+/* User name for --user; useradd allows 32 characters. */
+#define CONFIG_USER_MAX_BYTES 32
+/*
+ * TUN MTU. 576 is the datagram size every IPv4 host must accept (RFC 791); 65535 is the
+ * largest the IP total length field can express; a channel with an IPv6 address needs
+ * 1280 (RFC 8200). The default is Ethernet's, so packets that leave the server's TUN for
+ * an ordinary network fit without relying on path MTU discovery.
+ */
+#define CONFIG_MTU_MIN 576
+#define CONFIG_MTU_MAX 65535
+#define CONFIG_MTU_IPV6_MIN 1280
+#define CONFIG_MTU_DEFAULT 1500
+/* Config text quoted in an error message: enough to recognise, short enough for a line. */
+#define CONFIG_QUOTE_MAX_BYTES 100
+
 #endif
