@@ -200,4 +200,40 @@
 /* Config text quoted in an error message: enough to recognise, short enough for a line. */
 #define CONFIG_QUOTE_MAX_BYTES 100
 
+/* ---- the tunnel over HTTP (transport/tunnel*.c, docs/DESIGN.md) ---- */
+
+/*
+ * How long the server holds a long-poll GET with nothing to send before it answers 200
+ * with an empty body. Below every common proxy and FastCGI read timeout (nginx 60 s,
+ * Apache mod_fcgid 40 s), long enough that an idle tunnel costs a request per 20 s.
+ */
+#define POLL_HOLD_MS (20 * 1000)
+/* Polls one channel may have parked; a further poll answers the oldest at once. */
+#define POLL_MAX_PARKED 8
+/* Polls the client keeps outstanding, so one is always parked at the server. */
+#define CLIENT_POLLS 2
+/* Upstream POSTs the client keeps in flight at once. */
+#define CLIENT_POSTS 2
+/*
+ * Plaintext of one frame built by the tunnel: room for a whole 64 KiB offloaded segment
+ * and more; a frame is sealed as soon as a read burst ends, so this only bounds batches.
+ */
+#define TUNNEL_FRAME_PLAINTEXT_BYTES (128 * 1024)
+/*
+ * Sealed frames queued per channel and direction before the TUN is paused (the kernel
+ * then drops and counts): about 30 ms at 1 Gbit/s, enough to cover a poll round trip.
+ */
+#define TUNNEL_QUEUE_MAX_BYTES (4 * 1024 * 1024)
+/* One HTTP body of frames, at most; below HTTP_MAX_BODY_BYTES so it is always accepted. */
+#define TUNNEL_BODY_MAX_BYTES (1024 * 1024)
+#define TUNNEL_BODY_MAX_FRAMES 64
+/* Client housekeeping tick: handshake retries, rekeys, session expiry. */
+#define CLIENT_TICK_MS 100
+/* Retry delays after a failed request: doubling from MIN up to MAX. */
+#define CLIENT_BACKOFF_MIN_MS 100
+#define CLIENT_BACKOFF_MAX_MS (5 * 1000)
+/* A poll may legitimately take POLL_HOLD_MS; the rest is slack for slow paths. */
+#define CLIENT_POLL_TIMEOUT_MS (POLL_HOLD_MS + 15 * 1000)
+#define CLIENT_POST_TIMEOUT_MS (15 * 1000)
+
 #endif
