@@ -235,8 +235,14 @@ static void req_complete(struct creq *r)
 		c->body = NULL;
 		c->body_cap = 0;
 	}
-	if (c)
+	if (c) {
 		c->body_len = 0;
+		if (c->body_cap > HTTP_BODY_KEEP_BYTES) {
+			free(c->body);
+			c->body = NULL;
+			c->body_cap = 0;
+		}
+	}
 	req_release(cli, r);
 }
 

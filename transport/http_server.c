@@ -596,8 +596,21 @@ static int on_headers_complete(llhttp_t *p)
 		}
 		c->body_want = p->content_length;
 	}
-	if (c->chunked || (p->flags & F_CONTENT_LENGTH && p->content_length > 0))
+	if (c->chunked || (p->flags & F_CONTENT_LENGTH && p->content_length > 0)) {
+		const char *expect = http_request_header(&c->req, "expect");
+
+		/*
+		 * curl and others wait up to a second for this before a large body; nothing is
+		 * queued on the connection now, so the bytes go straight to the socket buffer.
+		 */
+		if (expect && strcasecmp(expect, "100-continue") == 0 && p->http_minor >= 1) {
+			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+			uv_buf_t b = uv_buf_init((char *)(uintptr_t)cont, sizeof(cont) - 1);
+
+			(void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+		}
 		conn_timer(c, cfg->body_timeout_ms);
+	}
 	return 0;
 }
 

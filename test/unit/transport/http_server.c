@@ -702,6 +702,22 @@ static void test_chunked_over_cap(void **state)
 	fix_end(&f);
 }
 
+static void test_expect_continue(void **state)
+{
+	struct fix f;
+	struct raw r;
+	static const char req[] = "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+				  "Connection: close\r\nContent-Length: 3\r\n\r\nabc";
+
+	(void)state;
+	fix_start(&f, NULL);
+	raw_exchange(&f, &r, req, sizeof(req) - 1);
+	assert_true(starts_with(r.in, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"));
+	assert_string_equal(strrchr(r.in, '\n') + 1, "abc");
+	assert_int_equal(f.requests, 1);
+	fix_end(&f);
+}
+
 static void test_pipelined(void **state)
 {
 	struct fix f;
@@ -759,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_chunked_body),
 		cmocka_unit_test(test_chunked_over_cap),
+		cmocka_unit_test(test_expect_continue),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_http10),
 	};
