@@ -718,6 +718,67 @@ static void test_expect_continue(void **state)
 	fix_end(&f);
 }
 
+struct drip {
+	uv_timer_t t;
+	struct raw *r;
+	const char *bytes;
+	size_t len, off;
+};
+
+static void drip_cb(uv_timer_t *t)
+{
+	struct drip *d = t->data;
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)d->bytes + d->off, 1);
+
+	if (uv_is_closing((uv_handle_t *)&d->r->tcp)) {
+		uv_close((uv_handle_t *)t, NULL);
+		return;
+	}
+	if (uv_try_write((uv_stream_t *)&d->r->tcp, &b, 1) == 1)
+		d->off++;
+	if (d->off == d->len)
+		uv_close((uv_handle_t *)t, NULL);
+	else
+		uv_timer_start(t, drip_cb, 0, 0);
+}
+
+/* One byte per loop turn: every callback of the parser sees its data in pieces. */
+static void test_byte_by_byte(void **state)
+{
+	struct fix f;
+	struct raw r;
+	struct drip d;
+	static const char req[] = "POST /drip?q=1 HTTP/1.1\r\nHost: example\r\n"
+				  "Content-Type: application/x-test\r\nContent-Length: 4\r\n\r\n"
+				  "\x00\xff\r\n"
+				  "POST /two HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+				  "Connection: close\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
+	const char *p;
+
+	(void)state;
+	fix_start(&f, NULL);
+	raw_start(&f, &r, "", 0);
+	uv_tcp_nodelay(&r.tcp, 1);
+	d = (struct drip){ .r = &r, .bytes = req, .len = sizeof(req) - 1 };
+	uv_timer_init(&f.loop, &d.t);
+	d.t.data = &d;
+	uv_timer_start(&d.t, drip_cb, 1, 0);
+	run_until_raw(&f, 1);
+	assert_int_equal(d.off, d.len);
+	assert_int_equal(f.requests, 2);
+	p = strstr(r.in, "\r\nContent-Type: application/x-test\r\nContent-Length: 4\r\n");
+	assert_non_null(p);
+	p = strstr(p, "\r\n\r\n") + 4;
+	assert_memory_equal(p, "\x00\xff\r\n", 4);
+	assert_true(starts_with(p + 4, "HTTP/1.1 200 OK\r\n"));
+	/* The body holds a NUL, so no string functions past it. */
+	static const char tail[] = "Connection: close\r\n\r\nhi";
+
+	assert_true(r.in_len > sizeof(tail));
+	assert_memory_equal(r.in + r.in_len - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+	fix_end(&f);
+}
+
 static void test_pipelined(void **state)
 {
 	struct fix f;
@@ -776,6 +837,7 @@ int main(void)
 		cmocka_unit_test(test_chunked_body),
 		cmocka_unit_test(test_chunked_over_cap),
 		cmocka_unit_test(test_expect_continue),
+		cmocka_unit_test(test_byte_by_byte),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_http10),
 	};
