@@ -236,4 +236,72 @@
 #define CLIENT_POLL_TIMEOUT_MS (POLL_HOLD_MS + 15 * 1000)
 #define CLIENT_POST_TIMEOUT_MS (15 * 1000)
 
+/* ---- transport: HTTP/1.1 server and client (docs/TRANSPORT.md) ---- */
+
+/*
+ * Request target. httun URLs are PREFIX plus a 48-character token; 2 KiB leaves room for
+ * any sane prefix and is below what proxies accept, so a longer URL is never ours.
+ */
+#define HTTP_MAX_URL_BYTES 2048
+/*
+ * Header names plus values of one message. Proxies add Via, X-Forwarded-For and cookies
+ * of the site; 8 KiB is the common web-server default and bounds per-connection memory.
+ */
+#define HTTP_MAX_HEADER_BYTES (8 * 1024)
+/* Header lines of one message; same reasoning as HTTP_MAX_HEADER_BYTES. */
+#define HTTP_MAX_HEADER_COUNT 64
+/*
+ * Request body (a batch of sealed frames). Room for several maximum-size frames
+ * (FRAME_MAX_PLAINTEXT_BYTES) per POST; the buffer is allocated from Content-Length
+ * before the body arrives, so this times HTTP_MAX_CONNECTIONS is the worst-case memory.
+ */
+#define HTTP_MAX_BODY_BYTES (2 * 1024 * 1024)
+/*
+ * Open server connections. Each client keeps a few (two parked polls plus POSTs in
+ * flight); beyond this a new connection gets a 503 and is closed at once, so a flood
+ * costs no memory and clients fail fast instead of hanging in the listen backlog.
+ */
+#define HTTP_MAX_CONNECTIONS 256
+/*
+ * From the first byte of a request (or from accept) to the end of its header. Stops
+ * slowloris: a peer trickling header bytes holds a connection for at most this long.
+ */
+#define HTTP_HEADER_TIMEOUT_MS (10 * 1000)
+/*
+ * Keep-alive connection with no request. Clients keep polls outstanding, so a healthy
+ * connection is never idle this long; proxies' upstream idle timeouts are about 60 s.
+ */
+#define HTTP_IDLE_TIMEOUT_MS (60 * 1000)
+/*
+ * Longest pause between two reads of a request body. A gap, not a deadline: a large
+ * body on a slow link is fine as long as it keeps moving.
+ */
+#define HTTP_BODY_TIMEOUT_MS (10 * 1000)
+/* A response the peer does not read for this long: the peer is gone or hostile. */
+#define HTTP_WRITE_TIMEOUT_MS (30 * 1000)
+/*
+ * After the last response of a closing connection: how long to keep reading and
+ * discarding, so that unread input does not turn close() into a RST that destroys the
+ * response still in flight to the peer.
+ */
+#define HTTP_LINGER_MS (2 * 1000)
+/*
+ * Per-connection read buffer for headers and small bodies, reused for every request.
+ * Bodies with Content-Length are read straight into their own buffer, not through this.
+ */
+#define HTTP_READ_BUF_BYTES (64 * 1024)
+/*
+ * A connection keeps its body buffer for the next request up to this size, so steady
+ * traffic of normal-size batches needs no malloc per request; larger ones are freed.
+ */
+#define HTTP_BODY_KEEP_BYTES (512 * 1024)
+/* Response body the client accepts (a poll answer is a batch of frames). */
+#define HTTP_CLIENT_MAX_BODY_BYTES HTTP_MAX_BODY_BYTES
+/* TCP connect to the server, per attempt. */
+#define HTTP_CLIENT_CONNECT_TIMEOUT_MS (10 * 1000)
+/* Keep-alive connections a client opens to its one origin by default. */
+#define HTTP_CLIENT_POOL_DEFAULT 4
+/* Idle request structures a client keeps for reuse instead of freeing them. */
+#define HTTP_CLIENT_FREE_REQS 16
+
 #endif

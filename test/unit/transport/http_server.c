@@ -1,0 +1,846 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * transport/http_server.c on 127.0.0.1 with an ephemeral port: the real client and raw
+ * sockets in one loop. Every test counts callbacks and ends with uv_loop_close() == 0.
+ */
+#include "transport/http_server.h"
+#include "transport/http_client.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+enum mode {
+	MODE_ECHO, /* 200 with the request body; GET gets the URL back */
+	MODE_PARK, /* answer from a timer after PARK_MS */
+	MODE_FOREVER, /* never answer; count cancels */
+	MODE_SENDV, /* body as three buffers */
+};
+
+#define PARK_MS 20
+
+struct fix {
+	uv_loop_t loop;
+	struct http_server *srv;
+	struct http_server_config cfg;
+	struct sockaddr_in addr;
+	enum mode mode;
+	int requests;
+	int cancels;
+	int sent_ok;
+	int responses;
+	int errors;
+	struct http_request *parked;
+	uv_timer_t park_timer;
+	bool park_timer_used;
+	void (*on_request)(struct fix *f, struct http_request *req);
+	struct http_client *cli;
+	/* raw sockets */
+	int raw_done;
+};
+
+static struct fix *F;
+
+static void sent_cb(int status, void *arg)
+{
+	struct fix *f = arg;
+
+	if (status == 0)
+		f->sent_ok++;
+}
+
+static void answer_echo(struct http_request *req)
+{
+	if (req->method == HTTP_METHOD_GET || req->method == HTTP_METHOD_HEAD)
+		assert_int_equal(
+			http_response_send(req, 200, NULL, req->url, req->url_len, NULL, NULL), 0);
+	else
+		assert_int_equal(http_response_send(req, 200,
+						    http_request_header(req, "content-type"),
+						    req->body, req->body_len, sent_cb, F),
+				 0);
+}
+
+static void park_timer_cb(uv_timer_t *t)
+{
+	struct fix *f = t->data;
+	struct http_request *req = f->parked;
+
+	f->parked = NULL;
+	answer_echo(req);
+}
+
+static void cancel_cb(struct http_request *req, void *arg)
+{
+	struct fix *f = arg;
+
+	assert_ptr_equal(req, f->parked);
+	f->parked = NULL;
+	f->cancels++;
+}
+
+static const uint8_t part_a[] = "first,", part_b[] = "second,", part_c[] = "third";
+
+static void request_cb(struct http_request *req, void *arg)
+{
+	struct fix *f = arg;
+
+	f->requests++;
+	if (f->on_request) {
+		f->on_request(f, req);
+		return;
+	}
+	switch (f->mode) {
+	case MODE_ECHO:
+		answer_echo(req);
+		break;
+	case MODE_PARK:
+		assert_null(f->parked);
+		f->parked = req;
+		http_request_set_cancel(req, cancel_cb, f);
+		uv_timer_start(&f->park_timer, park_timer_cb, PARK_MS, 0);
+		break;
+	case MODE_FOREVER:
+		f->parked = req;
+		http_request_set_cancel(req, cancel_cb, f);
+		break;
+	case MODE_SENDV: {
+		uv_buf_t b[3] = {
+			uv_buf_init((char *)(uintptr_t)part_a, sizeof(part_a) - 1),
+			uv_buf_init((char *)(uintptr_t)part_b, sizeof(part_b) - 1),
+			uv_buf_init((char *)(uintptr_t)part_c, sizeof(part_c) - 1),
+		};
+		assert_int_equal(http_response_sendv(req, 200, NULL, b, 3, sent_cb, f), 0);
+		break;
+	}
+	}
+}
+
+static void fix_start(struct fix *f, const struct http_server_config *cfg)
+{
+	struct sockaddr_storage ss;
+
+	memset(f, 0, sizeof(*f));
+	F = f;
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	if (cfg) {
+		f->cfg = *cfg;
+	} else {
+		http_server_config_default(&f->cfg);
+		f->cfg.header_timeout_ms = 1000;
+	}
+	f->srv = http_server_new(&f->loop, &f->cfg, request_cb, f);
+	assert_non_null(f->srv);
+	assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &f->addr), 0);
+	assert_int_equal(http_server_listen(f->srv, (const struct sockaddr *)&f->addr), 0);
+	assert_int_equal(http_server_sockname(f->srv, 0, &ss), 0);
+	memcpy(&f->addr, &ss, sizeof(f->addr));
+	assert_int_not_equal(ntohs(f->addr.sin_port), 0);
+	uv_timer_init(&f->loop, &f->park_timer);
+	f->park_timer.data = f;
+}
+
+static void fix_client(struct fix *f, unsigned pool)
+{
+	char url[64];
+	struct http_client_config cc;
+
+	http_client_config_default(&cc);
+	cc.pool_size = pool;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", ntohs(f->addr.sin_port));
+	assert_int_equal(http_client_new(&f->cli, &f->loop, url, &cc), 0);
+}
+
+/* Frees everything and checks that no handle is left behind. */
+static void fix_end(struct fix *f)
+{
+	uv_close((uv_handle_t *)&f->park_timer, NULL);
+	http_server_free(f->srv);
+	if (f->cli)
+		http_client_free(f->cli);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+/* ---- raw socket client ---- */
+
+struct raw {
+	uv_tcp_t tcp;
+	uv_connect_t cr;
+	uv_write_t wr;
+	struct fix *f;
+	const char *out;
+	size_t out_len;
+	char in[16384];
+	size_t in_len;
+	bool eof;
+	bool closed;
+	bool close_on_request; /* close as soon as the server has the request */
+	void (*on_data)(struct raw *r);
+};
+
+static void raw_close_cb(uv_handle_t *h)
+{
+	struct raw *r = h->data;
+
+	r->closed = true;
+	r->f->raw_done++;
+}
+
+static void raw_close(struct raw *r)
+{
+	if (!uv_is_closing((uv_handle_t *)&r->tcp))
+		uv_close((uv_handle_t *)&r->tcp, raw_close_cb);
+}
+
+static void raw_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct raw *r = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(r->in + r->in_len, (unsigned)(sizeof(r->in) - r->in_len));
+}
+
+static void raw_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct raw *r = s->data;
+
+	(void)buf;
+	if (nread < 0) {
+		r->eof = true;
+		raw_close(r);
+		return;
+	}
+	r->in_len += (size_t)nread;
+	assert_true(r->in_len < sizeof(r->in));
+	if (r->on_data)
+		r->on_data(r);
+}
+
+static void raw_write_cb(uv_write_t *w, int status)
+{
+	(void)w;
+	(void)status;
+}
+
+static void raw_connect_cb(uv_connect_t *cr, int status)
+{
+	struct raw *r = cr->data;
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)r->out, (unsigned)r->out_len);
+
+	assert_int_equal(status, 0);
+	uv_read_start((uv_stream_t *)&r->tcp, raw_alloc_cb, raw_read_cb);
+	if (r->out_len)
+		assert_int_equal(uv_write(&r->wr, (uv_stream_t *)&r->tcp, &b, 1, raw_write_cb), 0);
+}
+
+static void raw_start(struct fix *f, struct raw *r, const char *out, size_t out_len)
+{
+	memset(r, 0, sizeof(*r));
+	r->f = f;
+	r->out = out;
+	r->out_len = out_len;
+	uv_tcp_init(&f->loop, &r->tcp);
+	r->tcp.data = r;
+	r->cr.data = r;
+	assert_int_equal(
+		uv_tcp_connect(&r->cr, &r->tcp, (const struct sockaddr *)&f->addr, raw_connect_cb),
+		0);
+}
+
+static void raw_start_str(struct fix *f, struct raw *r, const char *out)
+{
+	raw_start(f, r, out, strlen(out));
+}
+
+/* Runs until the raw client is closed, then tears down. */
+static void run_until_raw(struct fix *f, int n)
+{
+	while (f->raw_done < n)
+		assert_int_not_equal(uv_run(&f->loop, UV_RUN_ONCE), 0);
+}
+
+/* ---- client round trips ---- */
+
+struct expect {
+	struct fix *f;
+	int status;
+	const uint8_t *body;
+	size_t len;
+};
+
+static void expect_cb(struct http_response *resp, void *arg)
+{
+	struct expect *e = arg;
+
+	assert_int_equal(resp->err, 0);
+	assert_int_equal(resp->status, e->status);
+	assert_int_equal(resp->body_len, e->len);
+	if (e->len)
+		assert_memory_equal(resp->body, e->body, e->len);
+	else
+		assert_null(resp->body);
+	e->f->responses++;
+}
+
+static void run_until_responses(struct fix *f, int n)
+{
+	while (f->responses + f->errors < n)
+		assert_int_not_equal(uv_run(&f->loop, UV_RUN_ONCE), 0);
+}
+
+static void test_roundtrip(void **state)
+{
+	struct fix f;
+	static uint8_t all[256];
+	uint8_t *big = malloc(1024 * 1024);
+	struct expect e_all, e_empty, e_big, e_get;
+	uv_buf_t b_all[3], b_big;
+
+	(void)state;
+	assert_non_null(big);
+	for (int i = 0; i < 256; i++)
+		all[i] = (uint8_t)i;
+	for (size_t i = 0; i < 1024 * 1024; i++)
+		big[i] = (uint8_t)(i * 7 + (i >> 11));
+	fix_start(&f, NULL);
+	fix_client(&f, 2);
+
+	/* All 256 byte values, sent as three buffers. */
+	b_all[0] = uv_buf_init((char *)all, 1);
+	b_all[1] = uv_buf_init((char *)all + 1, 200);
+	b_all[2] = uv_buf_init((char *)all + 201, 55);
+	e_all = (struct expect){ &f, 200, all, 256 };
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_POST, "/p1", NULL, b_all, 3, 5000,
+					     expect_cb, &e_all),
+			 0);
+	/* Empty POST. */
+	e_empty = (struct expect){ &f, 200, NULL, 0 };
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_POST, "/p2", NULL, NULL, 0, 5000,
+					     expect_cb, &e_empty),
+			 0);
+	/* 1 MiB. */
+	b_big = uv_buf_init((char *)big, 1024 * 1024);
+	e_big = (struct expect){ &f, 200, big, 1024 * 1024 };
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_POST, "/p3", NULL, &b_big, 1, 5000,
+					     expect_cb, &e_big),
+			 0);
+	/* GET: the server answers with the URL. */
+	e_get = (struct expect){ &f, 200, (const uint8_t *)"/get?x=1", 8 };
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_GET, "/get?x=1", NULL, NULL, 0,
+					     5000, expect_cb, &e_get),
+			 0);
+	run_until_responses(&f, 4);
+	assert_int_equal(f.requests, 4);
+	assert_int_equal(f.responses, 4);
+	assert_int_equal(f.sent_ok, 3); /* the POSTs; GET had no sent_cb */
+	assert_int_equal(http_server_stats(f.srv)->requests, 4);
+	assert_int_equal(http_client_stats(f.cli)->connects, 2);
+	fix_end(&f);
+	free(big);
+}
+
+static void test_sendv(void **state)
+{
+	struct fix f;
+	struct expect e;
+
+	(void)state;
+	fix_start(&f, NULL);
+	fix_client(&f, 1);
+	f.mode = MODE_SENDV;
+	e = (struct expect){ &f, 200, (const uint8_t *)"first,second,third", 18 };
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_GET, "/", NULL, NULL, 0, 5000,
+					     expect_cb, &e),
+			 0);
+	run_until_responses(&f, 1);
+	assert_int_equal(f.sent_ok, 1);
+	fix_end(&f);
+}
+
+static void test_keepalive_reuse(void **state)
+{
+	struct fix f;
+	struct expect e[6];
+	char path[6][8];
+
+	(void)state;
+	fix_start(&f, NULL);
+	fix_client(&f, 1);
+	for (int i = 0; i < 6; i++) {
+		snprintf(path[i], sizeof(path[i]), "/k%d", i);
+		e[i] = (struct expect){ &f, 200, (const uint8_t *)path[i], strlen(path[i]) };
+		assert_int_equal(http_client_request(f.cli, HTTP_METHOD_GET, path[i], NULL, NULL, 0,
+						     5000, expect_cb, &e[i]),
+				 0);
+	}
+	run_until_responses(&f, 6);
+	assert_int_equal(f.requests, 6);
+	assert_int_equal(http_server_stats(f.srv)->accepted, 1);
+	assert_int_equal(http_client_stats(f.cli)->connects, 1);
+	fix_end(&f);
+}
+
+static void test_longpoll_parked(void **state)
+{
+	struct fix f;
+	struct expect e;
+	uint64_t t0;
+
+	(void)state;
+	fix_start(&f, NULL);
+	fix_client(&f, 1);
+	f.mode = MODE_PARK;
+	e = (struct expect){ &f, 200, (const uint8_t *)"/poll", 5 };
+	t0 = uv_now(&f.loop);
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_GET, "/poll", NULL, NULL, 0, 5000,
+					     expect_cb, &e),
+			 0);
+	run_until_responses(&f, 1);
+	uv_update_time(&f.loop);
+	assert_true(uv_now(&f.loop) - t0 >= PARK_MS);
+	assert_int_equal(f.requests, 1);
+	assert_int_equal(f.cancels, 0);
+	fix_end(&f);
+}
+
+static void close_when_parked(struct fix *f, struct http_request *req)
+{
+	(void)req;
+	f->parked = req;
+	http_request_set_cancel(req, cancel_cb, f);
+}
+
+static void test_disconnect_while_parked(void **state)
+{
+	struct fix f;
+	struct raw r;
+
+	(void)state;
+	fix_start(&f, NULL);
+	f.on_request = close_when_parked;
+	raw_start_str(&f, &r, "GET /poll HTTP/1.1\r\nHost: x\r\n\r\n");
+	while (f.requests == 0)
+		uv_run(&f.loop, UV_RUN_ONCE);
+	assert_int_equal(f.cancels, 0);
+	raw_close(&r);
+	while (f.cancels == 0)
+		assert_int_not_equal(uv_run(&f.loop, UV_RUN_ONCE), 0);
+	assert_int_equal(f.cancels, 1);
+	assert_null(f.parked);
+	assert_int_equal(http_server_stats(f.srv)->cancelled, 1);
+	assert_int_equal(r.in_len, 0);
+	fix_end(&f);
+}
+
+static void test_free_while_parked(void **state)
+{
+	struct fix f;
+	struct raw r;
+
+	(void)state;
+	fix_start(&f, NULL);
+	f.mode = MODE_FOREVER;
+	raw_start_str(&f, &r, "GET /poll HTTP/1.1\r\nHost: x\r\n\r\n");
+	while (f.requests == 0)
+		uv_run(&f.loop, UV_RUN_ONCE);
+	/* Freeing the server cancels the parked request and closes the connection. */
+	fix_end(&f);
+	assert_int_equal(f.cancels, 1);
+	assert_true(r.eof);
+}
+
+/* Runs a raw exchange to the end; returns what the server sent. */
+static struct raw *raw_exchange(struct fix *f, struct raw *r, const char *out, size_t len)
+{
+	raw_start(f, r, out, len);
+	run_until_raw(f, f->raw_done + 1);
+	r->in[r->in_len] = '\0';
+	return r;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static void assert_plain_error(const char *resp, const char *status_line, const char *body)
+{
+	char cl[64];
+
+	assert_true(starts_with(resp, status_line));
+	assert_non_null(strstr(resp, "\r\nContent-Type: text/plain\r\n"));
+	assert_non_null(strstr(resp, "\r\nCache-Control: no-store\r\n"));
+	assert_non_null(strstr(resp, "\r\nConnection: close\r\n"));
+	snprintf(cl, sizeof(cl), "\r\nContent-Length: %zu\r\n", strlen(body));
+	assert_non_null(strstr(resp, cl));
+	assert_string_equal(strstr(resp, "\r\n\r\n") + 4, body);
+}
+
+static void test_413_before_body(void **state)
+{
+	struct fix f;
+	struct raw r;
+	struct http_server_config cfg;
+	static const char req[] = "POST /u HTTP/1.1\r\nHost: x\r\n"
+				  "Content-Type: application/octet-stream\r\n"
+				  "Content-Length: 1025\r\n\r\n";
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_body_bytes = 1024;
+	fix_start(&f, &cfg);
+	raw_exchange(&f, &r, req, sizeof(req) - 1);
+	assert_plain_error(r.in, "HTTP/1.1 413 Content Too Large\r\n", "Content Too Large\n");
+	assert_true(r.eof);
+	assert_int_equal(f.requests, 0);
+
+	/* At the cap exactly it is accepted. */
+	static char ok[2048];
+	int n = snprintf(ok, sizeof(ok),
+			 "POST /u HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+			 "Content-Length: 1024\r\n\r\n");
+	memset(ok + n, 'z', 1024);
+	raw_exchange(&f, &r, ok, (size_t)n + 1024);
+	assert_true(starts_with(r.in, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(r.in, "\r\nContent-Length: 1024\r\n"));
+	assert_int_equal(f.requests, 1);
+	fix_end(&f);
+}
+
+static void test_garbage_400(void **state)
+{
+	struct fix f;
+	struct raw r;
+	static const char *bad[] = {
+		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 hello\r\n\r\n", /* TLS hello */
+		"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+		"Content-Length: 3\r\n\r\n",
+		"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\n\n",
+		"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+		"CONNECT example.com:443 HTTP/1.1\r\nHost: x\r\n\r\n",
+	};
+
+	(void)state;
+	fix_start(&f, NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		raw_exchange(&f, &r, bad[i], strlen(bad[i]));
+		assert_plain_error(r.in, "HTTP/1.1 400 Bad Request\r\n", "Bad Request\n");
+		assert_true(r.eof);
+	}
+	assert_int_equal(f.requests, 0);
+	assert_int_equal(http_server_stats(f.srv)->errors, sizeof(bad) / sizeof(bad[0]));
+	fix_end(&f);
+}
+
+static void test_oversized_header_431(void **state)
+{
+	struct fix f;
+	struct raw r;
+	struct http_server_config cfg;
+	static char req[4096];
+	int n;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_header_bytes = 256;
+	cfg.max_header_count = 4;
+	cfg.max_url_bytes = 64;
+	fix_start(&f, &cfg);
+
+	/* One value over the byte cap. */
+	n = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
+	memset(req + n, 'a', 300);
+	n += 300;
+	n += snprintf(req + n, sizeof(req) - (size_t)n, "\r\n\r\n");
+	raw_exchange(&f, &r, req, (size_t)n);
+	assert_plain_error(r.in, "HTTP/1.1 431 Request Header Fields Too Large\r\n",
+			   "Request Header Fields Too Large\n");
+
+	/* Five headers when four are allowed. */
+	raw_exchange(&f, &r, "GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n",
+		     strlen("GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\n\r\n"));
+	assert_true(starts_with(r.in, "HTTP/1.1 431 "));
+
+	/* Four are fine (and HEAD gets no body). */
+	raw_exchange(
+		&f, &r, "HEAD / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nConnection: close\r\n\r\n",
+		strlen("HEAD / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nConnection: close\r\n\r\n"));
+	assert_true(starts_with(r.in, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(r.in, "\r\nContent-Length: 1\r\n"));
+	assert_true(r.in_len == (size_t)(strstr(r.in, "\r\n\r\n") + 4 - r.in));
+
+	/* URL over its cap: 414. */
+	n = snprintf(req, sizeof(req), "GET /");
+	memset(req + n, 'u', 64);
+	n += 64;
+	n += snprintf(req + n, sizeof(req) - (size_t)n, " HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_exchange(&f, &r, req, (size_t)n);
+	assert_plain_error(r.in, "HTTP/1.1 414 URI Too Long\r\n", "URI Too Long\n");
+	assert_int_equal(f.requests, 1);
+	fix_end(&f);
+}
+
+static void test_timeouts(void **state)
+{
+	struct fix f;
+	struct raw r;
+	struct http_server_config cfg;
+	uint64_t t0;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.header_timeout_ms = 30;
+	cfg.body_timeout_ms = 30;
+	cfg.idle_timeout_ms = 30;
+	fix_start(&f, &cfg);
+
+	/* Header never finished: closed without an answer. */
+	t0 = uv_now(&f.loop);
+	raw_exchange(&f, &r, "GET / HTTP/1.1\r\nHost: x\r\n", 25);
+	assert_int_equal(r.in_len, 0);
+	assert_true(r.eof);
+	assert_true(uv_now(&f.loop) - t0 >= 30);
+	assert_int_equal(http_server_stats(f.srv)->timeouts, 1);
+
+	/* Nothing sent at all. */
+	raw_exchange(&f, &r, "", 0);
+	assert_int_equal(r.in_len, 0);
+	assert_int_equal(http_server_stats(f.srv)->timeouts, 2);
+
+	/* Body stalls. */
+	raw_exchange(&f, &r, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc", 52);
+	assert_int_equal(r.in_len, 0);
+	assert_int_equal(http_server_stats(f.srv)->timeouts, 3);
+
+	/* Keep-alive connection left idle after one answer. */
+	raw_exchange(&f, &r, "GET /i HTTP/1.1\r\nHost: x\r\n\r\n", 28);
+	assert_true(starts_with(r.in, "HTTP/1.1 200 OK\r\n"));
+	assert_null(strstr(r.in, "Connection: close"));
+	assert_int_equal(http_server_stats(f.srv)->timeouts, 4);
+	assert_int_equal(f.requests, 1);
+	fix_end(&f);
+}
+
+static struct raw cap_r2;
+
+static void start_second(struct fix *f, struct http_request *req)
+{
+	f->parked = req;
+	http_request_set_cancel(req, cancel_cb, f);
+	raw_start_str(f, &cap_r2, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+static void test_connection_cap(void **state)
+{
+	struct fix f;
+	struct raw r1;
+	struct http_server_config cfg;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_connections = 1;
+	fix_start(&f, &cfg);
+	f.on_request = start_second;
+	raw_start_str(&f, &r1, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	run_until_raw(&f, 1);
+	cap_r2.in[cap_r2.in_len] = '\0';
+	assert_plain_error(cap_r2.in, "HTTP/1.1 503 Service Unavailable\r\n",
+			   "Service Unavailable\n");
+	assert_int_equal(http_server_stats(f.srv)->rejected, 1);
+	assert_int_equal(http_server_stats(f.srv)->accepted, 1);
+	assert_int_equal(f.requests, 1);
+	raw_close(&r1);
+	run_until_raw(&f, 2);
+	assert_int_equal(f.cancels, 1);
+	fix_end(&f);
+}
+
+static void test_chunked_body(void **state)
+{
+	struct fix f;
+	struct raw r;
+	static const char req[] = "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+				  "Connection: close\r\n\r\n"
+				  "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: t\r\n\r\n";
+
+	(void)state;
+	fix_start(&f, NULL);
+	raw_exchange(&f, &r, req, sizeof(req) - 1);
+	assert_true(starts_with(r.in, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(r.in, "\r\nContent-Length: 11\r\n"));
+	assert_non_null(strstr(r.in, "\r\nContent-Type: application/octet-stream\r\n"));
+	assert_string_equal(strstr(r.in, "\r\n\r\n") + 4, "hello world");
+	assert_int_equal(f.requests, 1);
+	fix_end(&f);
+}
+
+static void test_chunked_over_cap(void **state)
+{
+	struct fix f;
+	struct raw r;
+	struct http_server_config cfg;
+	static const char req[] =
+		"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_body_bytes = 10;
+	fix_start(&f, &cfg);
+	raw_exchange(&f, &r, req, sizeof(req) - 1);
+	assert_true(starts_with(r.in, "HTTP/1.1 413 "));
+	assert_int_equal(f.requests, 0);
+	fix_end(&f);
+}
+
+static void test_expect_continue(void **state)
+{
+	struct fix f;
+	struct raw r;
+	static const char req[] = "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+				  "Connection: close\r\nContent-Length: 3\r\n\r\nabc";
+
+	(void)state;
+	fix_start(&f, NULL);
+	raw_exchange(&f, &r, req, sizeof(req) - 1);
+	assert_true(starts_with(r.in, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"));
+	assert_string_equal(strrchr(r.in, '\n') + 1, "abc");
+	assert_int_equal(f.requests, 1);
+	fix_end(&f);
+}
+
+struct drip {
+	uv_timer_t t;
+	struct raw *r;
+	const char *bytes;
+	size_t len, off;
+};
+
+static void drip_cb(uv_timer_t *t)
+{
+	struct drip *d = t->data;
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)d->bytes + d->off, 1);
+
+	if (uv_is_closing((uv_handle_t *)&d->r->tcp)) {
+		uv_close((uv_handle_t *)t, NULL);
+		return;
+	}
+	if (uv_try_write((uv_stream_t *)&d->r->tcp, &b, 1) == 1)
+		d->off++;
+	if (d->off == d->len)
+		uv_close((uv_handle_t *)t, NULL);
+	else
+		uv_timer_start(t, drip_cb, 0, 0);
+}
+
+/* One byte per loop turn: every callback of the parser sees its data in pieces. */
+static void test_byte_by_byte(void **state)
+{
+	struct fix f;
+	struct raw r;
+	struct drip d;
+	static const char req[] = "POST /drip?q=1 HTTP/1.1\r\nHost: example\r\n"
+				  "Content-Type: application/x-test\r\nContent-Length: 4\r\n\r\n"
+				  "\x00\xff\r\n"
+				  "POST /two HTTP/1.1\r\nTransfer-Encoding: chunked\r\n"
+				  "Connection: close\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
+	const char *p;
+
+	(void)state;
+	fix_start(&f, NULL);
+	raw_start(&f, &r, "", 0);
+	uv_tcp_nodelay(&r.tcp, 1);
+	d = (struct drip){ .r = &r, .bytes = req, .len = sizeof(req) - 1 };
+	uv_timer_init(&f.loop, &d.t);
+	d.t.data = &d;
+	uv_timer_start(&d.t, drip_cb, 1, 0);
+	run_until_raw(&f, 1);
+	assert_int_equal(d.off, d.len);
+	assert_int_equal(f.requests, 2);
+	p = strstr(r.in, "\r\nContent-Type: application/x-test\r\nContent-Length: 4\r\n");
+	assert_non_null(p);
+	p = strstr(p, "\r\n\r\n") + 4;
+	assert_memory_equal(p, "\x00\xff\r\n", 4);
+	assert_true(starts_with(p + 4, "HTTP/1.1 200 OK\r\n"));
+	/* The body holds a NUL, so no string functions past it. */
+	static const char tail[] = "Connection: close\r\n\r\nhi";
+
+	assert_true(r.in_len > sizeof(tail));
+	assert_memory_equal(r.in + r.in_len - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+	fix_end(&f);
+}
+
+static void test_pipelined(void **state)
+{
+	struct fix f;
+	struct raw r;
+	static const char req[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+				  "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nxyz"
+				  "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	const char *a, *b, *c;
+
+	(void)state;
+	fix_start(&f, NULL);
+	f.mode = MODE_PARK; /* each answer waits, so order is the server's doing */
+	raw_exchange(&f, &r, req, sizeof(req) - 1);
+	assert_int_equal(f.requests, 3);
+	a = strstr(r.in, "\r\n\r\n/a");
+	b = strstr(r.in, "\r\n\r\nxyz");
+	c = strstr(r.in, "\r\n\r\n/c");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_true(a < b && b < c);
+	assert_true(starts_with(r.in, "HTTP/1.1 200 OK\r\n"));
+	assert_true(r.eof);
+	fix_end(&f);
+}
+
+static void test_http10(void **state)
+{
+	struct fix f;
+	struct raw r;
+
+	(void)state;
+	fix_start(&f, NULL);
+	/* HTTP/1.0 without keep-alive: answered, then closed. */
+	raw_exchange(&f, &r, "GET /o HTTP/1.0\r\n\r\n", 19);
+	assert_true(starts_with(r.in, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(r.in, "\r\nConnection: close\r\n"));
+	assert_string_equal(strstr(r.in, "\r\n\r\n") + 4, "/o");
+	fix_end(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_sendv),
+		cmocka_unit_test(test_keepalive_reuse),
+		cmocka_unit_test(test_longpoll_parked),
+		cmocka_unit_test(test_disconnect_while_parked),
+		cmocka_unit_test(test_free_while_parked),
+		cmocka_unit_test(test_413_before_body),
+		cmocka_unit_test(test_garbage_400),
+		cmocka_unit_test(test_oversized_header_431),
+		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_connection_cap),
+		cmocka_unit_test(test_chunked_body),
+		cmocka_unit_test(test_chunked_over_cap),
+		cmocka_unit_test(test_expect_continue),
+		cmocka_unit_test(test_byte_by_byte),
+		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_http10),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

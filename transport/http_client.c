@@ -1,0 +1,911 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * HTTP/1.1 client for one origin: libuv for I/O, llhttp (strict) for responses.
+ * docs/TRANSPORT.md describes the design.
+ */
+#include "transport/http_client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <llhttp.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+
+/* Longest Content-Type a request may name. */
+#define CTYPE_MAX 128
+/* Body buffers a request keeps inline before it needs a heap array. */
+#define REQ_INLINE_BUFS 8
+
+/* ---- URL ---- */
+
+static bool host_char(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       ch == '-' || ch == '.';
+}
+
+int http_url_parse(const char *url, struct http_url *out)
+{
+	const char *p, *host, *host_end, *auth_end;
+	size_t host_len;
+	unsigned long port = 80;
+
+	memset(out, 0, sizeof(*out));
+	if (strncasecmp(url, "https://", 8) == 0)
+		return -EPROTONOSUPPORT;
+	if (strncasecmp(url, "http://", 7) != 0)
+		return -EINVAL;
+	p = url + 7;
+	auth_end = p + strcspn(p, "/?#");
+	if (*auth_end == '?' || *auth_end == '#')
+		return -EINVAL;
+	if (memchr(p, '@', (size_t)(auth_end - p)))
+		return -EINVAL; /* userinfo: credentials in URLs are not supported */
+	if ((size_t)(auth_end - p) >= sizeof(out->authority))
+		return -EINVAL;
+	if (*p == '[') {
+		char tmp[INET6_ADDRSTRLEN];
+		struct in6_addr a6;
+
+		host = p + 1;
+		host_end = memchr(host, ']', (size_t)(auth_end - host));
+		if (!host_end || (size_t)(host_end - host) >= sizeof(tmp))
+			return -EINVAL;
+		memcpy(tmp, host, (size_t)(host_end - host));
+		tmp[host_end - host] = '\0';
+		if (inet_pton(AF_INET6, tmp, &a6) != 1)
+			return -EINVAL;
+		p = host_end + 1;
+	} else {
+		host = p;
+		while (p < auth_end && host_char(*p))
+			p++;
+		host_end = p;
+	}
+	host_len = (size_t)(host_end - host);
+	if (host_len == 0 || host_len >= sizeof(out->host))
+		return -EINVAL;
+	if (p < auth_end) {
+		char *end;
+
+		if (*p != ':' || p + 1 == auth_end || auth_end - (p + 1) > 5)
+			return -EINVAL;
+		for (const char *d = p + 1; d < auth_end; d++)
+			if (*d < '0' || *d > '9')
+				return -EINVAL;
+		port = strtoul(p + 1, &end, 10);
+		if (end != auth_end || port == 0 || port > 65535)
+			return -EINVAL;
+	}
+	for (const char *q = auth_end; *q; q++)
+		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f || *q == '#')
+			return -EINVAL;
+	memcpy(out->host, host, host_len);
+	out->host[host_len] = '\0';
+	memcpy(out->authority, url + 7, (size_t)(auth_end - (url + 7)));
+	out->authority[auth_end - (url + 7)] = '\0';
+	out->port = (uint16_t)port;
+	out->path = *auth_end ? auth_end : "/";
+	return 0;
+}
+
+/* ---- client state ---- */
+
+struct creq {
+	struct creq *next; /* queue or free list */
+	struct http_client *cli;
+	struct cconn *conn; /* while on a connection */
+	enum http_method method;
+	bool retried;
+	bool finished; /* outcome known; waiting for the write to let go of the bufs */
+	int err;
+	int status;
+	uint64_t deadline_ms;
+	http_client_cb cb;
+	void *arg;
+	uv_buf_t *bufs;
+	unsigned nbufs;
+	size_t body_len;
+	uv_buf_t inline_bufs[REQ_INLINE_BUFS];
+	char ctype[CTYPE_MAX];
+	char path[HTTP_MAX_URL_BYTES + 1];
+};
+
+enum cconn_state {
+	CC_CONNECTING,
+	CC_IDLE,
+	CC_BUSY,
+};
+
+struct cconn {
+	uv_tcp_t tcp;
+	uv_connect_t connect_req;
+	uv_write_t wreq;
+	struct http_client *cli;
+	struct cconn *prev, *next;
+	llhttp_t parser;
+	enum cconn_state state;
+	bool closing;
+	bool reading;
+	bool write_pending;
+	bool reused; /* a response has completed on it before */
+	bool got_bytes; /* response bytes arrived for the current request */
+	bool in_body;
+	bool chunked;
+	bool msg_done; /* on_message_complete ran for the current request */
+	int err; /* set by a parser callback that refuses the response */
+	uint64_t connect_deadline_ms;
+	struct creq *req;
+	uint8_t *rbuf;
+	size_t rstart, rend;
+	uint8_t *body;
+	size_t body_len, body_cap;
+	size_t body_want; /* Content-Length: direct reads never go past it */
+	size_t header_bytes;
+	unsigned hcount;
+	char hdr[HTTP_MAX_URL_BYTES + HTTP_URL_HOST_MAX + CTYPE_MAX + 128];
+};
+
+struct http_client {
+	uv_loop_t *loop;
+	struct http_client_config cfg;
+	struct http_url url;
+	struct sockaddr_storage addr;
+	uv_timer_t timer;
+	uint64_t timer_due_ms; /* 0: not armed */
+	struct cconn *conns;
+	unsigned nconns;
+	struct creq *queue_head, *queue_tail;
+	struct creq *free_reqs;
+	unsigned nfree;
+	unsigned handles;
+	bool freeing;
+	struct http_client_stats stats;
+	llhttp_settings_t settings;
+};
+
+void http_client_config_default(struct http_client_config *cfg)
+{
+	cfg->pool_size = HTTP_CLIENT_POOL_DEFAULT;
+	cfg->connect_timeout_ms = HTTP_CLIENT_CONNECT_TIMEOUT_MS;
+	cfg->max_body_bytes = HTTP_CLIENT_MAX_BODY_BYTES;
+	cfg->max_header_bytes = HTTP_MAX_HEADER_BYTES;
+	cfg->max_header_count = HTTP_MAX_HEADER_COUNT;
+}
+
+const struct http_client_stats *http_client_stats(const struct http_client *cli)
+{
+	return &cli->stats;
+}
+
+static void client_maybe_free(struct http_client *cli)
+{
+	struct creq *r;
+
+	if (!cli->freeing || cli->handles)
+		return;
+	while ((r = cli->free_reqs)) {
+		cli->free_reqs = r->next;
+		free(r);
+	}
+	free(cli);
+}
+
+/* ---- requests ---- */
+
+static void req_release(struct http_client *cli, struct creq *r)
+{
+	if (r->bufs != r->inline_bufs)
+		free(r->bufs);
+	if (cli->nfree < HTTP_CLIENT_FREE_REQS && !cli->freeing) {
+		r->next = cli->free_reqs;
+		cli->free_reqs = r;
+		cli->nfree++;
+	} else {
+		free(r);
+	}
+}
+
+/* Runs the user callback; the body is the connection's, if the request got one. */
+static void req_complete(struct creq *r)
+{
+	struct http_client *cli = r->cli;
+	struct cconn *c = r->conn;
+	struct http_response resp = { .err = r->err, .status = r->status };
+	bool offered = false;
+
+	if (c) {
+		c->req = NULL;
+		if (r->err == 0 && c->body_len) {
+			resp.body = c->body;
+			resp.body_len = c->body_len;
+			offered = true;
+		}
+	}
+	r->cb(&resp, r->arg);
+	if (offered && resp.body == NULL) {
+		/* Taken by the callback. */
+		c->body = NULL;
+		c->body_cap = 0;
+	}
+	if (c) {
+		c->body_len = 0;
+		if (c->body_cap > HTTP_BODY_KEEP_BYTES) {
+			free(c->body);
+			c->body = NULL;
+			c->body_cap = 0;
+		}
+	}
+	req_release(cli, r);
+}
+
+/* The outcome is known; deliver it once the write no longer uses the caller's bufs. */
+static void req_finish(struct creq *r, int err, int status)
+{
+	r->finished = true;
+	r->err = err;
+	r->status = status;
+	if (!r->conn || !r->conn->write_pending)
+		req_complete(r);
+}
+
+static void queue_push(struct http_client *cli, struct creq *r, bool front)
+{
+	r->next = NULL;
+	if (!cli->queue_head) {
+		cli->queue_head = cli->queue_tail = r;
+	} else if (front) {
+		r->next = cli->queue_head;
+		cli->queue_head = r;
+	} else {
+		cli->queue_tail->next = r;
+		cli->queue_tail = r;
+	}
+}
+
+static struct creq *queue_pop(struct http_client *cli)
+{
+	struct creq *r = cli->queue_head;
+
+	if (r) {
+		cli->queue_head = r->next;
+		if (!cli->queue_head)
+			cli->queue_tail = NULL;
+		r->next = NULL;
+	}
+	return r;
+}
+
+/* ---- timer: one for the client, due at the earliest deadline ---- */
+
+static void client_timer_cb(uv_timer_t *t);
+
+static void client_arm(struct http_client *cli, uint64_t due_ms)
+{
+	uint64_t now = uv_now(cli->loop);
+
+	if (cli->freeing)
+		return;
+	if (cli->timer_due_ms && cli->timer_due_ms <= due_ms)
+		return;
+	cli->timer_due_ms = due_ms;
+	uv_timer_start(&cli->timer, client_timer_cb, due_ms > now ? due_ms - now : 0, 0);
+}
+
+/* ---- connections ---- */
+
+static void cconn_close(struct cconn *c, int err);
+static void client_pump(struct http_client *cli);
+
+static void cconn_close_cb(uv_handle_t *h)
+{
+	struct cconn *c = h->data;
+	struct http_client *cli = c->cli;
+
+	free(c->rbuf);
+	free(c->body);
+	free(c);
+	cli->handles--;
+	client_maybe_free(cli);
+}
+
+/*
+ * Ends a connection. Its request fails with err, or, when the connection was reused and
+ * died before a byte of the answer (the server closed an idle keep-alive connection just
+ * as the request went out), is sent once more on another connection.
+ */
+static void cconn_close(struct cconn *c, int err)
+{
+	struct http_client *cli = c->cli;
+	struct creq *r = c->req;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		cli->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	cli->nconns--;
+	if (r && !r->finished) {
+		if (c->reused && !c->got_bytes && !r->retried && !cli->freeing &&
+		    (err == UV_EOF || err == UV_ECONNRESET || err == UV_EPIPE)) {
+			r->retried = true;
+			r->conn = NULL;
+			c->req = NULL;
+			cli->stats.retries++;
+			queue_push(cli, r, true);
+		} else {
+			req_finish(r, err == UV_EOF ? -ECONNRESET : err, 0);
+		}
+	}
+	uv_close((uv_handle_t *)&c->tcp, cconn_close_cb);
+	if (!cli->freeing)
+		client_pump(cli);
+}
+
+static void cconn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct cconn *c = h->data;
+
+	(void)hint;
+	if (c->in_body && !c->chunked && c->rstart == c->rend && c->body_len < c->body_want) {
+		*buf = uv_buf_init((char *)c->body + c->body_len,
+				   (unsigned)(c->body_want - c->body_len));
+		return;
+	}
+	if (c->rstart == c->rend) {
+		c->rstart = 0;
+		c->rend = 0;
+	} else if (c->rend == HTTP_READ_BUF_BYTES && c->rstart > 0) {
+		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
+		c->rend -= c->rstart;
+		c->rstart = 0;
+	}
+	*buf = uv_buf_init((char *)c->rbuf + c->rend, (unsigned)(HTTP_READ_BUF_BYTES - c->rend));
+}
+
+static void cconn_response_done(struct cconn *c)
+{
+	struct creq *r = c->req;
+	bool keep = llhttp_should_keep_alive(&c->parser) && c->rstart == c->rend;
+
+	c->in_body = false;
+	c->reused = true;
+	c->got_bytes = false;
+	llhttp_resume(&c->parser);
+	req_finish(r, 0, c->parser.status_code);
+	if (c->closing)
+		return;
+	if (!keep) {
+		/* Connection: close, or bytes nobody asked for: this connection is done. */
+		cconn_close(c, 0);
+		return;
+	}
+	if (c->req == NULL) {
+		c->state = CC_IDLE;
+		client_pump(c->cli);
+	}
+}
+
+static void cconn_execute(struct cconn *c, const char *data, size_t len, bool in_rbuf)
+{
+	llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
+
+	if (e == HPE_OK) {
+		if (in_rbuf)
+			c->rstart += len;
+		return;
+	}
+	if (e == HPE_PAUSED) {
+		if (in_rbuf)
+			c->rstart += (size_t)(llhttp_get_error_pos(&c->parser) - data);
+		cconn_response_done(c);
+		return;
+	}
+	cconn_close(c, c->err ? c->err : -EPROTO);
+}
+
+static void cconn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct cconn *c = s->data;
+
+	if (c->closing)
+		return;
+	if (nread == UV_EOF && c->state == CC_BUSY && c->req && !c->req->finished && c->got_bytes &&
+	    llhttp_message_needs_eof(&c->parser)) {
+		/* Body delimited by the end of the connection (no length, not chunked). */
+		(void)llhttp_finish(&c->parser);
+		if (c->msg_done)
+			req_finish(c->req, 0, c->parser.status_code);
+		cconn_close(c, -ECONNRESET);
+		return;
+	}
+	if (nread < 0) {
+		cconn_close(c, (int)nread);
+		return;
+	}
+	if (nread == 0)
+		return;
+	if (c->state != CC_BUSY || !c->req || c->req->finished) {
+		cconn_close(c, -EPROTO); /* nothing was asked */
+		return;
+	}
+	c->got_bytes = true;
+	if ((uint8_t *)buf->base != c->rbuf + c->rend) {
+		cconn_execute(c, buf->base, (size_t)nread, false);
+		return;
+	}
+	c->rend += (size_t)nread;
+	if (!c->closing && c->rstart < c->rend)
+		cconn_execute(c, (const char *)c->rbuf + c->rstart, c->rend - c->rstart, true);
+}
+
+static void cconn_write_cb(uv_write_t *w, int status)
+{
+	struct cconn *c = w->data;
+	struct creq *r = c->req;
+
+	c->write_pending = false;
+	if (r && r->finished) {
+		req_complete(r);
+		if (!c->closing && c->state == CC_BUSY && !c->req) {
+			c->state = CC_IDLE;
+			client_pump(c->cli);
+		}
+		return;
+	}
+	if (status < 0 && !c->closing)
+		cconn_close(c, status);
+}
+
+static void cconn_send(struct cconn *c, struct creq *r)
+{
+	struct http_client *cli = c->cli;
+	uv_buf_t small[REQ_INLINE_BUFS + 1], *all = small;
+	bool with_len = r->nbufs > 0 || r->method == HTTP_METHOD_POST;
+	const char *m = r->method == HTTP_METHOD_GET	? "GET"
+			: r->method == HTTP_METHOD_POST ? "POST"
+							: "HEAD";
+	int n, err;
+
+	c->req = r;
+	r->conn = c;
+	c->state = CC_BUSY;
+	c->got_bytes = false;
+	c->msg_done = false;
+	c->err = 0;
+	c->body_len = 0;
+	c->body_want = 0;
+	n = snprintf(c->hdr, sizeof(c->hdr), "%s %s HTTP/1.1\r\nHost: %s\r\n", m, r->path,
+		     cli->url.authority);
+	if (with_len)
+		n += snprintf(c->hdr + n, sizeof(c->hdr) - (size_t)n,
+			      "Content-Type: %s\r\nContent-Length: %zu\r\n", r->ctype, r->body_len);
+	n += snprintf(c->hdr + n, sizeof(c->hdr) - (size_t)n, "\r\n");
+	if (r->nbufs + 1 > sizeof(small) / sizeof(small[0])) {
+		all = malloc((r->nbufs + 1) * sizeof(*all));
+		if (!all) {
+			cconn_close(c, -ENOMEM);
+			return;
+		}
+	}
+	all[0] = uv_buf_init(c->hdr, (unsigned)n);
+	memcpy(all + 1, r->bufs, r->nbufs * sizeof(*all));
+	err = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, all, r->nbufs + 1, cconn_write_cb);
+	if (all != small)
+		free(all);
+	if (err < 0) {
+		cconn_close(c, err);
+		return;
+	}
+	c->write_pending = true;
+	cli->stats.requests++;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+	struct cconn *c = p->data;
+
+	c->header_bytes = 0;
+	c->hcount = 0;
+	c->body_len = 0;
+	return 0;
+}
+
+static int on_header_data(llhttp_t *p, const char *at, size_t len)
+{
+	struct cconn *c = p->data;
+
+	(void)at;
+	if (len > c->cli->cfg.max_header_bytes - c->header_bytes) {
+		c->err = -EMSGSIZE;
+		return -1;
+	}
+	c->header_bytes += len;
+	return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+	struct cconn *c = p->data;
+
+	if (++c->hcount > c->cli->cfg.max_header_count) {
+		c->err = -EMSGSIZE;
+		return -1;
+	}
+	return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+	struct cconn *c = p->data;
+
+	if (p->upgrade) {
+		c->err = -EPROTO;
+		return -1;
+	}
+	c->chunked = (p->flags & F_CHUNKED) != 0;
+	c->in_body = c->req->method != HTTP_METHOD_HEAD;
+	c->body_want = 0;
+	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0 &&
+	    c->req->method != HTTP_METHOD_HEAD) {
+		if (p->content_length > c->cli->cfg.max_body_bytes) {
+			c->err = -EMSGSIZE;
+			return -1;
+		}
+		if (c->body_cap < p->content_length) {
+			free(c->body);
+			c->body_cap = 0;
+			c->body = malloc(p->content_length);
+			if (!c->body) {
+				c->err = -ENOMEM;
+				return -1;
+			}
+			c->body_cap = p->content_length;
+		}
+		c->body_want = p->content_length;
+	}
+	/* A HEAD answer has no body whatever its Content-Length says. */
+	return c->req->method == HTTP_METHOD_HEAD ? 1 : 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct cconn *c = p->data;
+	size_t max = c->cli->cfg.max_body_bytes;
+
+	if ((const uint8_t *)at == c->body + c->body_len) {
+		c->body_len += len; /* read in place */
+		return 0;
+	}
+	if (len > max - c->body_len) {
+		c->err = -EMSGSIZE;
+		return -1;
+	}
+	if (c->body_len + len > c->body_cap) {
+		size_t cap = c->body_cap ? c->body_cap * 2 : 16 * 1024;
+		uint8_t *nb;
+
+		if (cap < c->body_len + len)
+			cap = c->body_len + len;
+		if (cap > max)
+			cap = max;
+		nb = realloc(c->body, cap);
+		if (!nb) {
+			c->err = -ENOMEM;
+			return -1;
+		}
+		c->body = nb;
+		c->body_cap = cap;
+	}
+	memcpy(c->body + c->body_len, at, len);
+	c->body_len += len;
+	return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+	struct cconn *c = p->data;
+
+	c->msg_done = true;
+	c->in_body = false;
+	return HPE_PAUSED;
+}
+
+static void cconn_connect_cb(uv_connect_t *cr, int status)
+{
+	struct cconn *c = cr->data;
+
+	if (c->closing)
+		return;
+	if (status < 0) {
+		cconn_close(c, status);
+		return;
+	}
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (uv_read_start((uv_stream_t *)&c->tcp, cconn_alloc_cb, cconn_read_cb) < 0) {
+		cconn_close(c, -EIO);
+		return;
+	}
+	c->connect_deadline_ms = 0;
+	if (c->req)
+		cconn_send(c, c->req);
+	else
+		c->state = CC_IDLE;
+}
+
+static int cconn_open(struct http_client *cli, struct creq *r)
+{
+	struct cconn *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c)
+		return -ENOMEM;
+	c->rbuf = malloc(HTTP_READ_BUF_BYTES);
+	if (!c->rbuf) {
+		free(c);
+		return -ENOMEM;
+	}
+	err = uv_tcp_init(cli->loop, &c->tcp);
+	if (err < 0) {
+		free(c->rbuf);
+		free(c);
+		return err;
+	}
+	c->cli = cli;
+	c->tcp.data = c;
+	c->connect_req.data = c;
+	c->wreq.data = c;
+	llhttp_init(&c->parser, HTTP_RESPONSE, &cli->settings);
+	c->parser.data = c;
+	c->state = CC_CONNECTING;
+	c->req = r;
+	r->conn = c;
+	c->next = cli->conns;
+	if (c->next)
+		c->next->prev = c;
+	cli->conns = c;
+	cli->nconns++;
+	cli->handles++;
+	cli->stats.connects++;
+	err = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&cli->addr,
+			     cconn_connect_cb);
+	if (err < 0) {
+		c->req = NULL;
+		r->conn = NULL;
+		cconn_close(c, err);
+		return err;
+	}
+	c->connect_deadline_ms = uv_now(cli->loop) + cli->cfg.connect_timeout_ms;
+	client_arm(cli, c->connect_deadline_ms);
+	return 0;
+}
+
+/* Gives queued requests to idle connections, opening new ones up to the pool size. */
+static void client_pump(struct http_client *cli)
+{
+	while (cli->queue_head) {
+		struct cconn *c;
+
+		for (c = cli->conns; c; c = c->next)
+			if (c->state == CC_IDLE && !c->closing && !c->req)
+				break;
+		if (c) {
+			cconn_send(c, queue_pop(cli));
+			continue;
+		}
+		if (cli->nconns >= cli->cfg.pool_size)
+			return;
+		struct creq *r = queue_pop(cli);
+		int err = cconn_open(cli, r);
+
+		if (err < 0)
+			req_finish(r, err, 0);
+	}
+}
+
+static void client_timer_cb(uv_timer_t *t)
+{
+	struct http_client *cli = t->data;
+	uint64_t now = uv_now(cli->loop), next = 0;
+	struct creq **pp, *r;
+	struct cconn *c, *cn;
+
+	cli->timer_due_ms = 0;
+	/* Queued requests past their deadline. */
+	for (pp = &cli->queue_head; (r = *pp);) {
+		if (r->deadline_ms <= now) {
+			*pp = r->next;
+			req_finish(r, -ETIMEDOUT, 0);
+			continue;
+		}
+		if (!next || r->deadline_ms < next)
+			next = r->deadline_ms;
+		pp = &r->next;
+	}
+	cli->queue_tail = NULL;
+	for (r = cli->queue_head; r; r = r->next)
+		cli->queue_tail = r;
+	/* Requests on connections, and connects that take too long. */
+	for (c = cli->conns; c; c = cn) {
+		cn = c->next;
+		if (c->req && !c->req->finished && c->req->deadline_ms <= now) {
+			cconn_close(c, -ETIMEDOUT);
+			cn = cli->conns; /* the list may have changed; start over */
+			continue;
+		}
+		if (c->state == CC_CONNECTING && c->connect_deadline_ms &&
+		    c->connect_deadline_ms <= now) {
+			cconn_close(c, -ETIMEDOUT);
+			cn = cli->conns;
+			continue;
+		}
+		if (c->req && !c->req->finished && (!next || c->req->deadline_ms < next))
+			next = c->req->deadline_ms;
+		if (c->state == CC_CONNECTING && c->connect_deadline_ms &&
+		    (!next || c->connect_deadline_ms < next))
+			next = c->connect_deadline_ms;
+	}
+	if (next)
+		client_arm(cli, next);
+}
+
+int http_client_request(struct http_client *cli, enum http_method method, const char *path,
+			const char *content_type, const uv_buf_t *bufs, unsigned nbufs,
+			uint64_t timeout_ms, http_client_cb cb, void *arg)
+{
+	struct creq *r;
+	size_t plen = strlen(path);
+
+	if (cli->freeing || !cb || plen == 0 || plen > HTTP_MAX_URL_BYTES || path[0] != '/')
+		return -EINVAL;
+	if (method != HTTP_METHOD_GET && method != HTTP_METHOD_POST && method != HTTP_METHOD_HEAD)
+		return -EINVAL;
+	for (size_t i = 0; i < plen; i++)
+		if ((unsigned char)path[i] <= 0x20 || (unsigned char)path[i] >= 0x7f)
+			return -EINVAL; /* would break the request line */
+	if (!content_type)
+		content_type = "application/octet-stream";
+	if (strlen(content_type) >= CTYPE_MAX || strpbrk(content_type, "\r\n"))
+		return -EINVAL;
+	if ((r = cli->free_reqs)) {
+		cli->free_reqs = r->next;
+		cli->nfree--;
+	} else if (!(r = malloc(sizeof(*r)))) {
+		return -ENOMEM;
+	}
+	memset(r, 0, offsetof(struct creq, inline_bufs));
+	r->bufs = r->inline_bufs;
+	if (nbufs > REQ_INLINE_BUFS) {
+		r->bufs = malloc(nbufs * sizeof(*bufs));
+		if (!r->bufs) {
+			r->bufs = r->inline_bufs;
+			req_release(cli, r);
+			return -ENOMEM;
+		}
+	}
+	for (unsigned i = 0; i < nbufs; i++) {
+		r->bufs[i] = bufs[i];
+		r->body_len += bufs[i].len;
+	}
+	r->nbufs = nbufs;
+	r->cli = cli;
+	r->method = method;
+	r->cb = cb;
+	r->arg = arg;
+	r->deadline_ms = uv_now(cli->loop) + timeout_ms;
+	memcpy(r->path, path, plen + 1);
+	memcpy(r->ctype, content_type, strlen(content_type) + 1);
+
+	struct cconn *c;
+
+	for (c = cli->conns; c; c = c->next)
+		if (c->state == CC_IDLE && !c->closing && !c->req)
+			break;
+	if (c) {
+		cconn_send(c, r);
+	} else if (cli->nconns < cli->cfg.pool_size) {
+		int err = cconn_open(cli, r);
+
+		if (err < 0) {
+			r->conn = NULL;
+			req_release(cli, r);
+			return err;
+		}
+	} else {
+		queue_push(cli, r, false);
+	}
+	client_arm(cli, r->deadline_ms);
+	return 0;
+}
+
+/* ---- client ---- */
+
+static int resolve(const struct http_url *u, struct sockaddr_storage *out)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *res;
+	char port[8];
+
+	snprintf(port, sizeof(port), "%u", u->port);
+	if (getaddrinfo(u->host, port, &hints, &res) != 0 || !res)
+		return -EHOSTUNREACH;
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int http_client_new(struct http_client **out, uv_loop_t *loop, const char *url,
+		    const struct http_client_config *cfg)
+{
+	struct http_client *cli = calloc(1, sizeof(*cli));
+	int err;
+
+	*out = NULL;
+	if (!cli)
+		return -ENOMEM;
+	err = http_url_parse(url, &cli->url);
+	if (err == 0) {
+		/* url is the caller's; the path is not needed past this point. */
+		cli->url.path = NULL;
+		err = resolve(&cli->url, &cli->addr);
+	}
+	if (err < 0) {
+		free(cli);
+		return err;
+	}
+	cli->loop = loop;
+	if (cfg)
+		cli->cfg = *cfg;
+	else
+		http_client_config_default(&cli->cfg);
+	if (cli->cfg.pool_size == 0)
+		cli->cfg.pool_size = 1;
+	llhttp_settings_init(&cli->settings);
+	cli->settings.on_message_begin = on_message_begin;
+	cli->settings.on_status = on_header_data;
+	cli->settings.on_header_field = on_header_data;
+	cli->settings.on_header_value = on_header_data;
+	cli->settings.on_header_value_complete = on_header_value_complete;
+	cli->settings.on_headers_complete = on_headers_complete;
+	cli->settings.on_body = on_body;
+	cli->settings.on_message_complete = on_message_complete;
+	uv_timer_init(loop, &cli->timer);
+	/* Requests in flight hold their connections' handles; the timer alone keeps no loop. */
+	uv_unref((uv_handle_t *)&cli->timer);
+	cli->timer.data = cli;
+	cli->handles = 1;
+	*out = cli;
+	return 0;
+}
+
+static void client_timer_close_cb(uv_handle_t *h)
+{
+	struct http_client *cli = h->data;
+
+	cli->handles--;
+	client_maybe_free(cli);
+}
+
+void http_client_free(struct http_client *cli)
+{
+	struct creq *r;
+
+	if (!cli)
+		return;
+	cli->freeing = true;
+	while ((r = queue_pop(cli)))
+		req_finish(r, -ECANCELED, 0);
+	while (cli->conns)
+		cconn_close(cli->conns, -ECANCELED);
+	uv_close((uv_handle_t *)&cli->timer, client_timer_close_cb);
+}

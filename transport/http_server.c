@@ -1,0 +1,995 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * HTTP/1.1 server: libuv for I/O, llhttp (strict, no lenient flags) for parsing.
+ * docs/TRANSPORT.md describes the design: one loop, one request at a time per connection,
+ * the parser paused while a request is with the handler.
+ */
+#include "transport/http_server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <llhttp.h>
+
+#include "core/limits.h"
+#include "core/log.h"
+
+enum conn_state {
+	CONN_READING, /* parsing a request (or waiting for one) */
+	CONN_PENDING, /* request with the handler; parser paused */
+	CONN_WRITING, /* response queued; parser paused */
+	CONN_CLOSING, /* last response written: shutdown, drain, close */
+};
+
+enum conn_phase {
+	PHASE_IDLE, /* between requests */
+	PHASE_HEADERS, /* request line and header */
+	PHASE_BODY,
+};
+
+struct header_ref {
+	size_t name_off;
+	size_t value_off;
+};
+
+struct conn {
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_write_t wreq;
+	uv_shutdown_t sreq;
+	struct http_server *srv;
+	struct conn *prev, *next;
+	llhttp_t parser;
+	enum conn_state state;
+	enum conn_phase phase;
+	int handles; /* open libuv handles; freed at 0 */
+	bool closing; /* uv_close called */
+	bool reading;
+	bool keep_alive;
+	bool close_after; /* this response ends the connection */
+	int err_status; /* status a callback wants sent for the parse error */
+
+	/* Read buffer: bytes [rstart, rend) are received but not parsed yet. */
+	uint8_t *rbuf;
+	size_t rstart, rend;
+
+	/* URL at hbuf[0..], headers after hbuf[max_url_bytes + 1]. */
+	char *hbuf;
+	size_t url_len;
+	size_t hlen; /* used bytes of the header area */
+	size_t header_bytes;
+	size_t name_off, value_off;
+	struct header_ref *hdrs;
+	unsigned hcount;
+
+	uint8_t *body;
+	size_t body_len, body_cap;
+	size_t body_want; /* Content-Length: direct reads never go past it */
+	bool chunked;
+
+	struct http_request req;
+	http_cancel_cb cancel_cb;
+	void *cancel_arg;
+	http_sent_cb sent_cb;
+	void *sent_arg;
+	char resp_hdr[512];
+};
+
+struct listener {
+	uv_tcp_t tcp;
+	struct http_server *srv;
+	struct listener *next;
+};
+
+struct http_server {
+	uv_loop_t *loop;
+	struct http_server_config cfg;
+	http_request_cb on_request;
+	void *arg;
+	struct listener *listeners;
+	unsigned nlisteners;
+	struct conn *conns;
+	unsigned nconns;
+	unsigned handles; /* listeners + rejected sockets + connections not yet freed */
+	bool freeing;
+	struct http_server_stats stats;
+	llhttp_settings_t settings;
+};
+
+static const char resp_503[] = "HTTP/1.1 503 Service Unavailable\r\n"
+			       "Content-Type: text/plain\r\n"
+			       "Content-Length: 20\r\n"
+			       "Cache-Control: no-store\r\n"
+			       "Connection: close\r\n"
+			       "\r\n"
+			       "Service Unavailable\n";
+
+void http_server_config_default(struct http_server_config *cfg)
+{
+	cfg->max_url_bytes = HTTP_MAX_URL_BYTES;
+	cfg->max_header_bytes = HTTP_MAX_HEADER_BYTES;
+	cfg->max_header_count = HTTP_MAX_HEADER_COUNT;
+	cfg->max_body_bytes = HTTP_MAX_BODY_BYTES;
+	cfg->max_connections = HTTP_MAX_CONNECTIONS;
+	cfg->header_timeout_ms = HTTP_HEADER_TIMEOUT_MS;
+	cfg->idle_timeout_ms = HTTP_IDLE_TIMEOUT_MS;
+	cfg->body_timeout_ms = HTTP_BODY_TIMEOUT_MS;
+	cfg->write_timeout_ms = HTTP_WRITE_TIMEOUT_MS;
+	cfg->linger_ms = HTTP_LINGER_MS;
+}
+
+const char *http_status_reason(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 204:
+		return "No Content";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Unknown";
+	}
+}
+
+static void server_maybe_free(struct http_server *srv)
+{
+	if (srv->freeing && srv->handles == 0)
+		free(srv);
+}
+
+/* ---- connection teardown ---- */
+
+static void conn_free(struct conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	free(c->body);
+	free(c->rbuf);
+	free(c->hbuf);
+	free(c->hdrs);
+	free(c);
+	srv->handles--;
+	server_maybe_free(srv);
+}
+
+static void conn_handle_close_cb(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+
+	if (--c->handles == 0)
+		conn_free(c);
+}
+
+static void conn_close(struct conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	srv->nconns--;
+
+	if (c->state == CONN_PENDING) {
+		/* The handler still holds req; this is its only notice. */
+		c->state = CONN_CLOSING;
+		srv->stats.cancelled++;
+		if (c->cancel_cb)
+			c->cancel_cb(&c->req, c->cancel_arg);
+	}
+	c->state = CONN_CLOSING;
+	uv_close((uv_handle_t *)&c->tcp, conn_handle_close_cb);
+	uv_close((uv_handle_t *)&c->timer, conn_handle_close_cb);
+}
+
+/* ---- reading ---- */
+
+static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void conn_timer_cb(uv_timer_t *t);
+
+static void conn_read_start(struct conn *c)
+{
+	if (c->reading || c->closing)
+		return;
+	if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) == 0)
+		c->reading = true;
+	else
+		conn_close(c);
+}
+
+static void conn_read_stop(struct conn *c)
+{
+	if (!c->reading)
+		return;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->reading = false;
+}
+
+static void conn_timer(struct conn *c, uint64_t ms)
+{
+	uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
+}
+
+/* The body can be read straight into its buffer: nothing else is waiting in rbuf. */
+static bool conn_direct_body(const struct conn *c)
+{
+	return c->state == CONN_READING && c->phase == PHASE_BODY && !c->chunked &&
+	       c->rstart == c->rend && c->body_len < c->body_want;
+}
+
+static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+
+	(void)hint;
+	if (conn_direct_body(c)) {
+		*buf = uv_buf_init((char *)c->body + c->body_len,
+				   (unsigned)(c->body_want - c->body_len));
+		return;
+	}
+	if (c->rstart == c->rend) {
+		c->rstart = 0;
+		c->rend = 0;
+	} else if (c->rend == HTTP_READ_BUF_BYTES && c->rstart > 0) {
+		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
+		c->rend -= c->rstart;
+		c->rstart = 0;
+	}
+	*buf = uv_buf_init((char *)c->rbuf + c->rend, (unsigned)(HTTP_READ_BUF_BYTES - c->rend));
+}
+
+/* ---- responses ---- */
+
+static void conn_resume(struct conn *c);
+
+static void conn_write_cb(uv_write_t *w, int status)
+{
+	struct conn *c = w->data;
+	http_sent_cb cb = c->sent_cb;
+
+	c->sent_cb = NULL;
+	if (cb)
+		cb(status, c->sent_arg);
+	if (c->closing)
+		return;
+	if (status < 0) {
+		conn_close(c);
+		return;
+	}
+	if (c->close_after) {
+		/* Drain what the peer still sends, so close() does not become a RST. */
+		c->state = CONN_CLOSING;
+		if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, NULL) < 0) {
+			conn_close(c);
+			return;
+		}
+		c->rstart = c->rend = 0;
+		conn_timer(c, c->srv->cfg.linger_ms);
+		conn_read_start(c);
+		return;
+	}
+	conn_resume(c);
+}
+
+static int conn_send(struct conn *c, int status, const char *ctype, const uv_buf_t *bufs,
+		     unsigned nbufs, bool head, http_sent_cb sent_cb, void *arg)
+{
+	uv_buf_t small[17], *all = small;
+	size_t total = 0;
+	int n, err;
+
+	for (unsigned i = 0; i < nbufs; i++)
+		total += bufs[i].len;
+	if (c->close_after || !c->keep_alive)
+		c->close_after = true;
+	n = snprintf(c->resp_hdr, sizeof(c->resp_hdr),
+		     "HTTP/1.1 %d %s\r\n"
+		     "Content-Type: %s\r\n"
+		     "Content-Length: %zu\r\n"
+		     "Cache-Control: no-store\r\n"
+		     "%s"
+		     "\r\n",
+		     status, http_status_reason(status), ctype, total,
+		     c->close_after		 ? "Connection: close\r\n"
+		     : c->parser.http_minor == 0 ? "Connection: keep-alive\r\n"
+						 : "");
+	if (n < 0 || (size_t)n >= sizeof(c->resp_hdr)) {
+		err = -EINVAL;
+		goto fail;
+	}
+	if (head)
+		nbufs = 0; /* HEAD: the header says how long the body would be */
+	if (nbufs + 1 > sizeof(small) / sizeof(small[0])) {
+		all = malloc((nbufs + 1) * sizeof(*all));
+		if (!all) {
+			err = -ENOMEM;
+			goto fail;
+		}
+	}
+	all[0] = uv_buf_init(c->resp_hdr, (unsigned)n);
+	for (unsigned i = 0; i < nbufs; i++)
+		all[i + 1] = bufs[i];
+	c->state = CONN_WRITING;
+	c->sent_cb = sent_cb;
+	c->sent_arg = arg;
+	err = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, all, nbufs + 1, conn_write_cb);
+	if (all != small)
+		free(all); /* uv_write keeps its own copy of the array */
+	if (err < 0) {
+		c->sent_cb = NULL;
+		goto fail;
+	}
+	conn_timer(c, c->srv->cfg.write_timeout_ms);
+	return 0;
+fail:
+	c->state = CONN_CLOSING;
+	conn_close(c);
+	if (sent_cb)
+		sent_cb(err, arg);
+	return err;
+}
+
+/* Bodies like an ordinary web server's: the reason phrase, nothing else. */
+static const char *error_body(int status)
+{
+	switch (status) {
+	case 400:
+		return "Bad Request\n";
+	case 404:
+		return "Not Found\n";
+	case 405:
+		return "Method Not Allowed\n";
+	case 413:
+		return "Content Too Large\n";
+	case 414:
+		return "URI Too Long\n";
+	case 431:
+		return "Request Header Fields Too Large\n";
+	case 503:
+		return "Service Unavailable\n";
+	default:
+		return "Error\n";
+	}
+}
+
+static int conn_send_error(struct conn *c, int status, bool close)
+{
+	const char *body = error_body(status);
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)body, (unsigned)strlen(body));
+
+	c->srv->stats.errors++;
+	if (close)
+		c->close_after = true;
+	return conn_send(c, status, "text/plain", &b, 1, c->req.method == HTTP_METHOD_HEAD, NULL,
+			 NULL);
+}
+
+int http_response_sendv(struct http_request *req, int status, const char *content_type,
+			const uv_buf_t *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
+{
+	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
+
+	if (c->state != CONN_PENDING || c->closing) {
+		if (sent_cb)
+			sent_cb(-ECANCELED, arg);
+		return -ECANCELED;
+	}
+	return conn_send(c, status, content_type ? content_type : "application/octet-stream", bufs,
+			 nbufs, req->method == HTTP_METHOD_HEAD, sent_cb, arg);
+}
+
+int http_response_send(struct http_request *req, int status, const char *content_type,
+		       const void *body, size_t len, http_sent_cb sent_cb, void *arg)
+{
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)body, (unsigned)len);
+
+	if (len > UINT32_MAX) {
+		if (sent_cb)
+			sent_cb(-EMSGSIZE, arg);
+		return -EMSGSIZE;
+	}
+	return http_response_sendv(req, status, content_type, &b, len ? 1 : 0, sent_cb, arg);
+}
+
+int http_response_send_error(struct http_request *req, int status, bool close)
+{
+	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
+
+	if (c->state != CONN_PENDING || c->closing)
+		return -ECANCELED;
+	return conn_send_error(c, status, close);
+}
+
+/* ---- request accessors ---- */
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+	const struct conn *c =
+		(const struct conn *)((const char *)req - offsetof(struct conn, req));
+	const char *area = c->hbuf + c->srv->cfg.max_url_bytes + 1;
+
+	for (unsigned i = 0; i < c->hcount; i++)
+		if (strcasecmp(area + c->hdrs[i].name_off, name) == 0)
+			return area + c->hdrs[i].value_off;
+	return NULL;
+}
+
+uint8_t *http_request_take_body(struct http_request *req, size_t *len)
+{
+	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
+	uint8_t *b = req->body_len ? c->body : NULL;
+
+	*len = req->body_len;
+	if (b) {
+		c->body = NULL;
+		c->body_cap = 0;
+	}
+	req->body = NULL;
+	req->body_len = 0;
+	return b;
+}
+
+void http_request_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg)
+{
+	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
+
+	c->cancel_cb = cb;
+	c->cancel_arg = arg;
+}
+
+/* ---- parser callbacks; each returns -1 with err_status set to refuse the request ---- */
+
+static struct conn *parser_conn(llhttp_t *p)
+{
+	return p->data;
+}
+
+static int refuse(struct conn *c, int status)
+{
+	c->err_status = status;
+	return -1;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+	struct conn *c = parser_conn(p);
+
+	c->phase = PHASE_HEADERS;
+	c->url_len = 0;
+	c->hlen = 0;
+	c->header_bytes = 0;
+	c->name_off = 0;
+	c->hcount = 0;
+	c->body_len = 0;
+	c->body_want = 0;
+	c->chunked = false;
+	c->err_status = 0;
+	conn_timer(c, c->srv->cfg.header_timeout_ms);
+	return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct conn *c = parser_conn(p);
+
+	if (len > c->srv->cfg.max_url_bytes - c->url_len)
+		return refuse(c, 414);
+	memcpy(c->hbuf + c->url_len, at, len);
+	c->url_len += len;
+	return 0;
+}
+
+static int header_append(struct conn *c, const char *at, size_t len)
+{
+	char *area = c->hbuf + c->srv->cfg.max_url_bytes + 1;
+
+	if (len > c->srv->cfg.max_header_bytes - c->header_bytes)
+		return refuse(c, 431);
+	memcpy(area + c->hlen, at, len);
+	c->hlen += len;
+	c->header_bytes += len;
+	return 0;
+}
+
+/* RFC 9110 tchar: the only bytes a header name may have. */
+static bool token_char(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct conn *c = parser_conn(p);
+
+	/*
+	 * llhttp 8.1 lets a space through inside a name ("Transfer Encoding: x"); a proxy
+	 * in front may read such a line differently than we do, which is how request
+	 * smuggling starts. Refuse it.
+	 */
+	for (size_t i = 0; i < len; i++)
+		if (!token_char((unsigned char)at[i]))
+			return refuse(c, 400);
+	return header_append(c, at, len);
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+	return header_append(parser_conn(p), at, len);
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+	struct conn *c = parser_conn(p);
+	char *area = c->hbuf + c->srv->cfg.max_url_bytes + 1;
+
+	/* The area has two NUL bytes reserved per header, so these never overflow. */
+	if (c->hcount >= c->srv->cfg.max_header_count)
+		return refuse(c, 431);
+	area[c->hlen++] = '\0';
+	c->value_off = c->hlen;
+	return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+	struct conn *c = parser_conn(p);
+	char *area = c->hbuf + c->srv->cfg.max_url_bytes + 1;
+
+	area[c->hlen++] = '\0';
+	c->hdrs[c->hcount].name_off = c->name_off;
+	c->hdrs[c->hcount].value_off = c->value_off;
+	c->hcount++;
+	c->name_off = c->hlen;
+	return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+	struct conn *c = parser_conn(p);
+	const struct http_server_config *cfg = &c->srv->cfg;
+
+	c->hbuf[c->url_len] = '\0';
+	if (p->upgrade)
+		return refuse(c, 400); /* CONNECT, Upgrade: nothing here speaks them */
+	c->phase = PHASE_BODY;
+	c->chunked = (p->flags & F_CHUNKED) != 0;
+	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
+		/* Refuse before reading a byte of it (and before allocating). */
+		if (p->content_length > cfg->max_body_bytes)
+			return refuse(c, 413);
+		if (c->body_cap < p->content_length) {
+			/* Not realloc: the old contents are not needed, so do not copy them. */
+			free(c->body);
+			c->body_cap = 0;
+			c->body = malloc(p->content_length);
+			if (!c->body)
+				return refuse(c, 503);
+			c->body_cap = p->content_length;
+		}
+		c->body_want = p->content_length;
+	}
+	if (c->chunked || (p->flags & F_CONTENT_LENGTH && p->content_length > 0)) {
+		const char *expect = http_request_header(&c->req, "expect");
+
+		/*
+		 * curl and others wait up to a second for this before a large body; nothing is
+		 * queued on the connection now, so the bytes go straight to the socket buffer.
+		 */
+		if (expect && strcasecmp(expect, "100-continue") == 0 && p->http_minor >= 1) {
+			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+			uv_buf_t b = uv_buf_init((char *)(uintptr_t)cont, sizeof(cont) - 1);
+
+			(void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+		}
+		conn_timer(c, cfg->body_timeout_ms);
+	}
+	return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct conn *c = parser_conn(p);
+	size_t max = c->srv->cfg.max_body_bytes;
+
+	if ((const uint8_t *)at == c->body + c->body_len) {
+		/* Read straight into the body buffer (conn_alloc_cb): nothing to copy. */
+		c->body_len += len;
+		return 0;
+	}
+	if (len > max - c->body_len)
+		return refuse(c, 413);
+	if (c->body_len + len > c->body_cap) {
+		/* Chunked: grow geometrically up to the cap. */
+		size_t cap = c->body_cap ? c->body_cap * 2 : 16 * 1024;
+		uint8_t *nb;
+
+		if (cap < c->body_len + len)
+			cap = c->body_len + len;
+		if (cap > max)
+			cap = max;
+		nb = realloc(c->body, cap);
+		if (!nb)
+			return refuse(c, 503);
+		c->body = nb;
+		c->body_cap = cap;
+	}
+	memcpy(c->body + c->body_len, at, len);
+	c->body_len += len;
+	return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+	struct conn *c = parser_conn(p);
+
+	c->keep_alive = llhttp_should_keep_alive(p);
+	/* One request at a time: stop here, dispatch, resume after the response. */
+	return HPE_PAUSED;
+}
+
+/* ---- request dispatch and parsing ---- */
+
+static void conn_dispatch(struct conn *c)
+{
+	struct http_server *srv = c->srv;
+	struct http_request *req = &c->req;
+
+	uv_timer_stop(&c->timer);
+	c->state = CONN_PENDING;
+	c->cancel_cb = NULL;
+	c->cancel_arg = NULL;
+	switch (c->parser.method) {
+	case HTTP_GET:
+		req->method = HTTP_METHOD_GET;
+		break;
+	case HTTP_POST:
+		req->method = HTTP_METHOD_POST;
+		break;
+	case HTTP_HEAD:
+		req->method = HTTP_METHOD_HEAD;
+		break;
+	default:
+		req->method = HTTP_METHOD_OTHER;
+	}
+	req->method_name = llhttp_method_name(c->parser.method);
+	req->url = c->hbuf;
+	req->url_len = c->url_len;
+	req->body = c->body_len ? c->body : NULL;
+	req->body_len = c->body_len;
+	req->user = NULL;
+	srv->stats.requests++;
+	srv->on_request(req, srv->arg);
+}
+
+/* Handles the result of llhttp_execute over [data, data+len). */
+static void conn_after_execute(struct conn *c, llhttp_errno_t err, const char *data, size_t len,
+			       bool in_rbuf)
+{
+	if (err == HPE_OK) {
+		if (in_rbuf)
+			c->rstart += len;
+		if (c->phase == PHASE_BODY && !c->closing)
+			conn_timer(c, c->srv->cfg.body_timeout_ms);
+		return;
+	}
+	if (err == HPE_PAUSED) {
+		const char *pos = llhttp_get_error_pos(&c->parser);
+
+		if (in_rbuf)
+			c->rstart += (size_t)(pos - data);
+		conn_dispatch(c);
+		return;
+	}
+	/* Malformed or over a limit: an ordinary error answer, then close. */
+	log_debug("http: %s (%s)", llhttp_errno_name(err), llhttp_get_error_reason(&c->parser));
+	if (in_rbuf)
+		c->rstart = c->rend;
+	c->req.method = HTTP_METHOD_OTHER;
+	conn_send_error(c, c->err_status ? c->err_status : 400, true);
+}
+
+static void conn_parse(struct conn *c)
+{
+	while (!c->closing && c->state == CONN_READING && c->rstart < c->rend) {
+		const char *data = (const char *)c->rbuf + c->rstart;
+		size_t len = c->rend - c->rstart;
+
+		conn_after_execute(c, llhttp_execute(&c->parser, data, len), data, len, true);
+	}
+}
+
+/* After a keep-alive response: next request, from what is buffered first. */
+static void conn_resume(struct conn *c)
+{
+	c->state = CONN_READING;
+	c->phase = PHASE_IDLE;
+	c->close_after = false;
+	c->req.body = NULL;
+	c->req.body_len = 0;
+	c->body_len = 0;
+	if (c->body_cap > HTTP_BODY_KEEP_BYTES) {
+		free(c->body);
+		c->body = NULL;
+		c->body_cap = 0;
+	}
+	conn_timer(c, c->srv->cfg.idle_timeout_ms);
+	llhttp_resume(&c->parser);
+	conn_parse(c);
+	if (!c->closing && (c->state == CONN_READING || c->rend < HTTP_READ_BUF_BYTES))
+		conn_read_start(c);
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+
+	if (c->closing)
+		return;
+	if (nread < 0) {
+		/*
+		 * EOF or error. A parked request loses its client here (conn_close calls the
+		 * cancel callback); a response being written is abandoned.
+		 */
+		conn_close(c);
+		return;
+	}
+	if (nread == 0)
+		return;
+	if (c->state == CONN_CLOSING) {
+		c->rstart = c->rend = 0; /* draining before close */
+		return;
+	}
+	if ((uint8_t *)buf->base != c->rbuf + c->rend) {
+		/* Straight into the body buffer; on_body sees the bytes already in place. */
+		conn_after_execute(c, llhttp_execute(&c->parser, buf->base, (size_t)nread),
+				   buf->base, (size_t)nread, false);
+		return;
+	}
+	c->rend += (size_t)nread;
+	if (c->state == CONN_READING)
+		conn_parse(c);
+	/*
+	 * While a request is with the handler, reading goes on so that a client that closes
+	 * is noticed (cancel callback), but only until the buffer is full: a pipelining
+	 * client is held back, never buffered without bound.
+	 */
+	if (!c->closing && c->state != CONN_READING && c->rend == HTTP_READ_BUF_BYTES)
+		conn_read_stop(c);
+}
+
+static void conn_timer_cb(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (c->state != CONN_CLOSING)
+		c->srv->stats.timeouts++; /* a linger running out is the normal end */
+	conn_close(c);
+}
+
+/* ---- accepting ---- */
+
+static void reject_close_cb(uv_handle_t *h)
+{
+	struct http_server *srv = h->data;
+
+	free(h);
+	srv->handles--;
+	server_maybe_free(srv);
+}
+
+/* Over max_connections: a 503 into the socket buffer and close, no per-connection state. */
+static void server_reject(struct http_server *srv, uv_stream_t *lst)
+{
+	uv_tcp_t *t = malloc(sizeof(*t));
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)resp_503, sizeof(resp_503) - 1);
+
+	if (!t || uv_tcp_init(srv->loop, t) < 0) {
+		free(t);
+		return;
+	}
+	t->data = srv;
+	srv->handles++;
+	srv->stats.rejected++;
+	if (uv_accept(lst, (uv_stream_t *)t) == 0)
+		(void)uv_try_write((uv_stream_t *)t, &b, 1);
+	uv_close((uv_handle_t *)t, reject_close_cb);
+}
+
+static struct conn *conn_new(struct http_server *srv)
+{
+	const struct http_server_config *cfg = &srv->cfg;
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->rbuf = malloc(HTTP_READ_BUF_BYTES);
+	c->hbuf = malloc(cfg->max_url_bytes + 1 + cfg->max_header_bytes +
+			 2 * (size_t)cfg->max_header_count);
+	c->hdrs = calloc(cfg->max_header_count ? cfg->max_header_count : 1, sizeof(*c->hdrs));
+	if (!c->rbuf || !c->hbuf || !c->hdrs) {
+		free(c->rbuf);
+		free(c->hbuf);
+		free(c->hdrs);
+		free(c);
+		return NULL;
+	}
+	c->srv = srv;
+	llhttp_init(&c->parser, HTTP_REQUEST, &srv->settings);
+	c->parser.data = c;
+	c->tcp.data = c;
+	c->timer.data = c;
+	c->wreq.data = c;
+	c->sreq.data = c;
+	return c;
+}
+
+static void server_connection_cb(uv_stream_t *lst, int status)
+{
+	struct listener *l = lst->data;
+	struct http_server *srv = l->srv;
+	struct conn *c;
+
+	if (status < 0 || srv->freeing) {
+		log_warnx_rl("http: accept: %s", uv_strerror(status));
+		return;
+	}
+	if (srv->nconns >= srv->cfg.max_connections) {
+		server_reject(srv, lst);
+		return;
+	}
+	c = conn_new(srv);
+	if (!c) {
+		server_reject(srv, lst);
+		return;
+	}
+	uv_tcp_init(srv->loop, &c->tcp);
+	uv_timer_init(srv->loop, &c->timer);
+	c->handles = 2;
+	srv->handles++;
+	c->next = srv->conns;
+	if (c->next)
+		c->next->prev = c;
+	srv->conns = c;
+	srv->nconns++;
+	if (uv_accept(lst, (uv_stream_t *)&c->tcp) < 0) {
+		conn_close(c);
+		return;
+	}
+	srv->stats.accepted++;
+	uv_tcp_nodelay(&c->tcp, 1);
+	c->state = CONN_READING;
+	c->phase = PHASE_IDLE;
+	/* A fresh connection that sends nothing is a slowloris too. */
+	conn_timer(c, srv->cfg.header_timeout_ms);
+	conn_read_start(c);
+}
+
+/* ---- server ---- */
+
+struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_config *cfg,
+				    http_request_cb on_request, void *arg)
+{
+	struct http_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return NULL;
+	srv->loop = loop;
+	if (cfg)
+		srv->cfg = *cfg;
+	else
+		http_server_config_default(&srv->cfg);
+	srv->on_request = on_request;
+	srv->arg = arg;
+	llhttp_settings_init(&srv->settings);
+	srv->settings.on_message_begin = on_message_begin;
+	srv->settings.on_url = on_url;
+	srv->settings.on_header_field = on_header_field;
+	srv->settings.on_header_value = on_header_value;
+	srv->settings.on_header_field_complete = on_header_field_complete;
+	srv->settings.on_header_value_complete = on_header_value_complete;
+	srv->settings.on_headers_complete = on_headers_complete;
+	srv->settings.on_body = on_body;
+	srv->settings.on_message_complete = on_message_complete;
+	return srv;
+}
+
+static void listener_close_cb(uv_handle_t *h)
+{
+	struct listener *l = h->data;
+	struct http_server *srv = l->srv;
+
+	free(l);
+	srv->handles--;
+	server_maybe_free(srv);
+}
+
+int http_server_listen(struct http_server *srv, const struct sockaddr *addr)
+{
+	struct listener *l = calloc(1, sizeof(*l)), **tail;
+	int err;
+
+	if (!l)
+		return -ENOMEM;
+	err = uv_tcp_init(srv->loop, &l->tcp);
+	if (err < 0) {
+		free(l);
+		return err;
+	}
+	l->srv = srv;
+	l->tcp.data = l;
+	srv->handles++;
+	err = uv_tcp_bind(&l->tcp, addr, addr->sa_family == AF_INET6 ? UV_TCP_IPV6ONLY : 0);
+	if (err == 0)
+		err = uv_listen((uv_stream_t *)&l->tcp, SOMAXCONN, server_connection_cb);
+	if (err < 0) {
+		uv_close((uv_handle_t *)&l->tcp, listener_close_cb);
+		return err;
+	}
+	for (tail = &srv->listeners; *tail; tail = &(*tail)->next)
+		;
+	*tail = l;
+	srv->nlisteners++;
+	return 0;
+}
+
+int http_server_sockname(const struct http_server *srv, unsigned idx, struct sockaddr_storage *out)
+{
+	const struct listener *l = srv->listeners;
+	int len = sizeof(*out);
+
+	while (l && idx--)
+		l = l->next;
+	if (!l)
+		return -ENOENT;
+	return uv_tcp_getsockname(&l->tcp, (struct sockaddr *)out, &len);
+}
+
+const struct http_server_stats *http_server_stats(const struct http_server *srv)
+{
+	return &srv->stats;
+}
+
+void http_server_free(struct http_server *srv)
+{
+	struct listener *l, *ln;
+
+	if (!srv)
+		return;
+	srv->freeing = true;
+	for (l = srv->listeners; l; l = ln) {
+		ln = l->next;
+		uv_close((uv_handle_t *)&l->tcp, listener_close_cb);
+	}
+	srv->listeners = NULL;
+	while (srv->conns)
+		conn_close(srv->conns);
+	server_maybe_free(srv);
+}
