@@ -480,6 +480,15 @@ static void test_params_hostile(void **state)
 	assert_int_equal(params_one((const uint8_t *)"\x01", 1, &name, &value, &left), -EPROTO);
 	assert_int_equal(params_one((const uint8_t *)"\x01\x80\x00\x00", 4, &name, &value, &left),
 			 -EPROTO);
+	/* all 31 bits count: 0x01000001 is not 1 */
+	assert_int_equal(params_one((const uint8_t *)"\x81\x00\x00\x01\x00"
+						     "A",
+				    6, &name, &value, &left),
+			 -EPROTO);
+	assert_int_equal(params_one((const uint8_t *)"\x01\xc0\x00\x00\x00"
+						     "A",
+				    6, &name, &value, &left),
+			 -EPROTO);
 	/* 4-byte form for a short length is legal (the specification does not forbid it) */
 	assert_int_equal(params_one((const uint8_t *)"\x80\x00\x00\x01\x00"
 						     "A",
@@ -500,6 +509,47 @@ static void test_params_hostile(void **state)
 }
 
 /* Every cut of a valid pair stream fails exactly off pair boundaries. */
+/* The length form switches between 127 and 128; both round-trip. */
+static void test_params_length_forms(void **state)
+{
+	static const size_t lens[] = { 0, 1, 127, 128, 129, 256, FCGI_PARAMS_MAX_BYTES };
+	static uint8_t val[FCGI_PARAMS_MAX_BYTES], buf[2 * FCGI_PARAMS_MAX_BYTES + 16];
+
+	(void)state;
+	memset(val, 'v', sizeof(val));
+	for (size_t i = 0; i < ARRAY_LEN(lens); i++) {
+		struct writer w = writer_make(buf, sizeof(buf));
+		struct span name, value;
+		struct cursor c;
+		size_t hdr = (lens[i] < 128 ? 1 : 4) + 1;
+
+		/* exact room is enough, one byte less is not */
+		w = writer_make(buf, hdr + 1 + lens[i] - 1);
+		assert_int_equal(fcgi_write_pair(&w, sp("N", 1), sp(val, lens[i])), -ENOBUFS);
+		assert_int_equal(w.len, 0);
+		w = writer_make(buf, hdr + 1 + lens[i]);
+		assert_int_equal(fcgi_write_pair(&w, sp("N", 1), sp(val, lens[i])), 0);
+		assert_int_equal(w.len, hdr + 1 + lens[i]);
+		w.cap = sizeof(buf);
+		assert_int_equal(buf[0], 1);
+		if (lens[i] < 128) {
+			assert_int_equal(buf[1], lens[i]);
+		} else {
+			assert_int_equal(buf[1], 0x80 | (lens[i] >> 24));
+			assert_int_equal(load_be32(buf + 1), 0x80000000u | lens[i]);
+		}
+		assert_int_equal(fcgi_write_pair(&w, sp(val, lens[i]), sp("V", 1)), 0);
+		c = cursor_make(buf, w.len);
+		assert_int_equal(fcgi_params_next(&c, &name, &value), 1);
+		assert_span(name, "N", 1);
+		assert_span(value, val, lens[i]);
+		assert_int_equal(fcgi_params_next(&c, &name, &value), 1);
+		assert_span(name, val, lens[i]);
+		assert_span(value, "V", 1);
+		assert_int_equal(fcgi_params_next(&c, &name, &value), 0);
+	}
+}
+
 static void test_params_truncations(void **state)
 {
 	uint8_t params[256];
@@ -924,14 +974,23 @@ static void test_stdout_golden(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_read_golden),	   cmocka_unit_test(test_write_golden),
-		cmocka_unit_test(test_write_no_room),	   cmocka_unit_test(test_stream_splits),
-		cmocka_unit_test(test_truncations),	   cmocka_unit_test(test_max_record),
-		cmocka_unit_test(test_wrong_version),	   cmocka_unit_test(test_params_hostile),
-		cmocka_unit_test(test_params_truncations), cmocka_unit_test(test_params_accumulate),
-		cmocka_unit_test(test_content_length),	   cmocka_unit_test(test_begin),
-		cmocka_unit_test(test_reqs_table),	   cmocka_unit_test(test_route),
-		cmocka_unit_test(test_get_values),	   cmocka_unit_test(test_stdout_layout),
+		cmocka_unit_test(test_read_golden),
+		cmocka_unit_test(test_write_golden),
+		cmocka_unit_test(test_write_no_room),
+		cmocka_unit_test(test_stream_splits),
+		cmocka_unit_test(test_truncations),
+		cmocka_unit_test(test_max_record),
+		cmocka_unit_test(test_wrong_version),
+		cmocka_unit_test(test_params_hostile),
+		cmocka_unit_test(test_params_length_forms),
+		cmocka_unit_test(test_params_truncations),
+		cmocka_unit_test(test_params_accumulate),
+		cmocka_unit_test(test_content_length),
+		cmocka_unit_test(test_begin),
+		cmocka_unit_test(test_reqs_table),
+		cmocka_unit_test(test_route),
+		cmocka_unit_test(test_get_values),
+		cmocka_unit_test(test_stdout_layout),
 		cmocka_unit_test(test_stdout_golden),
 	};
 
