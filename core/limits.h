@@ -304,4 +304,23 @@
 /* Idle request structures a client keeps for reuse instead of freeing them. */
 #define HTTP_CLIENT_FREE_REQS 16
 
+/* ---- fcgi (fcgi/fcgi_record.h, docs/FASTCGI.md) ---- */
+
+/*
+ * One request's PARAMS, all records together. Web servers pass every HTTP header as an
+ * HTTP_* param; typical requests need 1-2 KiB, and 32 KiB covers the largest header block
+ * that nginx, Apache and lighttpd accept by default. More is refused, never cut.
+ */
+#define FCGI_PARAMS_MAX_BYTES (32 * 1024)
+/*
+ * Requests multiplexed on one FastCGI connection (advertised as FCGI_MAX_REQS). The common
+ * web servers never multiplex; a small table is enough and bounds per-connection state.
+ */
+#define FCGI_MAX_REQS_PER_CONN 16
+/*
+ * Connections the FastCGI app serves at once (advertised as FCGI_MAX_CONNS): every pending
+ * long-poll holds one, so this bounds the polls one web server can park.
+ */
+#define FCGI_MAX_CONNS 64
+
 #endif
