@@ -19,16 +19,6 @@ static int not_yet(int argc, char **argv, const char *what)
 	return EXIT_USAGE;
 }
 
-int cmd_server(int argc, char **argv)
-{
-	return not_yet(argc, argv, "Serve tunnels over HTTP, standalone or behind a web server.");
-}
-
-int cmd_client(int argc, char **argv)
-{
-	return not_yet(argc, argv, "Connect to an httun server.");
-}
-
 int cmd_fcgi(int argc, char **argv)
 {
 	return not_yet(argc, argv, "FastCGI relay spawned by a web server.");

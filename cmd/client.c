@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * httun client: one channel's TUN device carried to the server at URL.
+ */
+#include "cmd/cmd.h"
+#include "cmd/common.h"
+#include "core/log.h"
+#include "core/session.h"
+#include "transport/tunnel_client.h"
+
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void client_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: httun client [OPTIONS] URL\n"
+		"\n"
+		"Connect to an httun server at URL (http://HOST[:PORT]/PATH, PATH being the\n"
+		"server's --path) and carry IP packets through a TUN device. The tunnel is\n"
+		"encrypted and authenticated with the channel key; plain http:// is fine.\n"
+		"\n"
+		"  -c, --config FILE       INI config with [client] and [channel NAME] sections\n"
+		"      --channel NAME      which [channel NAME] of the config to use\n"
+		"      --key-file FILE     the channel key (same as the server's); mode 600\n"
+		"      --tun               carry IP packets through a TUN device\n"
+		"      --tun-name NAME     device name (default httun%%d: the kernel picks)\n"
+		"      --tun-address CIDR  address of the device, repeatable: 198.18.1.2/24\n"
+		"      --mtu N             device MTU (default %d)\n"
+		"      --route CIDR        route this network into the tunnel; repeatable\n"
+		"  -L, --forward [BIND:]PORT:HOST:PORT  L7 forward (not in this version)\n"
+		"  -v, --verbose           more log output (repeat for debug)\n"
+		"  -h, --help              this text\n"
+		"\n"
+		"Example:\n"
+		"  httun client --key-file k --tun --tun-address 198.18.1.2/24 http://server:8080/\n"
+		"\n"
+		"Reconnects by itself when the server restarts or the network fails. Runs in the\n"
+		"foreground; SIGINT or SIGTERM remove the device and routes and exit 0.\n"
+		"Exit status: 0 stopped by a signal, 1 runtime failure, 2 usage or config error.\n",
+		CONFIG_MTU_DEFAULT);
+}
+
+struct client {
+	uv_loop_t *loop;
+	struct config *cfg;
+	struct tunnel_client *tunnel;
+	struct cmd_tun tun;
+};
+
+static void client_stop(void *arg)
+{
+	struct client *c = arg;
+
+	cmd_tun_close(&c->tun);
+	if (c->tunnel)
+		tunnel_client_free(c->tunnel);
+	c->tunnel = NULL;
+}
+
+static int client_parse(int argc, char **argv, struct cmd_flags *f)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "channel", required_argument, NULL, 1 },
+		{ "key-file", required_argument, NULL, 1 },
+		{ "tun", no_argument, NULL, 2 },
+		{ "tun-name", required_argument, NULL, 1 },
+		{ "tun-address", required_argument, NULL, 1 },
+		{ "mtu", required_argument, NULL, 1 },
+		{ "route", required_argument, NULL, 1 },
+		{ "forward", required_argument, NULL, 'L' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, idx;
+
+	while ((c = getopt_long(argc, argv, "c:L:vh", opts, &idx)) != -1) {
+		switch (c) {
+		case 'c':
+			f->config_path = optarg;
+			break;
+		case 'v':
+			f->verbose++;
+			break;
+		case 'h':
+			client_usage(stdout);
+			return 1;
+		case 'L':
+			if (!cmd_flags_add(f, "forward", optarg))
+				goto too_many;
+			break;
+		case 1:
+		case 2:
+			if (!cmd_flags_add(f, opts[idx].name, c == 2 ? "yes" : optarg))
+				goto too_many;
+			break;
+		default:
+			fprintf(stderr, "Try 'httun client --help'.\n");
+			return -1;
+		}
+	}
+	if (optind < argc && !cmd_flags_add(f, "url", argv[optind++]))
+		goto too_many;
+	if (optind != argc) {
+		fprintf(stderr,
+			"httun client: unexpected argument '%s'\nTry 'httun client --help'.\n",
+			argv[optind]);
+		return -1;
+	}
+	return 0;
+too_many:
+	fprintf(stderr, "httun client: too many options\n");
+	return -1;
+}
+
+static int client_run(struct client *c, const struct config_channel *ch)
+{
+	struct tunnel_client_config tcfg = { 0 };
+	char err[CONFIG_ERR_BYTES], url[CONFIG_HOST_MAX_BYTES + CONFIG_PATH_MAX_BYTES + 32];
+	const struct config_url *u = &c->cfg->client.url;
+	uint8_t *psk;
+	int ret;
+
+	psk = sodium_malloc(PSK_BYTES);
+	if (!psk)
+		fatalx("out of memory");
+	ret = config_load_key(c->cfg, ch, psk, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "httun client: %s\n", err);
+		sodium_free(psk);
+		return EXIT_USAGE;
+	}
+	snprintf(url, sizeof(url), "%s://%s%s%s:%u%s", u->https ? "https" : "http",
+		 u->host_is_ipv6 ? "[" : "", u->host, u->host_is_ipv6 ? "]" : "", u->port, u->path);
+	tcfg.url = url;
+	tcfg.psk = psk;
+	tcfg.io = cmd_tun_io(&c->tun);
+	ret = tunnel_client_new(&c->tunnel, c->loop, &tcfg, err, sizeof(err));
+	sodium_free(psk);
+	if (ret < 0) {
+		fprintf(stderr, "httun client: %s\n", err);
+		return ret == -EPROTONOSUPPORT || ret == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	if (cmd_tun_open(&c->tun, c->loop, ch, true) < 0)
+		return EXIT_RUNTIME;
+	cmd_tun_start(&c->tun, tunnel_client_endpoint(c->tunnel));
+	log_info("tunnel to %s", url);
+	cmd_signals_init(c->loop, client_stop, c);
+	uv_run(c->loop, UV_RUN_DEFAULT);
+	return EXIT_OK;
+}
+
+int cmd_client(int argc, char **argv)
+{
+	struct cmd_flags flags = { 0 };
+	char err[CONFIG_ERR_BYTES];
+	const struct config_channel *ch;
+	struct client c = { 0 };
+	uv_loop_t loop;
+	int ret;
+
+	ret = client_parse(argc, argv, &flags);
+	if (ret)
+		return ret > 0 ? EXIT_OK : EXIT_USAGE;
+	cmd_log_setup("httun client", flags.verbose);
+	c.cfg = cmd_config("client", &flags);
+	if (!c.cfg)
+		return EXIT_USAGE;
+	if (config_check_client(c.cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "httun client: %s\n", err);
+		config_free(c.cfg);
+		return EXIT_USAGE;
+	}
+	ch = config_client_channel(c.cfg);
+	if (c.cfg->client.n_forwards) {
+		fprintf(stderr, "httun client: forward: L7 forwarding is not implemented in this "
+				"version\n");
+		config_free(c.cfg);
+		return EXIT_USAGE;
+	}
+	if (!ch->tun) {
+		fprintf(stderr, "httun client: channel %s carries nothing: set tun = yes (--tun)\n",
+			ch->name);
+		config_free(c.cfg);
+		return EXIT_USAGE;
+	}
+	if (session_crypto_init() < 0)
+		fatalx("this CPU has no AES-NI/PCLMUL: httun's AES-256-GCM needs them");
+	uv_loop_init(&loop);
+	c.loop = &loop;
+	ret = client_run(&c, ch);
+	if (ret != EXIT_OK) {
+		client_stop(&c);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	if (uv_loop_close(&loop) != 0)
+		log_debug("event loop closed with handles still open");
+	config_free(c.cfg);
+	return ret;
+}

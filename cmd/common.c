@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+#include "cmd/common.h"
+#include "cmd/cmd.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool cmd_flags_add(struct cmd_flags *f, const char *key, const char *value)
+{
+	if (f->n >= sizeof(f->v) / sizeof(f->v[0]))
+		return false;
+	f->v[f->n].key = key;
+	f->v[f->n].value = value;
+	f->n++;
+	return true;
+}
+
+struct config *cmd_config(const char *cmd, const struct cmd_flags *f)
+{
+	char err[CONFIG_ERR_BYTES];
+	struct config *cfg = config_new();
+
+	if (!cfg) {
+		fprintf(stderr, "httun %s: out of memory\n", cmd);
+		return NULL;
+	}
+	if (f->config_path && config_load(cfg, f->config_path, err, sizeof(err)) < 0)
+		goto fail;
+	for (unsigned i = 0; i < f->n; i++) {
+		if (config_flag(cfg, f->v[i].key, f->v[i].value, err, sizeof(err)) < 0)
+			goto fail;
+	}
+	return cfg;
+fail:
+	fprintf(stderr, "httun %s: %s\n", cmd, err);
+	config_free(cfg);
+	return NULL;
+}
+
+static void cidr_to_prefix(const struct cidr *c, struct tun_prefix *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->family = c->family == AF_INET6 ? AF_INET6 : AF_INET;
+	memcpy(p->addr, c->addr, p->family == AF_INET6 ? 16 : 4);
+	p->prefix_len = c->prefix;
+}
+
+static void tun_deliver(void *ctx, uint8_t *pkt, size_t len)
+{
+	struct cmd_tun *t = ctx;
+
+	tun_write(&t->tun, pkt, len);
+}
+
+static void tun_resume(void *ctx)
+{
+	struct cmd_tun *t = ctx;
+
+	if (t->open)
+		tun_read_start(&t->tun, tunnel_endpoint_get_buf, tunnel_endpoint_packet, t->ep);
+}
+
+struct tunnel_io cmd_tun_io(struct cmd_tun *t)
+{
+	struct tunnel_io io = {
+		.deliver = tun_deliver,
+		.resume = tun_resume,
+		.ctx = t,
+		.read_bytes = TUN_VNET_HDR_BYTES + TUN_MAX_GSO_PACKET_BYTES,
+	};
+	return io;
+}
+
+int cmd_tun_open(struct cmd_tun *t, uv_loop_t *loop, const struct config_channel *ch,
+		 bool with_routes)
+{
+	struct tun_prefix addrs[TUN_MAX_ADDRESSES], routes[TUN_MAX_ROUTES];
+	struct tun_config tc = { 0 };
+	char err[256], buf[TUN_PREFIX_STR_BYTES];
+	int ret;
+
+	if (ch->n_tun_addresses > TUN_MAX_ADDRESSES || ch->n_routes > TUN_MAX_ROUTES) {
+		fprintf(stderr, "httun: channel %s: at most %d addresses and %d routes\n", ch->name,
+			TUN_MAX_ADDRESSES, TUN_MAX_ROUTES);
+		return -E2BIG;
+	}
+	for (size_t i = 0; i < ch->n_tun_addresses; i++)
+		cidr_to_prefix(&ch->tun_addresses[i], &addrs[i]);
+	for (size_t i = 0; with_routes && i < ch->n_routes; i++)
+		cidr_to_prefix(&ch->routes[i], &routes[i]);
+	tc.name = ch->tun_name[0] ? ch->tun_name : NULL;
+	tc.mtu = ch->mtu;
+	tc.addrs = addrs;
+	tc.n_addrs = ch->n_tun_addresses;
+	tc.routes = routes;
+	tc.n_routes = with_routes ? ch->n_routes : 0;
+	/* Offloads carry 64 KiB TCP segments whole (docs/TUN.md, PROTOCOL.md IP_GSO). */
+	tc.offload = true;
+	ret = tun_open(&t->tun, loop, &tc, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "httun: channel %s: %s\n", ch->name, err);
+		return ret;
+	}
+	t->open = true;
+	log_info("channel %s: device %s, mtu %u", ch->name, t->tun.name, t->tun.mtu);
+	for (size_t i = 0; i < tc.n_addrs; i++)
+		log_info("channel %s: address %s", ch->name,
+			 tun_prefix_format(&addrs[i], buf, sizeof(buf)));
+	for (size_t i = 0; i < tc.n_routes; i++)
+		log_info("channel %s: route %s", ch->name,
+			 tun_prefix_format(&routes[i], buf, sizeof(buf)));
+	return 0;
+}
+
+void cmd_tun_start(struct cmd_tun *t, struct tunnel_endpoint *ep)
+{
+	t->ep = ep;
+	tun_read_start(&t->tun, tunnel_endpoint_get_buf, tunnel_endpoint_packet, ep);
+}
+
+void cmd_tun_close(struct cmd_tun *t)
+{
+	if (!t->open)
+		return;
+	t->open = false;
+	tun_close(&t->tun, NULL);
+}
+
+struct signals {
+	uv_signal_t sig[2];
+	void (*stop)(void *arg);
+	void *arg;
+};
+
+static struct signals signals;
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+	(void)h;
+	log_info("signal %d: shutting down", signum);
+	signals.stop(signals.arg);
+	/* Closing restores the default action: a second signal ends the process at once. */
+	for (int i = 0; i < 2; i++)
+		uv_close((uv_handle_t *)&signals.sig[i], NULL);
+}
+
+void cmd_signals_init(uv_loop_t *loop, void (*stop)(void *arg), void *arg)
+{
+	static const int nums[2] = { SIGINT, SIGTERM };
+
+	signals.stop = stop;
+	signals.arg = arg;
+	signal(SIGPIPE, SIG_IGN);
+	for (int i = 0; i < 2; i++) {
+		uv_signal_init(loop, &signals.sig[i]);
+		uv_signal_start(&signals.sig[i], signal_cb, nums[i]);
+	}
+}

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * What the server and client subcommands share: collecting flags into the config, the
+ * TUN device of a channel wired to its tunnel endpoint, and shutdown on signals.
+ */
+#ifndef HTTUN_CMD_COMMON_H
+#define HTTUN_CMD_COMMON_H
+
+#include "core/config.h"
+#include "transport/tunnel.h"
+#include "tun/tun.h"
+
+#include <stdbool.h>
+#include <uv.h>
+
+/* Flags in command-line order; applied to the config after the file is loaded. */
+struct cmd_flags {
+	const char *config_path;
+	int verbose;
+	struct {
+		const char *key;
+		const char *value;
+	} v[256];
+	unsigned n;
+};
+
+/* Record one config flag; returns false (usage error) when there are too many. */
+bool cmd_flags_add(struct cmd_flags *f, const char *key, const char *value);
+/*
+ * Load the config file (if any) and apply the flags on top. Prints the error and returns
+ * NULL on failure (exit 2).
+ */
+struct config *cmd_config(const char *cmd, const struct cmd_flags *f);
+
+/* A channel's TUN device feeding a tunnel endpoint. */
+struct cmd_tun {
+	struct tun tun;
+	struct tunnel_endpoint *ep;
+	bool open;
+};
+
+/* The tunnel_io that delivers into t (ep is set later with cmd_tun_start). */
+struct tunnel_io cmd_tun_io(struct cmd_tun *t);
+/*
+ * Open the channel's TUN device (offloads on, addresses, routes when with_routes) and
+ * log what was set up. Returns 0, or prints the error and returns a negative errno.
+ */
+int cmd_tun_open(struct cmd_tun *t, uv_loop_t *loop, const struct config_channel *ch,
+		 bool with_routes);
+/* Start moving packets from the device into ep. */
+void cmd_tun_start(struct cmd_tun *t, struct tunnel_endpoint *ep);
+void cmd_tun_close(struct cmd_tun *t);
+
+/*
+ * SIGINT and SIGTERM call stop(arg) once, then the signal handles close themselves, so a
+ * second signal while stopping ends the process at once. SIGPIPE is ignored.
+ */
+void cmd_signals_init(uv_loop_t *loop, void (*stop)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * httun server: the channels of the config (or the default channel of the flags), each
+ * with its TUN device, answering the tunnel's HTTP requests on --listen addresses.
+ */
+#include "cmd/cmd.h"
+#include "cmd/common.h"
+#include "cmd/privdrop.h"
+#include "core/log.h"
+#include "core/session.h"
+#include "transport/http_server.h"
+#include "transport/tunnel_server.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void server_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: httun server [OPTIONS]\n"
+		"\n"
+		"Serve httun tunnels over HTTP/1.1. The flags describe one channel (named\n"
+		"\"default\"); a config file (-c) can describe many (docs/CONFIGURATION.md).\n"
+		"\n"
+		"  -c, --config FILE       INI config with [server] and [channel NAME] sections\n"
+		"      --listen ADDR:PORT  serve HTTP here; repeatable; 0.0.0.0:8080, [::]:80\n"
+		"      --path PREFIX       URL path the tunnel lives under (default /)\n"
+		"      --key-file FILE     the channel key (httun genkey); mode 600\n"
+		"      --tun               carry IP packets through a TUN device\n"
+		"      --tun-name NAME     device name (default httun%%d: the kernel picks)\n"
+		"      --tun-address CIDR  address of the device, repeatable: 198.18.1.1/24\n"
+		"      --mtu N             device MTU (default %d; offloads carry 64 KiB segments)\n"
+		"      --user USER         drop root for USER once devices and sockets are open\n"
+		"      --fcgi-socket PATH  relay socket for `httun fcgi` (not in this version)\n"
+		"      --l7-allow RULE     allow L7 targets (not in this version)\n"
+		"  -v, --verbose           more log output (repeat for debug)\n"
+		"  -h, --help              this text\n"
+		"\n"
+		"Example:\n"
+		"  httun server --listen 0.0.0.0:8080 --key-file k --tun --tun-address 198.18.1.1/24\n"
+		"\n"
+		"Runs in the foreground and logs to stderr; SIGINT or SIGTERM stop it cleanly.\n"
+		"Exit status: 0 stopped by a signal, 1 runtime failure, 2 usage or config error.\n",
+		CONFIG_MTU_DEFAULT);
+}
+
+struct server {
+	uv_loop_t *loop;
+	struct config *cfg;
+	struct http_server *http;
+	struct tunnel_server *tunnel;
+	struct cmd_tun tuns[CONFIG_MAX_CHANNELS];
+	size_t ntuns;
+};
+
+static void server_stop(void *arg)
+{
+	struct server *s = arg;
+
+	if (s->http)
+		http_server_free(s->http);
+	s->http = NULL;
+	for (size_t i = 0; i < s->ntuns; i++)
+		cmd_tun_close(&s->tuns[i]);
+	if (s->tunnel)
+		tunnel_server_free(s->tunnel);
+	s->tunnel = NULL;
+}
+
+static int server_parse(int argc, char **argv, struct cmd_flags *f)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 1 },
+		{ "path", required_argument, NULL, 1 },
+		{ "fcgi-socket", required_argument, NULL, 1 },
+		{ "key-file", required_argument, NULL, 1 },
+		{ "tun", no_argument, NULL, 2 },
+		{ "tun-name", required_argument, NULL, 1 },
+		{ "tun-address", required_argument, NULL, 1 },
+		{ "mtu", required_argument, NULL, 1 },
+		{ "l7-allow", required_argument, NULL, 1 },
+		{ "user", required_argument, NULL, 1 },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, idx;
+
+	while ((c = getopt_long(argc, argv, "c:vh", opts, &idx)) != -1) {
+		switch (c) {
+		case 'c':
+			f->config_path = optarg;
+			break;
+		case 'v':
+			f->verbose++;
+			break;
+		case 'h':
+			server_usage(stdout);
+			return 1;
+		case 1:
+		case 2:
+			if (!cmd_flags_add(f, opts[idx].name, c == 2 ? "yes" : optarg)) {
+				fprintf(stderr, "httun server: too many options\n");
+				return -1;
+			}
+			break;
+		default:
+			fprintf(stderr, "Try 'httun server --help'.\n");
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr,
+			"httun server: unexpected argument '%s'\nTry 'httun server --help'.\n",
+			argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Refuse what this version cannot do yet, rather than run half a configuration. */
+static int server_check_supported(const struct config *cfg)
+{
+	if (cfg->server.fcgi_socket) {
+		fprintf(stderr, "httun server: fcgi-socket: FastCGI is not implemented in this "
+				"version; use --listen\n");
+		return -1;
+	}
+	if (!cfg->server.n_listens) {
+		fprintf(stderr, "httun server: nothing to serve on: give --listen ADDR:PORT\n");
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->n_channels; i++) {
+		const struct config_channel *ch = &cfg->channels[i];
+
+		if (ch->l7.n_rules) {
+			fprintf(stderr,
+				"httun server: channel %s: l7-allow: L7 forwarding is not "
+				"implemented in this version\n",
+				ch->name);
+			return -1;
+		}
+		if (!ch->tun) {
+			fprintf(stderr,
+				"httun server: channel %s carries nothing: set tun = yes "
+				"(--tun)\n",
+				ch->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const char *sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		snprintf(buf, len, "[%s]:%u", host, port);
+	} else {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		snprintf(buf, len, "%s:%u", host, port);
+	}
+	return buf;
+}
+
+static int server_run(struct server *s)
+{
+	struct tunnel_server_config tcfg = { .path = s->cfg->server.path };
+	char err[CONFIG_ERR_BYTES], addr[64];
+	uint8_t *psk;
+	int ret;
+
+	psk = sodium_malloc(PSK_BYTES);
+	if (!psk)
+		fatalx("out of memory");
+	s->tunnel = tunnel_server_new(s->loop, &tcfg);
+	if (!s->tunnel)
+		fatalx("out of memory");
+	for (size_t i = 0; i < s->cfg->n_channels; i++) {
+		const struct config_channel *ch = &s->cfg->channels[i];
+		struct cmd_tun *t = &s->tuns[i];
+		struct tunnel_channel *tch;
+		struct tunnel_io io;
+
+		ret = config_load_key(s->cfg, ch, psk, err, sizeof(err));
+		if (ret < 0) {
+			fprintf(stderr, "httun server: %s\n", err);
+			return EXIT_USAGE;
+		}
+		if (cmd_tun_open(t, s->loop, ch, false) < 0)
+			return EXIT_RUNTIME;
+		s->ntuns++;
+		io = cmd_tun_io(t);
+		tch = tunnel_server_add_channel(s->tunnel, ch->name, psk, &io);
+		if (!tch)
+			fatalx("out of memory");
+		cmd_tun_start(t, tunnel_channel_endpoint(tch));
+	}
+	sodium_free(psk);
+
+	s->http = http_server_new(s->loop, NULL, tunnel_server_on_request, s->tunnel);
+	if (!s->http)
+		fatalx("out of memory");
+	for (size_t i = 0; i < s->cfg->server.n_listens; i++) {
+		const struct sockaddr_storage *ss = &s->cfg->server.listens[i];
+
+		ret = http_server_listen(s->http, (const struct sockaddr *)ss);
+		if (ret < 0) {
+			fprintf(stderr, "httun server: listen %s: %s\n",
+				sockaddr_str(ss, addr, sizeof(addr)), uv_strerror(ret));
+			return EXIT_RUNTIME;
+		}
+		log_info("listening on http://%s%s", sockaddr_str(ss, addr, sizeof(addr)),
+			 s->cfg->server.path);
+	}
+	if (s->cfg->server.user) {
+		ret = privdrop(s->cfg->server.user, err, sizeof(err));
+		if (ret < 0) {
+			fprintf(stderr, "httun server: %s\n", err);
+			return EXIT_RUNTIME;
+		}
+		log_info("running as user %s", s->cfg->server.user);
+	}
+	cmd_signals_init(s->loop, server_stop, s);
+	uv_run(s->loop, UV_RUN_DEFAULT);
+	return EXIT_OK;
+}
+
+int cmd_server(int argc, char **argv)
+{
+	struct cmd_flags flags = { 0 };
+	char err[CONFIG_ERR_BYTES];
+	struct server s = { 0 };
+	uv_loop_t loop;
+	int ret;
+
+	ret = server_parse(argc, argv, &flags);
+	if (ret)
+		return ret > 0 ? EXIT_OK : EXIT_USAGE;
+	cmd_log_setup("httun server", flags.verbose);
+	s.cfg = cmd_config("server", &flags);
+	if (!s.cfg)
+		return EXIT_USAGE;
+	if (config_check_server(s.cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "httun server: %s\n", err);
+		config_free(s.cfg);
+		return EXIT_USAGE;
+	}
+	if (server_check_supported(s.cfg) < 0) {
+		config_free(s.cfg);
+		return EXIT_USAGE;
+	}
+	if (session_crypto_init() < 0)
+		fatalx("this CPU has no AES-NI/PCLMUL: httun's AES-256-GCM needs them");
+	uv_loop_init(&loop);
+	s.loop = &loop;
+	ret = server_run(&s);
+	if (ret != EXIT_OK) {
+		/* Setup failed part way: undo what was opened, let libuv close it. */
+		server_stop(&s);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	if (uv_loop_close(&loop) != 0)
+		log_debug("event loop closed with handles still open");
+	config_free(s.cfg);
+	return ret;
+}

@@ -1,0 +1,92 @@
+#!/bin/bash
+# IP tunnel end to end: httun server and client in two namespaces, real TUN devices.
+#
+#   n1 (server)                                  n2 (client)
+#   httun server --listen 198.18.0.1:8080         httun client http://198.18.0.1:8080/
+#   tun 198.18.1.1/24 fd00:1::1/64  <== HTTP ==>  tun 198.18.1.2/24 fd00:1::2/64
+#   veth 198.18.0.1 ------------------------------ veth 198.18.0.2
+#
+# Checks: IPv4 and IPv6 ping through the tunnel; iperf3 TCP both directions and UDP; a
+# client with the wrong key gets no session and no packet through; the server killed
+# with SIGKILL and restarted: the client recovers by itself; clean shutdown on SIGTERM
+# removes the devices and exits 0.
+source "$(dirname "$0")/lib.sh"
+e2e_need_root
+command -v iperf3 >/dev/null || e2e_skip "iperf3 is missing: scripts/deps.sh test"
+e2e_two_hosts
+
+umask 077
+"$HTTUN_BIN" genkey >"$E2E_TMP/key"
+"$HTTUN_BIN" genkey >"$E2E_TMP/wrong"
+
+start_server() {
+	e2e_bg server "$E2E_NS1" "$HTTUN_BIN" server --listen 198.18.0.1:8080 \
+		--key-file "$E2E_TMP/key" --tun --tun-name httun-s \
+		--tun-address 198.18.1.1/24 --tun-address fd00:1::1/64
+	SERVER_PID=$E2E_LAST_PID
+	e2e_wait_for 10 n1 ip link show httun-s
+}
+
+start_server
+e2e_bg client "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/key" --tun \
+	--tun-name httun-c --tun-address 198.18.1.2/24 --tun-address fd00:1::2/64 \
+	http://198.18.0.1:8080/
+CLIENT_PID=$E2E_LAST_PID
+
+check "IPv4 ping through the tunnel" e2e_wait_for 10 n2 ping -c 1 -W 1 198.18.1.1
+check "IPv6 ping through the tunnel" e2e_wait_for 10 n2 ping -6 -c 1 -W 1 fd00:1::1
+check "10 pings, none lost" n2 ping -c 10 -i 0.05 -W 1 198.18.1.1
+
+iperf() { # iperf NAME ARGS...: run iperf3 from n2 against a one-shot server in n1
+	local name=$1
+	shift
+	n1 iperf3 -s -1 -B "$1" >"$E2E_TMP/iperf-s-$name.log" 2>&1 &
+	local spid=$!
+	e2e_wait_for 5 n1 sh -c "ss -ltn | grep -q ':5201 '" || true
+	n2 iperf3 -c "$@" -J >"$E2E_TMP/iperf-$name.json" 2>"$E2E_TMP/iperf-$name.err"
+	local rc=$?
+	wait $spid 2>/dev/null
+	return $rc
+}
+bps() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d["end"]; print(int((e.get("sum_received") or e["sum"])["bits_per_second"]))' "$1"; }
+
+check "iperf3 TCP client to server" iperf up 198.18.1.1 -t 2
+check "iperf3 TCP server to client" iperf down 198.18.1.1 -t 2 -R
+check "iperf3 UDP 100 Mbit/s" iperf udp 198.18.1.1 -t 2 -u -b 100M
+for n in up down; do
+	[ -s "$E2E_TMP/iperf-$n.json" ] && echo "iperf3 $n: $(($(bps "$E2E_TMP/iperf-$n.json") / 1000000)) Mbit/s"
+done
+udp_loss() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum"]["lost_percent"])' "$1"; }
+[ -s "$E2E_TMP/iperf-udp.json" ] && echo "iperf3 udp: loss $(udp_loss "$E2E_TMP/iperf-udp.json")%"
+
+# A client with the wrong key: no session, nothing crosses, the good tunnel still works.
+e2e_bg wrong "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/wrong" --tun \
+	--tun-name httun-w --tun-address 198.18.2.2/24 http://198.18.0.1:8080/
+WRONG_PID=$E2E_LAST_PID
+e2e_wait_for 10 n2 ip link show httun-w
+sleep 1
+check "wrong key: server refuses the handshake" grep -q "handshake for no channel" "$E2E_TMP/server.log"
+check "wrong key: client never connects" bash -c "! grep -q connected '$E2E_TMP/wrong.log'"
+check "wrong key: the good tunnel still answers" n2 ping -c 2 -i 0.1 -W 1 198.18.1.1
+kill -TERM "$WRONG_PID"
+
+# Server killed hard and started again: the client finds out and handshakes again.
+kill -KILL "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+check "server gone: ping fails" bash -c "! ip netns exec $E2E_NS2 ping -c 1 -W 1 198.18.1.1 >/dev/null"
+mv "$E2E_TMP/server.log" "$E2E_TMP/server-first.log"
+start_server
+check "after a server restart the client recovers by itself" \
+	e2e_wait_for 20 n2 ping -c 1 -W 1 198.18.1.1
+check "client logged the lost session" grep -q "handshaking again\|connected" "$E2E_TMP/client.log"
+
+# Clean shutdown: SIGTERM, exit 0, devices gone.
+kill -TERM "$CLIENT_PID"
+wait "$CLIENT_PID"
+check "client exits 0 on SIGTERM" test $? = 0
+check "client device removed" bash -c "! ip netns exec $E2E_NS2 ip link show httun-c 2>/dev/null"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID"
+check "server exits 0 on SIGTERM" test $? = 0
+
+e2e_done

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+#include "transport/tunnel.h"
+#include "core/batch.h"
+#include "core/limits.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <string.h>
+
+int tunnel_endpoint_init(struct tunnel_endpoint *ep, const char *name, enum peer_role role,
+			 const uint8_t psk[PSK_BYTES], struct index_table *ix,
+			 const struct tunnel_io *io)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->name = name;
+	ep->io = *io;
+	ep->peer = peer_new(role, psk, ix);
+	if (!ep->peer)
+		return -ENOMEM;
+	peer_set_owner(ep->peer, ep);
+	frameq_init(&ep->send, TUNNEL_FRAME_PLAINTEXT_BYTES, TUNNEL_QUEUE_MAX_BYTES);
+	return 0;
+}
+
+void tunnel_endpoint_close(struct tunnel_endpoint *ep)
+{
+	frameq_close(&ep->send);
+	peer_free(ep->peer);
+	ep->peer = NULL;
+}
+
+struct seal_ctx {
+	struct peer *peer;
+	uint64_t now_ms;
+};
+
+static int seal_cb(void *ctx, uint8_t *frame, size_t plaintext_len)
+{
+	struct seal_ctx *s = ctx;
+
+	return peer_seal(s->peer, MSG_DATA, frame, plaintext_len, s->now_ms);
+}
+
+int tunnel_endpoint_seal(struct tunnel_endpoint *ep, uint64_t now_ms)
+{
+	struct seal_ctx s = { ep->peer, now_ms };
+	int err;
+
+	ep->dirty = false;
+	err = frameq_seal(&ep->send, seal_cb, &s);
+	if (err == -ENOTCONN || err == -ESTALE)
+		ep->stats.tx_no_session++;
+	return err;
+}
+
+void tunnel_endpoint_unpause(struct tunnel_endpoint *ep)
+{
+	if (ep->paused && !frameq_full(&ep->send)) {
+		ep->paused = false;
+		if (ep->io.resume)
+			ep->io.resume(ep->io.ctx);
+	}
+}
+
+size_t tunnel_endpoint_get_buf(void *ctx, uint8_t **buf)
+{
+	struct tunnel_endpoint *ep = ctx;
+	struct batch *b = NULL;
+	size_t room = 0;
+
+	/* Two tries: the open frame, then a fresh one after sealing the open one. */
+	for (int i = 0; i < 2; i++) {
+		if (frameq_full(&ep->send))
+			break;
+		b = frameq_open(&ep->send);
+		if (!b)
+			break;
+		batch_cancel(b); /* a read that returned nothing leaves its reservation open */
+		room = batch_room_gso(b);
+		if (room >= ep->io.read_bytes)
+			break;
+		room = 0;
+		tunnel_endpoint_seal(ep, clock_now_ms());
+	}
+	if (!room) {
+		ep->paused = true;
+		return 0;
+	}
+	*buf = batch_reserve(b, REC_IP_GSO, room);
+	if (!*buf) {
+		ep->paused = true;
+		return 0;
+	}
+	return room;
+}
+
+void tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len)
+{
+	struct tunnel_endpoint *ep = ctx;
+
+	(void)pkt; /* it lies in the open frame's reservation */
+	if (batch_commit(&ep->send.batch, len) == 0) {
+		ep->stats.tx_packets++;
+		ep->dirty = true;
+	}
+}
+
+/*
+ * Hand every record of an opened frame to the TUN. A plain IP record gets a zero
+ * virtio_net_hdr written into the 10 bytes in front of it: those bytes are the record's
+ * own header and what came before it in the frame (at least the 20-byte frame header),
+ * all consumed already, so no copy is needed.
+ */
+static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct span pt)
+{
+	struct cursor c = cursor_make(pt.p, pt.len);
+	struct record r;
+	int ret;
+
+	while ((ret = record_next(&c, &r)) == 1) {
+		uint8_t *body = frame + (r.body.p - frame);
+
+		switch (r.type) {
+		case REC_IP_GSO:
+			ep->io.deliver(ep->io.ctx, body, r.body.len);
+			ep->stats.rx_packets++;
+			break;
+		case REC_IP:
+			memset(body - RECORD_GSO_HDR_BYTES, 0, RECORD_GSO_HDR_BYTES);
+			ep->io.deliver(ep->io.ctx, body - RECORD_GSO_HDR_BYTES,
+				       RECORD_GSO_HDR_BYTES + r.body.len);
+			ep->stats.rx_packets++;
+			break;
+		default:
+			/* L7 records: not carried by this channel (yet); dropped, counted. */
+			ep->stats.rx_malformed++;
+			break;
+		}
+	}
+	if (ret < 0)
+		ep->stats.rx_malformed++;
+}
+
+void tunnel_receive_body(struct index_table *ix, uint8_t *body, size_t len, uint64_t now_ms,
+			 struct tunnel_rx *rx)
+{
+	struct cursor c = cursor_make(body, len);
+	struct body_msg m;
+	int ret;
+
+	memset(rx, 0, sizeof(*rx));
+	while ((ret = body_next(&c, &m)) == 1) {
+		struct tunnel_endpoint *ep;
+		struct peer *p;
+		struct span pt;
+		uint8_t *frame;
+		int err;
+
+		if (m.type != MSG_DATA) {
+			rx->malformed = true;
+			return;
+		}
+		p = index_lookup(ix, m.hdr.receiver);
+		if (!p) {
+			rx->unknown++;
+			continue;
+		}
+		ep = peer_owner(p);
+		frame = body + (m.whole.p - body);
+		err = peer_open(p, &m.hdr, frame, &pt, now_ms);
+		switch (err) {
+		case 0:
+			rx->opened++;
+			rx->ep = ep;
+			ep->stats.rx_frames++;
+			deliver_records(ep, frame, pt);
+			continue;
+		case -ENOENT:
+			rx->unknown++;
+			ep->stats.rx_unknown++;
+			continue;
+		case -EALREADY:
+			ep->stats.rx_replayed++;
+			break;
+		case -ESTALE:
+			ep->stats.rx_stale++;
+			break;
+		default:
+			ep->stats.rx_bad_auth++;
+			break;
+		}
+		rx->failed++;
+	}
+	if (ret < 0)
+		rx->malformed = true;
+}

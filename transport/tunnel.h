@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * What the client and server ends of the tunnel share (docs/DESIGN.md): the endpoint of
+ * one channel (its peer, its two frame queues, where received packets go) and the
+ * receive path from an HTTP body to the TUN.
+ */
+#ifndef HTTUN_TRANSPORT_TUNNEL_H
+#define HTTUN_TRANSPORT_TUNNEL_H
+
+#include "core/frameq.h"
+#include "core/index.h"
+#include "core/peer.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Where the packets of a channel go and come from; cmd wires a TUN device here.
+ * deliver gets a packet with its 10-byte virtio_net_hdr in front (network order, as
+ * tun_write takes it with offloads); the buffer is borrowed for the call. resume says
+ * the send queue has room again after get_buf returned 0.
+ */
+struct tunnel_io {
+	void (*deliver)(void *ctx, uint8_t *vnet_pkt, size_t len);
+	void (*resume)(void *ctx);
+	void *ctx;
+	/* Bytes one TUN read needs (tun_read_bytes): a frame with less room is sealed first. */
+	size_t read_bytes;
+};
+
+struct tunnel_stats {
+	uint64_t rx_frames; /* frames that opened */
+	uint64_t rx_packets;
+	uint64_t rx_bad_auth; /* did not authenticate */
+	uint64_t rx_replayed; /* replayed or too old for the window */
+	uint64_t rx_unknown; /* no session with that index (peer restarted?) */
+	uint64_t rx_stale; /* session expired */
+	uint64_t rx_malformed; /* bad body framing or records, after authentication */
+	uint64_t tx_packets;
+	uint64_t tx_no_session; /* frames dropped: nobody to send them to */
+};
+
+/* One channel's end of the tunnel. The peer's owner pointer leads back here. */
+struct tunnel_endpoint {
+	const char *name; /* for log lines, borrowed */
+	struct peer *peer;
+	struct frameq send; /* TUN to the other side */
+	struct tunnel_io io;
+	bool paused; /* get_buf returned 0: io.resume is owed */
+	bool dirty; /* send has an open frame with records: seal at the end of this loop turn */
+	struct tunnel_stats stats;
+};
+
+/* Returns 0 or -ENOMEM. The peer is created here, in ix, with role. */
+int tunnel_endpoint_init(struct tunnel_endpoint *ep, const char *name, enum peer_role role,
+			 const uint8_t psk[PSK_BYTES], struct index_table *ix,
+			 const struct tunnel_io *io);
+void tunnel_endpoint_close(struct tunnel_endpoint *ep);
+
+/*
+ * TUN read callbacks (tun_get_buf_fn, tun_packet_fn) with ctx = the endpoint: packets land
+ * in the open frame as IP_GSO records, without a copy.
+ */
+size_t tunnel_endpoint_get_buf(void *ctx, uint8_t **buf);
+void tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len);
+
+/* Seal the open frame, if any; 0 or the error of peer_seal (frame dropped, counted). */
+int tunnel_endpoint_seal(struct tunnel_endpoint *ep, uint64_t now_ms);
+/* Called after frames left the queue: resume a paused TUN when there is room again. */
+void tunnel_endpoint_unpause(struct tunnel_endpoint *ep);
+
+/*
+ * What tunnel_receive_body found: how many DATA frames opened, failed, or named a session
+ * this side does not have, and the endpoint the opened frames belonged to (the last one).
+ */
+struct tunnel_rx {
+	unsigned opened;
+	unsigned failed;
+	unsigned unknown;
+	bool malformed; /* the body's framing broke off */
+	struct tunnel_endpoint *ep;
+};
+
+/*
+ * Open every DATA frame in a body (in place: body is modified) and deliver its packets.
+ * Frames are matched to endpoints through ix; anything that does not open is dropped and
+ * counted. POLL, INIT and RESPONSE messages in a data body are malformed.
+ */
+void tunnel_receive_body(struct index_table *ix, uint8_t *body, size_t len, uint64_t now_ms,
+			 struct tunnel_rx *rx);
+
+#endif

@@ -1,0 +1,374 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+#include "transport/tunnel_server.h"
+#include "core/carrier.h"
+#include "core/limits.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A long-poll GET held until frames are ready or its hold time passes. */
+struct parked {
+	uv_timer_t timer;
+	struct http_request *req;
+	struct tunnel_channel *ch;
+	struct parked *prev, *next;
+};
+
+/* One response body of frames being written; owns the frame buffers until sent. */
+struct tx {
+	struct tunnel_channel *ch;
+	struct fbuf *list;
+	uv_buf_t bufs[TUNNEL_BODY_MAX_FRAMES];
+};
+
+struct tunnel_channel {
+	/* First member: the peer's owner pointer and the endpoint are the channel. */
+	struct tunnel_endpoint ep;
+	struct tunnel_server *srv;
+	char name[CHANNEL_NAME_MAX_BYTES + 1];
+	struct parked *parked_head, *parked_tail;
+	unsigned nparked;
+	uint32_t current_index; /* to notice a newly confirmed session */
+};
+
+struct tunnel_server {
+	uv_loop_t *loop;
+	uv_check_t flush; /* seals and sends what a loop turn produced */
+	uv_timer_t tick; /* session expiry */
+	unsigned open_handles;
+	char *path;
+	uint64_t hold_ms;
+	struct index_table *ix;
+	struct tunnel_channel *channels[CONFIG_MAX_CHANNELS];
+	unsigned nchannels;
+};
+
+static void respond_frames(struct tunnel_channel *ch, struct http_request *req);
+
+static void tx_sent_cb(int status, void *arg)
+{
+	struct tx *tx = arg;
+	struct tunnel_channel *ch = tx->ch;
+
+	(void)status; /* frames of a failed write are lost: the tunnel is a lossy link */
+	frameq_release(&ch->ep.send, tx->list);
+	free(tx);
+	tunnel_endpoint_unpause(&ch->ep);
+}
+
+static void respond_frames(struct tunnel_channel *ch, struct http_request *req)
+{
+	struct fbuf *list, *b;
+	struct tx *tx;
+	size_t bytes;
+	unsigned n, i = 0;
+
+	list = frameq_take(&ch->ep.send, TUNNEL_BODY_MAX_BYTES, TUNNEL_BODY_MAX_FRAMES, &bytes, &n);
+	if (!list) {
+		http_response_send(req, 200, NULL, NULL, 0, NULL, NULL);
+		return;
+	}
+	tx = malloc(sizeof(*tx));
+	if (!tx) {
+		frameq_release(&ch->ep.send, list);
+		http_response_send_error(req, 503, false);
+		return;
+	}
+	tx->ch = ch;
+	tx->list = list;
+	for (b = list; b; b = b->next)
+		tx->bufs[i++] = uv_buf_init((char *)b->data, (unsigned)b->len);
+	http_response_sendv(req, 200, NULL, tx->bufs, n, tx_sent_cb, tx);
+}
+
+static void parked_close_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+/* Take p off its channel's list and free it; its request is the caller's to answer. */
+static void unpark(struct parked *p)
+{
+	struct tunnel_channel *ch = p->ch;
+
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		ch->parked_head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		ch->parked_tail = p->prev;
+	ch->nparked--;
+	uv_timer_stop(&p->timer);
+	uv_close((uv_handle_t *)&p->timer, parked_close_cb);
+}
+
+static void answer_oldest_parked(struct tunnel_channel *ch)
+{
+	struct parked *p = ch->parked_head;
+	struct http_request *req = p->req;
+
+	unpark(p);
+	respond_frames(ch, req);
+}
+
+static void parked_timer_cb(uv_timer_t *t)
+{
+	struct parked *p = t->data;
+	struct http_request *req = p->req;
+	struct tunnel_channel *ch = p->ch;
+
+	unpark(p);
+	respond_frames(ch, req);
+}
+
+static void parked_cancel_cb(struct http_request *req, void *arg)
+{
+	(void)req;
+	unpark(arg);
+}
+
+static void park(struct tunnel_channel *ch, struct http_request *req)
+{
+	struct parked *p;
+
+	if (ch->nparked >= POLL_MAX_PARKED)
+		answer_oldest_parked(ch);
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		http_response_send_error(req, 503, false);
+		return;
+	}
+	p->req = req;
+	p->ch = ch;
+	uv_timer_init(ch->srv->loop, &p->timer);
+	p->timer.data = p;
+	uv_timer_start(&p->timer, parked_timer_cb, ch->srv->hold_ms, 0);
+	http_request_set_cancel(req, parked_cancel_cb, p);
+	p->prev = ch->parked_tail;
+	if (ch->parked_tail)
+		ch->parked_tail->next = p;
+	else
+		ch->parked_head = p;
+	ch->parked_tail = p;
+	ch->nparked++;
+}
+
+static void note_session(struct tunnel_channel *ch)
+{
+	uint32_t idx = peer_current_index(ch->ep.peer);
+
+	if (idx != ch->current_index) {
+		ch->current_index = idx;
+		log_info("channel %s: session established", ch->name);
+	}
+}
+
+static void free_sent_cb(int status, void *arg)
+{
+	(void)status;
+	free(arg);
+}
+
+static void handle_init(struct tunnel_server *srv, struct http_request *req)
+{
+	struct tunnel_channel *ch = NULL;
+	uint8_t *resp;
+	int err;
+
+	for (unsigned i = 0; i < srv->nchannels && !ch; i++) {
+		if (peer_init_matches(srv->channels[i]->ep.peer, req->body, req->body_len) == 0)
+			ch = srv->channels[i];
+	}
+	if (!ch) {
+		log_warnx_rl("handshake for no channel of this server (wrong key?)");
+		http_response_send_error(req, 404, false);
+		return;
+	}
+	resp = malloc(MSG_RESPONSE_BYTES);
+	if (!resp) {
+		http_response_send_error(req, 503, false);
+		return;
+	}
+	err = peer_handle_init(ch->ep.peer, req->body, req->body_len, resp, clock_now_ms());
+	if (err) {
+		free(resp);
+		log_warnx_rl("channel %s: handshake refused: %s", ch->name, strerror(-err));
+		http_response_send_error(req, err == -ENOMEM || err == -ENOSPC ? 503 : 404, false);
+		return;
+	}
+	log_debug("channel %s: handshake answered", ch->name);
+	http_response_send(req, 200, NULL, resp, MSG_RESPONSE_BYTES, free_sent_cb, resp);
+}
+
+static void handle_post(struct tunnel_server *srv, struct http_request *req)
+{
+	struct tunnel_channel *ch;
+	struct tunnel_rx rx;
+
+	if (req->body_len == 0) {
+		http_response_send_error(req, 400, false);
+		return;
+	}
+	if (req->body[0] == MSG_INIT) {
+		handle_init(srv, req);
+		return;
+	}
+	tunnel_receive_body(srv->ix, req->body, req->body_len, clock_now_ms(), &rx);
+	if (!rx.opened) {
+		/* 404 for frames of a session we do not have: the client handshakes again. */
+		http_response_send_error(req, rx.malformed && !rx.unknown ? 400 : 404, false);
+		return;
+	}
+	ch = (struct tunnel_channel *)rx.ep;
+	note_session(ch);
+	respond_frames(ch, req);
+}
+
+static void handle_poll(struct tunnel_server *srv, struct http_request *req,
+			uint8_t poll[MSG_POLL_BYTES])
+{
+	struct tunnel_channel *ch;
+	struct frame_header h;
+	struct span pt;
+	struct peer *p;
+
+	if (frame_header_parse(poll, MSG_POLL_BYTES, &h) < 0 || h.type != MSG_POLL) {
+		http_response_send_error(req, 404, false);
+		return;
+	}
+	p = index_lookup(srv->ix, h.receiver);
+	/* Authenticated and replay-checked like any frame: a recorded poll drains nothing. */
+	if (!p || peer_open(p, &h, poll, &pt, clock_now_ms()) < 0) {
+		http_response_send_error(req, 404, false);
+		return;
+	}
+	ch = peer_owner(p);
+	note_session(ch);
+	if (!frameq_empty(&ch->ep.send))
+		respond_frames(ch, req);
+	else
+		park(ch, req);
+}
+
+void tunnel_server_on_request(struct http_request *req, void *arg)
+{
+	struct tunnel_server *srv = arg;
+	uint8_t poll[MSG_POLL_BYTES];
+	int kind = carrier_parse_target(req->url, req->url_len, srv->path, poll);
+
+	if (kind == CARRIER_TOKEN_RANDOM && req->method == HTTP_METHOD_POST)
+		handle_post(srv, req);
+	else if (kind == CARRIER_TOKEN_POLL && req->method == HTTP_METHOD_GET)
+		handle_poll(srv, req, poll);
+	else
+		http_response_send_error(req, 404, false);
+}
+
+static void flush_cb(uv_check_t *h)
+{
+	struct tunnel_server *srv = h->data;
+	uint64_t now = clock_now_ms();
+
+	for (unsigned i = 0; i < srv->nchannels; i++) {
+		struct tunnel_channel *ch = srv->channels[i];
+
+		if (ch->ep.dirty)
+			tunnel_endpoint_seal(&ch->ep, now);
+		while (!frameq_empty(&ch->ep.send) && ch->parked_head)
+			answer_oldest_parked(ch);
+		tunnel_endpoint_unpause(&ch->ep);
+	}
+}
+
+static void tick_cb(uv_timer_t *t)
+{
+	struct tunnel_server *srv = t->data;
+	uint64_t now = clock_now_ms();
+
+	for (unsigned i = 0; i < srv->nchannels; i++) {
+		peer_tick(srv->channels[i]->ep.peer, now);
+		note_session(srv->channels[i]);
+	}
+}
+
+struct tunnel_server *tunnel_server_new(uv_loop_t *loop, const struct tunnel_server_config *cfg)
+{
+	struct tunnel_server *srv = calloc(1, sizeof(*srv));
+
+	if (!srv)
+		return NULL;
+	srv->loop = loop;
+	srv->path = strdup(cfg->path);
+	srv->ix = index_new();
+	if (!srv->path || !srv->ix) {
+		free(srv->path);
+		index_free(srv->ix);
+		free(srv);
+		return NULL;
+	}
+	srv->hold_ms = cfg->poll_hold_ms ? cfg->poll_hold_ms : POLL_HOLD_MS;
+	uv_check_init(loop, &srv->flush);
+	srv->flush.data = srv;
+	uv_check_start(&srv->flush, flush_cb);
+	uv_timer_init(loop, &srv->tick);
+	srv->tick.data = srv;
+	uv_timer_start(&srv->tick, tick_cb, 1000, 1000);
+	srv->open_handles = 2;
+	return srv;
+}
+
+struct tunnel_channel *tunnel_server_add_channel(struct tunnel_server *srv, const char *name,
+						 const uint8_t psk[PSK_BYTES],
+						 const struct tunnel_io *io)
+{
+	struct tunnel_channel *ch;
+
+	if (srv->nchannels >= CONFIG_MAX_CHANNELS)
+		return NULL;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return NULL;
+	ch->srv = srv;
+	snprintf(ch->name, sizeof(ch->name), "%s", name);
+	if (tunnel_endpoint_init(&ch->ep, ch->name, PEER_RESPONDER, psk, srv->ix, io) < 0) {
+		free(ch);
+		return NULL;
+	}
+	srv->channels[srv->nchannels++] = ch;
+	return ch;
+}
+
+struct tunnel_endpoint *tunnel_channel_endpoint(struct tunnel_channel *ch)
+{
+	return &ch->ep;
+}
+
+static void server_close_cb(uv_handle_t *h)
+{
+	struct tunnel_server *srv = h->data;
+
+	if (--srv->open_handles)
+		return;
+	for (unsigned i = 0; i < srv->nchannels; i++) {
+		struct tunnel_channel *ch = srv->channels[i];
+
+		while (ch->parked_head)
+			unpark(ch->parked_head);
+		tunnel_endpoint_close(&ch->ep);
+		free(ch);
+	}
+	index_free(srv->ix);
+	free(srv->path);
+	free(srv);
+}
+
+void tunnel_server_free(struct tunnel_server *srv)
+{
+	uv_close((uv_handle_t *)&srv->flush, server_close_cb);
+	uv_close((uv_handle_t *)&srv->tick, server_close_cb);
+}

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * The server end of the tunnel (docs/DESIGN.md): answers the HTTP requests of
+ * docs/PROTOCOL.md section 7 for any number of channels. It does not own the HTTP server
+ * or the TUN devices: cmd/ hands it requests (tunnel_server_on_request is an
+ * http_request_cb) and wires each channel's tunnel_io to a TUN.
+ */
+#ifndef HTTUN_TRANSPORT_TUNNEL_SERVER_H
+#define HTTUN_TRANSPORT_TUNNEL_SERVER_H
+
+#include "transport/http_server.h"
+#include "transport/tunnel.h"
+
+#include <uv.h>
+
+struct tunnel_server;
+struct tunnel_channel;
+
+struct tunnel_server_config {
+	const char *path; /* URL prefix served, ends with '/'; copied */
+	uint64_t poll_hold_ms; /* 0: POLL_HOLD_MS */
+};
+
+/* Returns NULL when out of memory. */
+struct tunnel_server *tunnel_server_new(uv_loop_t *loop, const struct tunnel_server_config *cfg);
+/*
+ * Frees channels and sessions. Call after the HTTP server is freed (so no request or
+ * response refers to the channels any more); the server itself goes in a close callback.
+ */
+void tunnel_server_free(struct tunnel_server *srv);
+
+/* An http_request_cb; arg is the tunnel_server. */
+void tunnel_server_on_request(struct http_request *req, void *arg);
+
+/* Adds a channel; name and psk are copied. Returns NULL when out of memory or too many. */
+struct tunnel_channel *tunnel_server_add_channel(struct tunnel_server *srv, const char *name,
+						 const uint8_t psk[PSK_BYTES],
+						 const struct tunnel_io *io);
+/* The endpoint of a channel: its TUN read callbacks take this as ctx. */
+struct tunnel_endpoint *tunnel_channel_endpoint(struct tunnel_channel *ch);
+
+#endif
