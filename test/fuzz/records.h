@@ -33,6 +33,9 @@ static int fuzz_reencode(const struct record *r, struct batch *b)
 	switch (r->type) {
 	case REC_IP:
 		return batch_add_ip(b, r->body.p, r->body.len);
+	case REC_IP_GSO:
+		FUZZ_CHECK(r->body.len > RECORD_GSO_HDR_BYTES);
+		return batch_add(b, REC_IP_GSO, r->body.p, r->body.len);
 	case REC_L7_OPEN:
 		if (l7_open_decode(r->body, &o))
 			return -EPROTO;
