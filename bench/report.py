@@ -7,7 +7,8 @@ stdout and the whole result (raw numbers included) as JSON.
 
 RAW_DIR/<path>/ holds: status ("ok" or why not measured), r<N>.ping.txt (ping output),
 r<N>.iperf.json (iperf3 -J), r<N>.stream.json (tcpstream.py), r<N>.<kind>.cpu
-("<ticks> <ticks per second>"), mem_idle and mem_peak ("<role> <pid> <KiB>" lines).
+("<ticks> <ticks per second>"), mem_idle and mem_peak ("<role> <pid> <KiB>" lines),
+tun_tx ("<device> <tx_packets> <tx_dropped>" of the client's TUN, whole session).
 Standard library only.
 """
 import json
@@ -134,6 +135,18 @@ def summarise_path(d):
             "median_bps": median([x["bits_per_second"] for x in rs]),
             "cpu_s_per_gb_median": median([x["cpu_s_per_gb"] for x in rs]),
         }
+    tun_tx = os.path.join(d, "tun_tx")
+    if os.path.exists(tun_tx):
+        with open(tun_tx) as fh:
+            parts = fh.read().split()
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            pk, dr = int(parts[1]), int(parts[2])
+            r["client_tun_tx"] = {
+                "device": parts[0],
+                "packets": pk,
+                "dropped": dr,
+                "dropped_pct": 100 * dr / (pk + dr) if pk + dr else None,
+            }
     idle = read_mem(os.path.join(d, "mem_idle"))
     peak = read_mem(os.path.join(d, "mem_peak"))
     if idle or peak:
@@ -188,15 +201,15 @@ def table(res):
     lines = [
         "| path | TCP Mbit/s (iperf3) | vs direct | vs OpenVPN-TCP | 1-conn Mbit/s "
         "| vs httptunnel | RTT median ms | RTT p99 ms | added RTT ms | CPU s/GB "
-        "| idle RSS KiB (client/server) | peak RSS KiB (client/server) |",
-        "|" + "---|" * 12,
+        "| idle RSS KiB (client/server) | peak RSS KiB (client/server) | TUN drops % |",
+        "|" + "---|" * 13,
     ]
     for path in PATHS:
         r = res.get(path)
         if r is None:
             continue
         if r["status"] != "ok":
-            lines.append(f"| {LABELS[path]} | {r['status']} |" + " |" * 10)
+            lines.append(f"| {LABELS[path]} | {r['status']} |" + " |" * 11)
             continue
         tcp, st, rtt = r.get("tcp", {}), r.get("stream", {}), r.get("rtt", {})
         ra = r.get("ratios", {})
@@ -225,6 +238,7 @@ def table(res):
                     fmt(cpu, ".2f"),
                     roles("idle_rss"),
                     roles("peak_rss"),
+                    fmt(r.get("client_tun_tx", {}).get("dropped_pct"), ".2f"),
                 ]
             )
             + " |"

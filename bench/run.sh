@@ -181,7 +181,7 @@ wait_for 5 in_b sh -c 'ss -ltn | grep -q ":5201 " && ss -ltn | grep -q ":5202 "'
 
 mkdir -p "$raw"
 paths=(direct relay openvpn-tcp httptunnel httun-ip httun-l7)
-declare -A target stream_port tunnel_pids
+declare -A target stream_port tunnel_pids tun_dev
 for p in "${paths[@]}"; do
 	mkdir -p "$raw/$p"
 	echo "ok" >"$raw/$p/status"
@@ -230,6 +230,7 @@ setup_relay() {
 		return 0
 	fi
 	target[relay]=198.18.1.2
+	tun_dev[relay]=rly-a
 	tunnel_pids[relay]="$pa $pb"
 	mem_idle relay client="$pa" server="$pb"
 }
@@ -301,6 +302,7 @@ setup_openvpn() {
 		return 0
 	fi
 	target[openvpn-tcp]=198.18.2.2
+	tun_dev[openvpn-tcp]=ovpn-a
 	tunnel_pids[openvpn-tcp]="$pa $pb"
 	mem_idle openvpn-tcp client="$pa" server="$pb"
 }
@@ -357,6 +359,7 @@ bench_httun() {
 	pa=$started
 	if wait_for 20 in_a ping -n -c1 -W1 198.18.3.2; then
 		target[httun-ip]=198.18.3.2
+		tun_dev[httun-ip]=htu-a
 		tunnel_pids[httun-ip]="$pa $pb"
 		mem_idle httun-ip client="$pa" server="$pb"
 	else
@@ -439,6 +442,14 @@ for p in "${paths[@]}"; do
 			echo "$role $pid $(status_kib "$pid" VmHWM)" >>"$raw/$p/mem_peak"
 		fi
 	done <"$raw/$p/mem_idle"
+done
+
+# Drops at the client's TUN transmit queue (packets the tunnel process did not read in
+# time): the usual limit of an IP tunnel's inner TCP on a small machine.
+for p in "${paths[@]}"; do
+	[ -n "${tun_dev[$p]:-}" ] && is_ok "$p" || continue
+	echo "${tun_dev[$p]} $(in_a cat "/sys/class/net/${tun_dev[$p]}/statistics/tx_packets")" \
+		"$(in_a cat "/sys/class/net/${tun_dev[$p]}/statistics/tx_dropped")" >"$raw/$p/tun_tx"
 done
 
 # Interface counters (drops) for the record; kept with --keep.
