@@ -101,6 +101,8 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
+trap "exit 130" INT
+trap "exit 143" TERM
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 in_a() { ip netns exec "$A" "$@"; }
@@ -121,6 +123,17 @@ wait_for() {
 	local deadline=$((SECONDS + $1))
 	shift
 	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+# wait_listen SECONDS NS PID ADDR:PORT: until something listens on PORT in NS (ADDR is
+# documentation: htc binds every address of its namespace); fails at once if PID exits.
+wait_listen() {
+	local deadline=$((SECONDS + $1)) ns=$2 pid=$3 addr=$4
+	until ip netns exec "$ns" ss -Hltn "sport = :${addr##*:}" | grep -q .; do
+		kill -0 "$pid" 2>/dev/null || return 1
 		[ $SECONDS -lt "$deadline" ] || return 1
 		sleep 0.1
 	done
@@ -293,7 +306,7 @@ setup_openvpn() {
 	EOF
 	start "$B" openvpn-server openvpn --config "$d/server.conf"
 	local pb=$started
-	wait_for 10 in_b sh -c 'ss -ltn | grep -q "198.18.0.6:1194 "' ||
+	wait_listen 10 "$B" "$pb" 198.18.0.6:1194 ||
 		{ mark openvpn-tcp "failed: server does not listen ($(tail -1 "$tmp/openvpn-server.log"))"; return 0; }
 	start "$A" openvpn-client openvpn --config "$d/client.conf"
 	local pa=$started
@@ -311,11 +324,11 @@ setup_openvpn() {
 setup_httptunnel() {
 	start "$B" hts hts -w -F 127.0.0.1:5202 198.18.0.6:8888
 	local pb=$started
-	wait_for 5 in_b sh -c 'ss -ltn | grep -q "198.18.0.6:8888 "' ||
+	wait_listen 5 "$B" "$pb" 198.18.0.6:8888 ||
 		{ mark httptunnel "failed: hts does not listen ($(cat "$tmp/hts.log"))"; return 0; }
 	start "$A" htc htc -w -F 15202 198.18.0.6:8888
 	local pa=$started
-	wait_for 5 in_a sh -c 'ss -ltn | grep -q ":15202 "' ||
+	wait_listen 5 "$A" "$pa" 127.0.0.1:15202 ||
 		{ mark httptunnel "failed: htc does not listen ($(cat "$tmp/htc.log"))"; return 0; }
 	stream_port[httptunnel]=127.0.0.1:15202
 	tunnel_pids[httptunnel]="$pa $pb"
@@ -351,7 +364,7 @@ bench_httun() {
 		--tun --tun-name htu-b --tun-address 198.18.3.2/30 --mtu 1500 \
 		--l7-allow 127.0.0.1/32:5202
 	pb=$started
-	wait_for 10 in_b sh -c 'ss -ltn | grep -q "198.18.0.6:8080 "' ||
+	wait_listen 10 "$B" "$pb" 198.18.0.6:8080 ||
 		{ mark httun-ip "failed: server does not listen ($(tail -1 "$tmp/httun-server.log"))"
 		  mark httun-l7 "failed: server does not listen"; return 0; }
 	start "$A" httun-client "$httun_bin" client --key-file "$key" --tun --tun-name htu-a \
@@ -368,7 +381,7 @@ bench_httun() {
 	start "$A" httun-l7 "$httun_bin" client --key-file "$key" \
 		-L 127.0.0.1:15203:127.0.0.1:5202 http://198.18.0.6:8080/
 	pl=$started
-	if wait_for 10 in_a sh -c 'ss -ltn | grep -q "127.0.0.1:15203 "'; then
+	if wait_listen 10 "$A" "$pl" 127.0.0.1:15203; then
 		stream_port[httun-l7]=127.0.0.1:15203
 		tunnel_pids[httun-l7]="$pl $pb"
 		mem_idle httun-l7 client="$pl"
