@@ -1,0 +1,25 @@
+#!/bin/bash
+# Install the Debian packages the benchmark needs that are missing, and nothing else
+# (same pattern as scripts/deps.sh). Needs root for apt-get. Prints what it installs.
+set -euo pipefail
+
+want=(gcc libsodium-dev pkg-config iproute2 iperf3 iputils-ping openssl openvpn httptunnel
+	python3 procps)
+
+missing=()
+for p in "${want[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "httun bench: these Debian packages are missing: ${missing[*]}" >&2
+	echo "httun bench: run this script as root to install them" >&2
+	exit 1
+fi
+echo "httun bench: installing from Debian: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,71 @@
+#!/bin/bash
+# Smoke check of the benchmark instrument (bench/run.sh --quick): it must still set up its
+# namespaces, build and run the bare relay, and produce JSON with real numbers for the
+# direct path and the relay. OpenVPN and httptunnel rows must be measured or say why not;
+# the httun rows must be measured or say "not measured"/"failed". Exit 77 = skipped.
+set -euo pipefail
+src=${HTTUN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+
+if [ "$(id -u)" != 0 ]; then
+	echo "SKIPPED: needs root (network namespaces, TUN devices)"
+	exit 77
+fi
+if [ ! -c /dev/net/tun ]; then
+	echo "SKIPPED: no /dev/net/tun"
+	exit 77
+fi
+
+tmp=$(mktemp -d /tmp/httun-bench-smoke.XXXXXX)
+cleanup() { rm -rf "$tmp"; }
+trap cleanup EXIT
+
+start=$SECONDS
+bash "$src/bench/run.sh" --quick --out "$tmp/result.json" >"$tmp/table.md"
+echo "bench --quick took $((SECONDS - start)) s"
+cat "$tmp/table.md"
+
+python3 - "$tmp/result.json" <<'PY'
+import json, sys
+
+doc = json.load(open(sys.argv[1]))
+paths = doc["paths"]
+bad = []
+
+def num(path, *keys):
+    x = paths.get(path, {})
+    for k in keys:
+        x = x.get(k) if isinstance(x, dict) else None
+    return x if isinstance(x, (int, float)) and x > 0 else None
+
+for path in ("direct", "relay"):
+    if paths.get(path, {}).get("status") != "ok":
+        bad.append(f"{path}: status {paths.get(path, {}).get('status')!r}")
+        continue
+    for keys in (("tcp", "median_bps"), ("rtt", "median_ms"), ("rtt", "p99_ms")):
+        if num(path, *keys) is None:
+            bad.append(f"{path}: no number for {'.'.join(keys)}")
+if num("direct", "stream", "median_bps") is None:
+    bad.append("direct: no one-connection throughput")
+if num("relay", "ratios", "tcp_vs_direct") is None:
+    bad.append("relay: no ratio against direct")
+if num("relay", "tcp", "cpu_s_per_gb_median") is None:
+    bad.append("relay: no CPU per GB")
+mem = paths.get("relay", {}).get("memory_kib", {})
+if not all(isinstance(mem.get(r, {}).get("idle_rss"), int) for r in ("client", "server")):
+    bad.append("relay: no idle RSS for both ends")
+for path in ("openvpn-tcp", "httptunnel", "httun-ip", "httun-l7"):
+    st = paths.get(path, {}).get("status")
+    if not st:
+        bad.append(f"{path}: row missing")
+for path in ("httun-ip", "httun-l7"):
+    st = paths[path].get("status", "")
+    if st != "ok" and not st.startswith(("not measured", "failed")):
+        bad.append(f"{path}: unexplained status {st!r}")
+for key in ("date", "runs", "cores"):
+    if key not in doc.get("meta", {}):
+        bad.append(f"meta: {key} missing")
+if bad:
+    print("bench smoke: FAILED\n  " + "\n  ".join(bad))
+    sys.exit(1)
+print("bench smoke: direct and relay rows have numbers")
+PY
