@@ -323,4 +323,44 @@
  */
 #define FCGI_MAX_CONNS 64
 
+/* ---- L7 streams (core/stream.c, transport/l7.c; docs/PROTOCOL.md "L7 streams") ---- */
+
+/*
+ * Receive window per stream and direction: the data one stream may have in flight and
+ * everything the receiver holds for it (reassembly plus socket writes not yet done). At
+ * a tunnel round trip of 1-2 ms it allows well over 1 Gbit/s for one stream; times
+ * L7_MAX_STREAMS it is the worst-case memory of a channel's streams (64 MiB).
+ */
+#define L7_WINDOW_BYTES_DEFAULT (256 * 1024)
+/*
+ * Streams one channel carries at once. Each holds a socket and up to a window of memory;
+ * further connections are refused (reset, "out of resources") rather than queued.
+ */
+#define L7_MAX_STREAMS 256
+/*
+ * A gap in a stream (later data arrived, earlier data did not) that stays open this long
+ * means the frame was lost with a failed POST or poll; there is no retransmission, so the
+ * stream is reset. Above CLIENT_POST_TIMEOUT_MS would wait for a POST that is merely slow;
+ * 10 s is far beyond any reordering between requests in flight together.
+ */
+#define L7_GAP_TIMEOUT_MS (10 * 1000)
+/* The server's TCP connect to a target, all of its allowed addresses together. */
+#define L7_CONNECT_TIMEOUT_MS (10 * 1000)
+/*
+ * Client: from L7_OPEN to the server's answer. Covers the server's name lookup (the
+ * resolver's own retries take up to ~10 s) and its connect timeout.
+ */
+#define L7_OPEN_TIMEOUT_MS (30 * 1000)
+/* Housekeeping of streams: the timeouts above are checked this often. */
+#define L7_TICK_MS 250
+/* Addresses of one resolved target that the server tries, in resolver order. */
+#define L7_MAX_TARGET_ADDRESSES 8
+/*
+ * Smallest socket read worth starting a record for: below this the open frame is sealed
+ * and the read goes into a fresh one, so records stay large.
+ */
+#define L7_READ_MIN_BYTES 2048
+/* Largest socket read into one L7_DATA record (the record length field is 16 bits). */
+#define L7_READ_MAX_BYTES (RECORD_MAX_BODY_BYTES - L7_DATA_FIXED_BYTES)
+
 #endif
