@@ -6,6 +6,7 @@
 #include "cmd/common.h"
 #include "core/log.h"
 #include "core/session.h"
+#include "transport/l7_streams.h"
 #include "transport/tunnel_client.h"
 
 #include <getopt.h>
@@ -20,8 +21,9 @@ static void client_usage(FILE *f)
 		"Usage: httun client [OPTIONS] URL\n"
 		"\n"
 		"Connect to an httun server at URL (http://HOST[:PORT]/PATH, PATH being the\n"
-		"server's --path) and carry IP packets through a TUN device. The tunnel is\n"
-		"encrypted and authenticated with the channel key; plain http:// is fine.\n"
+		"server's --path) and carry IP packets through a TUN device, local TCP ports\n"
+		"(-L), or both. The tunnel is encrypted and authenticated with the channel key;\n"
+		"plain http:// is fine.\n"
 		"\n"
 		"  -c, --config FILE       INI config with [client] and [channel NAME] sections\n"
 		"      --channel NAME      which [channel NAME] of the config to use\n"
@@ -31,12 +33,16 @@ static void client_usage(FILE *f)
 		"      --tun-address CIDR  address of the device, repeatable: 198.18.1.2/24\n"
 		"      --mtu N             device MTU (default %d)\n"
 		"      --route CIDR        route this network into the tunnel; repeatable\n"
-		"  -L, --forward [BIND:]PORT:HOST:PORT  L7 forward (not in this version)\n"
+		"  -L, --forward [BIND:]PORT:HOST:PORT\n"
+		"                          listen on BIND:PORT (BIND default 127.0.0.1, [v6] ok);\n"
+		"                          the server connects each connection to HOST:PORT if\n"
+		"                          its --l7-allow rules allow it; repeatable\n"
 		"  -v, --verbose           more log output (repeat for debug)\n"
 		"  -h, --help              this text\n"
 		"\n"
 		"Example:\n"
 		"  httun client --key-file k --tun --tun-address 198.18.1.2/24 http://server:8080/\n"
+		"  httun client --key-file k -L 8022:198.18.0.10:22 http://server:8080/\n"
 		"\n"
 		"Reconnects by itself when the server restarts or the network fails. Runs in the\n"
 		"foreground; SIGINT or SIGTERM remove the device and routes and exit 0.\n"
@@ -49,6 +55,7 @@ struct client {
 	struct config *cfg;
 	struct tunnel_client *tunnel;
 	struct cmd_tun tun;
+	struct l7_streams *l7;
 };
 
 static void client_stop(void *arg)
@@ -56,6 +63,10 @@ static void client_stop(void *arg)
 	struct client *c = arg;
 
 	cmd_tun_close(&c->tun);
+	/* Before the tunnel: streams write records into its endpoint. */
+	if (c->l7)
+		l7_streams_free(c->l7);
+	c->l7 = NULL;
 	if (c->tunnel)
 		tunnel_client_free(c->tunnel);
 	c->tunnel = NULL;
@@ -139,16 +150,32 @@ static int client_run(struct client *c, const struct config_channel *ch)
 		 u->host_is_ipv6 ? "[" : "", u->host, u->host_is_ipv6 ? "]" : "", u->port, u->path);
 	tcfg.url = url;
 	tcfg.psk = psk;
-	tcfg.io = cmd_tun_io(&c->tun);
+	if (ch->tun)
+		tcfg.io = cmd_tun_io(&c->tun);
 	ret = tunnel_client_new(&c->tunnel, c->loop, &tcfg, err, sizeof(err));
 	sodium_free(psk);
 	if (ret < 0) {
 		fprintf(stderr, "httun client: %s\n", err);
 		return ret == -EPROTONOSUPPORT || ret == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	}
-	if (cmd_tun_open(&c->tun, c->loop, ch, true) < 0)
-		return EXIT_RUNTIME;
-	cmd_tun_start(&c->tun, tunnel_client_endpoint(c->tunnel));
+	if (c->cfg->client.n_forwards) {
+		struct l7_streams_config lcfg = {
+			.name = url,
+			.forwards = c->cfg->client.forwards,
+			.n_forwards = c->cfg->client.n_forwards,
+		};
+
+		if (l7_streams_new(&c->l7, c->loop, &lcfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "httun client: %s\n", err);
+			return EXIT_RUNTIME;
+		}
+		l7_streams_attach(c->l7, tunnel_client_endpoint(c->tunnel));
+	}
+	if (ch->tun) {
+		if (cmd_tun_open(&c->tun, c->loop, ch, true) < 0)
+			return EXIT_RUNTIME;
+		cmd_tun_start(&c->tun, tunnel_client_endpoint(c->tunnel));
+	}
 	log_info("tunnel to %s", url);
 	cmd_signals_init(c->loop, client_stop, c);
 	uv_run(c->loop, UV_RUN_DEFAULT);
@@ -177,14 +204,10 @@ int cmd_client(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	ch = config_client_channel(c.cfg);
-	if (c.cfg->client.n_forwards) {
-		fprintf(stderr, "httun client: forward: L7 forwarding is not implemented in this "
-				"version\n");
-		config_free(c.cfg);
-		return EXIT_USAGE;
-	}
-	if (!ch->tun) {
-		fprintf(stderr, "httun client: channel %s carries nothing: set tun = yes (--tun)\n",
+	if (!ch->tun && !c.cfg->client.n_forwards) {
+		fprintf(stderr,
+			"httun client: channel %s carries nothing: set tun = yes (--tun) or "
+			"forwards (-L)\n",
 			ch->name);
 		config_free(c.cfg);
 		return EXIT_USAGE;

@@ -9,10 +9,12 @@
 #include "core/log.h"
 #include "core/session.h"
 #include "transport/http_server.h"
+#include "transport/l7_streams.h"
 #include "transport/tunnel_server.h"
 
 #include <arpa/inet.h>
 #include <getopt.h>
+#include <ifaddrs.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,11 @@ static void server_usage(FILE *f)
 		"      --mtu N             device MTU (default %d; offloads carry 64 KiB segments)\n"
 		"      --user USER         drop root for USER once devices and sockets are open\n"
 		"      --fcgi-socket PATH  relay socket for `httun fcgi` (not in this version)\n"
-		"      --l7-allow RULE     allow L7 targets (not in this version)\n"
+		"      --l7-allow RULE     let clients' -L forwards connect to targets in RULE,\n"
+		"                          CIDR[:PORT[-PORT]] (198.18.0.0/15:22, [fd00::/8]:80-443);\n"
+		"                          repeatable; without any rule every L7 stream is refused;\n"
+		"                          loopback, link-local, multicast and this host's own\n"
+		"                          addresses only when a rule names them\n"
 		"  -v, --verbose           more log output (repeat for debug)\n"
 		"  -h, --help              this text\n"
 		"\n"
@@ -55,6 +61,8 @@ struct server {
 	struct tunnel_server *tunnel;
 	struct cmd_tun tuns[CONFIG_MAX_CHANNELS];
 	size_t ntuns;
+	struct l7_streams *l7[CONFIG_MAX_CHANNELS];
+	size_t nl7;
 };
 
 static void server_stop(void *arg)
@@ -66,6 +74,10 @@ static void server_stop(void *arg)
 	s->http = NULL;
 	for (size_t i = 0; i < s->ntuns; i++)
 		cmd_tun_close(&s->tuns[i]);
+	/* Before the tunnel: streams write records into its endpoints. */
+	for (size_t i = 0; i < s->nl7; i++)
+		l7_streams_free(s->l7[i]);
+	s->nl7 = 0;
 	if (s->tunnel)
 		tunnel_server_free(s->tunnel);
 	s->tunnel = NULL;
@@ -138,17 +150,10 @@ static int server_check_supported(const struct config *cfg)
 	for (size_t i = 0; i < cfg->n_channels; i++) {
 		const struct config_channel *ch = &cfg->channels[i];
 
-		if (ch->l7.n_rules) {
-			fprintf(stderr,
-				"httun server: channel %s: l7-allow: L7 forwarding is not "
-				"implemented in this version\n",
-				ch->name);
-			return -1;
-		}
-		if (!ch->tun) {
+		if (!ch->tun && !ch->l7.n_rules) {
 			fprintf(stderr,
 				"httun server: channel %s carries nothing: set tun = yes "
-				"(--tun)\n",
+				"(--tun) or l7-allow rules (--l7-allow)\n",
 				ch->name);
 			return -1;
 		}
@@ -177,6 +182,37 @@ static const char *sockaddr_str(const struct sockaddr_storage *ss, char *buf, si
 	return buf;
 }
 
+/*
+ * The server's own interface addresses: the L7 policy keeps them denied unless a rule
+ * names them (docs/CONFIGURATION.md "L7 policy"). Read once at start.
+ */
+static void server_set_own(struct config *cfg)
+{
+	struct sockaddr_storage *own;
+	struct ifaddrs *ifa, *i;
+	size_t n = 0;
+
+	if (getifaddrs(&ifa) < 0) {
+		log_warn("getifaddrs: the server's own addresses are not known to the L7 policy");
+		return;
+	}
+	own = calloc(POLICY_MAX_OWN_ADDRESSES, sizeof(*own));
+	for (i = ifa; own && i && n < POLICY_MAX_OWN_ADDRESSES; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET)
+			memcpy(&own[n++], i->ifa_addr, sizeof(struct sockaddr_in));
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			memcpy(&own[n++], i->ifa_addr, sizeof(struct sockaddr_in6));
+	}
+	freeifaddrs(ifa);
+	for (size_t c = 0; own && c < cfg->n_channels; c++) {
+		if (cfg->channels[c].l7.n_rules && policy_set_own(&cfg->channels[c].l7, own, n) < 0)
+			fatalx("out of memory");
+	}
+	free(own);
+}
+
 static int server_run(struct server *s)
 {
 	struct tunnel_server_config tcfg = { .path = s->cfg->server.path };
@@ -190,25 +226,42 @@ static int server_run(struct server *s)
 	s->tunnel = tunnel_server_new(s->loop, &tcfg);
 	if (!s->tunnel)
 		fatalx("out of memory");
+	server_set_own(s->cfg);
 	for (size_t i = 0; i < s->cfg->n_channels; i++) {
 		const struct config_channel *ch = &s->cfg->channels[i];
-		struct cmd_tun *t = &s->tuns[i];
+		struct l7_streams_config lcfg = { .name = ch->name,
+						  .server = true,
+						  .policy = &ch->l7 };
+		struct cmd_tun *t = &s->tuns[s->ntuns];
 		struct tunnel_channel *tch;
-		struct tunnel_io io;
+		struct tunnel_io io = { 0 };
 
 		ret = config_load_key(s->cfg, ch, psk, err, sizeof(err));
 		if (ret < 0) {
 			fprintf(stderr, "httun server: %s\n", err);
 			return EXIT_USAGE;
 		}
-		if (cmd_tun_open(t, s->loop, ch, false) < 0)
-			return EXIT_RUNTIME;
-		s->ntuns++;
-		io = cmd_tun_io(t);
+		if (ch->tun) {
+			if (cmd_tun_open(t, s->loop, ch, false) < 0)
+				return EXIT_RUNTIME;
+			s->ntuns++;
+			io = cmd_tun_io(t);
+		}
 		tch = tunnel_server_add_channel(s->tunnel, ch->name, psk, &io);
 		if (!tch)
 			fatalx("out of memory");
-		cmd_tun_start(t, tunnel_channel_endpoint(tch));
+		if (ch->tun)
+			cmd_tun_start(t, tunnel_channel_endpoint(tch));
+		/* Every channel answers L7_OPEN; without rules the answer is a reset (denied). */
+		if (l7_streams_new(&s->l7[s->nl7], s->loop, &lcfg, err, sizeof(err)) < 0)
+			fatalx("channel %s: %s", ch->name, err);
+		l7_streams_attach(s->l7[s->nl7++], tunnel_channel_endpoint(tch));
+		for (size_t r = 0; r < ch->l7.n_rules; r++) {
+			char rule[POLICY_RULE_STR_BYTES];
+
+			policy_rule_format(&ch->l7.rules[r], rule, sizeof(rule));
+			log_info("channel %s: l7-allow %s", ch->name, rule);
+		}
 	}
 	sodium_free(psk);
 

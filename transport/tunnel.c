@@ -59,7 +59,31 @@ void tunnel_endpoint_unpause(struct tunnel_endpoint *ep)
 		ep->paused = false;
 		if (ep->io.resume)
 			ep->io.resume(ep->io.ctx);
+		if (ep->io.l7_resume)
+			ep->io.l7_resume(ep->io.l7_ctx);
 	}
+}
+
+struct batch *tunnel_endpoint_batch(struct tunnel_endpoint *ep, size_t min_room, bool control)
+{
+	struct batch *b;
+
+	/* Two tries: the open frame, then a fresh one after sealing the open one. */
+	for (int i = 0; i < 2; i++) {
+		if (!control && frameq_full(&ep->send)) {
+			ep->paused = true;
+			return NULL;
+		}
+		b = frameq_open(&ep->send);
+		if (!b)
+			return NULL;
+		if (b->open_type != REC_PAD)
+			batch_cancel(b); /* a reservation nobody finished */
+		if (batch_room(b) >= min_room)
+			return b;
+		tunnel_endpoint_seal(ep, clock_now_ms());
+	}
+	return NULL;
 }
 
 size_t tunnel_endpoint_get_buf(void *ctx, uint8_t **buf)
@@ -120,6 +144,15 @@ static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct s
 	while ((ret = record_next(&c, &r)) == 1) {
 		uint8_t *body = frame + (r.body.p - frame);
 
+		if (r.type == REC_IP_GSO || r.type == REC_IP) {
+			if (!ep->io.deliver) {
+				ep->stats.rx_dropped++;
+				continue;
+			}
+		} else if (!ep->io.l7_record) {
+			ep->stats.rx_dropped++;
+			continue;
+		}
 		switch (r.type) {
 		case REC_IP_GSO:
 			ep->io.deliver(ep->io.ctx, body, r.body.len);
@@ -132,8 +165,7 @@ static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct s
 			ep->stats.rx_packets++;
 			break;
 		default:
-			/* L7 records: not carried by this channel (yet); dropped, counted. */
-			ep->stats.rx_malformed++;
+			ep->io.l7_record(ep->io.l7_ctx, r.type, r.body);
 			break;
 		}
 	}

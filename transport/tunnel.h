@@ -19,7 +19,13 @@
  * Where the packets of a channel go and come from; cmd wires a TUN device here.
  * deliver gets a packet with its 10-byte virtio_net_hdr in front (network order, as
  * tun_write takes it with offloads); the buffer is borrowed for the call. resume says
- * the send queue has room again after get_buf returned 0.
+ * the send queue has room again after get_buf returned 0. deliver NULL: the channel
+ * carries no IP, its IP records are dropped and counted.
+ *
+ * The l7 hooks are the channel's L7 streams (transport/l7_streams.h sets them): l7_record
+ * gets every L7 record of an opened frame (type, body borrowed for the call); l7_resume
+ * says the send queue has room again after tunnel_endpoint_batch returned NULL. NULL:
+ * the channel carries no L7, its L7 records are dropped and counted.
  */
 struct tunnel_io {
 	void (*deliver)(void *ctx, uint8_t *vnet_pkt, size_t len);
@@ -27,6 +33,9 @@ struct tunnel_io {
 	void *ctx;
 	/* Bytes one TUN read needs (tun_read_bytes): a frame with less room is sealed first. */
 	size_t read_bytes;
+	void (*l7_record)(void *l7_ctx, uint8_t type, struct span body);
+	void (*l7_resume)(void *l7_ctx);
+	void *l7_ctx;
 };
 
 struct tunnel_stats {
@@ -37,6 +46,7 @@ struct tunnel_stats {
 	uint64_t rx_unknown; /* no session with that index (peer restarted?) */
 	uint64_t rx_stale; /* session expired */
 	uint64_t rx_malformed; /* bad body framing or records, after authentication */
+	uint64_t rx_dropped; /* records of a kind this channel does not carry (IP or L7) */
 	uint64_t tx_packets;
 	uint64_t tx_no_session; /* frames dropped: nobody to send them to */
 };
@@ -64,6 +74,17 @@ void tunnel_endpoint_close(struct tunnel_endpoint *ep);
  */
 size_t tunnel_endpoint_get_buf(void *ctx, uint8_t **buf);
 void tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len);
+
+/*
+ * The open frame, with room for a record body of at least min_room bytes: a fuller one
+ * is sealed and a fresh one opened. For L7 records, built in place with the l7_add_* and
+ * l7_data_reserve functions of core/l7.h; the caller sets ep->dirty once it added one.
+ * Returns NULL when the send queue is full (data must wait: l7_resume follows) or out
+ * of memory. control: the record is a small L7 control record (OPEN, WINDOW, RESET,
+ * an empty FIN) that flow control depends on; it is taken even when the queue is full,
+ * which can overshoot the queue bound by the control records of one loop turn.
+ */
+struct batch *tunnel_endpoint_batch(struct tunnel_endpoint *ep, size_t min_room, bool control);
 
 /* Seal the open frame, if any; 0 or the error of peer_seal (frame dropped, counted). */
 int tunnel_endpoint_seal(struct tunnel_endpoint *ep, uint64_t now_ms);

@@ -1,0 +1,156 @@
+#!/bin/bash
+# L7 forwards end to end: httun client -L in one namespace, httun server with
+# --l7-allow in another, real TCP services on a third host behind the server.
+#
+#   n2 (client)                     n1 (server)                     n3 (targets)
+#   curl, iperf3, l7_tool.py        httun server --l7-allow ...     http.server :8000
+#     -> 127.0.0.1:180xx            --tun 198.18.1.1                l7_tool echo :8001,
+#   httun client -L ... == HTTP ==> counting listener               half-close :8002,
+#   (also --tun 198.18.1.2)           198.18.0.1:7001               counting :9000,
+#                                                                   iperf3 -s :5201
+#   veth 198.18.0.2 ------- 198.18.0.1 veth   veth 198.18.2.1 ------ 198.18.2.2 veth
+#   fd00:e2e::2             fd00:e2e::1       fd00:e2e:2::1          fd00:e2e:2::2
+#
+# The rules allow 198.18.2.2 ports 8000-8003 and 5201, [fd00:e2e:2::2]:8000, and the broad
+# 198.18.0.0/16:7000-7999, which must NOT reach the server's own 198.18.0.1:7001.
+#
+# Checks: HTTP download byte-identical, 20 in parallel; 50 concurrent echo connections of
+# 1 MB each way; half-close; a target outside the policy (and an own address swept up by
+# a broad rule): the local connection is closed and the target sees no connection; an
+# allowed target that refuses; the forward listens on loopback unless BIND says
+# otherwise; IPv6 forward; iperf3 through a forward; TUN and L7 on one channel at once;
+# clean shutdown.
+source "$(dirname "$0")/lib.sh"
+e2e_need_root
+command -v python3 >/dev/null || e2e_skip "python3 is missing"
+command -v curl >/dev/null || e2e_skip "curl is missing: scripts/deps.sh test"
+command -v iperf3 >/dev/null || e2e_skip "iperf3 is missing: scripts/deps.sh test"
+TOOL="$(dirname "$0")/l7_tool.py"
+e2e_two_hosts
+E2E_NS3=httun-test-$$-3
+n3() { ip netns exec "$E2E_NS3" "$@"; }
+e2e_ns_add "$E2E_NS3"
+ip link add veth13 netns "$E2E_NS1" type veth peer name veth31 netns "$E2E_NS3"
+n1 ip addr add 198.18.2.1/24 dev veth13
+n3 ip addr add 198.18.2.2/24 dev veth31
+n1 ip addr add fd00:e2e:2::1/64 dev veth13 nodad
+n3 ip addr add fd00:e2e:2::2/64 dev veth31 nodad
+n1 ip link set veth13 up
+n3 ip link set veth31 up
+T=198.18.2.2
+
+umask 077
+"$HTTUN_BIN" genkey >"$E2E_TMP/key"
+mkdir "$E2E_TMP/www"
+python3 "$TOOL" pattern 1 5000000 >"$E2E_TMP/www/file"
+umask 022
+
+# Services behind the server.
+e2e_bg http "$E2E_NS3" python3 -m http.server 8000 --bind $T --directory "$E2E_TMP/www"
+e2e_bg http6 "$E2E_NS3" python3 -m http.server 8000 --bind fd00:e2e:2::2 \
+	--directory "$E2E_TMP/www"
+e2e_bg echo "$E2E_NS3" python3 "$TOOL" echo-server $T 8001
+e2e_bg half "$E2E_NS3" python3 "$TOOL" halfclose-server $T 8002
+e2e_bg count "$E2E_NS3" python3 "$TOOL" count-server $T 9000 "$E2E_TMP/count-9000"
+e2e_bg iperf "$E2E_NS3" iperf3 -s -B $T -p 5201
+e2e_bg count2 "$E2E_NS1" python3 "$TOOL" count-server 198.18.0.1 7001 "$E2E_TMP/count-7001"
+for p in 8000 8001 8002 9000 5201; do
+	e2e_wait_for 10 n3 sh -c "ss -ltn | grep -q ':$p '"
+done
+e2e_wait_for 10 n1 sh -c "ss -ltn | grep -q ':7001 '"
+
+e2e_bg server "$E2E_NS1" "$HTTUN_BIN" server --listen 198.18.0.1:8080 \
+	--key-file "$E2E_TMP/key" --tun --tun-name httun-s --tun-address 198.18.1.1/24 \
+	--l7-allow $T:8000-8003 --l7-allow $T:5201 \
+	--l7-allow '[fd00:e2e:2::2]:8000' --l7-allow 198.18.0.0/16:7000-7999 -v
+SERVER_PID=$E2E_LAST_PID
+e2e_wait_for 10 n1 ip link show httun-s
+
+e2e_bg client "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/key" \
+	--tun --tun-name httun-c --tun-address 198.18.1.2/24 \
+	-L 18000:$T:8000 -L 18001:$T:8001 -L 18002:$T:8002 \
+	-L 19000:$T:9000 -L 17001:198.18.0.1:7001 -L 15201:$T:5201 \
+	-L 18003:$T:8003 -L '[::1]:18006:[fd00:e2e:2::2]:8000' \
+	-L 198.18.0.2:18010:$T:8000 -v \
+	http://198.18.0.1:8080/
+CLIENT_PID=$E2E_LAST_PID
+e2e_wait_for 10 grep -q connected "$E2E_TMP/client.log"
+
+download() { # download N: fetch the file through the forward to $E2E_TMP/dl-N, compare
+	n2 curl -sS --max-time 60 -o "$E2E_TMP/dl-$1" http://127.0.0.1:18000/file &&
+		cmp -s "$E2E_TMP/www/file" "$E2E_TMP/dl-$1"
+}
+check "HTTP download through -L is byte-identical" download 0
+
+parallel() {
+	local pids=() ok=0
+	for i in $(seq 1 20); do
+		download "$i" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" && ok=$((ok + 1))
+	done
+	echo "parallel downloads intact: $ok of 20"
+	[ "$ok" = 20 ]
+}
+check "20 parallel HTTP downloads, all intact" parallel
+rm -f "$E2E_TMP"/dl-*
+
+check "50 concurrent echo connections of 1 MB each way, all intact" \
+	n2 python3 "$TOOL" echo-client 18001 50 1000000
+check "half-close: the client shuts down its write side and still gets the full reply" \
+	n2 python3 "$TOOL" halfclose-client 18002
+
+check "target outside the policy: the local connection is closed" \
+	n2 python3 "$TOOL" closed-client 19000
+check "target outside the policy: the target saw no connection" \
+	test "$(wc -l <"$E2E_TMP/count-9000")" = 0
+check "own address swept up by a broad rule: the local connection is closed" \
+	n2 python3 "$TOOL" closed-client 17001
+check "own address swept up by a broad rule: the target saw no connection" \
+	test "$(wc -l <"$E2E_TMP/count-7001")" = 0
+check "server logged the denials" grep -q "denied.*no l7-allow rule" "$E2E_TMP/server.log"
+check "server logged the own-address denial" grep -q "198.18.0.1:7001: denied.*own address" \
+	"$E2E_TMP/server.log"
+check "allowed target with nothing listening: the local connection is closed" \
+	n2 python3 "$TOOL" closed-client 18003
+check "client logged the server's reset reason" grep -q "connection refused" "$E2E_TMP/client.log"
+
+listens_on() { n2 ss -ltnH "sport = :$1" | awk '{print $4}'; }
+check "a forward without BIND listens on 127.0.0.1 only" test "$(listens_on 18000)" = "127.0.0.1:18000"
+check "a forward without BIND is not reachable from the other host" \
+	bash -c "! ip netns exec $E2E_NS1 curl -s --max-time 3 http://198.18.0.2:18000/file -o /dev/null"
+check "BIND 198.18.0.2 listens there" test "$(listens_on 18010)" = "198.18.0.2:18010"
+fetch_from_n1() {
+	n1 curl -sS --max-time 30 -o "$E2E_TMP/dl-bind" http://198.18.0.2:18010/file &&
+		cmp -s "$E2E_TMP/www/file" "$E2E_TMP/dl-bind"
+}
+check "BIND 198.18.0.2: reachable from the other host, intact" fetch_from_n1
+fetch6() {
+	n2 curl -sS -g --max-time 30 -o "$E2E_TMP/dl-6" 'http://[::1]:18006/file' &&
+		cmp -s "$E2E_TMP/www/file" "$E2E_TMP/dl-6"
+}
+check "IPv6 forward [::1] to [fd00:e2e:2::2]:8000, intact" fetch6
+
+iperf_l7() {
+	n2 iperf3 -c 127.0.0.1 -p 15201 -t 2 "$@" -J >"$E2E_TMP/iperf-l7$*.json" 2>&1
+}
+check "iperf3 through a -L forward" iperf_l7
+check "iperf3 -R through a -L forward" iperf_l7 -R
+bps() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d["end"]; print(int(e["sum_received"]["bits_per_second"]))' "$1"; }
+for f in "$E2E_TMP/iperf-l7.json" "$E2E_TMP/iperf-l7-R.json"; do
+	[ -s "$f" ] && echo "iperf3 L7 $(basename "$f" .json): $(($(bps "$f") / 1000000)) Mbit/s"
+done
+
+check "the same channel carries TUN traffic too" n2 ping -c 3 -i 0.1 -W 1 198.18.1.1
+
+kill -TERM "$CLIENT_PID"
+wait "$CLIENT_PID"
+check "client exits 0 on SIGTERM" test $? = 0
+check "client's forward listeners are gone" test -z "$(listens_on 18000)"
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID"
+check "server exits 0 on SIGTERM" test $? = 0
+
+e2e_done
