@@ -353,7 +353,7 @@ httun_usable() { # prints why not, returns 1, when httun cannot be measured
 }
 
 bench_httun() {
-	local why key=$tmp/httun.key pb pa pl
+	local why key=$tmp/httun.key pb pa
 	if ! why=$(httun_usable); then
 		mark httun-ip "$why"
 		mark httun-l7 "$why"
@@ -372,8 +372,12 @@ bench_httun() {
 	wait_listen 10 "$B" "$pb" 198.18.0.6:8080 ||
 		{ mark httun-ip "failed: server does not listen ($(tail -1 "$tmp/httun-server.log"))"
 		  mark httun-l7 "failed: server does not listen"; return 0; }
+	# One client carries both: two clients on one channel key would take the channel's
+	# session from each other, and the L7 streams belong to the channel.
+	local fwd=()
+	[ "$have_l7" = 1 ] && fwd=(-L 127.0.0.1:15203:127.0.0.1:5202)
 	start "$A" httun-client "$httun_bin" client --key-file "$key" --tun --tun-name htu-a \
-		--tun-address 198.18.3.1/30 --mtu 1500 http://198.18.0.6:8080/
+		--tun-address 198.18.3.1/30 --mtu 1500 "${fwd[@]}" http://198.18.0.6:8080/
 	pa=$started
 	if wait_for 20 in_a ping -n -c1 -W1 198.18.3.2; then
 		target[httun-ip]=198.18.3.2
@@ -387,15 +391,12 @@ bench_httun() {
 		mark httun-l7 "not measured: this httun has no L7 forwarding yet"
 		return 0
 	fi
-	start "$A" httun-l7 "$httun_bin" client --key-file "$key" \
-		-L 127.0.0.1:15203:127.0.0.1:5202 http://198.18.0.6:8080/
-	pl=$started
-	if wait_listen 10 "$A" "$pl" 127.0.0.1:15203; then
+	if wait_listen 10 "$A" "$pa" 127.0.0.1:15203; then
 		stream_port[httun-l7]=127.0.0.1:15203
-		tunnel_pids[httun-l7]="$pl $pb"
-		mem_idle httun-l7 client="$pl"
+		tunnel_pids[httun-l7]="$pa $pb"
+		mem_idle httun-l7 client="$pa" server="$pb"
 	else
-		mark httun-l7 "failed: client does not listen ($(tail -1 "$tmp/httun-l7.log"))"
+		mark httun-l7 "failed: client does not listen ($(tail -1 "$tmp/httun-client.log"))"
 	fi
 }
 
