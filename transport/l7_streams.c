@@ -326,10 +326,13 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	(void)buf;
 	st->reserved = false;
 	if (nread > 0) {
-		if (l7_data_commit(b, 0, (size_t)nread) == 0) {
-			stream_tx_sent(&st->tx, (uint64_t)nread, false);
-			ls->ep->dirty = true;
+		if (!reserved || l7_data_commit(b, 0, (size_t)nread) < 0) {
+			/* Bytes read and not sent: the stream has a hole now. Cannot happen. */
+			st_kill(st, L7_RESET_PROTOCOL, true);
+			return;
 		}
+		stream_tx_sent(&st->tx, (uint64_t)nread, false);
+		ls->ep->dirty = true;
 		if (!stream_tx_room(&st->tx))
 			read_stop(st);
 		return;

@@ -15,7 +15,8 @@
 # 198.18.0.0/16:7000-7999, which must NOT reach the server's own 198.18.0.1:7001.
 #
 # Checks: HTTP download byte-identical, 20 in parallel; 50 concurrent echo connections of
-# 1 MB each way; half-close; a target outside the policy (and an own address swept up by
+# 1 MB each way; half-close; a stalled reader stalls only its own stream and memory stays
+# bounded; a target outside the policy (and an own address swept up by
 # a broad rule): the local connection is closed and the target sees no connection; an
 # allowed target that refuses; the forward listens on loopback unless BIND says
 # otherwise; IPv6 forward; iperf3 through a forward; TUN and L7 on one channel at once;
@@ -101,6 +102,27 @@ check "50 concurrent echo connections of 1 MB each way, all intact" \
 	n2 python3 "$TOOL" echo-client 18001 50 1000000
 check "half-close: the client shuts down its write side and still gets the full reply" \
 	n2 python3 "$TOOL" halfclose-client 18002
+
+# A reader that never reads: its stream stalls, nothing else does, memory stays bounded.
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+rss_before=$(($(rss_kib "$CLIENT_PID") + $(rss_kib "$SERVER_PID")))
+e2e_bg stall "$E2E_NS2" python3 "$TOOL" stall-client 18001 20 "$E2E_TMP/stall-sent"
+STALL_PID=$E2E_LAST_PID
+sleep 3
+check "a stalled stream does not stall another: HTTP download intact" download stall
+sleep 1
+stalled=$(cat "$E2E_TMP/stall-sent")
+sleep 1.5
+stalled2=$(cat "$E2E_TMP/stall-sent")
+rss_after=$(($(rss_kib "$CLIENT_PID") + $(rss_kib "$SERVER_PID")))
+echo "stalled stream: the sender got $((stalled / 1024)) KiB in (mostly kernel socket" \
+	"buffers) before it was pushed back; httun RSS (client + server) $rss_before KiB" \
+	"before, $rss_after KiB while stalled"
+check "a reader that never reads pushes back: its sender is blocked" test "$stalled" = "$stalled2"
+check "memory stays bounded while a stream is stalled (RSS grew < 24 MiB)" \
+	test $((rss_after - rss_before)) -lt $((24 * 1024))
+kill -TERM "$STALL_PID" 2>/dev/null || true
+wait "$STALL_PID" 2>/dev/null || true
 
 check "target outside the policy: the local connection is closed" \
 	n2 python3 "$TOOL" closed-client 19000

@@ -126,6 +126,25 @@ def closed_client(port):
     return data == b""
 
 
+def stall_client(port, seconds, outfile):
+    """Send into an echo forward and never read: the tunnel must push back, not buffer."""
+    import time
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.setblocking(False)
+    chunk = pattern(9, 65536)
+    sent = 0
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            sent += s.send(chunk)
+        except BlockingIOError:
+            time.sleep(0.05)
+        with open(outfile, "w") as f:
+            f.write("%d\n" % sent)
+    s.close()
+    return True
+
+
 def main():
     cmd = sys.argv[1]
     if cmd in ("echo-server", "halfclose-server", "count-server"):
@@ -140,6 +159,8 @@ def main():
         return 0 if halfclose_client(int(sys.argv[2])) else 1
     if cmd == "closed-client":
         return 0 if closed_client(int(sys.argv[2])) else 1
+    if cmd == "stall-client":
+        return 0 if stall_client(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]) else 1
     if cmd == "pattern":
         sys.stdout.buffer.write(pattern(int(sys.argv[2]), int(sys.argv[3])))
         return 0
