@@ -71,6 +71,7 @@ struct l7_streams {
 	bool freeing;
 	const struct policy *policy;
 	uint64_t window_bytes;
+	uint64_t gap_timeout_ms;
 	struct st *buckets[L7_BUCKETS];
 	struct st *head;
 	unsigned nstreams; /* in the table */
@@ -838,7 +839,7 @@ static void tick_cb(uv_timer_t *t)
 			log_warnx_rl("%s: %s: connect timed out", ls->name,
 				     st_where(st, where, sizeof(where)));
 			st_kill(st, L7_RESET_TIMEOUT, true);
-		} else if (stream_rx_gap_expired(&st->rx, now, L7_GAP_TIMEOUT_MS)) {
+		} else if (stream_rx_gap_expired(&st->rx, now, ls->gap_timeout_ms)) {
 			log_warnx_rl("%s: %s: data lost in transit (a failed HTTP request?); "
 				     "resetting the stream",
 				     ls->name, st_where(st, where, sizeof(where)));
@@ -900,6 +901,7 @@ int l7_streams_new(struct l7_streams **out, uv_loop_t *loop, const struct l7_str
 	ls->server = cfg->server;
 	ls->policy = cfg->policy;
 	ls->window_bytes = cfg->window_bytes ? cfg->window_bytes : L7_WINDOW_BYTES_DEFAULT;
+	ls->gap_timeout_ms = cfg->gap_timeout_ms ? cfg->gap_timeout_ms : L7_GAP_TIMEOUT_MS;
 	ls->name = strdup(cfg->name);
 	if (cfg->n_forwards)
 		ls->fwds = calloc(cfg->n_forwards, sizeof(*ls->fwds));
@@ -960,4 +962,13 @@ void l7_streams_free(struct l7_streams *ls)
 unsigned l7_streams_count(const struct l7_streams *ls)
 {
 	return ls->nstreams;
+}
+
+int l7_streams_forward_addr(const struct l7_streams *ls, size_t i, struct sockaddr_storage *out)
+{
+	int len = sizeof(*out);
+
+	if (i >= ls->nfwds)
+		return -EINVAL;
+	return uv_tcp_getsockname(&ls->fwds[i].tcp, (struct sockaddr *)out, &len);
 }

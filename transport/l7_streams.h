@@ -35,6 +35,7 @@ struct l7_streams_config {
 	const struct config_forward *forwards; /* client: copied */
 	size_t n_forwards;
 	uint64_t window_bytes; /* receive window per stream; 0: L7_WINDOW_BYTES_DEFAULT */
+	uint64_t gap_timeout_ms; /* 0: L7_GAP_TIMEOUT_MS */
 };
 
 /*
@@ -57,5 +58,7 @@ void l7_streams_free(struct l7_streams *ls);
 
 /* Streams open now (for tests and status). */
 unsigned l7_streams_count(const struct l7_streams *ls);
+/* The address forward i listens on (port 0 in the config: the one the kernel chose). */
+int l7_streams_forward_addr(const struct l7_streams *ls, size_t i, struct sockaddr_storage *out);
 
 #endif
