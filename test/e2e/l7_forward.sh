@@ -1,26 +1,27 @@
 #!/bin/bash
-# L7 forwards end to end: httun client -L in one namespace, httun server with
-# --l7-allow in another, real TCP services on a third host behind the server.
+# L7 forwards end to end: httun client -L in one namespace, httun server (config file with
+# l7-allow rules per channel) in another, real TCP services on a third host behind it.
 #
 #   n2 (client)                     n1 (server)                     n3 (targets)
-#   curl, iperf3, l7_tool.py        httun server --l7-allow ...     http.server :8000
-#     -> 127.0.0.1:180xx            --tun 198.18.1.1                l7_tool echo :8001,
-#   httun client -L ... == HTTP ==> counting listener               half-close :8002,
-#   (also --tun 198.18.1.2)           198.18.0.1:7001               counting :9000,
-#                                                                   iperf3 -s :5201
+#   curl, iperf3, l7_tool.py        httun server -c server.conf     http.server :8000
+#     -> 127.0.0.1:180xx            channel lab: l7-allow, tun      l7_tool echo :8001,
+#   httun client -L ... == HTTP ==>   198.18.1.1                    half-close :8002,
+#   (also --tun 198.18.1.2)         channel office: tun only        counting :9000,
+#                                   counting listener               iperf3 -s :5201
+#                                     198.18.0.1:7001
 #   veth 198.18.0.2 ------- 198.18.0.1 veth   veth 198.18.2.1 ------ 198.18.2.2 veth
 #   fd00:e2e::2             fd00:e2e::1       fd00:e2e:2::1          fd00:e2e:2::2
 #
-# The rules allow 198.18.2.2 ports 8000-8003 and 5201, [fd00:e2e:2::2]:8000, and the broad
-# 198.18.0.0/16:7000-7999, which must NOT reach the server's own 198.18.0.1:7001.
+# The lab rules allow 198.18.2.2 ports 8000-8003 and 5201, [fd00:e2e:2::2]:8000, and the
+# broad 198.18.0.0/16:7000-7999, which must NOT reach the server's own 198.18.0.1:7001.
 #
 # Checks: HTTP download byte-identical, 20 in parallel; 50 concurrent echo connections of
 # 1 MB each way; half-close; a stalled reader stalls only its own stream and memory stays
-# bounded; a target outside the policy (and an own address swept up by
-# a broad rule): the local connection is closed and the target sees no connection; an
-# allowed target that refuses; the forward listens on loopback unless BIND says
-# otherwise; IPv6 forward; iperf3 through a forward; TUN and L7 on one channel at once;
-# clean shutdown.
+# bounded; a target outside the policy (and an own address swept up by a broad rule): the
+# local connection is closed and the target sees no connection; an allowed target that
+# refuses; the forward listens on loopback unless BIND says otherwise; IPv6 forward;
+# iperf3 through a forward; TUN and L7 on one channel at once; forwards from a client
+# config file; a channel without rules refuses L7; clean shutdown.
 source "$(dirname "$0")/lib.sh"
 e2e_need_root
 command -v python3 >/dev/null || e2e_skip "python3 is missing"
@@ -60,10 +61,30 @@ for p in 8000 8001 8002 9000 5201; do
 done
 e2e_wait_for 10 n1 sh -c "ss -ltn | grep -q ':7001 '"
 
-e2e_bg server "$E2E_NS1" "$HTTUN_BIN" server --listen 198.18.0.1:8080 \
-	--key-file "$E2E_TMP/key" --tun --tun-name httun-s --tun-address 198.18.1.1/24 \
-	--l7-allow $T:8000-8003 --l7-allow $T:5201 \
-	--l7-allow '[fd00:e2e:2::2]:8000' --l7-allow 198.18.0.0/16:7000-7999 -v
+"$HTTUN_BIN" genkey >"$E2E_TMP/office.key"
+chmod 600 "$E2E_TMP/office.key"
+# The server from a config file: rules per channel; "office" carries IP only.
+cat >"$E2E_TMP/server.conf" <<CONF
+[server]
+listen = 198.18.0.1:8080
+
+[channel lab]
+key-file = $E2E_TMP/key
+tun = yes
+tun-name = httun-s
+tun-address = 198.18.1.1/24
+l7-allow = $T:8000-8003
+l7-allow = $T:5201
+l7-allow = [fd00:e2e:2::2]:8000
+l7-allow = 198.18.0.0/16:7000-7999
+
+[channel office]
+key-file = $E2E_TMP/office.key
+tun = yes
+tun-name = httun-o
+tun-address = 198.18.4.1/24
+CONF
+e2e_bg server "$E2E_NS1" "$HTTUN_BIN" server -c "$E2E_TMP/server.conf" -v
 SERVER_PID=$E2E_LAST_PID
 e2e_wait_for 10 n1 ip link show httun-s
 
@@ -171,6 +192,38 @@ kill -TERM "$CLIENT_PID"
 wait "$CLIENT_PID"
 check "client exits 0 on SIGTERM" test $? = 0
 check "client's forward listeners are gone" test -z "$(listens_on 18000)"
+
+# A client from a config file: forwards there work the same.
+cat >"$E2E_TMP/client.conf" <<CONF
+[client]
+url = http://198.18.0.1:8080/
+forward = 18100:$T:8000
+
+[channel lab]
+key-file = $E2E_TMP/key
+CONF
+e2e_bg cfgclient "$E2E_NS2" "$HTTUN_BIN" client -c "$E2E_TMP/client.conf"
+CFG_PID=$E2E_LAST_PID
+e2e_wait_for 10 grep -q connected "$E2E_TMP/cfgclient.log"
+fetch_cfg() {
+	n2 curl -sS --max-time 30 -o "$E2E_TMP/dl-cfg" http://127.0.0.1:18100/file &&
+		cmp -s "$E2E_TMP/www/file" "$E2E_TMP/dl-cfg"
+}
+check "forward from a client config file: download intact" fetch_cfg
+kill -TERM "$CFG_PID"
+wait "$CFG_PID" || true
+
+# The office channel has no l7-allow rule: its L7 streams are refused.
+e2e_bg office "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/office.key" \
+	-L 18200:$T:8000 http://198.18.0.1:8080/
+OFFICE_PID=$E2E_LAST_PID
+e2e_wait_for 10 grep -q connected "$E2E_TMP/office.log"
+check "a channel without l7-allow rules refuses L7: the local connection is closed" \
+	n2 python3 "$TOOL" closed-client 18200
+check "server logged why" \
+	grep -q "office: L7 stream to $T:8000 refused: no l7-allow rule" "$E2E_TMP/server.log"
+kill -TERM "$OFFICE_PID"
+wait "$OFFICE_PID" || true
 kill -TERM "$SERVER_PID"
 wait "$SERVER_PID"
 check "server exits 0 on SIGTERM" test $? = 0
