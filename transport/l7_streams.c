@@ -197,18 +197,26 @@ static void send_window(struct st *st)
 		st->ls->ep->dirty = true;
 }
 
-/* Client: L7_OPEN, then this side's receive window, in one go (PROTOCOL.md L7 streams). */
+/*
+ * Client: L7_OPEN, then this side's receive window, in the same frame (PROTOCOL.md "L7
+ * streams"): in separate frames the window could arrive first, for a stream the server
+ * does not know yet, and the server would never learn how far it may send.
+ */
 static void send_open(struct st *st)
 {
-	struct batch *b = ctl_batch(st->ls, L7_OPEN_FIXED_BYTES + L7_HOST_MAX_BYTES);
+	size_t host_len = strlen(st->fwd->host);
+	struct batch *b = ctl_batch(st->ls, L7_OPEN_FIXED_BYTES + host_len + RECORD_HEADER_BYTES +
+						    L7_WINDOW_BYTES);
 
-	if (!b || l7_add_open(b, st->id, st->fwd->port, st->fwd->host, strlen(st->fwd->host)) < 0) {
+	if (!b || l7_add_open(b, st->id, st->fwd->port, st->fwd->host, host_len) < 0) {
 		st_kill(st, 0, true);
 		return;
 	}
 	st->ls->ep->dirty = true;
-	send_window(st);
 	st->state = ST_OPENING;
+	/* Cannot fail with the room asked for; if it did, the server must forget the stream. */
+	if (l7_add_window(b, st->id, stream_rx_announce(&st->rx)) < 0)
+		st_kill(st, L7_RESET_RESOURCES, true);
 }
 
 /* An empty L7_DATA with FIN: the local socket's read side ended. */
