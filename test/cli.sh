@@ -62,5 +62,26 @@ else
 	pass=$((pass + 1))
 fi
 
+# A channel must carry something; -L and --l7-allow are accepted and checked.
+(umask 077 && "$bin" genkey >"$tmp/key")
+expect 2 "client with neither --tun nor -L" -- "$bin" client --key-file "$tmp/key" http://127.0.0.1:9/
+contains "$tmp/err" "carries nothing.*forwards (-L)" "the client says what is missing"
+expect 2 "server with neither --tun nor --l7-allow" -- \
+	"$bin" server --listen 127.0.0.1:9 --key-file "$tmp/key"
+contains "$tmp/err" "carries nothing.*--l7-allow" "the server says what is missing"
+expect 2 "-L with a bad target" -- "$bin" client --key-file "$tmp/key" -L 8022:host http://127.0.0.1:9/
+expect 2 "--l7-allow with host bits set" -- \
+	"$bin" server --listen 127.0.0.1:9 --key-file "$tmp/key" --l7-allow 198.18.1.5/24
+contains "$tmp/err" "host bits" "the rule error says why"
+expect 0 "server --help" -- "$bin" server --help
+contains "$tmp/out" "l7-allow RULE" "server --help describes --l7-allow"
+if grep -q "l7-allow.*not in this version" "$tmp/out"; then
+	echo "FAIL: server --help still says L7 is missing"; fail=$((fail + 1))
+else
+	pass=$((pass + 1))
+fi
+expect 0 "client --help" -- "$bin" client --help
+contains "$tmp/out" "forward \[BIND:\]PORT:HOST:PORT" "client --help describes -L"
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
