@@ -344,7 +344,11 @@
  * 10 s is far beyond any reordering between requests in flight together.
  */
 #define L7_GAP_TIMEOUT_MS (10 * 1000)
-/* The server's TCP connect to a target, all of its allowed addresses together. */
+/*
+ * The server's name lookup of a target, and then its TCP connect, each. A lookup that
+ * outlasts it is abandoned (the stream is reset, "timed out"), though the resolver
+ * thread itself runs until the resolver gives up.
+ */
 #define L7_CONNECT_TIMEOUT_MS (10 * 1000)
 /*
  * Client: from L7_OPEN to the server's answer. Covers the server's name lookup (the

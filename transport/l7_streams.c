@@ -699,7 +699,8 @@ static void on_open(struct l7_streams *ls, const struct l7_open *o)
 		send_reset(ls, o->stream, L7_RESET_DENIED);
 		return;
 	}
-	if (ls->nstreams >= L7_MAX_STREAMS) {
+	/* nalive: streams that ended but still wait for a lookup or a close count too. */
+	if (ls->nalive >= L7_MAX_STREAMS) {
 		log_warnx_rl("%s: L7 stream to %s:%u refused: %d streams open already", ls->name,
 			     o->host, o->port, L7_MAX_STREAMS);
 		send_reset(ls, o->stream, L7_RESET_RESOURCES);
@@ -791,7 +792,7 @@ static void connection_cb(uv_stream_t *server, int status)
 		log_warnx_rl("%s: forward %s: accept: %s", ls->name, f->bind, uv_strerror(status));
 		return;
 	}
-	if (ls->nstreams >= L7_MAX_STREAMS || ls->next_id == UINT32_MAX || !ls->ep)
+	if (ls->nalive >= L7_MAX_STREAMS || ls->next_id == UINT32_MAX || !ls->ep)
 		goto refuse;
 	st = st_new(ls, ++ls->next_id);
 	if (!st)
@@ -843,9 +844,11 @@ static void tick_cb(uv_timer_t *t)
 			log_warnx_rl("%s: %s: no answer from the server in %d s; closing", ls->name,
 				     st_where(st, where, sizeof(where)), L7_OPEN_TIMEOUT_MS / 1000);
 			st_kill(st, st->state == ST_OPENING ? L7_RESET_TIMEOUT : 0, true);
-		} else if (st->state == ST_CONNECTING && age >= L7_CONNECT_TIMEOUT_MS) {
-			log_warnx_rl("%s: %s: connect timed out", ls->name,
-				     st_where(st, where, sizeof(where)));
+		} else if ((st->state == ST_RESOLVING || st->state == ST_CONNECTING) &&
+			   age >= L7_CONNECT_TIMEOUT_MS) {
+			log_warnx_rl("%s: %s: %s timed out", ls->name,
+				     st_where(st, where, sizeof(where)),
+				     st->state == ST_RESOLVING ? "name lookup" : "connect");
 			st_kill(st, L7_RESET_TIMEOUT, true);
 		} else if (stream_rx_gap_expired(&st->rx, now, ls->gap_timeout_ms)) {
 			log_warnx_rl("%s: %s: data lost in transit (a failed HTTP request?); "
