@@ -39,6 +39,8 @@ struct tunnel_server {
 	uv_check_t flush; /* seals and sends what a loop turn produced */
 	uv_timer_t tick; /* session expiry */
 	unsigned open_handles;
+	unsigned outstanding; /* response bodies of frames not yet given back */
+	bool freeing;
 	char *path;
 	uint64_t hold_ms;
 	struct index_table *ix;
@@ -47,15 +49,23 @@ struct tunnel_server {
 };
 
 static void respond_frames(struct tunnel_channel *ch, struct http_request *req);
+static void server_maybe_destroy(struct tunnel_server *srv);
 
 static void tx_sent_cb(int status, void *arg)
 {
 	struct tx *tx = arg;
 	struct tunnel_channel *ch = tx->ch;
+	struct tunnel_server *srv = ch->srv;
 
 	(void)status; /* frames of a failed write are lost: the tunnel is a lossy link */
 	frameq_release(&ch->ep.send, tx->list);
 	free(tx);
+	srv->outstanding--;
+	if (srv->freeing) {
+		/* Writes cancelled by closing connections may come after our handles closed. */
+		server_maybe_destroy(srv);
+		return;
+	}
 	tunnel_endpoint_unpause(&ch->ep);
 }
 
@@ -81,6 +91,7 @@ static void respond_frames(struct tunnel_channel *ch, struct http_request *req)
 	tx->list = list;
 	for (b = list; b; b = b->next)
 		tx->bufs[i++] = uv_buf_init((char *)b->data, (unsigned)b->len);
+	ch->srv->outstanding++;
 	http_response_sendv(req, 200, NULL, tx->bufs, n, tx_sent_cb, tx);
 }
 
@@ -348,11 +359,10 @@ struct tunnel_endpoint *tunnel_channel_endpoint(struct tunnel_channel *ch)
 	return &ch->ep;
 }
 
-static void server_close_cb(uv_handle_t *h)
+/* The last of the handles and response bodies to finish frees the server. */
+static void server_maybe_destroy(struct tunnel_server *srv)
 {
-	struct tunnel_server *srv = h->data;
-
-	if (--srv->open_handles)
+	if (!srv->freeing || srv->open_handles || srv->outstanding)
 		return;
 	for (unsigned i = 0; i < srv->nchannels; i++) {
 		struct tunnel_channel *ch = srv->channels[i];
@@ -367,8 +377,17 @@ static void server_close_cb(uv_handle_t *h)
 	free(srv);
 }
 
+static void server_close_cb(uv_handle_t *h)
+{
+	struct tunnel_server *srv = h->data;
+
+	srv->open_handles--;
+	server_maybe_destroy(srv);
+}
+
 void tunnel_server_free(struct tunnel_server *srv)
 {
+	srv->freeing = true;
 	uv_close((uv_handle_t *)&srv->flush, server_close_cb);
 	uv_close((uv_handle_t *)&srv->tick, server_close_cb);
 }
