@@ -719,27 +719,27 @@ static void test_expect_continue(void **state)
 }
 
 struct drip {
-	uv_timer_t t;
+	uv_idle_t idle;
 	struct raw *r;
 	const char *bytes;
 	size_t len, off;
 };
 
-static void drip_cb(uv_timer_t *t)
+/* An idle handle runs once per loop turn (a 0 ms timer would run again at once). */
+static void drip_cb(uv_idle_t *h)
 {
-	struct drip *d = t->data;
+	struct drip *d = h->data;
 	uv_buf_t b = uv_buf_init((char *)(uintptr_t)d->bytes + d->off, 1);
 
 	if (uv_is_closing((uv_handle_t *)&d->r->tcp)) {
-		uv_close((uv_handle_t *)t, NULL);
+		uv_close((uv_handle_t *)h, NULL);
 		return;
 	}
+	/* UV_EAGAIN until connected. */
 	if (uv_try_write((uv_stream_t *)&d->r->tcp, &b, 1) == 1)
 		d->off++;
 	if (d->off == d->len)
-		uv_close((uv_handle_t *)t, NULL);
-	else
-		uv_timer_start(t, drip_cb, 0, 0);
+		uv_close((uv_handle_t *)h, NULL);
 }
 
 /* One byte per loop turn: every callback of the parser sees its data in pieces. */
@@ -760,9 +760,9 @@ static void test_byte_by_byte(void **state)
 	raw_start(&f, &r, "", 0);
 	uv_tcp_nodelay(&r.tcp, 1);
 	d = (struct drip){ .r = &r, .bytes = req, .len = sizeof(req) - 1 };
-	uv_timer_init(&f.loop, &d.t);
-	d.t.data = &d;
-	uv_timer_start(&d.t, drip_cb, 1, 0);
+	uv_idle_init(&f.loop, &d.idle);
+	d.idle.data = &d;
+	uv_idle_start(&d.idle, drip_cb);
 	run_until_raw(&f, 1);
 	assert_int_equal(d.off, d.len);
 	assert_int_equal(f.requests, 2);
