@@ -181,7 +181,7 @@ struct raw {
 	size_t in_len;
 	bool eof;
 	bool closed;
-	bool close_on_request; /* close as soon as the server has the request */
+	bool no_read; /* never read: the server's writes stall */
 	void (*on_data)(struct raw *r);
 };
 
@@ -235,7 +235,8 @@ static void raw_connect_cb(uv_connect_t *cr, int status)
 	uv_buf_t b = uv_buf_init((char *)(uintptr_t)r->out, (unsigned)r->out_len);
 
 	assert_int_equal(status, 0);
-	uv_read_start((uv_stream_t *)&r->tcp, raw_alloc_cb, raw_read_cb);
+	if (!r->no_read)
+		uv_read_start((uv_stream_t *)&r->tcp, raw_alloc_cb, raw_read_cb);
 	if (r->out_len)
 		assert_int_equal(uv_write(&r->wr, (uv_stream_t *)&r->tcp, &b, 1, raw_write_cb), 0);
 }
@@ -779,6 +780,93 @@ static void test_byte_by_byte(void **state)
 	fix_end(&f);
 }
 
+static int taken_sent;
+
+static void free_sent_cb(int status, void *arg)
+{
+	assert_int_equal(status, 0);
+	free(arg);
+	taken_sent++;
+}
+
+static void take_and_echo(struct fix *f, struct http_request *req)
+{
+	size_t len;
+	uint8_t *body = http_request_take_body(req, &len);
+
+	(void)f;
+	assert_null(req->body);
+	assert_int_equal(req->body_len, 0);
+	assert_int_equal(len, 5);
+	assert_int_equal(http_response_send(req, 200, NULL, body, len, free_sent_cb, body), 0);
+}
+
+/* The handler owns a taken body; the connection allocates a new one for the next request. */
+static void test_take_body(void **state)
+{
+	struct fix f;
+	struct raw r;
+	static const char req[] = "POST /1 HTTP/1.1\r\nContent-Length: 5\r\n\r\nfirst"
+				  "POST /2 HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n"
+				  "\r\nlater";
+
+	(void)state;
+	taken_sent = 0;
+	fix_start(&f, NULL);
+	f.on_request = take_and_echo;
+	raw_exchange(&f, &r, req, sizeof(req) - 1);
+	assert_int_equal(f.requests, 2);
+	assert_int_equal(taken_sent, 2);
+	assert_non_null(strstr(r.in, "\r\n\r\nfirstHTTP/1.1 200 OK\r\n"));
+	assert_string_equal(strrchr(r.in, '\n') + 1, "later");
+	fix_end(&f);
+}
+
+#define HUGE_BYTES (48 * 1024 * 1024)
+static int huge_sent, huge_status;
+
+static void huge_sent_cb(int status, void *arg)
+{
+	huge_sent++;
+	huge_status = status;
+	free(arg);
+}
+
+static void send_huge(struct fix *f, struct http_request *req)
+{
+	uint8_t *b = calloc(1, HUGE_BYTES);
+
+	(void)f;
+	assert_non_null(b);
+	assert_int_equal(http_response_send(req, 200, NULL, b, HUGE_BYTES, huge_sent_cb, b), 0);
+}
+
+/* A client that never reads: the write timeout ends it, sent_cb reports the failure. */
+static void test_write_timeout(void **state)
+{
+	struct fix f;
+	struct raw r;
+	struct http_server_config cfg;
+
+	(void)state;
+	huge_sent = 0;
+	http_server_config_default(&cfg);
+	cfg.write_timeout_ms = 30;
+	fix_start(&f, &cfg);
+	f.on_request = send_huge;
+	memset(&r, 0, sizeof(r));
+	raw_start_str(&f, &r, "GET /huge HTTP/1.1\r\nHost: x\r\n\r\n");
+	r.no_read = true;
+	while (huge_sent == 0)
+		assert_int_not_equal(uv_run(&f.loop, UV_RUN_ONCE), 0);
+	assert_int_equal(huge_sent, 1);
+	assert_true(huge_status < 0);
+	assert_int_equal(http_server_stats(f.srv)->timeouts, 1);
+	raw_close(&r);
+	run_until_raw(&f, 1);
+	fix_end(&f);
+}
+
 static void test_pipelined(void **state)
 {
 	struct fix f;
@@ -838,6 +926,8 @@ int main(void)
 		cmocka_unit_test(test_chunked_over_cap),
 		cmocka_unit_test(test_expect_continue),
 		cmocka_unit_test(test_byte_by_byte),
+		cmocka_unit_test(test_take_body),
+		cmocka_unit_test(test_write_timeout),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_http10),
 	};
