@@ -440,6 +440,45 @@ static void test_disconnect_while_parked(void **state)
 	fix_end(&f);
 }
 
+static void timeout_cb(struct http_response *resp, void *arg)
+{
+	struct fix *f = arg;
+
+	assert_int_equal(resp->err, -ETIMEDOUT);
+	assert_null(resp->body);
+	f->errors++;
+}
+
+/* The client gives up on a parked poll: its connection closes, the server cancels. */
+static void test_client_timeout_cancels(void **state)
+{
+	struct fix f;
+	struct expect e;
+
+	(void)state;
+	fix_start(&f, NULL);
+	fix_client(&f, 1);
+	f.mode = MODE_FOREVER;
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_GET, "/poll", NULL, NULL, 0, 30,
+					     timeout_cb, &f),
+			 0);
+	run_until_responses(&f, 1);
+	while (f.cancels == 0)
+		assert_int_not_equal(uv_run(&f.loop, UV_RUN_ONCE), 0);
+	/* The client opens a new connection for the next request. */
+	f.mode = MODE_ECHO;
+	e = (struct expect){ &f, 200, (const uint8_t *)"/next", 5 };
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_GET, "/next", NULL, NULL, 0, 5000,
+					     expect_cb, &e),
+			 0);
+	run_until_responses(&f, 2);
+	assert_int_equal(f.errors, 1);
+	assert_int_equal(f.responses, 1);
+	assert_int_equal(f.cancels, 1);
+	assert_int_equal(http_server_stats(f.srv)->accepted, 2);
+	fix_end(&f);
+}
+
 static void test_free_while_parked(void **state)
 {
 	struct fix f;
@@ -916,6 +955,7 @@ int main(void)
 		cmocka_unit_test(test_keepalive_reuse),
 		cmocka_unit_test(test_longpoll_parked),
 		cmocka_unit_test(test_disconnect_while_parked),
+		cmocka_unit_test(test_client_timeout_cancels),
 		cmocka_unit_test(test_free_while_parked),
 		cmocka_unit_test(test_413_before_body),
 		cmocka_unit_test(test_garbage_400),
