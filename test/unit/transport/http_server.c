@@ -819,6 +819,55 @@ static void test_byte_by_byte(void **state)
 	fix_end(&f);
 }
 
+static char reuse_a[512];
+static const char reuse_b[] = "abcde"
+			      "GET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+static uv_write_t reuse_wr;
+static bool reuse_b_sent;
+
+static void reuse_on_data(struct raw *r)
+{
+	const char *end;
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)reuse_b, sizeof(reuse_b) - 1);
+
+	r->in[r->in_len] = '\0';
+	end = strstr(r->in, "\r\n\r\n");
+	if (reuse_b_sent || !end || r->in_len < (size_t)(end + 4 - r->in) + 100)
+		return;
+	/* The server has parsed the second header by now and waits for its 5 bytes. */
+	reuse_b_sent = true;
+	assert_int_equal(uv_write(&reuse_wr, (uv_stream_t *)&r->tcp, &b, 1, NULL), 0);
+}
+
+/*
+ * A body buffer kept from a larger request must not swallow what follows a shorter body:
+ * reads straight into the body stop at its Content-Length.
+ */
+static void test_reused_body_buffer(void **state)
+{
+	struct fix f;
+	struct raw r;
+	int n;
+
+	(void)state;
+	reuse_b_sent = false;
+	n = snprintf(reuse_a, sizeof(reuse_a), "POST /1 HTTP/1.1\r\nContent-Length: 100\r\n\r\n");
+	memset(reuse_a + n, 'x', 100);
+	n += 100;
+	n += snprintf(reuse_a + n, sizeof(reuse_a) - (size_t)n,
+		      "POST /2 HTTP/1.1\r\nContent-Length: 5\r\n\r\n");
+	fix_start(&f, NULL);
+	raw_start(&f, &r, reuse_a, (size_t)n);
+	r.on_data = reuse_on_data;
+	run_until_raw(&f, 1);
+	r.in[r.in_len] = '\0';
+	assert_true(reuse_b_sent);
+	assert_int_equal(f.requests, 3);
+	assert_non_null(strstr(r.in, "\r\n\r\nabcdeHTTP/1.1 200 OK\r\n"));
+	assert_string_equal(strrchr(r.in, '\n') + 1, "/3");
+	fix_end(&f);
+}
+
 static int taken_sent;
 
 static void free_sent_cb(int status, void *arg)
@@ -967,6 +1016,7 @@ int main(void)
 		cmocka_unit_test(test_expect_continue),
 		cmocka_unit_test(test_byte_by_byte),
 		cmocka_unit_test(test_take_body),
+		cmocka_unit_test(test_reused_body_buffer),
 		cmocka_unit_test(test_write_timeout),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_http10),
