@@ -981,6 +981,43 @@ static void test_pipelined(void **state)
 	fix_end(&f);
 }
 
+/* A second listener on ::1, IPv6-only; the client reaches it through an [IPv6] URL. */
+static void test_ipv6_listener(void **state)
+{
+	struct fix f;
+	struct sockaddr_in6 a6;
+	struct sockaddr_storage ss;
+	struct http_client *cli6;
+	struct expect e;
+	char url[80];
+	int err;
+
+	(void)state;
+	fix_start(&f, NULL);
+	assert_int_equal(uv_ip6_addr("::1", 0, &a6), 0);
+	err = http_server_listen(f.srv, (const struct sockaddr *)&a6);
+	if (err == UV_EADDRNOTAVAIL || err == UV_EAFNOSUPPORT) {
+		fix_end(&f);
+		skip(); /* no IPv6 loopback here */
+	}
+	assert_int_equal(err, 0);
+	assert_int_equal(http_server_sockname(f.srv, 1, &ss), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(http_server_sockname(f.srv, 2, &ss), -ENOENT);
+	assert_int_equal(http_server_sockname(f.srv, 1, &ss), 0);
+	snprintf(url, sizeof(url), "http://[::1]:%u/",
+		 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	assert_int_equal(http_client_new(&cli6, &f.loop, url, NULL), 0);
+	e = (struct expect){ &f, 200, (const uint8_t *)"/six", 4 };
+	assert_int_equal(http_client_request(cli6, HTTP_METHOD_GET, "/six", NULL, NULL, 0, 5000,
+					     expect_cb, &e),
+			 0);
+	run_until_responses(&f, 1);
+	assert_int_equal(http_server_stats(f.srv)->accepted, 1);
+	http_client_free(cli6);
+	fix_end(&f);
+}
+
 static void test_http10(void **state)
 {
 	struct fix f;
@@ -1020,6 +1057,7 @@ int main(void)
 		cmocka_unit_test(test_write_timeout),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_http10),
+		cmocka_unit_test(test_ipv6_listener),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
