@@ -561,8 +561,8 @@ static void test_garbage_400(void **state)
 	static const char *bad[] = {
 		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 hello\r\n\r\n", /* TLS hello */
 		"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-		"Content-Length: 3\r\n\r\n",
+		("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+		 "Content-Length: 3\r\n\r\n"),
 		"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: x\n\n",
 		"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
