@@ -169,14 +169,24 @@ static void park(struct tunnel_channel *ch, struct http_request *req)
 	ch->nparked++;
 }
 
+/*
+ * Log session changes. When the session is gone (expired: the client went away), the
+ * frames queued for it can never be opened: drop them, which also resumes the TUN.
+ */
 static void note_session(struct tunnel_channel *ch)
 {
 	uint32_t idx = peer_current_index(ch->ep.peer);
 
-	if (idx != ch->current_index) {
-		ch->current_index = idx;
+	if (idx == ch->current_index)
+		return;
+	ch->current_index = idx;
+	if (idx) {
 		log_info("channel %s: session established", ch->name);
+		return;
 	}
+	log_info("channel %s: session expired", ch->name);
+	frameq_clear(&ch->ep.send);
+	tunnel_endpoint_unpause(&ch->ep);
 }
 
 static void free_sent_cb(int status, void *arg)
@@ -328,7 +338,7 @@ struct tunnel_server *tunnel_server_new(uv_loop_t *loop, const struct tunnel_ser
 	uv_check_start(&srv->flush, flush_cb);
 	uv_timer_init(loop, &srv->tick);
 	srv->tick.data = srv;
-	uv_timer_start(&srv->tick, tick_cb, 1000, 1000);
+	uv_timer_start(&srv->tick, tick_cb, SERVER_TICK_MS, SERVER_TICK_MS);
 	srv->open_handles = 2;
 	return srv;
 }
