@@ -1,6 +1,7 @@
 #!/bin/bash
-# The examples of docs/IP-TUNNEL.md, run as written (placeholders filled in): keep the two
-# in step. Three namespaces: the client, the server, and "the internet" behind the server:
+# The examples of docs/IP-TUNNEL.md, run as written (placeholders filled in). The config
+# files, the nftables file and the systemd units are taken from the document itself;
+# the commands are repeated here, so keep the two in step. Three namespaces: the client, the server, and "the internet" behind the server:
 #
 #   n2 (client)              n1 (server)                       n3 (internet)
 #   veth2 198.18.0.2 ------- veth1 198.18.0.1
@@ -16,6 +17,24 @@ source "$(dirname "$0")/lib.sh"
 e2e_need_root
 command -v nft >/dev/null || e2e_skip "nft is missing: apt-get install nftables"
 command -v setpriv >/dev/null || e2e_skip "setpriv (util-linux) is missing"
+GUIDE="$(dirname "$0")/../../docs/IP-TUNNEL.md"
+# guide_block FIRST-LINE: the indented block of the guide that starts with FIRST-LINE,
+# up to the next prompt (`server# `, `client# `, `# systemctl`), without the indent.
+guide_block() {
+	python3 - "$GUIDE" "$1" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().split("\n")
+start = lines.index("    " + sys.argv[2])
+out = [lines[start]]
+for l in lines[start + 1:]:
+	if re.match(r"^    (server|client)# |^    # systemctl", l) or (l and not l.startswith("    ")):
+		break
+	out.append(l)
+while out and not out[-1].strip():
+	out.pop()
+print("\n".join(x[4:] for x in out))
+PY
+}
 e2e_two_hosts
 E2E_NS3=httun-test-$$-3
 e2e_ns_add "$E2E_NS3"
@@ -46,33 +65,13 @@ check "a key readable by others: says chmod 600" grep -q "chmod 600" <<<"$out"
 echo "$out"
 chmod 600 "$d/client/office.key"
 
-cat >"$d/etc/httun/server.conf" <<'EOF'
-# /etc/httun/server.conf
-[server]
-listen = 198.18.0.1:8080
-user = nobody
-
-[channel office]
-key-file = office.key
-tun = yes
-tun-name = httun0
-tun-address = 198.18.1.1/24
-tun-address = fd00:1::1/64
-EOF
-cat >"$d/client/client.conf" <<'EOF'
-# /etc/httun/client.conf
-[client]
-url = http://198.18.0.1:8080/
-
-[channel office]
-key-file = office.key
-tun = yes
-tun-name = httun0
-tun-address = 198.18.1.2/24
-tun-address = fd00:1::2/64
-route = 198.19.0.0/16
-route = fd00:3::/64
-EOF
+guide_block "# /etc/httun/server.conf" | sed 's/^user = httun$/user = nobody/' \
+	>"$d/etc/httun/server.conf"
+guide_block "# /etc/httun/client.conf" | sed 's/server.example.org/198.18.0.1/' \
+	>"$d/client/client.conf"
+check "the guide's server.conf names user httun (replaced by nobody here)" \
+	grep -qx "user = nobody" "$d/etc/httun/server.conf"
+check "the guide's client.conf has its url" grep -qx "url = http://198.18.0.1:8080/" "$d/client/client.conf"
 chmod 600 "$d/etc/httun/server.conf" "$d/client/client.conf"
 
 # The server as the systemd unit starts it: root, but only these capabilities.
@@ -98,30 +97,9 @@ check "no forwarding yet: the internet is not reachable" \
 # Forwarding and NAT on the server: the guide's commands and nft file.
 n1 sysctl -q -w net.ipv4.ip_forward=1
 n1 sysctl -q -w net.ipv6.conf.all.forwarding=1
-cat >"$d/etc/httun/nat.nft" <<'EOF'
-#!/usr/sbin/nft -f
-# /etc/httun/nat.nft: let httun clients out to the internet through this server.
-define TUN = "httun0"           # the server's tunnel device (tun-name)
-define WAN = "wan0"             # the interface towards the internet
-define TUN4 = 198.18.1.0/24     # the tunnel's networks (tun-address)
-define TUN6 = fd00:1::/64
-
-table inet httun
-delete table inet httun         # so that loading the file again replaces it
-table inet httun {
-	chain forward {
-		type filter hook forward priority filter; policy accept;
-		iifname $TUN oifname $WAN accept
-		iifname $WAN oifname $TUN ct state established,related accept
-		oifname $TUN drop   # nothing else may open connections into the tunnel
-	}
-	chain postrouting {
-		type nat hook postrouting priority srcnat; policy accept;
-		oifname $WAN ip saddr $TUN4 masquerade
-		oifname $WAN ip6 saddr $TUN6 masquerade
-	}
-}
-EOF
+guide_block "#!/usr/sbin/nft -f" | sed 's/^define WAN = "eth0"/define WAN = "wan0"/' \
+	>"$d/etc/httun/nat.nft"
+check "the guide's nft file has WAN defined" grep -q '^define WAN = "wan0"' "$d/etc/httun/nat.nft"
 check "nft -c accepts the guide's file" n1 nft -c -f "$d/etc/httun/nat.nft"
 check "nft loads it" n1 nft -f "$d/etc/httun/nat.nft"
 check "nft loads it a second time (reload)" n1 nft -f "$d/etc/httun/nat.nft"
@@ -152,6 +130,16 @@ check "default-route client: the internet through the tunnel, IPv4" \
 check "default-route client: IPv6" e2e_wait_for 5 n2 ping -6 -c 1 -W 1 fd00:3::2
 check "default-route client: the server itself stays outside the tunnel" \
 	bash -c "ip -n $E2E_NS2 route get 198.18.0.1 | grep -q 'dev veth2'"
+
+# The systemd units: systemd-analyze prints nothing for a unit it fully understands.
+if command -v systemd-analyze >/dev/null; then
+	for u in httun-server httun-client; do
+		guide_block "# /etc/systemd/system/$u.service" | tail -n +2 |
+			sed "s|/usr/local/bin/httun|$HTTUN_BIN|" >"$d/$u.service"
+		check "$u.service: systemd-analyze verify is silent" \
+			bash -c "out=\$(systemd-analyze verify --man=no '$d/$u.service' 2>&1) && [ -z \"\$out\" ] && grep -q ExecStart '$d/$u.service'"
+	done
+fi
 
 # Troubleshooting messages the guide quotes.
 "$HTTUN_BIN" genkey >"$d/wrong.key"
