@@ -51,10 +51,7 @@ d=$E2E_TMP
 mkdir -p "$d/etc/httun" "$d/client"
 
 # Keys: the guide's commands.
-(
-	cd "$d/etc/httun"
-	(umask 077 && "$HTTUN_BIN" genkey >office.key)
-)
+(cd "$d/etc/httun" && umask 077 && "$HTTUN_BIN" genkey >office.key)
 check "genkey under umask 077 makes a mode 600 key" test "$(stat -c %a "$d/etc/httun/office.key")" = 600
 cp "$d/etc/httun/office.key" "$d/client/office.key"
 chmod 644 "$d/client/office.key"
