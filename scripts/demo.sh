@@ -28,9 +28,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >build.cmake.log 2>&1 ||
 		cat build.cmake.log
 		exit 1
 	}
-cmake --build build -j"$(nproc)" --target httun >build.make.log 2>&1 ||
+cmake --build build -j"$(nproc)" --target httun >build/make.log 2>&1 ||
 	{
-		cat build.make.log
+		cat build/make.log
 		exit 1
 	}
 [ -c /dev/net/tun ] || {
