@@ -234,6 +234,16 @@
 #define CLIENT_BACKOFF_MAX_MS (5 * 1000)
 /* A poll may legitimately take POLL_HOLD_MS; the rest is slack for slow paths. */
 #define CLIENT_POLL_TIMEOUT_MS (POLL_HOLD_MS + 15 * 1000)
+/*
+ * After a handshake, a 404 that says the server lost the new session again waits this
+ * long before the next handshake, so a server that keeps forgetting sessions (a load
+ * balancer spreading requests over several servers) is not hammered.
+ */
+#define CLIENT_REHANDSHAKE_MIN_MS 1000
+/* Command-line options one invocation may give (repeatable ones included). */
+#define CMD_MAX_FLAGS 512
+/* Server housekeeping tick: session and handshake expiry. */
+#define SERVER_TICK_MS 1000
 #define CLIENT_POST_TIMEOUT_MS (15 * 1000)
 
 /* ---- transport: HTTP/1.1 server and client (docs/TRANSPORT.md) ---- */

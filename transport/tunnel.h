@@ -18,9 +18,10 @@
 /*
  * Where the packets of a channel go and come from; cmd wires a TUN device here.
  * deliver gets a packet with its 10-byte virtio_net_hdr in front (network order, as
- * tun_write takes it with offloads); the buffer is borrowed for the call. resume says
- * the send queue has room again after get_buf returned 0. deliver NULL: the channel
- * carries no IP, its IP records are dropped and counted.
+ * tun_write takes it with offloads); the buffer is borrowed for the call only: deliver
+ * must be done with it when it returns (the receive path rewrites bytes around it).
+ * resume says the send queue has room again after get_buf returned 0. deliver NULL: the
+ * channel carries no IP, its IP records are dropped and counted.
  *
  * The l7 hooks are the channel's L7 streams (transport/l7_streams.h sets them): l7_record
  * gets every L7 record of an opened frame (type, body borrowed for the call); l7_resume
@@ -88,6 +89,8 @@ struct batch *tunnel_endpoint_batch(struct tunnel_endpoint *ep, size_t min_room,
 
 /* Seal the open frame, if any; 0 or the error of peer_seal (frame dropped, counted). */
 int tunnel_endpoint_seal(struct tunnel_endpoint *ep, uint64_t now_ms);
+/* Seal and queue an empty frame (keepalive), to confirm a new session at once. */
+int tunnel_endpoint_keepalive(struct tunnel_endpoint *ep, uint64_t now_ms);
 /* Called after frames left the queue: resume a paused TUN when there is room again. */
 void tunnel_endpoint_unpause(struct tunnel_endpoint *ep);
 
