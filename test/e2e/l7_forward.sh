@@ -21,7 +21,9 @@
 # local connection is closed and the target sees no connection; an allowed target that
 # refuses; the forward listens on loopback unless BIND says otherwise; IPv6 forward;
 # iperf3 through a forward; TUN and L7 on one channel at once; forwards from a client
-# config file; a channel without rules refuses L7; clean shutdown.
+# config file; a channel without rules refuses L7; names resolved on the server (one to
+# an allowed address, one to loopback, one to both, one to nothing) and an IPv4-mapped
+# own address; clean shutdown.
 source "$(dirname "$0")/lib.sh"
 e2e_need_root
 command -v python3 >/dev/null || e2e_skip "python3 is missing"
@@ -40,6 +42,12 @@ n3 ip addr add fd00:e2e:2::2/64 dev veth31 nodad
 n1 ip link set veth13 up
 n3 ip link set veth31 up
 T=198.18.2.2
+# Names the server resolves: ip netns exec bind-mounts /etc/netns/NS/hosts over
+# /etc/hosts inside NS. "mixed.test" has a loopback and an allowed address.
+mkdir -p "/etc/netns/$E2E_NS1"
+printf '%s\n' "127.0.0.1 localhost" "$T target.test" "127.0.0.1 evil.test" \
+	"127.0.0.1 mixed.test" "$T mixed.test" >"/etc/netns/$E2E_NS1/hosts"
+trap 'rc=$?; rm -rf "/etc/netns/$E2E_NS1"; rmdir /etc/netns 2>/dev/null; (exit $rc); e2e_cleanup' EXIT
 
 umask 077
 "$HTTUN_BIN" genkey >"$E2E_TMP/key"
@@ -93,7 +101,9 @@ e2e_bg client "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/key" \
 	-L 18000:$T:8000 -L 18001:$T:8001 -L 18002:$T:8002 \
 	-L 19000:$T:9000 -L 17001:198.18.0.1:7001 -L 15201:$T:5201 \
 	-L 18003:$T:8003 -L '[::1]:18006:[fd00:e2e:2::2]:8000' \
-	-L 198.18.0.2:18010:$T:8000 -v \
+	-L 198.18.0.2:18010:$T:8000 -L 17002:[::ffff:198.18.0.1]:7001 \
+	-L 18020:target.test:8000 -L 18021:evil.test:8000 -L 18022:mixed.test:8000 \
+	-L 18023:nx.test:8000 -v \
 	http://198.18.0.1:8080/
 CLIENT_PID=$E2E_LAST_PID
 e2e_wait_for 10 grep -q connected "$E2E_TMP/client.log"
@@ -156,6 +166,26 @@ check "own address swept up by a broad rule: the target saw no connection" \
 check "server logged the denials" grep -q "denied.*no l7-allow rule" "$E2E_TMP/server.log"
 check "server logged the own-address denial" grep -q "198.18.0.1:7001: denied.*own address" \
 	"$E2E_TMP/server.log"
+check "IPv4-mapped IPv6 of an own address: the local connection is closed" \
+	n2 python3 "$TOOL" closed-client 17002
+check "IPv4-mapped IPv6 of an own address: the target saw no connection" \
+	test "$(wc -l <"$E2E_TMP/count-7001")" = 0
+
+fetch_name() { # fetch_name PORT: download through a forward to a name, compare
+	n2 curl -sS --max-time 30 -o "$E2E_TMP/dl-name" "http://127.0.0.1:$1/file" &&
+		cmp -s "$E2E_TMP/www/file" "$E2E_TMP/dl-name"
+}
+check "a name resolved on the server to an allowed address: download intact" fetch_name 18020
+check "a name that resolves to loopback: the local connection is closed" \
+	n2 python3 "$TOOL" closed-client 18021
+check "server logged the name's loopback address as the reason" \
+	grep -q "evil.test:8000: denied (127.0.0.1: loopback" "$E2E_TMP/server.log"
+check "a name with a loopback and an allowed address: the allowed one is used" fetch_name 18022
+check "a name that does not resolve: the local connection is closed" \
+	n2 python3 "$TOOL" closed-client 18023
+check "the client logged why" grep -q "nx.test:8000, stream [0-9]*: reset by the server: name did not resolve" \
+	"$E2E_TMP/client.log"
+
 check "allowed target with nothing listening: the local connection is closed" \
 	n2 python3 "$TOOL" closed-client 18003
 check "client logged the server's reset reason" grep -q "connection refused" "$E2E_TMP/client.log"
