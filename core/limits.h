@@ -355,6 +355,12 @@
  */
 #define L7_GAP_TIMEOUT_MS (10 * 1000)
 /*
+ * A window announcement that was lost (with a failed HTTP request) would leave the sender
+ * waiting forever: a stream standing still at its previous window edge for
+ * L7_GAP_TIMEOUT_MS announces its window again, at most this many times per position.
+ */
+#define L7_WINDOW_REANNOUNCE_TRIES 3
+/*
  * The server's name lookup of a target, and then its TCP connect, each. A lookup that
  * outlasts it is abandoned (the stream is reset, "timed out"), though the resolver
  * thread itself runs until the resolver gives up.

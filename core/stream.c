@@ -147,9 +147,33 @@ uint64_t stream_rx_announce(struct stream_rx *rx)
 {
 	uint64_t w = rx->consumed + rx->window_bytes;
 
-	if (w > rx->window)
+	if (w > rx->window) {
+		rx->prev_window = rx->window;
 		rx->window = w;
+	}
 	return rx->window;
+}
+
+bool stream_rx_window_lost(struct stream_rx *rx, uint64_t now_ms, uint64_t timeout_ms,
+			   unsigned max_tries)
+{
+	if (rx->has_fin || rx->segs || rx->next != rx->consumed || rx->next != rx->prev_window ||
+	    rx->window <= rx->next) {
+		rx->stuck_since_ms = 0;
+		return false;
+	}
+	if (!rx->stuck_since_ms || rx->stuck_next != rx->next) {
+		rx->stuck_since_ms = now_ms ? now_ms : 1;
+		rx->stuck_next = rx->next;
+		rx->reannounced = 0;
+		return false;
+	}
+	if (now_ms < rx->stuck_since_ms || now_ms - rx->stuck_since_ms < timeout_ms ||
+	    rx->reannounced >= max_tries)
+		return false;
+	rx->reannounced++;
+	rx->stuck_since_ms = now_ms;
+	return true;
 }
 
 bool stream_rx_gap_expired(const struct stream_rx *rx, uint64_t now_ms, uint64_t timeout_ms)

@@ -36,6 +36,10 @@ struct stream_rx {
 	struct stream_seg *segs; /* out of order: sorted, disjoint, all above next */
 	size_t seg_bytes;
 	uint64_t gap_since_ms; /* when the oldest still-open gap appeared; 0: no gap */
+	uint64_t prev_window; /* the window announced before the current one */
+	uint64_t stuck_next; /* stream_rx_window_lost: where the stream stood still */
+	uint64_t stuck_since_ms;
+	unsigned reannounced;
 };
 
 /* In-order bytes for the application; borrowed for the call. */
@@ -73,6 +77,17 @@ static inline uint64_t stream_rx_unconsumed(const struct stream_rx *rx)
 }
 /* True when a gap has held data back for at least timeout_ms. */
 bool stream_rx_gap_expired(const struct stream_rx *rx, uint64_t now_ms, uint64_t timeout_ms);
+/*
+ * Called periodically: true when the last window announcement was probably lost, so it
+ * should be sent again (stream_rx_announce). That is when the data ends exactly at the
+ * previous window edge, everything was consumed, and the stream has stood still there for
+ * timeout_ms: a sender that never got the current window waits at the previous one
+ * forever. At most max_tries times for one position, so a stream that is merely idle at
+ * such an edge costs a few records, not a steady trickle. No retransmission is needed
+ * for this: windows are absolute, repeating one is harmless.
+ */
+bool stream_rx_window_lost(struct stream_rx *rx, uint64_t now_ms, uint64_t timeout_ms,
+			   unsigned max_tries);
 
 struct stream_tx {
 	uint64_t next; /* offset of the next byte to send */

@@ -855,6 +855,12 @@ static void tick_cb(uv_timer_t *t)
 				     "resetting the stream",
 				     ls->name, st_where(st, where, sizeof(where)));
 			st_kill(st, L7_RESET_PROTOCOL, true);
+		} else if ((st->state == ST_OPEN || st->state == ST_OPENING) &&
+			   stream_rx_window_lost(&st->rx, now, ls->gap_timeout_ms,
+						 L7_WINDOW_REANNOUNCE_TRIES)) {
+			log_debug("%s: %s: announcing the window again", ls->name,
+				  st_where(st, where, sizeof(where)));
+			send_window(st);
 		}
 	}
 }

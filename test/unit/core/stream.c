@@ -251,6 +251,46 @@ static void test_gaps(void **state)
 	stream_rx_close(&rx);
 }
 
+static void test_window_lost(void **state)
+{
+	struct stream_rx rx;
+	struct sink s = { 0 };
+	bool fin;
+
+	(void)state;
+	stream_rx_init(&rx, 400);
+	/* Nothing received at all: the first window may have been lost. */
+	assert_false(stream_rx_window_lost(&rx, 1000, 100, 2));
+	assert_false(stream_rx_window_lost(&rx, 1099, 100, 2));
+	assert_true(stream_rx_window_lost(&rx, 1100, 100, 2));
+	assert_false(stream_rx_window_lost(&rx, 1150, 100, 2));
+	assert_true(stream_rx_window_lost(&rx, 1200, 100, 2));
+	/* At most max_tries for one position. */
+	assert_false(stream_rx_window_lost(&rx, 5000, 100, 2));
+
+	/* The sender filled the first window; it is consumed and a new one announced. */
+	assert_int_equal(feed(&rx, &s, 0, 400, false, 6000, &fin), 0);
+	assert_false(stream_rx_window_lost(&rx, 6000, 100, 2)); /* not consumed yet */
+	assert_true(stream_rx_consume(&rx, 400));
+	assert_int_equal(stream_rx_announce(&rx), 800);
+	assert_int_equal(rx.prev_window, 400);
+	/* Standing still at 400, the previous edge: the announcement of 800 was lost? */
+	assert_false(stream_rx_window_lost(&rx, 7000, 100, 2));
+	assert_true(stream_rx_window_lost(&rx, 7100, 100, 2));
+	/* Data moved on: not stuck any more. */
+	assert_int_equal(feed(&rx, &s, 400, 10, false, 7200, &fin), 0);
+	stream_rx_consume(&rx, 10);
+	assert_false(stream_rx_window_lost(&rx, 9000, 100, 2));
+	assert_false(stream_rx_window_lost(&rx, 20000, 100, 2));
+	/* Not consumed, or after the end: never. */
+	stream_rx_close(&rx);
+	stream_rx_init(&rx, 400);
+	assert_int_equal(feed(&rx, &s, 0, 0, true, 1, &fin), 0);
+	assert_false(stream_rx_window_lost(&rx, 1000, 100, 2));
+	assert_false(stream_rx_window_lost(&rx, 9000, 100, 2));
+	stream_rx_close(&rx);
+}
+
 static void test_tx(void **state)
 {
 	struct stream_tx tx;
@@ -281,6 +321,7 @@ int main(void)
 		cmocka_unit_test(test_window),
 		cmocka_unit_test(test_fin),
 		cmocka_unit_test(test_gaps),
+		cmocka_unit_test(test_window_lost),
 		cmocka_unit_test(test_tx),
 	};
 

@@ -41,6 +41,7 @@ struct pump {
 	unsigned turns;
 	bool reorder;
 	bool drop_big_c2s; /* drop one large client-to-server frame (data) */
+	bool drop_first_s2c; /* drop the server's first frame (its first L7_WINDOW) */
 	unsigned dropped;
 	struct held held[2];
 };
@@ -77,6 +78,11 @@ static void pump_idle_cb(uv_idle_t *h)
 			pm->frames[d]++;
 			if (d == 0 && pm->drop_big_c2s && !pm->dropped && pm->frames[0] > 3 &&
 			    b->len > 20000) {
+				pm->dropped++;
+				free(copy);
+				continue;
+			}
+			if (d == 1 && pm->drop_first_s2c && pm->frames[1] == 1) {
 				pm->dropped++;
 				free(copy);
 				continue;
@@ -548,6 +554,24 @@ static void test_lost_frame_resets(void **state)
 	world_close(&w);
 }
 
+/* The server's first window is lost: it announces it again, the stream goes on intact. */
+static void test_lost_window_announced_again(void **state)
+{
+	struct world w;
+	uint64_t t0;
+
+	(void)state;
+	world_init(&w, "127.0.0.1", true, 0);
+	w.pump.drop_first_s2c = true;
+	t0 = clock_now_ms();
+	world_run(&w, 1, 100 * 1000);
+	assert_int_equal(w.pump.dropped, 1);
+	assert_all_intact(&w);
+	/* It took a re-announcement (gap timeout 300 ms, tick 250 ms), not the open timeout. */
+	assert_true(clock_now_ms() - t0 >= 300);
+	world_close(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -556,6 +580,7 @@ int main(void)
 		cmocka_unit_test(test_denied),
 		cmocka_unit_test(test_loopback_needs_naming),
 		cmocka_unit_test(test_lost_frame_resets),
+		cmocka_unit_test(test_lost_window_announced_again),
 	};
 
 	log_init("test", LOG_LEVEL_WARN);
