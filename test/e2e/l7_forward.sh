@@ -150,8 +150,13 @@ echo "stalled stream: the sender got $((stalled / 1024)) KiB in (mostly kernel s
 	"buffers) before it was pushed back; httun RSS (client + server) $rss_before KiB" \
 	"before, $rss_after KiB while stalled"
 check "a reader that never reads pushes back: its sender is blocked" test "$stalled" = "$stalled2"
-check "memory stays bounded while a stream is stalled (RSS grew < 24 MiB)" \
-	test $((rss_after - rss_before)) -lt $((24 * 1024))
+# AddressSanitizer's quarantine keeps freed memory resident: RSS says nothing there.
+if grep -q __asan_init "$HTTUN_BIN"; then
+	echo "skipped under AddressSanitizer: memory stays bounded while a stream is stalled"
+else
+	check "memory stays bounded while a stream is stalled (RSS grew < 24 MiB)" \
+		test $((rss_after - rss_before)) -lt $((24 * 1024))
+fi
 kill -TERM "$STALL_PID" 2>/dev/null || true
 wait "$STALL_PID" 2>/dev/null || true
 
