@@ -139,8 +139,9 @@ def stall_client(port, seconds, outfile):
             sent += s.send(chunk)
         except BlockingIOError:
             time.sleep(0.05)
-        with open(outfile, "w") as f:
+        with open(outfile + ".tmp", "w") as f:
             f.write("%d\n" % sent)
+        os.replace(outfile + ".tmp", outfile)  # the test reads it meanwhile
     s.close()
     return True
 
