@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -688,9 +689,14 @@ static void on_open(struct l7_streams *ls, const struct l7_open *o)
 		ls->bad_records++;
 		return;
 	}
-	if (st_find(ls, o->stream)) {
-		/* Ids are never reused: a second OPEN is a broken peer; keep the first. */
-		ls->bad_records++;
+	st = st_find(ls, o->stream);
+	if (st) {
+		/*
+		 * Ids are never reused within a client run: a broken peer, or a restarted client
+		 * whose random ids met an old stream's. Neither stream can be trusted: end both.
+		 */
+		log_warnx_rl("%s: L7 stream id %u opened twice; resetting it", ls->name, o->stream);
+		st_kill(st, L7_RESET_PROTOCOL, true);
 		return;
 	}
 	if (!ls->policy || !ls->policy->n_rules) {
@@ -919,6 +925,12 @@ int l7_streams_new(struct l7_streams **out, uv_loop_t *loop, const struct l7_str
 	ls->policy = cfg->policy;
 	ls->window_bytes = cfg->window_bytes ? cfg->window_bytes : L7_WINDOW_BYTES_DEFAULT;
 	ls->gap_timeout_ms = cfg->gap_timeout_ms ? cfg->gap_timeout_ms : L7_GAP_TIMEOUT_MS;
+	/*
+	 * Ids count up from a random start: a restarted client must not reuse the ids of
+	 * streams the server may still hold from its previous run (their late windows would
+	 * let a new connection's data into an old one). At least 2^31 ids stay available.
+	 */
+	ls->next_id = randombytes_uniform(UINT32_MAX / 2);
 	ls->name = strdup(cfg->name);
 	if (cfg->n_forwards)
 		ls->fwds = calloc(cfg->n_forwards, sizeof(*ls->fwds));
