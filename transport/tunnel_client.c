@@ -139,7 +139,7 @@ static void maybe_handshake(struct tunnel_client *cli, uint64_t now)
 		return;
 	if (!cli->hs_failed && !cli->session_lost && !peer_wants_handshake(cli->ep.peer, now))
 		return;
-	if (peer_handshake_start(cli->ep.peer, cli->init, now) < 0)
+	if (peer_handshake_start(cli->ep.peer, cli->init, clock_realtime_ns(), now) < 0)
 		return;
 	cli->hs_failed = false;
 	carrier_random_token(tok);
