@@ -54,8 +54,9 @@
 /* ---- handshake (docs/PROTOCOL.md "Handshake") ---- */
 
 /*
- * Unconfirmed responder sessions kept per channel. A replayed init can only cycle these
- * slots; it never touches the confirmed session.
+ * Unconfirmed responder sessions kept per channel. A replayed init (only possible while
+ * the channel has no current session: the timestamp refuses it otherwise) can only cycle
+ * these slots; it never touches the confirmed session.
  */
 #define HANDSHAKE_MAX_PENDING 4
 /* An unconfirmed responder session is forgotten after this long. */

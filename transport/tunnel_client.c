@@ -187,7 +187,7 @@ static void maybe_handshake(struct tunnel_client *cli, uint64_t now)
 	/* A server that keeps forgetting sessions (no sticky load balancing?) is not hammered. */
 	if (cli->session_lost && cli->hs_ok_ms && now - cli->hs_ok_ms < CLIENT_REHANDSHAKE_MIN_MS)
 		return;
-	if (peer_handshake_start(cli->ep.peer, cli->init, now) < 0)
+	if (peer_handshake_start(cli->ep.peer, cli->init, clock_realtime_ns(), now) < 0)
 		return;
 	cli->hs_failed = false;
 	carrier_random_token(tok);

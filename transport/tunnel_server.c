@@ -218,7 +218,12 @@ static void handle_init(struct tunnel_server *srv, struct http_request *req)
 	err = peer_handle_init(ch->ep.peer, req->body, req->body_len, resp, clock_now_ms());
 	if (err) {
 		free(resp);
-		log_warnx_rl("channel %s: handshake refused: %s", ch->name, strerror(-err));
+		if (err == -EALREADY) /* docs/PROTOCOL.md section 3: replay or clock stepped back */
+			log_warnx_rl(
+				"channel %s: handshake refused: INIT not newer than the last one",
+				ch->name);
+		else
+			log_warnx_rl("channel %s: handshake refused: %s", ch->name, strerror(-err));
 		http_response_send_error(req, err == -ENOMEM || err == -ENOSPC ? 503 : 404, false);
 		return;
 	}

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <cmocka.h>
 
 /* LOG_RATELIMIT_BURST lines per interval, then silence, then a count of what was dropped. */
@@ -74,6 +75,20 @@ static void test_errno_preserved(void **state)
 	assert_int_equal(errno, ENOSPC);
 }
 
+/*
+ * The INIT timestamp clock: the wall clock in nanoseconds, not the monotonic one. time()
+ * may read a coarser clock, hence a second of slack on both sides.
+ */
+static void test_clock_realtime_ns(void **state)
+{
+	uint64_t before = (uint64_t)time(NULL), ns = clock_realtime_ns(),
+		 after = (uint64_t)time(NULL);
+
+	(void)state;
+	assert_true(ns / 1000000000u + 1 >= before);
+	assert_true(ns / 1000000000u <= after + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -81,6 +96,7 @@ int main(void)
 		cmocka_unit_test(test_ratelimit_time_zero),
 		cmocka_unit_test(test_level_parse),
 		cmocka_unit_test(test_errno_preserved),
+		cmocka_unit_test(test_clock_realtime_ns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
