@@ -390,7 +390,7 @@ static void world_init(struct world *w, const char *rule_net, bool target_port_r
 						      w->ix[i], &io),
 				 0);
 	}
-	assert_int_equal(peer_handshake_start(w->ep[0].peer, init, now), 0);
+	assert_int_equal(peer_handshake_start(w->ep[0].peer, init, clock_realtime_ns(), now), 0);
 	assert_int_equal(peer_handle_init(w->ep[1].peer, init, sizeof(init), resp, now), 0);
 	assert_int_equal(peer_handle_response(w->ep[0].peer, resp, sizeof(resp), now), 0);
 
