@@ -7,7 +7,8 @@
 #     -> 127.0.0.1:180xx            channel lab: l7-allow, tun      l7_tool echo :8001,
 #   httun client -L ... == HTTP ==>   198.18.1.1                    half-close :8002,
 #   (also --tun 198.18.1.2)         channel office: tun only        counting :9000,
-#                                   counting listener               iperf3 -s :5201
+#                                   channel web: l7-allow only      iperf3 -s :5201
+#                                   counting listener
 #                                     198.18.0.1:7001
 #   veth 198.18.0.2 ------- 198.18.0.1 veth   veth 198.18.2.1 ------ 198.18.2.2 veth
 #   fd00:e2e::2             fd00:e2e::1       fd00:e2e:2::1          fd00:e2e:2::2
@@ -69,8 +70,10 @@ for p in 8000 8001 8002 9000 5201; do
 done
 e2e_wait_for 10 n1 sh -c "ss -ltn | grep -q ':7001 '"
 
-"$HTTUN_BIN" genkey >"$E2E_TMP/office.key"
-chmod 600 "$E2E_TMP/office.key"
+for k in office web; do
+	"$HTTUN_BIN" genkey >"$E2E_TMP/$k.key"
+	chmod 600 "$E2E_TMP/$k.key"
+done
 # The server from a config file: rules per channel; "office" carries IP only.
 cat >"$E2E_TMP/server.conf" <<CONF
 [server]
@@ -91,6 +94,11 @@ key-file = $E2E_TMP/office.key
 tun = yes
 tun-name = httun-o
 tun-address = 198.18.4.1/24
+
+# L7 only, no TUN device.
+[channel web]
+key-file = $E2E_TMP/web.key
+l7-allow = $T:8000
 CONF
 e2e_bg server "$E2E_NS1" "$HTTUN_BIN" server -c "$E2E_TMP/server.conf" -v
 SERVER_PID=$E2E_LAST_PID
@@ -228,14 +236,16 @@ wait "$CLIENT_PID"
 check "client exits 0 on SIGTERM" test $? = 0
 check "client's forward listeners are gone" test -z "$(listens_on 18000)"
 
-# A client from a config file: forwards there work the same.
+# A client from a config file, on the L7-only channel "web": forwards work the same, and
+# that channel's own rules apply (port 8001 is allowed on lab, not on web).
 cat >"$E2E_TMP/client.conf" <<CONF
 [client]
 url = http://198.18.0.1:8080/
 forward = 18100:$T:8000
+forward = 18101:$T:8001
 
-[channel lab]
-key-file = $E2E_TMP/key
+[channel web]
+key-file = $E2E_TMP/web.key
 CONF
 e2e_bg cfgclient "$E2E_NS2" "$HTTUN_BIN" client -c "$E2E_TMP/client.conf"
 CFG_PID=$E2E_LAST_PID
@@ -244,7 +254,9 @@ fetch_cfg() {
 	n2 curl -sS --max-time 30 -o "$E2E_TMP/dl-cfg" http://127.0.0.1:18100/file &&
 		cmp -s "$E2E_TMP/www/file" "$E2E_TMP/dl-cfg"
 }
-check "forward from a client config file: download intact" fetch_cfg
+check "L7-only channel, forward from a client config file: download intact" fetch_cfg
+check "L7-only channel: its own rules apply (8001 refused there)" \
+	n2 python3 "$TOOL" closed-client 18101
 kill -TERM "$CFG_PID"
 wait "$CFG_PID" || true
 
