@@ -15,6 +15,8 @@
 #include <stdint.h>
 
 #define RELAY_VERSION 1
+/* Where `httun fcgi` looks for the server when not told (docs/FASTCGI.md). */
+#define RELAY_DEFAULT_SOCKET "/run/httun/fcgi.sock"
 #define RELAY_HEADER_BYTES 12
 #define RELAY_HELLO_BYTES 4
 /* The fixed part of a RESPONSE payload before the content type: status, type length. */
