@@ -8,6 +8,7 @@
 #   web_start   start the web server (its PID in WEB_PID, in E2E_PIDS)
 #   web_stop    stop it (by that PID) and wait until it is gone
 #   relay_pids  print the PIDs of the `httun fcgi` processes serving it
+#   relay_killed  (optional) what a service manager does once they were killed
 # and then calls fcgi_e2e_run.
 
 FCGI_DIR=$(dirname "${BASH_SOURCE[0]}")
@@ -112,8 +113,9 @@ fcgi_e2e_run() {
 
 	# The relays die: the web server starts new ones, the tunnel recovers.
 	pids=$(relay_pids)
-	check "$name: httun fcgi runs under the web server" test -n "$pids"
+	check "$name: httun fcgi processes found" test -n "$pids"
 	kill -KILL $pids 2>/dev/null || true
+	if declare -F relay_killed >/dev/null; then relay_killed; fi
 	check "$name: httun fcgi killed: the tunnel recovers" tunnel_up 30
 
 	# The web server restarts: the tunnel recovers, the page is back.
