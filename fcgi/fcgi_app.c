@@ -669,7 +669,8 @@ static bool span_append(char *dst, size_t cap, size_t *len, struct span s)
 {
 	if (s.len > cap - *len)
 		return false;
-	memcpy(dst + *len, s.p, s.len);
+	if (s.len) /* an absent variable is a NULL span */
+		memcpy(dst + *len, s.p, s.len);
 	*len += s.len;
 	return true;
 }

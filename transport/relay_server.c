@@ -151,7 +151,8 @@ static int relay_req_sendv(struct http_request *req, int status, const char *con
 		goto fail_close;
 	}
 	rw->bufs[0] = uv_buf_init((char *)rw->head, (unsigned)w.len);
-	memcpy(&rw->bufs[1], bufs, nbufs * sizeof(uv_buf_t));
+	if (nbufs)
+		memcpy(&rw->bufs[1], bufs, nbufs * sizeof(uv_buf_t));
 	rw->sent_cb = sent_cb;
 	rw->sent_arg = arg;
 	rw->w.data = rw;
