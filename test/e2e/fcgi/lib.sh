@@ -59,10 +59,12 @@ server_stop() {
 iperf() { # iperf NAME ARGS...: iperf3 from n2 against a one-shot server in n1
 	local name=$1
 	shift
-	n1 iperf3 -s -1 -B 198.18.1.1 >"$E2E_TMP/iperf-s-$name.log" 2>&1 &
+	# Bounded: through a broken tunnel iperf3 would wait for minutes.
+	n1 timeout 30 iperf3 -s -1 -B 198.18.1.1 >"$E2E_TMP/iperf-s-$name.log" 2>&1 &
 	local spid=$!
 	e2e_wait_for 5 n1 sh -c "ss -ltn | grep -q ':5201 '" || true
-	n2 iperf3 -c 198.18.1.1 "$@" -J >"$E2E_TMP/iperf-$name.json" 2>"$E2E_TMP/iperf-$name.err"
+	n2 timeout 20 iperf3 -c 198.18.1.1 --connect-timeout 5000 "$@" -J \
+		>"$E2E_TMP/iperf-$name.json" 2>"$E2E_TMP/iperf-$name.err"
 	local rc=$?
 	wait $spid 2>/dev/null
 	return $rc
@@ -136,6 +138,12 @@ fcgi_e2e_run() {
 	kill -TERM "$CLIENT_PID"
 	wait "$CLIENT_PID" 2>/dev/null
 	web_stop
-	server_stop
+	kill -TERM "$SERVER_PID"
+	local rc=0
+	wait "$SERVER_PID" || rc=$?
+	check "httun server exits 0 on SIGTERM (no leak or sanitizer report)" test "$rc" = 0
+	check "httun server removed its relay socket" test ! -e "$RELAY_SOCK"
+	check "no sanitizer report from httun fcgi" bash -c \
+		"! grep -q 'runtime error\|AddressSanitizer\|LeakSanitizer' '$E2E_TMP/web-error.log' '$E2E_TMP/$name.log' '$E2E_TMP'/relay*.log 2>/dev/null"
 	e2e_done
 }
