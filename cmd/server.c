@@ -210,6 +210,9 @@ static int server_relay(struct server *s)
 	}
 	log_info("accepting httun fcgi relays on %s from root%s%s; tunnel path %s", path,
 		 user ? " and " : "", user ? user : "", s->cfg->server.path);
+	if (!user)
+		log_info("only relays running as root may connect; a web server's user "
+			 "(Debian: www-data) needs --fcgi-user");
 	return EXIT_OK;
 }
 
