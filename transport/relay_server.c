@@ -48,6 +48,7 @@ struct relay_conn {
 	bool hello;
 	uint8_t *rbuf;
 	size_t rlen, rcap;
+	unsigned small_reads; /* reads in a row that needed no large buffer */
 	struct relay_req *reqs;
 	unsigned nreqs;
 	uint8_t hello_out[RELAY_HEADER_BYTES + RELAY_HELLO_BYTES];
@@ -429,9 +430,13 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		}
 		c->rbuf = nb;
 		c->rcap = need;
+		c->small_reads = 0;
 	} else if (c->rcap > RELAY_READ_BUF_BYTES && c->rlen <= RELAY_READ_BUF_BYTES &&
-		   need <= RELAY_READ_BUF_BYTES) {
-		/* Give back what one large message needed. */
+		   need <= RELAY_READ_BUF_BYTES && ++c->small_reads >= RELAY_SHRINK_AFTER_READS) {
+		/*
+		 * Give back what large messages needed once they stopped coming; not after
+		 * each one, which under load would re-fault the pages for every POST body.
+		 */
 		uint8_t *nb = realloc(c->rbuf, RELAY_READ_BUF_BYTES);
 
 		if (nb) {
