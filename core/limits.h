@@ -339,7 +339,7 @@
 	(1 + RELAY_METHOD_MAX_BYTES + 2 + HTTP_MAX_URL_BYTES + RELAY_MAX_BODY_BYTES)
 /* Read buffer a relay connection starts with; it grows to the message size announced. */
 #define RELAY_READ_BUF_BYTES (64 * 1024)
-/* A grown relay read buffer shrinks back after this many reads in a row without a large message. */
+/* A grown relay read buffer shrinks back after this many reads without a large message. */
 #define RELAY_SHRINK_AFTER_READS 256
 /* Relay connections httun server takes on: one per `httun fcgi` process. */
 #define RELAY_MAX_CONNS 64
