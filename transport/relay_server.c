@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 struct relay_conn;
@@ -568,6 +569,21 @@ static int make_dir(const struct relay_server *rs, const char *path)
 	return 0;
 }
 
+/* Whether something accepts connections on the Unix socket at path. */
+static bool socket_alive(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool alive;
+
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return alive;
+}
+
 static void listener_close_cb(uv_handle_t *h)
 {
 	struct relay_server *rs = h->data;
@@ -592,6 +608,8 @@ int relay_server_listen(struct relay_server *rs, const char *path)
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
 			return -EEXIST;
+		if (socket_alive(path))
+			return -EADDRINUSE; /* another httun server serves it: do not steal it */
 		if (unlink(path) < 0)
 			return -errno;
 	}

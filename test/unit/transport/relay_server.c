@@ -9,6 +9,7 @@
 #include "core/relay.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -198,6 +199,30 @@ static void test_modes(void **state)
 	assert_int_equal(st.st_mode & 0777, 0660);
 }
 
+/* A second server on the same path is refused while the first one serves it. */
+static void test_path_in_use(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_server_config cfg = { .allow_uid = (uid_t)-1, .allow_gid = (gid_t)-1 };
+	struct relay_server *rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+	char other[128];
+	int fd;
+
+	assert_non_null(rs2);
+	assert_int_equal(relay_server_listen(rs2, f->path), -EADDRINUSE);
+	relay_server_free(rs2);
+	/* A regular file there is not ours to remove. */
+	snprintf(other, sizeof(other), "%s/run/file", f->dir);
+	fd = open(other, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+	assert_int_equal(relay_server_listen(rs2, other), -EEXIST);
+	relay_server_free(rs2);
+	unlink(other);
+	pump(f);
+}
+
 static void test_requests_by_id(void **state)
 {
 	struct fixture *f = *state;
@@ -371,6 +396,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_path_in_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests_by_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protocol_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_credentials, setup, teardown),
