@@ -38,9 +38,9 @@ static void fcgi_usage(FILE *f)
 		"  -h, --help                this text\n"
 		"\n"
 		"Examples (docs/FASTCGI.md has complete web server configurations):\n"
-		"  lighttpd: \"bin-path\" => \"/usr/bin/httun fcgi\"\n"
-		"  nginx:    httun fcgi --listen unix:/run/httun/nginx.sock\n"
-		"            location /httun/ { fastcgi_pass unix:/run/httun/nginx.sock; ... }\n"
+		"  lighttpd: \"bin-path\" => \"/usr/local/bin/httun fcgi\"\n"
+		"  nginx:    httun fcgi --listen unix:/run/httun-fcgi/fcgi.sock  (as www-data)\n"
+		"            location /httun/ { fastcgi_pass unix:/run/httun-fcgi/fcgi.sock; ...}\n"
 		"\n"
 		"Logs to stderr (the web server's error log). SIGINT or SIGTERM stop it.\n"
 		"Exit status: 0 stopped by a signal, 1 runtime failure, 2 usage error.\n",
