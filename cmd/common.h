@@ -20,7 +20,7 @@ struct cmd_flags {
 	struct {
 		const char *key;
 		const char *value;
-	} v[256];
+	} v[CMD_MAX_FLAGS];
 	unsigned n;
 };
 

@@ -19,7 +19,7 @@ enum msg_type {
 	MSG_POLL = 4,
 };
 
-#define MSG_INIT_BYTES 56
+#define MSG_INIT_BYTES 64
 #define MSG_RESPONSE_BYTES 60
 #define MSG_POLL_BYTES FRAME_OVERHEAD_BYTES
 

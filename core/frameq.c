@@ -77,18 +77,17 @@ bool frameq_dirty(const struct frameq *q)
 	return q->open && batch_plaintext_len(&q->batch) > 0;
 }
 
-int frameq_seal(struct frameq *q, frameq_seal_fn seal, void *ctx)
+static int seal_open(struct frameq *q, frameq_seal_fn seal, void *ctx)
 {
 	struct fbuf *b = q->open;
 	size_t plen;
 	int err;
 
-	if (!frameq_dirty(q))
-		return 0;
 	batch_cancel(&q->batch); /* a reservation left open is not part of the frame */
 	plen = batch_plaintext_len(&q->batch);
 	q->open = NULL;
-	err = seal(ctx, b->data, plen);
+	b->tag = 0;
+	err = seal(ctx, b->data, plen, &b->tag);
 	if (err) {
 		q->stats.frames_dropped++;
 		fbuf_put(q, b);
@@ -106,6 +105,20 @@ int frameq_seal(struct frameq *q, frameq_seal_fn seal, void *ctx)
 	q->stats.frames_sealed++;
 	q->stats.bytes_sealed += b->len;
 	return 0;
+}
+
+int frameq_seal(struct frameq *q, frameq_seal_fn seal, void *ctx)
+{
+	if (!frameq_dirty(q))
+		return 0;
+	return seal_open(q, seal, ctx);
+}
+
+int frameq_seal_keepalive(struct frameq *q, frameq_seal_fn seal, void *ctx)
+{
+	if (!frameq_open(q))
+		return -ENOMEM;
+	return seal_open(q, seal, ctx);
 }
 
 struct fbuf *frameq_take(struct frameq *q, size_t max_bytes, unsigned max_frames, size_t *bytes,

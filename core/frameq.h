@@ -25,6 +25,7 @@
 struct fbuf {
 	struct fbuf *next;
 	size_t len; /* bytes of the sealed frame */
+	uint32_t tag; /* set by the seal function: which session sealed it */
 	uint8_t data[];
 };
 
@@ -48,8 +49,11 @@ struct frameq {
 	struct frameq_stats stats;
 };
 
-/* Seals a frame in place (session_seal layout); returns 0 or a negative errno. */
-typedef int (*frameq_seal_fn)(void *ctx, uint8_t *frame, size_t plaintext_len);
+/*
+ * Seals a frame in place (session_seal layout) and names what sealed it in *tag (kept
+ * with the frame, for the caller to match answers to sessions); 0 or a negative errno.
+ */
+typedef int (*frameq_seal_fn)(void *ctx, uint8_t *frame, size_t plaintext_len, uint32_t *tag);
 
 /*
  * max_plaintext: plaintext bytes of one frame (at most FRAME_MAX_PLAINTEXT_BYTES).
@@ -68,6 +72,11 @@ bool frameq_dirty(const struct frameq *q);
  * returns 0. When seal fails the frame is dropped and counted and its error returned.
  */
 int frameq_seal(struct frameq *q, frameq_seal_fn seal, void *ctx);
+/*
+ * Seal and queue the open frame even when it holds no records (opening one if needed):
+ * an empty DATA frame is a keepalive, used to confirm a new session at once.
+ */
+int frameq_seal_keepalive(struct frameq *q, frameq_seal_fn seal, void *ctx);
 
 /* No room for one more full frame: the producer should pause. */
 static inline bool frameq_full(const struct frameq *q)

@@ -9,9 +9,10 @@
 #include <string.h>
 
 /* Offsets inside INIT and RESPONSE (docs/PROTOCOL.md section 3). */
-#define INIT_MAC_OFF 40
-#define RESP_MAC_OFF 44
 #define INIT_EPHEMERAL_OFF 8
+#define INIT_TIMESTAMP_OFF 40
+#define INIT_MAC_OFF 48
+#define RESP_MAC_OFF 44
 #define RESP_EPHEMERAL_OFF 12
 #define KEYS_BYTES 64
 
@@ -35,7 +36,8 @@ static void init_mac(const uint8_t k_init[HANDSHAKE_INIT_KEY_BYTES], const uint8
 }
 
 int handshake_init_create_with(const uint8_t k_init[HANDSHAKE_INIT_KEY_BYTES],
-			       uint32_t sender_index, const uint8_t e_priv[HANDSHAKE_PRIVATE_BYTES],
+			       uint32_t sender_index, uint64_t timestamp_ns,
+			       const uint8_t e_priv[HANDSHAKE_PRIVATE_BYTES],
 			       uint8_t init[MSG_INIT_BYTES])
 {
 	uint8_t e_pub[HANDSHAKE_PUBLIC_BYTES];
@@ -50,17 +52,19 @@ int handshake_init_create_with(const uint8_t k_init[HANDSHAKE_INIT_KEY_BYTES],
 	wr_u16(&w, 0);
 	wr_u32(&w, sender_index);
 	wr_bytes(&w, e_pub, sizeof(e_pub));
+	wr_u64(&w, timestamp_ns);
 	init_mac(k_init, init, init + INIT_MAC_OFF);
 	return 0;
 }
 
 int handshake_init_create(const uint8_t k_init[HANDSHAKE_INIT_KEY_BYTES], uint32_t sender_index,
-			  uint8_t e_priv[HANDSHAKE_PRIVATE_BYTES], uint8_t init[MSG_INIT_BYTES])
+			  uint64_t timestamp_ns, uint8_t e_priv[HANDSHAKE_PRIVATE_BYTES],
+			  uint8_t init[MSG_INIT_BYTES])
 {
 	int err;
 
 	randombytes_buf(e_priv, HANDSHAKE_PRIVATE_BYTES);
-	err = handshake_init_create_with(k_init, sender_index, e_priv, init);
+	err = handshake_init_create_with(k_init, sender_index, timestamp_ns, e_priv, init);
 	if (err)
 		sodium_memzero(e_priv, HANDSHAKE_PRIVATE_BYTES);
 	return err;
@@ -99,6 +103,11 @@ int handshake_init_verify(const uint8_t *init, size_t len,
 	return err;
 }
 
+uint64_t handshake_init_timestamp(const uint8_t init[MSG_INIT_BYTES])
+{
+	return load_be64(init + INIT_TIMESTAMP_OFF);
+}
+
 int handshake_init_match(const uint8_t *init, size_t len,
 			 const uint8_t (*k_inits)[HANDSHAKE_INIT_KEY_BYTES], size_t n)
 {
@@ -119,7 +128,7 @@ int handshake_init_match(const uint8_t *init, size_t len,
 
 /*
  * keys = B(64, psk, "httun v1 keys" || dh || T), mac = B(16, psk, "httun v1 resp" || dh || T)
- * with T = init || resp[0..44).
+ * with T = init[0..64) || resp[0..44).
  */
 static void derive(const uint8_t psk[PSK_BYTES], const uint8_t dh[crypto_scalarmult_BYTES],
 		   const uint8_t *init, const uint8_t *resp, uint8_t keys[KEYS_BYTES],

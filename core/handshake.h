@@ -34,14 +34,18 @@ void handshake_init_key(const uint8_t psk[PSK_BYTES], uint8_t k_init[HANDSHAKE_I
 /*
  * Client: make a fresh ephemeral key pair, write its private half to e_priv (the caller
  * keeps it in sodium_malloc'd memory until the RESPONSE) and the INIT to init.
- * sender_index is the client's index for the new session (nonzero). Returns 0 or -EINVAL.
+ * sender_index is the client's index for the new session (nonzero); timestamp_ns goes
+ * into the INIT as is (nanoseconds since the Unix epoch, strictly increasing per client:
+ * core/peer.c makes it so). Returns 0 or -EINVAL.
  */
 int handshake_init_create(const uint8_t k_init[HANDSHAKE_INIT_KEY_BYTES], uint32_t sender_index,
-			  uint8_t e_priv[HANDSHAKE_PRIVATE_BYTES], uint8_t init[MSG_INIT_BYTES]);
+			  uint64_t timestamp_ns, uint8_t e_priv[HANDSHAKE_PRIVATE_BYTES],
+			  uint8_t init[MSG_INIT_BYTES]);
 
 /* The same with a given ephemeral private key: for golden vectors only. */
 int handshake_init_create_with(const uint8_t k_init[HANDSHAKE_INIT_KEY_BYTES],
-			       uint32_t sender_index, const uint8_t e_priv[HANDSHAKE_PRIVATE_BYTES],
+			       uint32_t sender_index, uint64_t timestamp_ns,
+			       const uint8_t e_priv[HANDSHAKE_PRIVATE_BYTES],
 			       uint8_t init[MSG_INIT_BYTES]);
 
 /*
@@ -50,6 +54,12 @@ int handshake_init_create_with(const uint8_t k_init[HANDSHAKE_INIT_KEY_BYTES],
  */
 int handshake_init_verify(const uint8_t *init, size_t len,
 			  const uint8_t k_init[HANDSHAKE_INIT_KEY_BYTES]);
+
+/*
+ * The timestamp field of an INIT of MSG_INIT_BYTES. Trust it only after
+ * handshake_init_verify said 0: the MAC covers it.
+ */
+uint64_t handshake_init_timestamp(const uint8_t init[MSG_INIT_BYTES]);
 
 /*
  * Server with several channels: the position in k_inits[0..n) of the first key the INIT

@@ -54,8 +54,9 @@
 /* ---- handshake (docs/PROTOCOL.md "Handshake") ---- */
 
 /*
- * Unconfirmed responder sessions kept per channel. A replayed init can only cycle these
- * slots; it never touches the confirmed session.
+ * Unconfirmed responder sessions kept per channel. A replayed init (only possible while
+ * the channel has no current session: the timestamp refuses it otherwise) can only cycle
+ * these slots; it never touches the confirmed session.
  */
 #define HANDSHAKE_MAX_PENDING 4
 /* An unconfirmed responder session is forgotten after this long. */
@@ -234,6 +235,16 @@
 #define CLIENT_BACKOFF_MAX_MS (5 * 1000)
 /* A poll may legitimately take POLL_HOLD_MS; the rest is slack for slow paths. */
 #define CLIENT_POLL_TIMEOUT_MS (POLL_HOLD_MS + 15 * 1000)
+/*
+ * After a handshake, a 404 that says the server lost the new session again waits this
+ * long before the next handshake, so a server that keeps forgetting sessions (a load
+ * balancer spreading requests over several servers) is not hammered.
+ */
+#define CLIENT_REHANDSHAKE_MIN_MS 1000
+/* Command-line options one invocation may give (repeatable ones included). */
+#define CMD_MAX_FLAGS 512
+/* Server housekeeping tick: session and handshake expiry. */
+#define SERVER_TICK_MS 1000
 #define CLIENT_POST_TIMEOUT_MS (15 * 1000)
 
 /* ---- transport: HTTP/1.1 server and client (docs/TRANSPORT.md) ---- */
@@ -323,7 +334,7 @@
  */
 #define FCGI_MAX_CONNS 64
 
-/* ---- relay (core/relay.h, docs/PROTOCOL.md section 8) ---- */
+/* ---- relay (core/relay.h, docs/PROTOCOL.md section 9) ---- */
 
 /* Request method on the relay: the longest standard method name is 7 bytes. */
 #define RELAY_METHOD_MAX_BYTES 16

@@ -51,6 +51,12 @@ bool ratelimit_allow(struct ratelimit *rl, uint64_t now_ms, uint32_t *suppressed
 /* Milliseconds from CLOCK_MONOTONIC. */
 uint64_t clock_now_ms(void);
 
+/*
+ * Nanoseconds since the Unix epoch from CLOCK_REALTIME: only for the INIT timestamp
+ * (docs/PROTOCOL.md section 3), never for timeouts.
+ */
+uint64_t clock_realtime_ns(void);
+
 /* log_warnx through a static rate limit at the call site. */
 #define log_warnx_rl(...)                                                                          \
 	do {                                                                                       \

@@ -29,6 +29,11 @@ struct peer {
 	struct session *pending[HANDSHAKE_MAX_PENDING];
 	uint64_t pending_seq[HANDSHAKE_MAX_PENDING]; /* arrival order, for eviction */
 	uint64_t pending_next;
+	/* responder: timestamp of the newest INIT answered, while init_ts_valid */
+	uint64_t init_ts;
+	bool init_ts_valid;
+	/* initiator: timestamp of the last INIT sent (0 before the first) */
+	uint64_t sent_ts;
 	/* initiator */
 	bool hs_active;
 	uint32_t hs_index;
@@ -110,12 +115,18 @@ int peer_init_matches(const struct peer *p, const uint8_t *init, size_t len)
 	return handshake_init_verify(init, len, p->sec->k_init);
 }
 
+static bool current_alive(const struct peer *p, uint64_t now_ms)
+{
+	return p->current && elapsed(now_ms, session_created_ms(p->current)) < REJECT_AFTER_MS;
+}
+
 int peer_handle_init(struct peer *p, const uint8_t *init, size_t len,
 		     uint8_t resp[MSG_RESPONSE_BYTES], uint64_t now_ms)
 {
 	struct session_keys keys;
 	struct session *s;
 	size_t slot = 0;
+	uint64_t ts;
 	uint32_t idx;
 	int err;
 
@@ -125,6 +136,17 @@ int peer_handle_init(struct peer *p, const uint8_t *init, size_t len,
 	err = handshake_init_verify(init, len, p->sec->k_init);
 	if (err)
 		return err;
+	/*
+	 * A recorded INIT is refused before the DH and takes no pending slot, so a flood of
+	 * replays cannot push out the genuine pending session of a rekey. With no live
+	 * session there is nothing to protect: forget the timestamp, so a client whose
+	 * clock stepped back gets in again (docs/PROTOCOL.md section 3, "Confirmation").
+	 */
+	if (!current_alive(p, now_ms))
+		p->init_ts_valid = false;
+	ts = handshake_init_timestamp(init);
+	if (p->init_ts_valid && ts <= p->init_ts)
+		return -EALREADY;
 	err = index_add(p->ix, p, &idx);
 	if (err)
 		return err;
@@ -156,6 +178,8 @@ int peer_handle_init(struct peer *p, const uint8_t *init, size_t len,
 	session_drop(p, &p->pending[slot]);
 	p->pending[slot] = s;
 	p->pending_seq[slot] = p->pending_next++;
+	p->init_ts = ts;
+	p->init_ts_valid = true;
 	return 0;
 }
 
@@ -175,22 +199,32 @@ void peer_request_handshake(struct peer *p)
 	p->rekey_requested = true;
 }
 
-int peer_handshake_start(struct peer *p, uint8_t init[MSG_INIT_BYTES], uint64_t now_ms)
+int peer_handshake_start(struct peer *p, uint8_t init[MSG_INIT_BYTES], uint64_t wall_ns,
+			 uint64_t now_ms)
 {
+	uint64_t ts;
 	uint32_t idx;
 	int err;
 
 	if (p->role != PEER_INITIATOR)
 		return -EINVAL;
+	/* The server refuses an INIT not newer than the last one it answered. */
+	if (wall_ns > p->sent_ts)
+		ts = wall_ns;
+	else if (p->sent_ts == UINT64_MAX)
+		return -EOVERFLOW;
+	else
+		ts = p->sent_ts + 1;
 	handshake_drop(p);
 	err = index_add(p->ix, p, &idx);
 	if (err)
 		return err;
-	err = handshake_init_create(p->sec->k_init, idx, p->sec->e_priv, p->sec->init);
+	err = handshake_init_create(p->sec->k_init, idx, ts, p->sec->e_priv, p->sec->init);
 	if (err) {
 		index_remove(p->ix, idx);
 		return err;
 	}
+	p->sent_ts = ts;
 	memcpy(init, p->sec->init, MSG_INIT_BYTES);
 	p->hs_active = true;
 	p->hs_index = idx;

@@ -7,7 +7,9 @@
  * HANDSHAKE_MAX_PENDING pending sessions made by INITs, oldest evicted first, each
  * forgotten after HANDSHAKE_PENDING_MS. A pending session becomes current when a frame
  * sealed with its keys authenticates; until then an INIT, replayed or not, cannot touch
- * the current session.
+ * the current session. While the current session lives, an INIT must carry a newer
+ * timestamp than any INIT answered before, so a recorded one is refused before the DH
+ * and cannot evict a genuine pending session (docs/PROTOCOL.md section 3).
  *
  * Initiator (client): current and previous, plus at most one handshake in progress (its
  * ephemeral private key in sodium_malloc'd memory). A verified RESPONSE to that
@@ -19,7 +21,8 @@
  * the table mapped to the peer from the moment it is allocated until the session is
  * freed, and no longer. Sessions live only inside their peer; nothing else keeps a
  * pointer to one, and none survives peer_free. Times are monotonic milliseconds
- * (clock_now_ms); the functions never read the clock themselves.
+ * (clock_now_ms), except the INIT timestamp wall_ns (clock_realtime_ns); the functions
+ * never read the clock themselves.
  */
 #ifndef HTTUN_CORE_PEER_H
 #define HTTUN_CORE_PEER_H
@@ -54,10 +57,14 @@ void peer_free(struct peer *p);
 int peer_init_matches(const struct peer *p, const uint8_t *init, size_t len);
 
 /*
- * Answer an INIT of len bytes: verify it, make a pending session (evicting the oldest
- * pending one when HANDSHAKE_MAX_PENDING are held; never the current or previous one)
- * and write the RESPONSE. Returns 0, -EPROTO, -EBADMSG, -ENOSPC (index table full),
- * -ENOMEM, or -EINVAL on an initiator.
+ * Answer an INIT of len bytes: verify it, check its timestamp, make a pending session
+ * (evicting the oldest pending one when HANDSHAKE_MAX_PENDING are held; never the current
+ * or previous one) and write the RESPONSE. While a current session is alive (younger than
+ * REJECT_AFTER_MS), an INIT whose timestamp is not strictly newer than that of every INIT
+ * answered before is refused with -EALREADY, before any DH and without touching any
+ * session; with no live current session the remembered timestamp is forgotten. Returns 0,
+ * -EPROTO, -EBADMSG, -EALREADY, -ENOSPC (index table full), -ENOMEM, or -EINVAL on an
+ * initiator.
  */
 int peer_handle_init(struct peer *p, const uint8_t *init, size_t len,
 		     uint8_t resp[MSG_RESPONSE_BYTES], uint64_t now_ms);
@@ -77,12 +84,16 @@ bool peer_wants_handshake(const struct peer *p, uint64_t now_ms);
 void peer_request_handshake(struct peer *p);
 
 /*
- * Start a handshake: new ephemeral key pair and index, INIT written to init. A handshake
- * still in progress is abandoned (its RESPONSE will no longer verify). The current
- * session keeps sealing and opening meanwhile. Returns 0, -ENOSPC, -EAGAIN, or -EINVAL
- * on a responder.
+ * Start a handshake: new ephemeral key pair and index, INIT written to init. wall_ns is
+ * the wall clock (nanoseconds since the Unix epoch, clock_realtime_ns); the INIT carries
+ * max(wall_ns, previous INIT's timestamp + 1), so the timestamps of one peer strictly
+ * increase even when the clock steps back. A handshake still in progress is abandoned
+ * (its RESPONSE will no longer verify). The current session keeps sealing and opening
+ * meanwhile. Returns 0, -ENOSPC, -EAGAIN, -EOVERFLOW (timestamps used up), or -EINVAL on
+ * a responder.
  */
-int peer_handshake_start(struct peer *p, uint8_t init[MSG_INIT_BYTES], uint64_t now_ms);
+int peer_handshake_start(struct peer *p, uint8_t init[MSG_INIT_BYTES], uint64_t wall_ns,
+			 uint64_t now_ms);
 
 /*
  * A RESPONSE of len bytes. If it answers the handshake in progress and verifies, its

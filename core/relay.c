@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
-/* Relay codec: docs/PROTOCOL.md section 8. */
+/* Relay codec: docs/PROTOCOL.md section 9. */
 #include "core/relay.h"
 
 #include <errno.h>

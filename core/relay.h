@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * The relay protocol between `httun fcgi` and `httun server` over a local Unix stream
- * socket (docs/PROTOCOL.md section 8): length-prefixed messages, each with a request id,
+ * socket (docs/PROTOCOL.md section 9): length-prefixed messages, each with a request id,
  * so that replies are matched by id and never by position. Pure codec: no I/O, no
  * printing; bounded cursors throughout.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * `httun fcgi`: FastCGI responder in front of the relay socket. docs/FASTCGI.md describes
- * the request flow, docs/PROTOCOL.md section 8 the relay messages.
+ * the request flow, docs/PROTOCOL.md section 9 the relay messages.
  */
 #include "fcgi/fcgi_app.h"
 #include "core/limits.h"

@@ -2,7 +2,7 @@
 /*
  * The FastCGI application `httun fcgi` (docs/FASTCGI.md): accepts FastCGI connections from
  * a web server, turns each request into a relay REQUEST to `httun server` over its Unix
- * socket (docs/PROTOCOL.md section 8) and each RESPONSE back into STDOUT records. Many
+ * socket (docs/PROTOCOL.md section 9) and each RESPONSE back into STDOUT records. Many
  * connections and parked long-polls at once, on one libuv loop. The relay connection is
  * re-established with backoff whenever the server goes away.
  */

@@ -8,7 +8,7 @@ set -euo pipefail
 
 build=(cmake gcc make pkg-config libsodium-dev libuv1-dev node-llhttp libmnl-dev)
 test=(libcmocka-dev clang libclang-rt-14-dev clang-format iproute2 iperf3 procps curl
-	openvpn httptunnel iputils-ping openssl
+	openvpn httptunnel iputils-ping openssl nftables
 	python3)
 
 case "${1:-build}" in

@@ -141,6 +141,7 @@ struct cconn {
 	bool chunked;
 	bool msg_done; /* on_message_complete ran for the current request */
 	int err; /* set by a parser callback that refuses the response */
+	int dead_err; /* failed while sending; closed from the timer */
 	uint64_t connect_deadline_ms;
 	struct creq *req;
 	uint8_t *rbuf;
@@ -468,6 +469,16 @@ static void cconn_write_cb(uv_write_t *w, int status)
 		cconn_close(c, status);
 }
 
+/*
+ * A write that fails at once is reported from the timer, not from here: cconn_send runs
+ * inside http_client_request(), whose callback must not run before it returns.
+ */
+static void cconn_fail_later(struct cconn *c, int err)
+{
+	c->dead_err = err;
+	client_arm(c->cli, uv_now(c->cli->loop));
+}
+
 static void cconn_send(struct cconn *c, struct creq *r)
 {
 	struct http_client *cli = c->cli;
@@ -495,7 +506,7 @@ static void cconn_send(struct cconn *c, struct creq *r)
 	if (r->nbufs + 1 > sizeof(small) / sizeof(small[0])) {
 		all = malloc((r->nbufs + 1) * sizeof(*all));
 		if (!all) {
-			cconn_close(c, -ENOMEM);
+			cconn_fail_later(c, -ENOMEM);
 			return;
 		}
 	}
@@ -505,7 +516,7 @@ static void cconn_send(struct cconn *c, struct creq *r)
 	if (all != small)
 		free(all);
 	if (err < 0) {
-		cconn_close(c, err);
+		cconn_fail_later(c, err);
 		return;
 	}
 	c->write_pending = true;
@@ -739,6 +750,11 @@ static void client_timer_cb(uv_timer_t *t)
 	/* Requests on connections, and connects that take too long. */
 	for (c = cli->conns; c; c = cn) {
 		cn = c->next;
+		if (c->dead_err) {
+			cconn_close(c, c->dead_err);
+			cn = cli->conns;
+			continue;
+		}
 		if (c->req && !c->req->finished && c->req->deadline_ms <= now) {
 			cconn_close(c, -ETIMEDOUT);
 			cn = cli->conns; /* the list may have changed; start over */

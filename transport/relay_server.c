@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * Relay listener: docs/PROTOCOL.md section 8 and docs/FASTCGI.md. One Unix stream per
+ * Relay listener: docs/PROTOCOL.md section 9 and docs/FASTCGI.md. One Unix stream per
  * `httun fcgi` process, many requests in flight on it, each matched by its id.
  */
 #include "transport/relay_server.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * The server end of the relay socket (docs/PROTOCOL.md section 8): `httun fcgi` processes
+ * The server end of the relay socket (docs/PROTOCOL.md section 9): `httun fcgi` processes
  * connect over a Unix stream socket and send the requests their web server hands them;
  * each becomes a struct http_request for the same handler the HTTP server calls, and is
  * answered through the same http_response_* functions. Peers are checked by their kernel

@@ -34,10 +34,12 @@ struct seal_ctx {
 	uint64_t now_ms;
 };
 
-static int seal_cb(void *ctx, uint8_t *frame, size_t plaintext_len)
+static int seal_cb(void *ctx, uint8_t *frame, size_t plaintext_len, uint32_t *tag)
 {
 	struct seal_ctx *s = ctx;
 
+	/* peer_seal seals with the current session: the frame carries its index. */
+	*tag = peer_current_index(s->peer);
 	return peer_seal(s->peer, MSG_DATA, frame, plaintext_len, s->now_ms);
 }
 
@@ -51,6 +53,14 @@ int tunnel_endpoint_seal(struct tunnel_endpoint *ep, uint64_t now_ms)
 	if (err == -ENOTCONN || err == -ESTALE)
 		ep->stats.tx_no_session++;
 	return err;
+}
+
+int tunnel_endpoint_keepalive(struct tunnel_endpoint *ep, uint64_t now_ms)
+{
+	struct seal_ctx s = { ep->peer, now_ms };
+
+	ep->dirty = false;
+	return frameq_seal_keepalive(&ep->send, seal_cb, &s);
 }
 
 void tunnel_endpoint_unpause(struct tunnel_endpoint *ep)
@@ -109,8 +119,12 @@ void tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len)
  * Hand every record of an opened frame to the TUN. A plain IP record gets a zero
  * virtio_net_hdr written into the 10 bytes in front of it: those bytes are the record's
  * own header and what came before it in the frame (at least the 20-byte frame header),
- * all consumed already, so no copy is needed.
+ * all consumed already, so no copy is needed. That holds because io.deliver is done with
+ * the packet when it returns (tunnel_io contract); a deferred deliver would see the next
+ * record's header written over the tail of this packet.
  */
+_Static_assert(FRAME_HEADER_BYTES + RECORD_HEADER_BYTES >= RECORD_GSO_HDR_BYTES,
+	       "a plain IP record has room for a virtio_net_hdr in front of it");
 static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct span pt)
 {
 	struct cursor c = cursor_make(pt.p, pt.len);

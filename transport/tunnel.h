@@ -18,8 +18,9 @@
 /*
  * Where the packets of a channel go and come from; cmd wires a TUN device here.
  * deliver gets a packet with its 10-byte virtio_net_hdr in front (network order, as
- * tun_write takes it with offloads); the buffer is borrowed for the call. resume says
- * the send queue has room again after get_buf returned 0.
+ * tun_write takes it with offloads); the buffer is borrowed for the call only: deliver
+ * must be done with it when it returns (the receive path rewrites bytes around it).
+ * resume says the send queue has room again after get_buf returned 0.
  */
 struct tunnel_io {
 	void (*deliver)(void *ctx, uint8_t *vnet_pkt, size_t len);
@@ -67,6 +68,8 @@ void tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len);
 
 /* Seal the open frame, if any; 0 or the error of peer_seal (frame dropped, counted). */
 int tunnel_endpoint_seal(struct tunnel_endpoint *ep, uint64_t now_ms);
+/* Seal and queue an empty frame (keepalive), to confirm a new session at once. */
+int tunnel_endpoint_keepalive(struct tunnel_endpoint *ep, uint64_t now_ms);
 /* Called after frames left the queue: resume a paused TUN when there is room again. */
 void tunnel_endpoint_unpause(struct tunnel_endpoint *ep);
 

@@ -10,6 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Retry delay for one kind of request: doubles per round of failures, up to a cap. */
+struct backoff {
+	uint64_t delay_ms;
+	uint64_t until_ms; /* no new request of this kind before this */
+};
+
 struct tunnel_client {
 	/* First member: the peer's owner pointer and the endpoint are the client. */
 	struct tunnel_endpoint ep;
@@ -28,18 +34,23 @@ struct tunnel_client {
 	uint8_t init[MSG_INIT_BYTES];
 	bool hs_inflight;
 	bool hs_failed; /* the last attempt failed: retry after the backoff */
-	bool session_lost; /* the server answered 404: no polls until a new session */
+	bool session_lost; /* a 404 for our current session: no polls until a new one */
 	bool connected; /* as last logged */
-	unsigned polls, posts;
-	uint64_t backoff_ms;
-	uint64_t retry_at_ms; /* no new request before this, after a failure */
+	uint64_t hs_ok_ms; /* when the last handshake completed */
+	struct backoff hs_backoff, poll_backoff, post_backoff;
+	unsigned polls;
+	struct post_tx {
+		struct tunnel_client *cli;
+		struct fbuf *list; /* NULL: slot free */
+		uv_buf_t bufs[TUNNEL_BODY_MAX_FRAMES];
+	} posts[CLIENT_POSTS];
+	unsigned nposts;
 };
 
-/* One POST of upstream frames; owns the buffers until its callback. */
-struct post_tx {
+/* One long-poll; the session index it was sealed with tells what a 404 means. */
+struct poll_tx {
 	struct tunnel_client *cli;
-	struct fbuf *list;
-	uv_buf_t bufs[TUNNEL_BODY_MAX_FRAMES];
+	uint32_t index;
 };
 
 static void client_kick(struct tunnel_client *cli);
@@ -50,27 +61,49 @@ static void make_path(const struct tunnel_client *cli, const char *token, char *
 	snprintf(out, len, "%s%s", cli->prefix, token);
 }
 
-static void request_failed(struct tunnel_client *cli, const char *what,
-			   const struct http_response *r)
+/*
+ * A failed request of one kind delays the next of that kind only. Failures of requests
+ * that were in flight together count once: the delay doubles only when the previous one
+ * had run out.
+ */
+static void backoff_fail(struct backoff *b, uint64_t now)
 {
-	uint64_t now = clock_now_ms();
+	if (now < b->until_ms)
+		return;
+	b->delay_ms = b->delay_ms ? b->delay_ms * 2 : CLIENT_BACKOFF_MIN_MS;
+	if (b->delay_ms > CLIENT_BACKOFF_MAX_MS)
+		b->delay_ms = CLIENT_BACKOFF_MAX_MS;
+	b->until_ms = now + b->delay_ms;
+}
 
+static void backoff_ok(struct backoff *b)
+{
+	b->delay_ms = 0;
+	b->until_ms = 0;
+}
+
+static void log_failure(const struct tunnel_client *cli, const char *what,
+			const struct http_response *r)
+{
 	if (r->err)
 		log_warnx_rl("%s: %s: %s", cli->url, what, strerror(-r->err));
 	else
 		log_warnx_rl("%s: %s: HTTP status %d", cli->url, what, r->status);
-	cli->backoff_ms = cli->backoff_ms ? cli->backoff_ms * 2 : CLIENT_BACKOFF_MIN_MS;
-	if (cli->backoff_ms > CLIENT_BACKOFF_MAX_MS)
-		cli->backoff_ms = CLIENT_BACKOFF_MAX_MS;
-	cli->retry_at_ms = now + cli->backoff_ms;
 }
 
-static void session_gone(struct tunnel_client *cli)
+/*
+ * A 404 for a frame of our current session: the server does not have it (it restarted).
+ * A 404 for an older session says nothing about the current one and is ignored. Frames
+ * still queued were sealed with the lost session and are dropped.
+ */
+static void session_gone(struct tunnel_client *cli, uint32_t index)
 {
-	if (!cli->session_lost)
-		log_info("%s: the server does not know our session (restarted?); handshaking again",
-			 cli->url);
+	if (index == 0 || index != peer_current_index(cli->ep.peer) || cli->session_lost)
+		return;
+	log_info("%s: the server does not know our session (restarted?); handshaking again",
+		 cli->url);
 	cli->session_lost = true;
+	frameq_clear(&cli->ep.send);
 	peer_request_handshake(cli->ep.peer);
 }
 
@@ -86,22 +119,25 @@ static void take_frames(struct tunnel_client *cli, struct http_response *r)
 		log_warnx_rl("%s: malformed body from the server", cli->url);
 }
 
-static bool response_ok(struct tunnel_client *cli, const char *what, struct http_response *r)
+/* 200: frames. 404: session_gone for index. Anything else: failure with backoff. */
+static void handle_response(struct tunnel_client *cli, const char *what, struct http_response *r,
+			    struct backoff *b, uint32_t index)
 {
 	if (!r->err && r->status == 200) {
-		cli->backoff_ms = 0;
-		return true;
+		backoff_ok(b);
+		take_frames(cli, r);
+	} else if (!r->err && r->status == 404) {
+		session_gone(cli, index);
+	} else {
+		log_failure(cli, what, r);
+		backoff_fail(b, clock_now_ms());
 	}
-	if (!r->err && r->status == 404)
-		session_gone(cli);
-	else
-		request_failed(cli, what, r);
-	return false;
 }
 
 static void hs_cb(struct http_response *r, void *arg)
 {
 	struct tunnel_client *cli = arg;
+	uint64_t now;
 	int err;
 
 	cli->outstanding--;
@@ -110,23 +146,32 @@ static void hs_cb(struct http_response *r, void *arg)
 		maybe_destroy(cli);
 		return;
 	}
+	now = clock_now_ms();
 	if (r->err || r->status != 200) {
 		cli->hs_failed = true;
-		request_failed(cli, "handshake", r);
+		log_failure(cli, "handshake", r);
+		backoff_fail(&cli->hs_backoff, now);
 		return;
 	}
-	err = peer_handle_response(cli->ep.peer, r->body, r->body_len, clock_now_ms());
+	err = peer_handle_response(cli->ep.peer, r->body, r->body_len, now);
 	if (err) {
 		cli->hs_failed = true;
 		log_warnx_rl("%s: handshake response refused: %s", cli->url, strerror(-err));
-		cli->retry_at_ms = clock_now_ms() + CLIENT_BACKOFF_MAX_MS;
+		backoff_fail(&cli->hs_backoff, now);
 		return;
 	}
-	cli->backoff_ms = 0;
+	backoff_ok(&cli->hs_backoff);
+	cli->hs_ok_ms = now;
 	cli->session_lost = false;
 	if (!cli->connected)
 		log_info("%s: connected", cli->url);
 	cli->connected = true;
+	/*
+	 * Confirm the new session at once with a keepalive: the server promotes it only when
+	 * one of its frames arrives, and until then it is a pending session that can expire
+	 * or be pushed out (docs/PROTOCOL.md section 3).
+	 */
+	tunnel_endpoint_keepalive(&cli->ep, now);
 	client_kick(cli);
 }
 
@@ -135,11 +180,14 @@ static void maybe_handshake(struct tunnel_client *cli, uint64_t now)
 	char tok[CARRIER_RANDOM_CHARS + 1], path[HTTP_MAX_URL_BYTES];
 	uv_buf_t buf;
 
-	if (cli->hs_inflight || now < cli->retry_at_ms)
+	if (cli->hs_inflight || now < cli->hs_backoff.until_ms)
 		return;
 	if (!cli->hs_failed && !cli->session_lost && !peer_wants_handshake(cli->ep.peer, now))
 		return;
-	if (peer_handshake_start(cli->ep.peer, cli->init, now) < 0)
+	/* A server that keeps forgetting sessions (no sticky load balancing?) is not hammered. */
+	if (cli->session_lost && cli->hs_ok_ms && now - cli->hs_ok_ms < CLIENT_REHANDSHAKE_MIN_MS)
+		return;
+	if (peer_handshake_start(cli->ep.peer, cli->init, clock_realtime_ns(), now) < 0)
 		return;
 	cli->hs_failed = false;
 	carrier_random_token(tok);
@@ -154,16 +202,18 @@ static void maybe_handshake(struct tunnel_client *cli, uint64_t now)
 
 static void poll_cb(struct http_response *r, void *arg)
 {
-	struct tunnel_client *cli = arg;
+	struct poll_tx *p = arg;
+	struct tunnel_client *cli = p->cli;
+	uint32_t index = p->index;
 
+	free(p);
 	cli->outstanding--;
 	cli->polls--;
 	if (cli->freeing) {
 		maybe_destroy(cli);
 		return;
 	}
-	if (response_ok(cli, "poll", r))
-		take_frames(cli, r);
+	handle_response(cli, "poll", r, &cli->poll_backoff, index);
 	client_kick(cli);
 }
 
@@ -172,14 +222,25 @@ static void ensure_polls(struct tunnel_client *cli, uint64_t now)
 	char tok[CARRIER_POLL_CHARS + 1], path[HTTP_MAX_URL_BYTES];
 	uint8_t frame[MSG_POLL_BYTES];
 
-	while (cli->polls < CLIENT_POLLS && !cli->session_lost && now >= cli->retry_at_ms) {
-		if (peer_seal(cli->ep.peer, MSG_POLL, frame, 0, now) < 0)
+	while (cli->polls < CLIENT_POLLS && !cli->session_lost &&
+	       now >= cli->poll_backoff.until_ms) {
+		struct poll_tx *p = malloc(sizeof(*p));
+
+		if (!p)
 			return;
+		p->cli = cli;
+		p->index = peer_current_index(cli->ep.peer);
+		if (peer_seal(cli->ep.peer, MSG_POLL, frame, 0, now) < 0) {
+			free(p);
+			return;
+		}
 		carrier_poll_token(frame, tok);
 		make_path(cli, tok, path, sizeof(path));
 		if (http_client_request(cli->http, HTTP_METHOD_GET, path, NULL, NULL, 0,
-					CLIENT_POLL_TIMEOUT_MS, poll_cb, cli) < 0)
+					CLIENT_POLL_TIMEOUT_MS, poll_cb, p) < 0) {
+			free(p);
 			return;
+		}
 		cli->polls++;
 		cli->outstanding++;
 	}
@@ -189,18 +250,24 @@ static void post_cb(struct http_response *r, void *arg)
 {
 	struct post_tx *tx = arg;
 	struct tunnel_client *cli = tx->cli;
+	uint32_t current = peer_current_index(cli->ep.peer), index = 0;
+	struct fbuf *b;
 
-	cli->outstanding--;
-	cli->posts--;
+	/* The 404 concerns the current session only if the POST carried one of its frames. */
+	for (b = tx->list; b; b = b->next) {
+		if (b->tag == current)
+			index = current;
+	}
 	frameq_release(&cli->ep.send, tx->list);
-	free(tx);
+	tx->list = NULL;
+	cli->outstanding--;
+	cli->nposts--;
 	if (cli->freeing) {
 		maybe_destroy(cli);
 		return;
 	}
 	/* Frames of a failed POST are lost, like packets on a lossy link. */
-	if (response_ok(cli, "sending", r))
-		take_frames(cli, r);
+	handle_response(cli, "sending", r, &cli->post_backoff, index);
 	tunnel_endpoint_unpause(&cli->ep);
 	client_kick(cli);
 }
@@ -209,15 +276,16 @@ static void send_posts(struct tunnel_client *cli, uint64_t now)
 {
 	char tok[CARRIER_RANDOM_CHARS + 1], path[HTTP_MAX_URL_BYTES];
 
-	while (cli->posts < CLIENT_POSTS && !frameq_empty(&cli->ep.send) &&
-	       now >= cli->retry_at_ms) {
-		struct post_tx *tx = malloc(sizeof(*tx));
+	for (unsigned slot = 0; slot < CLIENT_POSTS; slot++) {
+		struct post_tx *tx = &cli->posts[slot];
 		struct fbuf *b;
 		size_t bytes;
 		unsigned n, i = 0;
 
-		if (!tx)
+		if (frameq_empty(&cli->ep.send) || now < cli->post_backoff.until_ms)
 			return;
+		if (tx->list)
+			continue;
 		tx->cli = cli;
 		tx->list = frameq_take(&cli->ep.send, TUNNEL_BODY_MAX_BYTES, TUNNEL_BODY_MAX_FRAMES,
 				       &bytes, &n);
@@ -228,10 +296,10 @@ static void send_posts(struct tunnel_client *cli, uint64_t now)
 		if (http_client_request(cli->http, HTTP_METHOD_POST, path, NULL, tx->bufs, n,
 					CLIENT_POST_TIMEOUT_MS, post_cb, tx) < 0) {
 			frameq_release(&cli->ep.send, tx->list);
-			free(tx);
+			tx->list = NULL;
 			return;
 		}
-		cli->posts++;
+		cli->nposts++;
 		cli->outstanding++;
 	}
 }
@@ -249,11 +317,13 @@ static void client_kick(struct tunnel_client *cli)
 static void flush_cb(uv_check_t *h)
 {
 	struct tunnel_client *cli = h->data;
+	uint64_t now = clock_now_ms();
 
-	if (cli->ep.dirty) {
-		tunnel_endpoint_seal(&cli->ep, clock_now_ms());
-		send_posts(cli, clock_now_ms());
-	}
+	if (cli->ep.dirty)
+		tunnel_endpoint_seal(&cli->ep, now);
+	/* Frames sealed early (a full frame in get_buf) are queued without dirty set. */
+	if (!frameq_empty(&cli->ep.send))
+		send_posts(cli, now);
 	tunnel_endpoint_unpause(&cli->ep);
 }
 

@@ -39,6 +39,8 @@ struct tunnel_server {
 	uv_check_t flush; /* seals and sends what a loop turn produced */
 	uv_timer_t tick; /* session expiry */
 	unsigned open_handles;
+	unsigned outstanding; /* response bodies of frames not yet given back */
+	bool freeing;
 	char *path;
 	uint64_t hold_ms;
 	struct index_table *ix;
@@ -47,15 +49,23 @@ struct tunnel_server {
 };
 
 static void respond_frames(struct tunnel_channel *ch, struct http_request *req);
+static void server_maybe_destroy(struct tunnel_server *srv);
 
 static void tx_sent_cb(int status, void *arg)
 {
 	struct tx *tx = arg;
 	struct tunnel_channel *ch = tx->ch;
+	struct tunnel_server *srv = ch->srv;
 
 	(void)status; /* frames of a failed write are lost: the tunnel is a lossy link */
 	frameq_release(&ch->ep.send, tx->list);
 	free(tx);
+	srv->outstanding--;
+	if (srv->freeing) {
+		/* Writes cancelled by closing connections may come after our handles closed. */
+		server_maybe_destroy(srv);
+		return;
+	}
 	tunnel_endpoint_unpause(&ch->ep);
 }
 
@@ -81,6 +91,7 @@ static void respond_frames(struct tunnel_channel *ch, struct http_request *req)
 	tx->list = list;
 	for (b = list; b; b = b->next)
 		tx->bufs[i++] = uv_buf_init((char *)b->data, (unsigned)b->len);
+	ch->srv->outstanding++;
 	http_response_sendv(req, 200, NULL, tx->bufs, n, tx_sent_cb, tx);
 }
 
@@ -158,14 +169,24 @@ static void park(struct tunnel_channel *ch, struct http_request *req)
 	ch->nparked++;
 }
 
+/*
+ * Log session changes. When the session is gone (expired: the client went away), the
+ * frames queued for it can never be opened: drop them, which also resumes the TUN.
+ */
 static void note_session(struct tunnel_channel *ch)
 {
 	uint32_t idx = peer_current_index(ch->ep.peer);
 
-	if (idx != ch->current_index) {
-		ch->current_index = idx;
+	if (idx == ch->current_index)
+		return;
+	ch->current_index = idx;
+	if (idx) {
 		log_info("channel %s: session established", ch->name);
+		return;
 	}
+	log_info("channel %s: session expired", ch->name);
+	frameq_clear(&ch->ep.send);
+	tunnel_endpoint_unpause(&ch->ep);
 }
 
 static void free_sent_cb(int status, void *arg)
@@ -197,7 +218,12 @@ static void handle_init(struct tunnel_server *srv, struct http_request *req)
 	err = peer_handle_init(ch->ep.peer, req->body, req->body_len, resp, clock_now_ms());
 	if (err) {
 		free(resp);
-		log_warnx_rl("channel %s: handshake refused: %s", ch->name, strerror(-err));
+		if (err == -EALREADY) /* docs/PROTOCOL.md section 3: replay or clock stepped back */
+			log_warnx_rl(
+				"channel %s: handshake refused: INIT not newer than the last one",
+				ch->name);
+		else
+			log_warnx_rl("channel %s: handshake refused: %s", ch->name, strerror(-err));
 		http_response_send_error(req, err == -ENOMEM || err == -ENOSPC ? 503 : 404, false);
 		return;
 	}
@@ -317,7 +343,7 @@ struct tunnel_server *tunnel_server_new(uv_loop_t *loop, const struct tunnel_ser
 	uv_check_start(&srv->flush, flush_cb);
 	uv_timer_init(loop, &srv->tick);
 	srv->tick.data = srv;
-	uv_timer_start(&srv->tick, tick_cb, 1000, 1000);
+	uv_timer_start(&srv->tick, tick_cb, SERVER_TICK_MS, SERVER_TICK_MS);
 	srv->open_handles = 2;
 	return srv;
 }
@@ -348,11 +374,10 @@ struct tunnel_endpoint *tunnel_channel_endpoint(struct tunnel_channel *ch)
 	return &ch->ep;
 }
 
-static void server_close_cb(uv_handle_t *h)
+/* The last of the handles and response bodies to finish frees the server. */
+static void server_maybe_destroy(struct tunnel_server *srv)
 {
-	struct tunnel_server *srv = h->data;
-
-	if (--srv->open_handles)
+	if (!srv->freeing || srv->open_handles || srv->outstanding)
 		return;
 	for (unsigned i = 0; i < srv->nchannels; i++) {
 		struct tunnel_channel *ch = srv->channels[i];
@@ -367,8 +392,17 @@ static void server_close_cb(uv_handle_t *h)
 	free(srv);
 }
 
+static void server_close_cb(uv_handle_t *h)
+{
+	struct tunnel_server *srv = h->data;
+
+	srv->open_handles--;
+	server_maybe_destroy(srv);
+}
+
 void tunnel_server_free(struct tunnel_server *srv)
 {
+	srv->freeing = true;
 	uv_close((uv_handle_t *)&srv->flush, server_close_cb);
 	uv_close((uv_handle_t *)&srv->tick, server_close_cb);
 }

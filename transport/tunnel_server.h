@@ -24,8 +24,9 @@ struct tunnel_server_config {
 /* Returns NULL when out of memory. */
 struct tunnel_server *tunnel_server_new(uv_loop_t *loop, const struct tunnel_server_config *cfg);
 /*
- * Frees channels and sessions. Call after the HTTP server is freed (so no request or
- * response refers to the channels any more); the server itself goes in a close callback.
+ * Frees channels and sessions, once its handles are closed and every response body it
+ * handed to the HTTP server has come back (cancelled writes call back late). Free the
+ * HTTP server first, so that no new request arrives.
  */
 void tunnel_server_free(struct tunnel_server *srv);
 

@@ -80,13 +80,26 @@ check "after a server restart the client recovers by itself" \
 	e2e_wait_for 20 n2 ping -c 1 -W 1 198.18.1.1
 check "client logged the lost session" grep -q "handshaking again\|connected" "$E2E_TMP/client.log"
 
-# Clean shutdown: SIGTERM, exit 0, devices gone.
-kill -TERM "$CLIENT_PID"
-wait "$CLIENT_PID"
-check "client exits 0 on SIGTERM" test $? = 0
-check "client device removed" bash -c "! ip netns exec $E2E_NS2 ip link show httun-c 2>/dev/null"
+# Clean shutdown under load: SIGTERM while iperf3 pulls data through the server's
+# responses (writes in flight are cancelled), exit 0, devices gone; the sanitizer build
+# turns any use-after-free on that path into a non-zero exit.
+n1 iperf3 -s -1 -B 198.18.1.1 >/dev/null 2>&1 &
+IPERF_S=$!
+sleep 0.3
+n2 iperf3 -c 198.18.1.1 -t 5 -R >/dev/null 2>&1 &
+IPERF_C=$!
+sleep 1.5
 kill -TERM "$SERVER_PID"
-wait "$SERVER_PID"
-check "server exits 0 on SIGTERM" test $? = 0
+rc=0
+wait "$SERVER_PID" || rc=$?
+check "server exits 0 on SIGTERM with traffic in flight" test $rc = 0
+check "server device removed" bash -c "! ip netns exec $E2E_NS1 ip link show httun-s 2>/dev/null"
+kill -TERM "$CLIENT_PID"
+rc=0
+wait "$CLIENT_PID" || rc=$?
+check "client exits 0 on SIGTERM" test $rc = 0
+check "client device removed" bash -c "! ip netns exec $E2E_NS2 ip link show httun-c 2>/dev/null"
+kill "$IPERF_C" "$IPERF_S" 2>/dev/null || true
+wait "$IPERF_C" "$IPERF_S" 2>/dev/null || true
 
 e2e_done

@@ -4,13 +4,20 @@
  * DH, pending-slot bookkeeping) and as a RESPONSE for a client whose handshake in
  * progress is the golden one of docs/PROTOCOL.md section 3, so a seed built from the
  * golden vector reaches the DH and MAC code. Inputs of INIT + RESPONSE length are split.
- * psk = 00..1f, e_c = 20..3f, client index 0x11111111.
+ * psk = 00..1f, e_c = 20..3f, client index 0x11111111, timestamp 0x0102030405060708.
+ *
+ * The server channel always holds a live current session (a helper client confirms a
+ * new one whenever it expired), so the INIT timestamp rule applies: the harness tracks
+ * the newest timestamp answered and checks that a verified INIT is refused with
+ * -EALREADY exactly when it is not newer, and that a refusal changes nothing.
  */
 #include "core/handshake.h"
 #include "core/index.h"
 #include "core/peer.h"
 
+#include <errno.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,9 +27,31 @@ static uint8_t psk[PSK_BYTES];
 static uint8_t k_init[HANDSHAKE_INIT_KEY_BYTES];
 static uint8_t e_c[HANDSHAKE_PRIVATE_BYTES];
 static uint8_t golden_init[MSG_INIT_BYTES];
-static struct index_table *ix;
-static struct peer *srv, *cli;
+static struct index_table *ix, *helper_ix;
+static struct peer *srv, *cli, *helper;
 static uint64_t now_ms;
+static uint64_t newest_ts; /* newest INIT timestamp srv answered */
+
+#define GOLDEN_TS 0x0102030405060708u
+
+/* Give srv a confirmed current session, made by the helper client. */
+static void confirm_session(void)
+{
+	uint8_t init[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
+	uint8_t frame[FRAME_OVERHEAD_BYTES];
+	struct frame_header h;
+	struct span pt;
+
+	/* Just below the golden seed's timestamp, so that seed is answered once. */
+	if (peer_handshake_start(helper, init, GOLDEN_TS - 1, now_ms) != 0 ||
+	    peer_handle_init(srv, init, sizeof(init), resp, now_ms) != 0 ||
+	    peer_handle_response(helper, resp, sizeof(resp), now_ms) != 0 ||
+	    peer_seal(helper, MSG_POLL, frame, 0, now_ms) != 0 ||
+	    frame_header_parse(frame, sizeof(frame), &h) != 0 ||
+	    peer_open(srv, &h, frame, &pt, now_ms) != 0 || !peer_has_session(srv))
+		abort();
+	newest_ts = handshake_init_timestamp(init);
+}
 
 static void setup(void)
 {
@@ -35,14 +64,18 @@ static void setup(void)
 	for (size_t i = 0; i < sizeof(e_c); i++)
 		e_c[i] = (uint8_t)(0x20 + i);
 	handshake_init_key(psk, k_init);
-	if (handshake_init_create_with(k_init, 0x11111111, e_c, golden_init) != 0)
+	if (handshake_init_create_with(k_init, 0x11111111, GOLDEN_TS, e_c, golden_init) != 0)
 		abort();
 	ix = index_new();
+	helper_ix = index_new();
+	if (!ix || !helper_ix)
+		abort();
 	srv = peer_new(PEER_RESPONDER, psk, ix);
 	cli = peer_new(PEER_INITIATOR, psk, ix);
-	if (!ix || !srv || !cli)
+	helper = peer_new(PEER_INITIATOR, psk, helper_ix);
+	if (!srv || !cli || !helper)
 		abort();
-	if (peer_handshake_start(cli, init, 0) != 0)
+	if (peer_handshake_start(cli, init, GOLDEN_TS, 0) != 0)
 		abort();
 }
 
@@ -50,6 +83,9 @@ static void as_init(const uint8_t *p, size_t len)
 {
 	uint8_t resp[MSG_RESPONSE_BYTES];
 	struct session_keys keys;
+	size_t pending = peer_pending_count(srv), indexes = index_count(ix);
+	uint32_t cur = peer_current_index(srv);
+	bool valid, stale;
 	int err;
 
 	err = handshake_init_verify(p, len, k_init);
@@ -57,10 +93,18 @@ static void as_init(const uint8_t *p, size_t len)
 		abort();
 	if (handshake_respond(psk, p, len, 0x22222222, resp, &keys) == 0 && err != 0)
 		abort(); /* answered an INIT that does not verify */
+	valid = err == 0;
+	stale = valid && handshake_init_timestamp(p) <= newest_ts;
 	err = peer_handle_init(srv, p, len, resp, now_ms);
-	if (err == 0 && peer_pending_count(srv) == 0)
+	if ((err == -EALREADY) != stale)
+		abort(); /* refused exactly the INITs not newer than the last one answered */
+	if (err == 0 && (!valid || peer_pending_count(srv) == 0))
 		abort();
-	if (peer_pending_count(srv) > HANDSHAKE_MAX_PENDING)
+	if (err == 0)
+		newest_ts = handshake_init_timestamp(p);
+	if (err != 0 && (peer_pending_count(srv) != pending || index_count(ix) != indexes))
+		abort(); /* a refused INIT takes no slot and no index */
+	if (peer_current_index(srv) != cur || peer_pending_count(srv) > HANDSHAKE_MAX_PENDING)
 		abort();
 }
 
@@ -81,13 +125,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	now_ms += 1000;
 	peer_tick(srv, now_ms);
+	peer_tick(helper, now_ms);
+	if (!peer_has_session(srv))
+		confirm_session();
 	as_init(data, size);
 	as_response(data, size);
 	if (size == MSG_INIT_BYTES + MSG_RESPONSE_BYTES) {
 		as_init(data, MSG_INIT_BYTES);
 		as_response(data + MSG_INIT_BYTES, MSG_RESPONSE_BYTES);
 	}
-	if (index_count(ix) > 1 + HANDSHAKE_MAX_PENDING)
+	/* The client's handshake, srv's current, previous and pending sessions. */
+	if (index_count(ix) > 1 + 2 + HANDSHAKE_MAX_PENDING)
 		abort();
 	return 0;
 }

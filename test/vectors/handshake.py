@@ -34,18 +34,28 @@ psk = bytes(range(0x00, 0x20))
 e_c = bytes(range(0x20, 0x40))
 e_s = bytes(range(0x40, 0x60))
 ci, si = 0x11111111, 0x22222222
+ts = 0x0102030405060708   # INIT timestamp, nanoseconds since the Unix epoch
 
 kc, ks = X25519PrivateKey.from_private_bytes(e_c), X25519PrivateKey.from_private_bytes(e_s)
 E_c, E_s = raw(kc), raw(ks)
 k_init = B(32, psk, b"httun v1 init")
-init = bytes([1, 1, 0, 0]) + struct.pack(">I", ci) + E_c
-init += B(16, k_init, init)
+
+
+def make_init(e_pub, t):
+    m = bytes([1, 1, 0, 0]) + struct.pack(">I", ci) + e_pub + struct.pack(">Q", t)
+    return m + B(16, k_init, m)
+
+
+init = make_init(E_c, ts)
+assert len(init) == 64
 dh = kc.exchange(ks.public_key())
 assert dh == ks.exchange(kc.public_key())
 resp = bytes([2, 1, 0, 0]) + struct.pack(">II", si, ci) + E_s
 T = init + resp
+assert len(T) == 108
 keys = B(64, psk, b"httun v1 keys" + dh + T)
 resp += B(16, psk, b"httun v1 resp" + dh + T)
+assert len(resp) == 60
 
 for name, v in [("K_init", k_init), ("E_c", E_c), ("E_s", E_s), ("dh", dh), ("INIT", init),
                 ("RESPONSE", resp), ("K_c2s", keys[:32]), ("K_s2c", keys[32:])]:
@@ -61,10 +71,11 @@ if len(sys.argv) > 1:
     w("init-golden", init)
     w("response-golden", resp)
     w("init-response-golden", init + resp)
-    w("init-truncated", init[:40])
+    w("init-older", make_init(E_c, ts - 1))
+    w("init-newer", make_init(E_c, ts + 1))
+    w("init-truncated", init[:48])
     w("response-truncated", resp[:44])
-    lo = bytes([1, 1, 0, 0]) + struct.pack(">I", ci) + bytes(32)
-    w("init-low-order", lo + B(16, k_init, lo))
+    w("init-low-order", make_init(bytes(32), ts + 2))
     w("response-low-order", resp[:12] + bytes(32) + resp[44:])
     w("init-version-2", bytes([1, 2]) + init[2:])
     w("garbage", bytes(range(256)) * 2)

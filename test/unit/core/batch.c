@@ -317,7 +317,7 @@ static void test_body_decode(void **state)
 	size_t start = 0;
 
 	(void)state;
-	assert_int_equal(n, 56 + 46 + 36 + 60 + 36);
+	assert_int_equal(n, 64 + 46 + 36 + 60 + 36);
 	for (int i = 0; i < 5; i++) {
 		assert_int_equal(body_next(&c, &m), 1);
 		assert_int_equal(m.type, types[i]);

@@ -16,11 +16,12 @@ struct fake_seal {
 	int fail;
 };
 
-static int fake_seal(void *ctx, uint8_t *frame, size_t plen)
+static int fake_seal(void *ctx, uint8_t *frame, size_t plen, uint32_t *tag)
 {
 	struct fake_seal *f = ctx;
 
 	f->calls++;
+	*tag = 1000 + f->calls;
 	if (f->fail)
 		return f->fail;
 	memset(frame, 0xaa, FRAME_HEADER_BYTES);
@@ -78,6 +79,7 @@ static void test_seal_and_take(void **state)
 	assert_int_equal(list->data[FRAME_HEADER_BYTES], REC_IP);
 	assert_int_equal(list->data[FRAME_HEADER_BYTES + 3], 1);
 	assert_int_equal(list->data[list->len - 1], 0xbb);
+	assert_int_equal(list->tag, 1001); /* the seal function's tag stays with the frame */
 	assert_int_equal(q.queued_frames, 1);
 	frameq_release(&q, list);
 	assert_int_equal(q.pooled, 1); /* the written frame's buffer, for reuse */
@@ -188,6 +190,29 @@ static void test_open_reservation_cancelled(void **state)
 	frameq_close(&q);
 }
 
+/* A keepalive is an empty frame, sealed even though nothing is in it. */
+static void test_keepalive(void **state)
+{
+	struct fake_seal f = { 0 };
+	struct frameq q;
+	struct fbuf *list;
+	size_t bytes;
+	unsigned frames;
+
+	(void)state;
+	frameq_init(&q, 1000, 1 << 20);
+	assert_int_equal(frameq_seal_keepalive(&q, fake_seal, &f), 0);
+	assert_int_equal(f.calls, 1);
+	add_packet(&q, 1, 10);
+	assert_int_equal(frameq_seal_keepalive(&q, fake_seal, &f), 0); /* with records: as usual */
+	list = frameq_take(&q, 1 << 20, 100, &bytes, &frames);
+	assert_int_equal(frames, 2);
+	assert_int_equal(list->len, FRAME_OVERHEAD_BYTES);
+	assert_int_equal(list->next->len, FRAME_OVERHEAD_BYTES + 13);
+	frameq_release(&q, list);
+	frameq_close(&q);
+}
+
 /* Capped at FRAME_MAX_PLAINTEXT_BYTES whatever the caller asks for. */
 static void test_plaintext_cap(void **state)
 {
@@ -208,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_seal_failure_drops),
 		cmocka_unit_test(test_open_reservation_cancelled),
 		cmocka_unit_test(test_plaintext_cap),
+		cmocka_unit_test(test_keepalive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,24 +14,29 @@
 
 /*
  * Golden vector of docs/PROTOCOL.md section 3: psk 00..1f, e_c 20..3f, e_s 40..5f,
- * client index 0x11111111, server index 0x22222222. Computed independently with Python
+ * client index 0x11111111, server index 0x22222222, INIT timestamp 0x0102030405060708.
+ * Computed independently with Python
  * (hashlib.blake2b keyed, cryptography's X25519) and the DH cross-checked with openssl.
  */
 static const char golden_k_init[] =
 	"5393996e294e03a0815b8a83ef94231f8951b908127f705af96efd2ff79fb728";
 static const char golden_init[] = "0101000011111111"
 				  "358072d6365880d1aeea329adf9121383851ed21a28e3b75e965d0d2cd166254"
-				  "c5656c079723b186aeaf8312e5fa5225";
+				  "0102030405060708"
+				  "caea0d0424718c377fde3ae62d06294a";
 static const char golden_resp[] = "020100002222222211111111"
 				  "79a631eede1bf9c98f12032cdeadd0e7a079398fc786b88cc846ec89af85a51a"
-				  "fdfd96d660c01387dbff7157d59a254d";
+				  "511f0459f8c3a5b466946792cf187369";
 static const char golden_k_c2s[] =
-	"f502a77f9e83f3e028f4d5209d8053b7fcfc62494d34bb2b0b1a316bd7a04ea0";
+	"0cf15031d3a3053ad7a719cdc346848eed0bf8c5b0942d93792a8a7334d3637a";
 static const char golden_k_s2c[] =
-	"96726d155abd9148d461e058c9240834117fb0312a83681f0a7e8538cb3f825c";
+	"65e3851fbc854e4b8119eca30f3493b731a58badf9a0879f8a1453971a553129";
 
 #define CLIENT_INDEX 0x11111111u
 #define SERVER_INDEX 0x22222222u
+#define GOLDEN_TS 0x0102030405060708u
+#define INIT_TS_OFF 40
+#define INIT_MAC_OFF 48
 
 static void unhex(const char *hex, uint8_t *out, size_t len)
 {
@@ -74,7 +79,8 @@ static void golden(struct fixture *f)
 	fill(f->e_c, sizeof(f->e_c), 0x20);
 	fill(f->e_s, sizeof(f->e_s), 0x40);
 	handshake_init_key(f->psk, f->k_init);
-	assert_int_equal(handshake_init_create_with(f->k_init, CLIENT_INDEX, f->e_c, f->init), 0);
+	assert_int_equal(
+		handshake_init_create_with(f->k_init, CLIENT_INDEX, GOLDEN_TS, f->e_c, f->init), 0);
 	assert_int_equal(handshake_respond_with(f->psk, f->init, sizeof(f->init), SERVER_INDEX,
 						f->e_s, f->resp, &f->server),
 			 0);
@@ -93,6 +99,7 @@ static void test_golden_vector(void **state)
 	assert_hex(f.init, sizeof(f.init), golden_init);
 	assert_hex(f.resp, sizeof(f.resp), golden_resp);
 	assert_int_equal(handshake_init_verify(f.init, sizeof(f.init), f.k_init), 0);
+	assert_true(handshake_init_timestamp(f.init) == GOLDEN_TS);
 
 	assert_hex(f.server.recv, 32, golden_k_c2s);
 	assert_hex(f.server.send, 32, golden_k_s2c);
@@ -137,7 +144,7 @@ static void test_random_handshake_keys_work(void **state)
 	(void)state;
 	randombytes_buf(psk, sizeof(psk));
 	handshake_init_key(psk, k_init);
-	assert_int_equal(handshake_init_create(k_init, 7, e_c, init), 0);
+	assert_int_equal(handshake_init_create(k_init, 7, 1, e_c, init), 0);
 	assert_int_equal(handshake_respond(psk, init, sizeof(init), 9, resp, &sk), 0);
 	assert_int_equal(handshake_response_verify(psk, init, e_c, resp, sizeof(resp), &ck), 0);
 	assert_memory_equal(sk.send, ck.recv, 32);
@@ -165,8 +172,8 @@ static void test_two_handshakes_differ(void **state)
 
 	(void)state;
 	handshake_init_key(psk, k_init);
-	assert_int_equal(handshake_init_create(k_init, 5, e1, i1), 0);
-	assert_int_equal(handshake_init_create(k_init, 5, e2, i2), 0);
+	assert_int_equal(handshake_init_create(k_init, 5, 1, e1, i1), 0);
+	assert_int_equal(handshake_init_create(k_init, 5, 1, e2, i2), 0);
 	assert_memory_not_equal(e1, e2, 32);
 	assert_memory_not_equal(i1, i2, sizeof(i1));
 	/* The same INIT answered twice: fresh server ephemeral, fresh keys. */
@@ -309,7 +316,8 @@ static void test_init_match_channels(void **state)
 /* An INIT with a correct MAC over whatever the test put in front of it. */
 static void remac_init(struct fixture *f)
 {
-	crypto_generichash(f->init + 40, 16, f->init, 40, f->k_init, sizeof(f->k_init));
+	crypto_generichash(f->init + INIT_MAC_OFF, 16, f->init, INIT_MAC_OFF, f->k_init,
+			   sizeof(f->k_init));
 }
 
 static void test_init_header_fields(void **state)
@@ -338,7 +346,8 @@ static void test_init_header_fields(void **state)
 	memset(f.init + 4, 0, 4);
 	remac_init(&f);
 	assert_int_equal(handshake_init_verify(f.init, sizeof(f.init), f.k_init), -EPROTO);
-	assert_int_equal(handshake_init_create_with(f.k_init, 0, f.e_c, f.init), -EINVAL);
+	assert_int_equal(handshake_init_create_with(f.k_init, 0, GOLDEN_TS, f.e_c, f.init),
+			 -EINVAL);
 	golden(&f);
 	assert_int_equal(handshake_respond_with(f.psk, f.init, sizeof(f.init), 0, f.e_s, resp, &k),
 			 -EINVAL);
@@ -388,12 +397,54 @@ static void test_response_for_other_init(void **state)
 	(void)state;
 	golden(&f);
 	/* A second INIT with the same index: the RESPONSE to the first must not fit it. */
-	assert_int_equal(handshake_init_create(f.k_init, CLIENT_INDEX, e2, init2), 0);
+	assert_int_equal(handshake_init_create(f.k_init, CLIENT_INDEX, GOLDEN_TS, e2, init2), 0);
 	assert_int_equal(handshake_response_verify(f.psk, init2, e2, f.resp, sizeof(f.resp), &k),
 			 -EBADMSG);
-	assert_int_equal(handshake_init_create(f.k_init, CLIENT_INDEX + 1, e2, init2), 0);
+	assert_int_equal(handshake_init_create(f.k_init, CLIENT_INDEX + 1, GOLDEN_TS, e2, init2),
+			 0);
 	assert_int_equal(handshake_response_verify(f.psk, init2, e2, f.resp, sizeof(f.resp), &k),
 			 -ENOENT);
+}
+
+/*
+ * The timestamp: big-endian at offset 40, under the MAC, and part of the transcript, so
+ * the same E_c with another timestamp gives other keys.
+ */
+static void test_init_timestamp(void **state)
+{
+	static const uint64_t stamps[] = { 0, 1, 0x0102030405060708u, UINT64_MAX };
+	struct fixture f, g;
+
+	(void)state;
+	golden(&f);
+	for (size_t i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++) {
+		assert_int_equal(handshake_init_create_with(f.k_init, CLIENT_INDEX, stamps[i],
+							    f.e_c, g.init),
+				 0);
+		assert_true(handshake_init_timestamp(g.init) == stamps[i]);
+		assert_true(load_be64(g.init + INIT_TS_OFF) == stamps[i]);
+		assert_memory_equal(g.init, f.init, INIT_TS_OFF);
+		assert_int_equal(handshake_init_verify(g.init, sizeof(g.init), f.k_init), 0);
+	}
+	/* Another timestamp under the old MAC: a forgery. */
+	memcpy(g.init, f.init, sizeof(g.init));
+	store_be64(g.init + INIT_TS_OFF, GOLDEN_TS + 1);
+	assert_int_equal(handshake_init_verify(g.init, sizeof(g.init), f.k_init), -EBADMSG);
+	/* Properly made with timestamp + 1: same ephemerals, other transcript, other keys. */
+	assert_int_equal(
+		handshake_init_create_with(f.k_init, CLIENT_INDEX, GOLDEN_TS + 1, f.e_c, g.init),
+		0);
+	assert_int_equal(handshake_respond_with(f.psk, g.init, sizeof(g.init), SERVER_INDEX, f.e_s,
+						g.resp, &g.server),
+			 0);
+	assert_memory_equal(g.resp, f.resp, 44); /* E_s and indexes are the same... */
+	assert_memory_not_equal(g.resp + 44, f.resp + 44, 16); /* ...the MAC is not */
+	assert_memory_not_equal(g.server.send, f.server.send, 32);
+	assert_memory_not_equal(g.server.recv, f.server.recv, 32);
+	/* A RESPONSE to one INIT does not verify against the other. */
+	assert_int_equal(
+		handshake_response_verify(f.psk, f.init, f.e_c, g.resp, sizeof(g.resp), &g.client),
+		-EBADMSG);
 }
 
 int main(void)
@@ -411,6 +462,7 @@ int main(void)
 		cmocka_unit_test(test_init_header_fields),
 		cmocka_unit_test(test_low_order_points_rejected),
 		cmocka_unit_test(test_response_for_other_init),
+		cmocka_unit_test(test_init_timestamp),
 	};
 
 	if (sodium_init() < 0)

@@ -17,6 +17,8 @@
 #define PT_BYTES 4
 #define FRAME_BYTES (FRAME_OVERHEAD_BYTES + PT_BYTES)
 #define T0 1000000u
+/* The wall clock of the tests: the monotonic milliseconds, in nanoseconds. */
+#define WALL(ms) ((uint64_t)(ms)*1000000u)
 
 struct frame {
 	uint8_t b[FRAME_BYTES];
@@ -101,7 +103,7 @@ static void handshake_unconfirmed(struct world *w, uint8_t init[MSG_INIT_BYTES],
 {
 	uint8_t resp[MSG_RESPONSE_BYTES];
 
-	assert_int_equal(peer_handshake_start(w->cli, init, now), 0);
+	assert_int_equal(peer_handshake_start(w->cli, init, WALL(now), now), 0);
 	assert_int_equal(peer_init_matches(w->srv, init, MSG_INIT_BYTES), 0);
 	assert_int_equal(peer_handle_init(w->srv, init, MSG_INIT_BYTES, resp, now), 0);
 	assert_int_equal(peer_handle_response(w->cli, resp, sizeof(resp), now), 0);
@@ -150,23 +152,54 @@ static void test_handshake_and_confirmation(void **state)
 	assert_int_equal(open_frame(w->srv, &f, 10, T0 + 10, NULL), -ENOENT);
 }
 
+/* An INIT of this channel with the given timestamp, as a client would make it. */
+static void make_init(const struct world *w, uint64_t ts, uint8_t init[MSG_INIT_BYTES])
+{
+	uint8_t k_init[HANDSHAKE_INIT_KEY_BYTES], e[HANDSHAKE_PRIVATE_BYTES];
+
+	handshake_init_key(w->psk, k_init);
+	assert_int_equal(handshake_init_create(k_init, 0x5eed, ts, e, init), 0);
+}
+
 static void test_replayed_init_cannot_replace_session(void **state)
 {
 	struct world *w = *state;
-	uint8_t init[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
+	uint8_t init[MSG_INIT_BYTES], init2[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
 	uint32_t cur;
 	struct frame f;
 	uint64_t now = T0;
 
 	handshake(w, init, now);
 	cur = peer_current_index(w->srv);
+	assert_int_equal(index_count(w->six), 1);
 
-	/* The recorded INIT still has a valid MAC: it gets a RESPONSE and a pending slot. */
-	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, ++now), 0);
-	assert_int_equal(peer_pending_count(w->srv), 1);
+	/*
+	 * The recorded INIT still has a valid MAC, but its timestamp is not newer than the
+	 * last one answered: refused before the DH, no pending slot, no index, no RESPONSE.
+	 */
+	for (int i = 0; i < 3 * HANDSHAKE_MAX_PENDING; i++) {
+		memset(resp, 0x55, sizeof(resp));
+		assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, ++now),
+				 -EALREADY);
+		for (size_t j = 0; j < sizeof(resp); j++)
+			assert_int_equal(resp[j], 0x55);
+	}
+	assert_int_equal(peer_pending_count(w->srv), 0);
+	assert_int_equal(index_count(w->six), 1);
 	assert_int_equal(peer_current_index(w->srv), cur);
-	/* The client is not waiting for it. */
-	assert_int_equal(peer_handle_response(w->cli, resp, sizeof(resp), now), -ENOENT);
+	assert_int_equal(peer_previous_index(w->srv), 0);
+	for (uint32_t i = 0; i < 5; i++) {
+		assert_int_equal(send_one(w->cli, w->srv, i, now), 0);
+		assert_int_equal(send_one(w->srv, w->cli, i, now), 0);
+	}
+
+	/* A newer INIT makes a pending session; a replay of it is refused in turn. */
+	assert_int_equal(peer_handshake_start(w->cli, init2, WALL(now), now), 0);
+	assert_int_equal(peer_handle_init(w->srv, init2, sizeof(init2), resp, now), 0);
+	assert_int_equal(peer_pending_count(w->srv), 1);
+	assert_int_equal(peer_handle_init(w->srv, init2, sizeof(init2), resp, now), -EALREADY);
+	assert_int_equal(peer_pending_count(w->srv), 1);
+	assert_int_equal(index_count(w->six), 2);
 
 	/* Someone without e_c tries to confirm the pending session with a made-up frame. */
 	memset(&f, 0, sizeof(f));
@@ -177,40 +210,147 @@ static void test_replayed_init_cannot_replace_session(void **state)
 	assert_int_equal(peer_pending_count(w->srv), 1);
 	assert_int_equal(peer_current_index(w->srv), cur);
 
-	/* Traffic goes on in both directions on the confirmed session. */
-	for (uint32_t i = 0; i < 5; i++) {
-		assert_int_equal(send_one(w->cli, w->srv, i, now), 0);
-		assert_int_equal(send_one(w->srv, w->cli, i, now), 0);
-	}
-
-	/* A pending flood only cycles the pending slots. */
-	for (int i = 0; i < 3 * HANDSHAKE_MAX_PENDING; i++)
-		assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, ++now), 0);
-	assert_int_equal(peer_pending_count(w->srv), HANDSHAKE_MAX_PENDING);
-	assert_int_equal(index_count(w->six), 1 + HANDSHAKE_MAX_PENDING);
-	assert_int_equal(peer_current_index(w->srv), cur);
-	assert_int_equal(peer_previous_index(w->srv), 0);
-	for (uint32_t i = 5; i < 10; i++) {
-		assert_int_equal(send_one(w->cli, w->srv, i, now), 0);
-		assert_int_equal(send_one(w->srv, w->cli, i, now), 0);
-	}
-
 	/* Forged INITs (every bit flip of the real one) get nothing at all. */
 	for (size_t bit = 0; bit < 8 * sizeof(init); bit++) {
+		int err;
+
 		init[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-		assert_int_not_equal(peer_handle_init(w->srv, init, sizeof(init), resp, now), 0);
+		err = peer_handle_init(w->srv, init, sizeof(init), resp, now);
+		assert_true(err == -EPROTO || err == -EBADMSG);
 		init[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 	}
 	for (size_t len = 0; len < sizeof(init); len++)
 		assert_int_equal(peer_handle_init(w->srv, init, len, resp, now), -EPROTO);
-	assert_int_equal(index_count(w->six), 1 + HANDSHAKE_MAX_PENDING);
+	assert_int_equal(index_count(w->six), 2);
 
-	/* All pending ones expire; the confirmed session stays. */
+	/* The pending one expires; the confirmed session stays. */
 	peer_tick(w->srv, now + HANDSHAKE_PENDING_MS);
 	assert_int_equal(peer_pending_count(w->srv), 0);
 	assert_int_equal(index_count(w->six), 1);
 	assert_int_equal(peer_current_index(w->srv), cur);
-	assert_int_equal(send_one(w->cli, w->srv, 10, now + HANDSHAKE_PENDING_MS), 0);
+	assert_int_equal(send_one(w->srv, w->cli, 10, now + HANDSHAKE_PENDING_MS), 0);
+}
+
+/* While a session lives, each INIT answered must be strictly newer than the last one. */
+static void test_init_timestamp_order(void **state)
+{
+	struct world *w = *state;
+	uint8_t init[MSG_INIT_BYTES], x[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
+	static const struct {
+		int64_t delta; /* from WALL(T0), the timestamp of the first session's INIT */
+		int want;
+		size_t pending;
+	} steps[] = {
+		{ -1, -EALREADY, 0 },	  { 0, -EALREADY, 0 }, { 1, 0, 1 },
+		{ 1, -EALREADY, 1 },	  { 0, -EALREADY, 1 }, { 1000000, 0, 2 },
+		{ 999999, -EALREADY, 2 }, { 1000001, 0, 3 },   { -1000000000, -EALREADY, 3 },
+		{ 1000002, 0, 4 },	  { 1000003, 0, 4 },   { 1000003, -EALREADY, 4 },
+	};
+
+	handshake(w, init, T0);
+	assert_true(handshake_init_timestamp(init) == WALL(T0));
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		size_t ix = index_count(w->six);
+
+		make_init(w, WALL(T0) + (uint64_t)steps[i].delta, x);
+		assert_int_equal(peer_handle_init(w->srv, x, sizeof(x), resp, T0 + i),
+				 steps[i].want);
+		assert_int_equal(peer_pending_count(w->srv), steps[i].pending);
+		/* Refused: nothing allocated. Answered: one index more, or one evicted. */
+		if (steps[i].want)
+			assert_int_equal(index_count(w->six), ix);
+		assert_int_equal(index_count(w->six), 1 + steps[i].pending);
+	}
+	assert_int_equal(send_one(w->cli, w->srv, 1, T0 + 20), 0);
+
+	/* The client's own timestamps go up even when its clock stands still or steps back. */
+	assert_int_equal(peer_handshake_start(w->cli, x, WALL(T0) + 1000003, T0 + 21), 0);
+	assert_true(handshake_init_timestamp(x) == WALL(T0) + 1000003);
+	assert_int_equal(peer_handle_init(w->srv, x, sizeof(x), resp, T0 + 21), -EALREADY);
+	assert_int_equal(peer_handshake_start(w->cli, x, WALL(T0) + 1000003, T0 + 22), 0);
+	assert_true(handshake_init_timestamp(x) == WALL(T0) + 1000004);
+	assert_int_equal(peer_handshake_start(w->cli, x, 0, T0 + 23), 0);
+	assert_true(handshake_init_timestamp(x) == WALL(T0) + 1000005);
+	assert_int_equal(peer_handle_init(w->srv, x, sizeof(x), resp, T0 + 23), 0);
+	assert_int_equal(peer_handle_response(w->cli, resp, sizeof(resp), T0 + 23), 0);
+	assert_int_equal(send_one(w->cli, w->srv, 2, T0 + 23), 0);
+	assert_int_equal(peer_current_index(w->srv), load_be32(resp + 4));
+}
+
+/*
+ * The remembered timestamp lives only as long as the current session: once it expired
+ * (whether or not a tick has dropped it yet), an "older" INIT is answered again, so a
+ * client whose clock stepped back gets in after at most REJECT_AFTER_MS.
+ */
+static void test_init_timestamp_forgotten(void **state)
+{
+	struct world *w = *state;
+	uint8_t init[MSG_INIT_BYTES], old[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
+	struct peer *back;
+	uint64_t end = T0 + REJECT_AFTER_MS;
+
+	make_init(w, WALL(T0) - 1, old);
+	handshake(w, init, T0);
+	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end - 1), -EALREADY);
+	assert_int_equal(peer_pending_count(w->srv), 0);
+	/* Expired, no tick yet. */
+	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end), 0);
+	assert_int_equal(peer_pending_count(w->srv), 1);
+	/* No live session: not even the same INIT is held back. */
+	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end), 0);
+	assert_int_equal(peer_pending_count(w->srv), 2);
+
+	/* Expired and dropped by a tick; a new client process whose clock is far behind. */
+	peer_tick(w->srv, end);
+	assert_false(peer_has_session(w->srv));
+	back = peer_new(PEER_INITIATOR, w->psk, w->cix);
+	assert_non_null(back);
+	peer_free(w->cli);
+	w->cli = back;
+	assert_int_equal(peer_handshake_start(w->cli, init, 12345, end + 1), 0);
+	assert_true(handshake_init_timestamp(init) == 12345);
+	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, end + 1), 0);
+	assert_int_equal(peer_handle_response(w->cli, resp, sizeof(resp), end + 1), 0);
+	assert_int_equal(send_one(w->cli, w->srv, 1, end + 1), 0);
+	assert_true(peer_has_session(w->srv));
+	/* From now on its timestamps are the ones to beat. */
+	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, end + 2), -EALREADY);
+	make_init(w, 12344, old);
+	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end + 2), -EALREADY);
+	make_init(w, 12346, old);
+	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end + 2), 0);
+}
+
+/*
+ * The attack that made the timestamp necessary: during a rekey the client already seals
+ * with the new session, which the server holds as pending until the first frame arrives.
+ * A flood of recorded INITs (the old one and the rekey's own) must not evict it.
+ */
+static void test_replay_flood_spares_rekey(void **state)
+{
+	struct world *w = *state;
+	uint8_t first[MSG_INIT_BYTES], rekey[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
+	uint32_t old_srv;
+
+	handshake(w, first, T0);
+	old_srv = peer_current_index(w->srv);
+	handshake_unconfirmed(w, rekey, T0 + 10);
+	assert_int_equal(peer_pending_count(w->srv), 1);
+	for (int i = 0; i < 3 * HANDSHAKE_MAX_PENDING; i++) {
+		assert_int_equal(peer_handle_init(w->srv, first, sizeof(first), resp, T0 + 11),
+				 -EALREADY);
+		assert_int_equal(peer_handle_init(w->srv, rekey, sizeof(rekey), resp, T0 + 11),
+				 -EALREADY);
+	}
+	assert_int_equal(peer_pending_count(w->srv), 1);
+	assert_int_equal(index_count(w->six), 2);
+	assert_int_equal(peer_current_index(w->srv), old_srv);
+	/* The client's first frame of the new session still finds it and promotes it. */
+	assert_int_equal(send_one(w->cli, w->srv, 1, T0 + 12), 0);
+	assert_int_not_equal(peer_current_index(w->srv), old_srv);
+	assert_int_equal(peer_previous_index(w->srv), old_srv);
+	assert_int_equal(peer_pending_count(w->srv), 0);
+	assert_int_equal(send_one(w->srv, w->cli, 2, T0 + 12), 0);
 }
 
 static void test_pending_evicts_oldest(void **state)
@@ -219,7 +359,11 @@ static void test_pending_evicts_oldest(void **state)
 	uint8_t init[MSG_INIT_BYTES], old_init[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
 	struct frame f;
 
-	/* The client's genuine handshake, then HANDSHAKE_MAX_PENDING replays push it out. */
+	/*
+	 * Before the channel's first session there is no timestamp to hold INITs to
+	 * (docs/PROTOCOL.md section 8): the client's genuine handshake, then
+	 * HANDSHAKE_MAX_PENDING replays push it out.
+	 */
 	handshake_unconfirmed(w, init, T0);
 	memcpy(old_init, init, sizeof(init));
 	for (int i = 1; i <= HANDSHAKE_MAX_PENDING; i++)
@@ -381,7 +525,7 @@ static void test_client_rejects_foreign_responses(void **state)
 	uint32_t cur;
 
 	/* First session, keeping its RESPONSE. */
-	assert_int_equal(peer_handshake_start(w->cli, init, T0), 0);
+	assert_int_equal(peer_handshake_start(w->cli, init, WALL(T0), T0), 0);
 	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp_old, T0), 0);
 	assert_int_equal(peer_handle_response(w->cli, resp_old, sizeof(resp_old), T0), 0);
 	assert_int_equal(send_one(w->cli, w->srv, 1, T0), 0);
@@ -392,9 +536,9 @@ static void test_client_rejects_foreign_responses(void **state)
 	assert_int_equal(peer_current_index(w->cli), cur);
 
 	/* Handshake A is abandoned for B: A's RESPONSE and the old one are refused. */
-	assert_int_equal(peer_handshake_start(w->cli, init, T0 + 1), 0);
+	assert_int_equal(peer_handshake_start(w->cli, init, WALL(T0 + 1), T0 + 1), 0);
 	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp_a, T0 + 1), 0);
-	assert_int_equal(peer_handshake_start(w->cli, init2, T0 + 2), 0);
+	assert_int_equal(peer_handshake_start(w->cli, init2, WALL(T0 + 2), T0 + 2), 0);
 	assert_int_equal(index_count(w->cix), 2); /* A's index was given back */
 	assert_int_equal(peer_handle_response(w->cli, resp_a, sizeof(resp_a), T0 + 2), -ENOENT);
 	assert_int_equal(peer_handle_response(w->cli, resp_old, sizeof(resp_old), T0 + 2), -ENOENT);
@@ -402,7 +546,8 @@ static void test_client_rejects_foreign_responses(void **state)
 	/* A RESPONSE made for another client of the same channel. */
 	other = peer_new(PEER_INITIATOR, w->psk, w->cix);
 	assert_non_null(other);
-	assert_int_equal(peer_handshake_start(other, init, T0 + 2), 0);
+	/* Its clock a little behind ours, so that the server still answers init2 below. */
+	assert_int_equal(peer_handshake_start(other, init, WALL(T0 + 2) - 1, T0 + 2), 0);
 	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp_a, T0 + 2), 0);
 	assert_int_equal(peer_handle_response(w->cli, resp_a, sizeof(resp_a), T0 + 2), -ENOENT);
 	/* ...even with our receiver index pasted in: the MAC covers our INIT. */
@@ -442,7 +587,7 @@ static void test_wants_handshake(void **state)
 	struct frame f;
 
 	/* Retry timer of a handshake that gets no answer. */
-	assert_int_equal(peer_handshake_start(w->cli, init, T0), 0);
+	assert_int_equal(peer_handshake_start(w->cli, init, WALL(T0), T0), 0);
 	assert_false(peer_wants_handshake(w->cli, T0 + HANDSHAKE_RETRY_MS - 1));
 	assert_true(peer_wants_handshake(w->cli, T0 + HANDSHAKE_RETRY_MS));
 
@@ -467,7 +612,7 @@ static void test_wants_handshake(void **state)
 	assert_false(peer_wants_handshake(w->cli, t + 2));
 	peer_request_handshake(w->cli);
 	assert_true(peer_wants_handshake(w->cli, t + 2));
-	assert_int_equal(peer_handshake_start(w->cli, init, t + 3), 0);
+	assert_int_equal(peer_handshake_start(w->cli, init, WALL(t + 3), t + 3), 0);
 	assert_false(peer_wants_handshake(w->cli, t + 3));
 	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, t + 3), 0);
 	assert_int_equal(peer_handle_response(w->cli, resp, sizeof(resp), t + 3), 0);
@@ -552,7 +697,7 @@ static void test_rekey_without_loss(void **state)
 		now += 10;
 		/* Every 50 steps the client rekeys; the RESPONSE arrives 2 steps later. */
 		if (step % 50 == 10) {
-			assert_int_equal(peer_handshake_start(w->cli, init, now), 0);
+			assert_int_equal(peer_handshake_start(w->cli, init, WALL(now), now), 0);
 			assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, now),
 					 0);
 			resp_in_flight = true;
@@ -605,7 +750,7 @@ static void test_indexes_unique_across_channels(void **state)
 	for (int i = 0; i < N; i++) {
 		int matched = -1;
 
-		assert_int_equal(peer_handshake_start(cli[i], init, T0), 0);
+		assert_int_equal(peer_handshake_start(cli[i], init, WALL(T0), T0), 0);
 		/* The server finds the channel by trying each one's K_init. */
 		for (int j = 0; j < N; j++) {
 			int err = peer_init_matches(srv[j], init, sizeof(init));
@@ -645,13 +790,29 @@ static void test_indexes_unique_across_channels(void **state)
 	assert_int_equal(index_count(w->cix), 0);
 }
 
+/* Timestamps used up: refused, and the handshake in progress is left alone. */
+static void test_client_timestamps_used_up(void **state)
+{
+	struct world *w = *state;
+	uint8_t init[MSG_INIT_BYTES], init2[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
+
+	assert_int_equal(peer_handshake_start(w->cli, init, UINT64_MAX, T0), 0);
+	assert_true(handshake_init_timestamp(init) == UINT64_MAX);
+	assert_int_equal(peer_handshake_start(w->cli, init2, UINT64_MAX, T0), -EOVERFLOW);
+	assert_int_equal(peer_handshake_start(w->cli, init2, 0, T0), -EOVERFLOW);
+	assert_int_equal(index_count(w->cix), 1);
+	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, T0), 0);
+	assert_int_equal(peer_handle_response(w->cli, resp, sizeof(resp), T0), 0);
+	assert_int_equal(send_one(w->cli, w->srv, 1, T0), 0);
+}
+
 static void test_wrong_role(void **state)
 {
 	struct world *w = *state;
 	uint8_t init[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
 
-	assert_int_equal(peer_handshake_start(w->srv, init, T0), -EINVAL);
-	assert_int_equal(peer_handshake_start(w->cli, init, T0), 0);
+	assert_int_equal(peer_handshake_start(w->srv, init, WALL(T0), T0), -EINVAL);
+	assert_int_equal(peer_handshake_start(w->cli, init, WALL(T0), T0), 0);
 	assert_int_equal(peer_handle_init(w->cli, init, sizeof(init), resp, T0), -EINVAL);
 	assert_int_equal(peer_handle_response(w->srv, resp, sizeof(resp), T0), -ENOENT);
 }
@@ -662,6 +823,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_handshake_and_confirmation),
 		T(test_replayed_init_cannot_replace_session),
+		T(test_init_timestamp_order),
+		T(test_init_timestamp_forgotten),
+		T(test_replay_flood_spares_rekey),
 		T(test_pending_evicts_oldest),
 		T(test_pending_expiry),
 		T(test_promotion_and_previous),
@@ -671,6 +835,7 @@ int main(void)
 		T(test_session_too_old),
 		T(test_rekey_without_loss),
 		T(test_indexes_unique_across_channels),
+		T(test_client_timestamps_used_up),
 		T(test_wrong_role),
 	};
 #undef T

@@ -12,7 +12,7 @@
 
 #define S(str) ((struct span){ (const uint8_t *)(str), sizeof(str) - 1 })
 
-/* REQUEST id 0x01020304, "POST /httun/abc", body "xy": docs/PROTOCOL.md section 8. */
+/* REQUEST id 0x01020304, "POST /httun/abc", body "xy": docs/PROTOCOL.md section 9. */
 static const uint8_t golden_request[] = {
 	0x02, 0x00, 0x00, 0x00, 0x01, 0x02, 0x03, 0x04, 0x00, 0x00, 0x00, 0x13, /* header */
 	0x04, 'P',  'O',  'S',	'T',  0x00, 0x0a, '/',	'h',  't',  't',  'u',

@@ -181,7 +181,7 @@ struct raw {
 	size_t in_len;
 	bool eof;
 	bool closed;
-	bool close_on_request; /* close as soon as the server has the request */
+	bool no_read; /* never read: the server's writes stall */
 	void (*on_data)(struct raw *r);
 };
 
@@ -235,7 +235,8 @@ static void raw_connect_cb(uv_connect_t *cr, int status)
 	uv_buf_t b = uv_buf_init((char *)(uintptr_t)r->out, (unsigned)r->out_len);
 
 	assert_int_equal(status, 0);
-	uv_read_start((uv_stream_t *)&r->tcp, raw_alloc_cb, raw_read_cb);
+	if (!r->no_read)
+		uv_read_start((uv_stream_t *)&r->tcp, raw_alloc_cb, raw_read_cb);
 	if (r->out_len)
 		assert_int_equal(uv_write(&r->wr, (uv_stream_t *)&r->tcp, &b, 1, raw_write_cb), 0);
 }
@@ -439,6 +440,45 @@ static void test_disconnect_while_parked(void **state)
 	fix_end(&f);
 }
 
+static void timeout_cb(struct http_response *resp, void *arg)
+{
+	struct fix *f = arg;
+
+	assert_int_equal(resp->err, -ETIMEDOUT);
+	assert_null(resp->body);
+	f->errors++;
+}
+
+/* The client gives up on a parked poll: its connection closes, the server cancels. */
+static void test_client_timeout_cancels(void **state)
+{
+	struct fix f;
+	struct expect e;
+
+	(void)state;
+	fix_start(&f, NULL);
+	fix_client(&f, 1);
+	f.mode = MODE_FOREVER;
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_GET, "/poll", NULL, NULL, 0, 30,
+					     timeout_cb, &f),
+			 0);
+	run_until_responses(&f, 1);
+	while (f.cancels == 0)
+		assert_int_not_equal(uv_run(&f.loop, UV_RUN_ONCE), 0);
+	/* The client opens a new connection for the next request. */
+	f.mode = MODE_ECHO;
+	e = (struct expect){ &f, 200, (const uint8_t *)"/next", 5 };
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_GET, "/next", NULL, NULL, 0, 5000,
+					     expect_cb, &e),
+			 0);
+	run_until_responses(&f, 2);
+	assert_int_equal(f.errors, 1);
+	assert_int_equal(f.responses, 1);
+	assert_int_equal(f.cancels, 1);
+	assert_int_equal(http_server_stats(f.srv)->accepted, 2);
+	fix_end(&f);
+}
+
 static void test_free_while_parked(void **state)
 {
 	struct fix f;
@@ -521,8 +561,8 @@ static void test_garbage_400(void **state)
 	static const char *bad[] = {
 		"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 hello\r\n\r\n", /* TLS hello */
 		"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-		"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-		"Content-Length: 3\r\n\r\n",
+		("GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+		 "Content-Length: 3\r\n\r\n"),
 		"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
 		"GET / HTTP/1.1\r\nHost: x\n\n",
 		"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
@@ -719,27 +759,27 @@ static void test_expect_continue(void **state)
 }
 
 struct drip {
-	uv_timer_t t;
+	uv_idle_t idle;
 	struct raw *r;
 	const char *bytes;
 	size_t len, off;
 };
 
-static void drip_cb(uv_timer_t *t)
+/* An idle handle runs once per loop turn (a 0 ms timer would run again at once). */
+static void drip_cb(uv_idle_t *h)
 {
-	struct drip *d = t->data;
+	struct drip *d = h->data;
 	uv_buf_t b = uv_buf_init((char *)(uintptr_t)d->bytes + d->off, 1);
 
 	if (uv_is_closing((uv_handle_t *)&d->r->tcp)) {
-		uv_close((uv_handle_t *)t, NULL);
+		uv_close((uv_handle_t *)h, NULL);
 		return;
 	}
+	/* UV_EAGAIN until connected. */
 	if (uv_try_write((uv_stream_t *)&d->r->tcp, &b, 1) == 1)
 		d->off++;
 	if (d->off == d->len)
-		uv_close((uv_handle_t *)t, NULL);
-	else
-		uv_timer_start(t, drip_cb, 0, 0);
+		uv_close((uv_handle_t *)h, NULL);
 }
 
 /* One byte per loop turn: every callback of the parser sees its data in pieces. */
@@ -760,9 +800,9 @@ static void test_byte_by_byte(void **state)
 	raw_start(&f, &r, "", 0);
 	uv_tcp_nodelay(&r.tcp, 1);
 	d = (struct drip){ .r = &r, .bytes = req, .len = sizeof(req) - 1 };
-	uv_timer_init(&f.loop, &d.t);
-	d.t.data = &d;
-	uv_timer_start(&d.t, drip_cb, 1, 0);
+	uv_idle_init(&f.loop, &d.idle);
+	d.idle.data = &d;
+	uv_idle_start(&d.idle, drip_cb);
 	run_until_raw(&f, 1);
 	assert_int_equal(d.off, d.len);
 	assert_int_equal(f.requests, 2);
@@ -776,6 +816,142 @@ static void test_byte_by_byte(void **state)
 
 	assert_true(r.in_len > sizeof(tail));
 	assert_memory_equal(r.in + r.in_len - (sizeof(tail) - 1), tail, sizeof(tail) - 1);
+	fix_end(&f);
+}
+
+static char reuse_a[512];
+static const char reuse_b[] = "abcde"
+			      "GET /3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+static uv_write_t reuse_wr;
+static bool reuse_b_sent;
+
+static void reuse_on_data(struct raw *r)
+{
+	const char *end;
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)reuse_b, sizeof(reuse_b) - 1);
+
+	r->in[r->in_len] = '\0';
+	end = strstr(r->in, "\r\n\r\n");
+	if (reuse_b_sent || !end || r->in_len < (size_t)(end + 4 - r->in) + 100)
+		return;
+	/* The server has parsed the second header by now and waits for its 5 bytes. */
+	reuse_b_sent = true;
+	assert_int_equal(uv_write(&reuse_wr, (uv_stream_t *)&r->tcp, &b, 1, NULL), 0);
+}
+
+/*
+ * A body buffer kept from a larger request must not swallow what follows a shorter body:
+ * reads straight into the body stop at its Content-Length.
+ */
+static void test_reused_body_buffer(void **state)
+{
+	struct fix f;
+	struct raw r;
+	int n;
+
+	(void)state;
+	reuse_b_sent = false;
+	n = snprintf(reuse_a, sizeof(reuse_a), "POST /1 HTTP/1.1\r\nContent-Length: 100\r\n\r\n");
+	memset(reuse_a + n, 'x', 100);
+	n += 100;
+	n += snprintf(reuse_a + n, sizeof(reuse_a) - (size_t)n,
+		      "POST /2 HTTP/1.1\r\nContent-Length: 5\r\n\r\n");
+	fix_start(&f, NULL);
+	raw_start(&f, &r, reuse_a, (size_t)n);
+	r.on_data = reuse_on_data;
+	run_until_raw(&f, 1);
+	r.in[r.in_len] = '\0';
+	assert_true(reuse_b_sent);
+	assert_int_equal(f.requests, 3);
+	assert_non_null(strstr(r.in, "\r\n\r\nabcdeHTTP/1.1 200 OK\r\n"));
+	assert_string_equal(strrchr(r.in, '\n') + 1, "/3");
+	fix_end(&f);
+}
+
+static int taken_sent;
+
+static void free_sent_cb(int status, void *arg)
+{
+	assert_int_equal(status, 0);
+	free(arg);
+	taken_sent++;
+}
+
+static void take_and_echo(struct fix *f, struct http_request *req)
+{
+	size_t len;
+	uint8_t *body = http_request_take_body(req, &len);
+
+	(void)f;
+	assert_null(req->body);
+	assert_int_equal(req->body_len, 0);
+	assert_int_equal(len, 5);
+	assert_int_equal(http_response_send(req, 200, NULL, body, len, free_sent_cb, body), 0);
+}
+
+/* The handler owns a taken body; the connection allocates a new one for the next request. */
+static void test_take_body(void **state)
+{
+	struct fix f;
+	struct raw r;
+	static const char req[] = "POST /1 HTTP/1.1\r\nContent-Length: 5\r\n\r\nfirst"
+				  "POST /2 HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\n"
+				  "\r\nlater";
+
+	(void)state;
+	taken_sent = 0;
+	fix_start(&f, NULL);
+	f.on_request = take_and_echo;
+	raw_exchange(&f, &r, req, sizeof(req) - 1);
+	assert_int_equal(f.requests, 2);
+	assert_int_equal(taken_sent, 2);
+	assert_non_null(strstr(r.in, "\r\n\r\nfirstHTTP/1.1 200 OK\r\n"));
+	assert_string_equal(strrchr(r.in, '\n') + 1, "later");
+	fix_end(&f);
+}
+
+#define HUGE_BYTES (48 * 1024 * 1024)
+static int huge_sent, huge_status;
+
+static void huge_sent_cb(int status, void *arg)
+{
+	huge_sent++;
+	huge_status = status;
+	free(arg);
+}
+
+static void send_huge(struct fix *f, struct http_request *req)
+{
+	uint8_t *b = calloc(1, HUGE_BYTES);
+
+	(void)f;
+	assert_non_null(b);
+	assert_int_equal(http_response_send(req, 200, NULL, b, HUGE_BYTES, huge_sent_cb, b), 0);
+}
+
+/* A client that never reads: the write timeout ends it, sent_cb reports the failure. */
+static void test_write_timeout(void **state)
+{
+	struct fix f;
+	struct raw r;
+	struct http_server_config cfg;
+
+	(void)state;
+	huge_sent = 0;
+	http_server_config_default(&cfg);
+	cfg.write_timeout_ms = 30;
+	fix_start(&f, &cfg);
+	f.on_request = send_huge;
+	memset(&r, 0, sizeof(r));
+	raw_start_str(&f, &r, "GET /huge HTTP/1.1\r\nHost: x\r\n\r\n");
+	r.no_read = true;
+	while (huge_sent == 0)
+		assert_int_not_equal(uv_run(&f.loop, UV_RUN_ONCE), 0);
+	assert_int_equal(huge_sent, 1);
+	assert_true(huge_status < 0);
+	assert_int_equal(http_server_stats(f.srv)->timeouts, 1);
+	raw_close(&r);
+	run_until_raw(&f, 1);
 	fix_end(&f);
 }
 
@@ -805,6 +981,43 @@ static void test_pipelined(void **state)
 	fix_end(&f);
 }
 
+/* A second listener on ::1, IPv6-only; the client reaches it through an [IPv6] URL. */
+static void test_ipv6_listener(void **state)
+{
+	struct fix f;
+	struct sockaddr_in6 a6;
+	struct sockaddr_storage ss;
+	struct http_client *cli6;
+	struct expect e;
+	char url[80];
+	int err;
+
+	(void)state;
+	fix_start(&f, NULL);
+	assert_int_equal(uv_ip6_addr("::1", 0, &a6), 0);
+	err = http_server_listen(f.srv, (const struct sockaddr *)&a6);
+	if (err == UV_EADDRNOTAVAIL || err == UV_EAFNOSUPPORT) {
+		fix_end(&f);
+		skip(); /* no IPv6 loopback here */
+	}
+	assert_int_equal(err, 0);
+	assert_int_equal(http_server_sockname(f.srv, 1, &ss), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(http_server_sockname(f.srv, 2, &ss), -ENOENT);
+	assert_int_equal(http_server_sockname(f.srv, 1, &ss), 0);
+	snprintf(url, sizeof(url), "http://[::1]:%u/",
+		 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+	assert_int_equal(http_client_new(&cli6, &f.loop, url, NULL), 0);
+	e = (struct expect){ &f, 200, (const uint8_t *)"/six", 4 };
+	assert_int_equal(http_client_request(cli6, HTTP_METHOD_GET, "/six", NULL, NULL, 0, 5000,
+					     expect_cb, &e),
+			 0);
+	run_until_responses(&f, 1);
+	assert_int_equal(http_server_stats(f.srv)->accepted, 1);
+	http_client_free(cli6);
+	fix_end(&f);
+}
+
 static void test_http10(void **state)
 {
 	struct fix f;
@@ -828,6 +1041,7 @@ int main(void)
 		cmocka_unit_test(test_keepalive_reuse),
 		cmocka_unit_test(test_longpoll_parked),
 		cmocka_unit_test(test_disconnect_while_parked),
+		cmocka_unit_test(test_client_timeout_cancels),
 		cmocka_unit_test(test_free_while_parked),
 		cmocka_unit_test(test_413_before_body),
 		cmocka_unit_test(test_garbage_400),
@@ -838,8 +1052,12 @@ int main(void)
 		cmocka_unit_test(test_chunked_over_cap),
 		cmocka_unit_test(test_expect_continue),
 		cmocka_unit_test(test_byte_by_byte),
+		cmocka_unit_test(test_take_body),
+		cmocka_unit_test(test_reused_body_buffer),
+		cmocka_unit_test(test_write_timeout),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_http10),
+		cmocka_unit_test(test_ipv6_listener),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
