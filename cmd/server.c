@@ -10,11 +10,14 @@
 #include "core/session.h"
 #include "transport/http_server.h"
 #include "transport/l7_streams.h"
+#include "transport/relay_server.h"
 #include "transport/tunnel_server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <ifaddrs.h>
+#include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +45,10 @@ static void server_usage(FILE *f)
 		"      --mtu N             device MTU (default %d, right for almost\n"
 		"                          every network: docs/IP-TUNNEL.md)\n"
 		"      --user USER         switch to USER once devices and sockets are open\n"
-		"      --fcgi-socket PATH  relay socket for `httun fcgi` (not in this version)\n"
+		"      --fcgi-socket PATH  serve behind a web server: the Unix socket where\n"
+		"                          `httun fcgi` relays connect (/run/httun/fcgi.sock)\n"
+		"      --fcgi-user USER    relays running as USER (or its group) may connect;\n"
+		"                          root always may (Debian's web servers: www-data)\n"
 		"      --l7-allow RULE     let clients' -L forwards connect to targets in RULE,\n"
 		"                          CIDR[:PORT[-PORT]] (198.18.0.0/15:22, [fd00::/8]:80-443);\n"
 		"                          repeatable; without any rule every L7 stream is refused;\n"
@@ -68,6 +74,7 @@ struct server {
 	uv_loop_t *loop;
 	struct config *cfg;
 	struct http_server *http;
+	struct relay_server *relay;
 	struct tunnel_server *tunnel;
 	struct cmd_tun tuns[CONFIG_MAX_CHANNELS];
 	size_t ntuns;
@@ -82,6 +89,9 @@ static void server_stop(void *arg)
 	if (s->http)
 		http_server_free(s->http);
 	s->http = NULL;
+	if (s->relay)
+		relay_server_free(s->relay);
+	s->relay = NULL;
 	for (size_t i = 0; i < s->ntuns; i++)
 		cmd_tun_close(&s->tuns[i]);
 	/* Before the tunnel: streams write records into its endpoints. */
@@ -100,6 +110,7 @@ static int server_parse(int argc, char **argv, struct cmd_flags *f)
 		{ "listen", required_argument, NULL, 1 },
 		{ "path", required_argument, NULL, 1 },
 		{ "fcgi-socket", required_argument, NULL, 1 },
+		{ "fcgi-user", required_argument, NULL, 1 },
 		{ "key-file", required_argument, NULL, 1 },
 		{ "tun", no_argument, NULL, 2 },
 		{ "tun-name", required_argument, NULL, 1 },
@@ -148,15 +159,6 @@ static int server_parse(int argc, char **argv, struct cmd_flags *f)
 /* Refuse what this version cannot do yet, rather than run half a configuration. */
 static int server_check_supported(const struct config *cfg)
 {
-	if (cfg->server.fcgi_socket) {
-		fprintf(stderr, "httun server: fcgi-socket: FastCGI is not implemented in this "
-				"version; use --listen\n");
-		return -1;
-	}
-	if (!cfg->server.n_listens) {
-		fprintf(stderr, "httun server: nothing to serve on: give --listen ADDR:PORT\n");
-		return -1;
-	}
 	for (size_t i = 0; i < cfg->n_channels; i++) {
 		const struct config_channel *ch = &cfg->channels[i];
 
@@ -221,6 +223,43 @@ static void server_set_own(struct config *cfg)
 			fatalx("out of memory");
 	}
 	free(own);
+}
+
+/* The relay socket for `httun fcgi` (docs/FASTCGI.md), opened before dropping root. */
+static int server_relay(struct server *s)
+{
+	struct relay_server_config rcfg = { .allow_uid = (uid_t)-1, .allow_gid = (gid_t)-1 };
+	const char *path = s->cfg->server.fcgi_socket;
+	const char *user = s->cfg->server.fcgi_user;
+	int ret;
+
+	if (user) {
+		struct passwd *pw;
+
+		errno = 0;
+		pw = getpwnam(user);
+		if (!pw) {
+			fprintf(stderr, "httun server: fcgi-user %s: %s\n", user,
+				errno ? strerror(errno) : "no such user");
+			return EXIT_USAGE;
+		}
+		rcfg.allow_uid = pw->pw_uid;
+		rcfg.allow_gid = pw->pw_gid;
+	}
+	s->relay = relay_server_new(s->loop, &rcfg, tunnel_server_on_request, s->tunnel);
+	if (!s->relay)
+		fatalx("out of memory");
+	ret = relay_server_listen(s->relay, path);
+	if (ret < 0) {
+		fprintf(stderr, "httun server: fcgi-socket %s: %s\n", path, strerror(-ret));
+		return EXIT_RUNTIME;
+	}
+	log_info("accepting httun fcgi relays on %s from root%s%s; tunnel path %s", path,
+		 user ? " and " : "", user ? user : "", s->cfg->server.path);
+	if (!user)
+		log_info("only relays running as root may connect; a web server's user "
+			 "(Debian: www-data) needs --fcgi-user");
+	return EXIT_OK;
 }
 
 static int server_run(struct server *s)
@@ -290,6 +329,8 @@ static int server_run(struct server *s)
 		log_info("listening on http://%s%s", sockaddr_str(ss, addr, sizeof(addr)),
 			 s->cfg->server.path);
 	}
+	if (s->cfg->server.fcgi_socket && (ret = server_relay(s)) != EXIT_OK)
+		return ret;
 	if (s->cfg->server.user) {
 		ret = privdrop(s->cfg->server.user, err, sizeof(err));
 		if (ret < 0) {

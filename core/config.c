@@ -44,6 +44,7 @@ static const struct {
 	[CONFIG_KEY_MTU] = { "mtu", SEC_CHANNEL, false },
 	[CONFIG_KEY_ROUTE] = { "route", SEC_CHANNEL, true },
 	[CONFIG_KEY_L7_ALLOW] = { "l7-allow", SEC_CHANNEL, true },
+	[CONFIG_KEY_FCGI_USER] = { "fcgi-user", SEC_SERVER, false },
 };
 
 static int key_lookup(const char *name)
@@ -585,6 +586,7 @@ void config_free(struct config *cfg)
 	free(cfg->server.listens);
 	free(cfg->server.fcgi_socket);
 	free(cfg->server.user);
+	free(cfg->server.fcgi_user);
 	free(cfg->client.channel);
 	free(cfg->client.forwards);
 	free(cfg->name);
@@ -708,6 +710,10 @@ static int apply(struct config *cfg, struct config_channel *ch, enum config_key 
 		if ((ret = user_parse(value, why, whylen)) < 0)
 			return ret;
 		return set_string(&srv->user, value);
+	case CONFIG_KEY_FCGI_USER:
+		if ((ret = user_parse(value, why, whylen)) < 0)
+			return ret;
+		return set_string(&srv->fcgi_user, value);
 	case CONFIG_KEY_URL:
 		if ((ret = config_parse_url(value, &cli->url, why, whylen)) < 0)
 			return ret;

@@ -52,6 +52,7 @@ enum config_key {
 	CONFIG_KEY_MTU,
 	CONFIG_KEY_ROUTE,
 	CONFIG_KEY_L7_ALLOW,
+	CONFIG_KEY_FCGI_USER,
 	CONFIG_KEY_COUNT,
 };
 
@@ -99,6 +100,7 @@ struct config_server {
 	char path[CONFIG_PATH_MAX_BYTES + 1]; /* "/" unless set; starts and ends with '/' */
 	char *fcgi_socket;
 	char *user;
+	char *fcgi_user; /* relays run as this user (or its group) are accepted, besides root */
 	uint32_t set_line[CONFIG_KEY_COUNT];
 };
 

@@ -383,5 +383,37 @@
 #define L7_READ_MIN_BYTES 2048
 /* Largest socket read into one L7_DATA record (the record length field is 16 bits). */
 #define L7_READ_MAX_BYTES (RECORD_MAX_BODY_BYTES - L7_DATA_FIXED_BYTES)
+/* ---- relay (core/relay.h, docs/PROTOCOL.md section 9) ---- */
+
+/* Request method on the relay: the longest standard method name is 7 bytes. */
+#define RELAY_METHOD_MAX_BYTES 16
+/* Response Content-Type on the relay: httun sends only short fixed types. */
+#define RELAY_CTYPE_MAX_BYTES 64
+/* A request body relayed: what httun server accepts over HTTP directly. */
+#define RELAY_MAX_BODY_BYTES HTTP_MAX_BODY_BYTES
+/*
+ * Largest payload of one relay message (a REQUEST with the longest method, URL and body).
+ * A peer announcing more is broken or hostile: the connection is closed, never read on.
+ */
+#define RELAY_MAX_PAYLOAD_BYTES                                                                    \
+	(1 + RELAY_METHOD_MAX_BYTES + 2 + HTTP_MAX_URL_BYTES + RELAY_MAX_BODY_BYTES)
+/* Read buffer a relay connection starts with; it grows to the message size announced. */
+#define RELAY_READ_BUF_BYTES (64 * 1024)
+/* A grown relay read buffer shrinks back after this many reads without a large message. */
+#define RELAY_SHRINK_AFTER_READS 256
+/* Relay connections httun server takes on: one per `httun fcgi` process. */
+#define RELAY_MAX_CONNS 64
+/* Requests in flight on one relay connection: FastCGI connections times their requests. */
+#define RELAY_MAX_REQS (FCGI_MAX_CONNS * 4)
+/* httun fcgi reconnects to a restarted server after this long, doubling up to the max. */
+#define RELAY_RECONNECT_MIN_MS 100
+#define RELAY_RECONNECT_MAX_MS (2 * 1000)
+/*
+ * A request that arrives while the server is unreachable waits this long for the relay to
+ * come back, then gets 503: the client retries anyway, and a short wait hides a restart.
+ */
+#define RELAY_WAIT_MS (5 * 1000)
+/* STDIN bytes httun fcgi accepts for one request: the relayed body limit. */
+#define FCGI_STDIN_MAX_BYTES RELAY_MAX_BODY_BYTES
 
 #endif

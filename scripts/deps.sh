@@ -9,6 +9,7 @@ set -euo pipefail
 build=(cmake gcc make pkg-config libsodium-dev libuv1-dev node-llhttp libmnl-dev)
 test=(libcmocka-dev clang libclang-rt-14-dev clang-format iproute2 iperf3 procps curl
 	openvpn httptunnel iputils-ping openssl nftables
+	lighttpd nginx apache2 libapache2-mod-fcgid
 	python3)
 
 case "${1:-build}" in
@@ -35,5 +36,13 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "httun: installing from Debian: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The tests start their own web servers inside network namespaces; keep the packages'
+# own services (nginx, apache2, lighttpd on port 80) from starting during the install.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"

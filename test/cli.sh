@@ -82,6 +82,18 @@ else
 fi
 expect 0 "client --help" -- "$bin" client --help
 contains "$tmp/out" "forward \[BIND:\]PORT:HOST:PORT" "client --help describes -L"
+# httun fcgi: stdin must be a listening socket unless --listen names one.
+expect 2 "fcgi with stdin not a socket" -- "$bin" fcgi </dev/null
+contains "$tmp/err" "stdin is not a listening socket" "fcgi says why it cannot run by hand"
+expect 2 "fcgi --listen without unix:" -- "$bin" fcgi --listen 127.0.0.1:9000
+contains "$tmp/err" "unix:/absolute/path" "fcgi --listen says what it wants"
+expect 2 "fcgi --server-socket relative" -- "$bin" fcgi --server-socket run/fcgi.sock
+expect 2 "fcgi with an argument" -- "$bin" fcgi extra
+expect 0 "fcgi --help" -- "$bin" fcgi --help
+contains "$tmp/out" "/run/httun/fcgi.sock" "fcgi --help names the default relay socket"
+expect 2 "server --fcgi-user that is no user name" -- "$bin" server --fcgi-socket /run/x.sock \
+	--fcgi-user "-x" --key-file /nonexistent --tun
+contains "$tmp/err" "fcgi-user" "server names the bad fcgi-user"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

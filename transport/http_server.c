@@ -391,8 +391,8 @@ static int conn_send_error(struct conn *c, int status, bool close)
 			 NULL);
 }
 
-int http_response_sendv(struct http_request *req, int status, const char *content_type,
-			const uv_buf_t *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
+static int conn_req_sendv(struct http_request *req, int status, const char *content_type,
+			  const uv_buf_t *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
 {
 	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
 
@@ -418,7 +418,7 @@ int http_response_send(struct http_request *req, int status, const char *content
 	return http_response_sendv(req, status, content_type, &b, len ? 1 : 0, sent_cb, arg);
 }
 
-int http_response_send_error(struct http_request *req, int status, bool close)
+static int conn_req_send_error(struct http_request *req, int status, bool close)
 {
 	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
 
@@ -429,7 +429,7 @@ int http_response_send_error(struct http_request *req, int status, bool close)
 
 /* ---- request accessors ---- */
 
-const char *http_request_header(const struct http_request *req, const char *name)
+static const char *conn_req_header(const struct http_request *req, const char *name)
 {
 	const struct conn *c =
 		(const struct conn *)((const char *)req - offsetof(struct conn, req));
@@ -441,7 +441,7 @@ const char *http_request_header(const struct http_request *req, const char *name
 	return NULL;
 }
 
-uint8_t *http_request_take_body(struct http_request *req, size_t *len)
+static uint8_t *conn_req_take_body(struct http_request *req, size_t *len)
 {
 	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
 	uint8_t *b = req->body_len ? c->body : NULL;
@@ -456,12 +456,48 @@ uint8_t *http_request_take_body(struct http_request *req, size_t *len)
 	return b;
 }
 
-void http_request_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg)
+static void conn_req_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg)
 {
 	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
 
 	c->cancel_cb = cb;
 	c->cancel_arg = arg;
+}
+
+static const struct http_request_ops conn_req_ops = {
+	.sendv = conn_req_sendv,
+	.send_error = conn_req_send_error,
+	.set_cancel = conn_req_set_cancel,
+	.take_body = conn_req_take_body,
+	.header = conn_req_header,
+};
+
+/* ---- the request API handlers use, whatever the request's source ---- */
+
+int http_response_sendv(struct http_request *req, int status, const char *content_type,
+			const uv_buf_t *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
+{
+	return req->ops->sendv(req, status, content_type, bufs, nbufs, sent_cb, arg);
+}
+
+int http_response_send_error(struct http_request *req, int status, bool close)
+{
+	return req->ops->send_error(req, status, close);
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+	return req->ops->header ? req->ops->header(req, name) : NULL;
+}
+
+uint8_t *http_request_take_body(struct http_request *req, size_t *len)
+{
+	return req->ops->take_body(req, len);
+}
+
+void http_request_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg)
+{
+	req->ops->set_cancel(req, cb, arg);
 }
 
 /* ---- parser callbacks; each returns -1 with err_status set to refuse the request ---- */
@@ -842,6 +878,7 @@ static struct conn *conn_new(struct http_server *srv)
 		return NULL;
 	}
 	c->srv = srv;
+	c->req.ops = &conn_req_ops;
 	llhttp_init(&c->parser, HTTP_REQUEST, &srv->settings);
 	c->parser.data = c;
 	c->tcp.data = c;

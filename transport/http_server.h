@@ -63,7 +63,23 @@ typedef void (*http_cancel_cb)(struct http_request *req, void *arg);
  */
 typedef void (*http_sent_cb)(int status, void *arg);
 
+/*
+ * Where a request came from answers it: the HTTP server here, or the relay from `httun
+ * fcgi` (transport/relay_server.h). Handlers call the http_request_* and http_response_*
+ * functions below, which go through the request's ops; they never see the difference.
+ */
+struct http_request_ops {
+	int (*sendv)(struct http_request *req, int status, const char *content_type,
+		     const uv_buf_t *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg);
+	int (*send_error)(struct http_request *req, int status, bool close);
+	void (*set_cancel)(struct http_request *req, http_cancel_cb cb, void *arg);
+	uint8_t *(*take_body)(struct http_request *req, size_t *len);
+	/* NULL when the source carries no headers. */
+	const char *(*header)(const struct http_request *req, const char *name);
+};
+
 struct http_request {
+	const struct http_request_ops *ops; /* set by the source, never by a handler */
 	enum http_method method;
 	const char *method_name; /* "GET", "PUT", ... */
 	const char *url; /* NUL-terminated request target, as sent */

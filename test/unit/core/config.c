@@ -111,6 +111,7 @@ static void test_full_config(void **state)
 	assert_string_equal(cfg->server.path, "/tunnel/");
 	assert_string_equal(cfg->server.fcgi_socket, "/run/httun/fcgi.sock");
 	assert_string_equal(cfg->server.user, "httun");
+	assert_null(cfg->server.fcgi_user);
 
 	assert_int_equal(cfg->client.line, 9);
 	assert_true(cfg->client.has_url);
@@ -273,6 +274,13 @@ static const struct error_case error_cases[] = {
 	{ "[server]\nuser = -root\n", -EINVAL,
 	  "httun.conf:2: invalid user '-root' in [server]: user names are 1..32 letters, "
 	  "digits, '-', '.', '_'" },
+	{ "[server]\nfcgi-user = www data\n", -EINVAL,
+	  "httun.conf:2: invalid fcgi-user 'www data' in [server]: user names are 1..32 "
+	  "letters, digits, '-', '.', '_'" },
+	{ "[server]\nfcgi-user = a\nfcgi-user = b\n", -EINVAL,
+	  "httun.conf:3: duplicate key 'fcgi-user' in [server] (first set at line 2)" },
+	{ "[channel a]\nfcgi-user = www-data\n", -EINVAL,
+	  "httun.conf:2: 'fcgi-user' belongs in [server], not in [channel a]" },
 	{ "[client]\nurl = ftp://x/\n", -EINVAL,
 	  "httun.conf:2: invalid url 'ftp://x/' in [client]: must start with http:// or "
 	  "https://" },
@@ -903,6 +911,19 @@ static void test_parse_helpers(void **state)
 	assert_int_equal(config_parse_channel_name(name, why, sizeof(why)), -EINVAL);
 }
 
+static void test_fcgi_user(void **state)
+{
+	static const char text[] = "[server]\nfcgi-socket = /run/httun/fcgi.sock\n"
+				   "fcgi-user = www-data\n";
+	struct config *cfg = parse_ok("f.conf", text, strlen(text));
+
+	(void)state;
+	assert_string_equal(cfg->server.fcgi_socket, "/run/httun/fcgi.sock");
+	assert_string_equal(cfg->server.fcgi_user, "www-data");
+	assert_int_equal(cfg->server.set_line[CONFIG_KEY_FCGI_USER], 3);
+	config_free(cfg);
+}
+
 /* The examples of docs/CONFIGURATION.md, verbatim: they must keep working. */
 static const char doc_server[] =
 	"[server]\n"
@@ -976,6 +997,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_config),
+		cmocka_unit_test(test_fcgi_user),
 		cmocka_unit_test(test_crlf_and_bom),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_nul_byte),

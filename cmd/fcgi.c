@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * httun fcgi: the FastCGI application a web server spawns (or nginx connects to). It
+ * relays every request to `httun server --fcgi-socket` (docs/FASTCGI.md).
+ */
+#include "cmd/cmd.h"
+#include "cmd/common.h"
+#include "core/log.h"
+#include "core/relay.h"
+#include "fcgi/fcgi_app.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+/* FastCGI 1.0 section 2.2: the listening socket a web server hands its application. */
+#define FCGI_LISTENSOCK_FILENO 0
+
+static void fcgi_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: httun fcgi [OPTIONS]\n"
+		"\n"
+		"FastCGI application in front of `httun server --fcgi-socket`: it relays each\n"
+		"request the web server hands it to the server, which owns the tunnels.\n"
+		"Spawned by the web server, it accepts on the socket it gets as stdin\n"
+		"(lighttpd bin-path, Apache mod_fcgid). For web servers that do not spawn\n"
+		"(nginx), run it as a service with --listen.\n"
+		"\n"
+		"      --server-socket PATH  the server's relay socket (default %s)\n"
+		"      --listen unix:PATH    accept FastCGI here instead of on stdin (nginx)\n"
+		"  -v, --verbose             more log output (repeat for debug)\n"
+		"  -h, --help                this text\n"
+		"\n"
+		"Examples (docs/FASTCGI.md has complete web server configurations):\n"
+		"  lighttpd: \"bin-path\" => \"/usr/local/bin/httun fcgi\"\n"
+		"  nginx:    httun fcgi --listen unix:/run/httun-fcgi/fcgi.sock  (as www-data)\n"
+		"            location /httun/ { fastcgi_pass unix:/run/httun-fcgi/fcgi.sock; ...}\n"
+		"\n"
+		"Logs to stderr (the web server's error log). SIGINT or SIGTERM stop it.\n"
+		"Exit status: 0 stopped by a signal, 1 runtime failure, 2 usage error.\n",
+		RELAY_DEFAULT_SOCKET);
+}
+
+struct fcgi_cmd {
+	struct fcgi_app *app;
+};
+
+static void fcgi_stop(void *arg)
+{
+	struct fcgi_cmd *f = arg;
+
+	fcgi_app_free(f->app);
+	f->app = NULL;
+}
+
+int cmd_fcgi(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "server-socket", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *server_socket = RELAY_DEFAULT_SOCKET, *listen = NULL;
+	struct fcgi_cmd f = { 0 };
+	int c, verbose = 0, ret;
+	uv_loop_t loop;
+
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			server_socket = optarg;
+			break;
+		case 'l':
+			listen = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'h':
+			fcgi_usage(stdout);
+			return EXIT_OK;
+		default:
+			fprintf(stderr, "Try 'httun fcgi --help'.\n");
+			return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "httun fcgi: unexpected argument '%s'\nTry 'httun fcgi --help'.\n",
+			argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (server_socket[0] != '/' || strlen(server_socket) >= CONFIG_SOCKET_PATH_MAX_BYTES) {
+		fprintf(stderr,
+			"httun fcgi: --server-socket %s: must be an absolute path of at most %d "
+			"bytes\n",
+			server_socket, CONFIG_SOCKET_PATH_MAX_BYTES - 1);
+		return EXIT_USAGE;
+	}
+	if (listen && (strncmp(listen, "unix:", 5) != 0 || listen[5] != '/' ||
+		       strlen(listen + 5) >= CONFIG_SOCKET_PATH_MAX_BYTES)) {
+		fprintf(stderr, "httun fcgi: --listen %s: give unix:/absolute/path\n", listen);
+		return EXIT_USAGE;
+	}
+	cmd_log_setup("httun fcgi", verbose);
+	uv_loop_init(&loop);
+	f.app = fcgi_app_new(&loop, server_socket);
+	if (!f.app)
+		fatalx("out of memory");
+	if (listen) {
+		ret = fcgi_app_listen_path(f.app, listen + 5);
+		if (ret < 0) {
+			fprintf(stderr, "httun fcgi: listen %s: %s\n", listen, strerror(-ret));
+			ret = EXIT_RUNTIME;
+			goto out;
+		}
+		log_info("accepting FastCGI on %s", listen);
+	} else {
+		ret = fcgi_app_listen_fd(f.app, FCGI_LISTENSOCK_FILENO);
+		if (ret < 0) {
+			fprintf(stderr,
+				"httun fcgi: stdin is not a listening socket (%s): a web server "
+				"spawns httun fcgi with one; run by hand, give --listen "
+				"unix:PATH\nTry 'httun fcgi --help'.\n",
+				strerror(-ret));
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		/* Spawned: end with the web server that spawned us, not outlive it. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+	}
+	fcgi_app_start(f.app);
+	cmd_signals_init(&loop, fcgi_stop, &f);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	ret = EXIT_OK;
+out:
+	if (f.app) {
+		fcgi_stop(&f);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	if (uv_loop_close(&loop) != 0)
+		log_debug("event loop closed with handles still open");
+	return ret;
+}

@@ -1,0 +1,1037 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * `httun fcgi`: FastCGI responder in front of the relay socket. docs/FASTCGI.md describes
+ * the request flow, docs/PROTOCOL.md section 9 the relay messages.
+ */
+#include "fcgi/fcgi_app.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/relay.h"
+#include "fcgi/fcgi_record.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* How often waiting requests and the reconnect backoff are looked at. */
+#define APP_TICK_MS 100
+
+union stream {
+	uv_handle_t h;
+	uv_stream_t s;
+	uv_pipe_t pipe;
+	uv_tcp_t tcp;
+};
+
+struct fconn;
+
+/* One FastCGI request, from BEGIN_REQUEST to END_REQUEST. */
+struct freq {
+	struct fconn *conn;
+	uint16_t id;
+	uint32_t relay_id; /* non-zero once sent to the server */
+	bool params_done;
+	bool stdin_done;
+	bool listed; /* in the app's pending list: waiting for the relay or for its answer */
+	uint64_t want; /* CONTENT_LENGTH */
+	uint64_t wait_until; /* when a request waiting for the relay gets 503 */
+	uint8_t *body;
+	size_t body_len;
+	struct freq *prev, *next;
+	char method[RELAY_METHOD_MAX_BYTES + 1];
+	char target[HTTP_MAX_URL_BYTES + 1];
+	size_t target_len;
+	struct fcgi_params params;
+};
+
+struct fconn {
+	union stream io;
+	struct fcgi_app *app;
+	struct fconn *prev, *next;
+	bool closing;
+	bool close_after_writes;
+	unsigned writes;
+	uint8_t *rbuf;
+	size_t rlen;
+	struct fcgi_reqs reqs;
+	struct freq *slot[FCGI_MAX_REQS_PER_CONN];
+};
+
+/* A write to a FastCGI connection; the records' headers and the data live in it. */
+struct fout {
+	uv_write_t w;
+	struct fconn *conn;
+	unsigned nbufs;
+	uv_buf_t *bufs;
+	uint8_t *data;
+	uint8_t *hdrs;
+};
+
+/* A write to the relay: message head, plus the request body it owns. */
+struct rout {
+	uv_write_t w;
+	uint8_t *body;
+	uint8_t head[RELAY_HEAD_MAX_BYTES];
+};
+
+struct fcgi_app {
+	uv_loop_t *loop;
+	char *server_socket;
+	union stream lst;
+	bool listening;
+	bool lst_tcp;
+	struct fconn *conns;
+	unsigned nconns;
+
+	uv_pipe_t rpipe;
+	uv_connect_t creq;
+	bool rpipe_open; /* handle initialised, not yet closed */
+	bool relay_ready; /* HELLO answered */
+	bool relay_down_logged;
+	uint64_t backoff_ms;
+	uint64_t next_connect_ms;
+	uint8_t *rrbuf;
+	size_t rrlen, rrcap;
+	uint8_t hello_out[RELAY_HEADER_BYTES + RELAY_HELLO_BYTES];
+	uv_write_t hello_w;
+	uv_timer_t timer;
+	bool started;
+
+	struct freq *pending;
+	uint32_t next_id;
+	unsigned handles;
+	bool freeing;
+	struct fcgi_app_stats stats;
+};
+
+static void app_maybe_free(struct fcgi_app *app)
+{
+	if (app->freeing && app->handles == 0) {
+		free(app->rrbuf);
+		free(app->server_socket);
+		free(app);
+	}
+}
+
+static void handle_close_cb(uv_handle_t *h)
+{
+	struct fcgi_app *app = h->data;
+
+	app->handles--;
+	app_maybe_free(app);
+}
+
+/* ---- requests ---- */
+
+static void freq_unlist(struct freq *r)
+{
+	struct fcgi_app *app;
+
+	if (!r->listed)
+		return;
+	app = r->conn->app;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		app->pending = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->listed = false;
+	r->prev = r->next = NULL;
+}
+
+static void freq_list(struct freq *r)
+{
+	struct fcgi_app *app = r->conn->app;
+
+	r->next = app->pending;
+	r->prev = NULL;
+	if (app->pending)
+		app->pending->prev = r;
+	app->pending = r;
+	r->listed = true;
+}
+
+static void conn_close(struct fconn *c);
+
+static void fout_cb(uv_write_t *w, int status)
+{
+	struct fout *o = w->data;
+	struct fconn *c = o->conn;
+
+	(void)status; /* a failed write shows up as a read error */
+	free(o->data);
+	free(o);
+	c->writes--;
+	if (c->writes == 0 && c->close_after_writes)
+		conn_close(c);
+}
+
+/* Forgets request r of c after its END_REQUEST is queued. */
+static void freq_end(struct freq *r)
+{
+	struct fconn *c = r->conn;
+	bool close_conn = false;
+	int slot = fcgi_reqs_find(&c->reqs, r->id);
+
+	freq_unlist(r);
+	if (slot >= 0)
+		c->slot[slot] = NULL;
+	fcgi_reqs_end(&c->reqs, r->id, &close_conn);
+	if (close_conn)
+		c->close_after_writes = true;
+	free(r->body);
+	free(r);
+	if (c->close_after_writes && c->writes == 0)
+		conn_close(c);
+}
+
+/*
+ * Queues data (may be NULL: an aborted request ends with no output) as STDOUT records,
+ * the empty STDOUT record and END_REQUEST, taking ownership of data.
+ */
+static int conn_write_answer(struct fconn *c, uint16_t id, uint8_t *data, size_t len)
+{
+	size_t records = fcgi_stdout_count(len);
+	size_t nspans = records * FCGI_STDOUT_SPANS_PER_RECORD + 1;
+	size_t hdr_bytes = records * FCGI_HEADER_BYTES + FCGI_HEADER_BYTES + FCGI_HEADER_BYTES +
+			   FCGI_END_BODY_BYTES;
+	struct span *spans = NULL;
+	struct writer hw;
+	struct fout *o;
+	size_t n = 0;
+	int err = -ENOMEM;
+
+	o = malloc(sizeof(*o) + nspans * sizeof(uv_buf_t) + hdr_bytes);
+	spans = malloc(nspans * sizeof(*spans));
+	if (!o || !spans)
+		goto fail;
+	o->bufs = (uv_buf_t *)(o + 1);
+	o->hdrs = (uint8_t *)(o->bufs + nspans);
+	o->data = data;
+	hw = writer_make(o->hdrs, hdr_bytes);
+	if (len) {
+		err = fcgi_stdout_layout(id, (struct span){ data, len }, true, &hw, spans, nspans,
+					 &n);
+		if (err < 0)
+			goto fail;
+	}
+	spans[n].p = o->hdrs + hw.len;
+	fcgi_write_header(&hw, FCGI_STDOUT, id, 0, 0);
+	fcgi_write_end_request(&hw, id, 0, FCGI_REQUEST_COMPLETE);
+	spans[n].len = o->hdrs + hw.len - spans[n].p;
+	n++;
+	for (size_t i = 0; i < n; i++)
+		o->bufs[i] = uv_buf_init((char *)(uintptr_t)spans[i].p, (unsigned)spans[i].len);
+	free(spans);
+	spans = NULL;
+	o->nbufs = (unsigned)n;
+	o->conn = c;
+	o->w.data = o;
+	err = uv_write(&o->w, &c->io.s, o->bufs, o->nbufs, fout_cb);
+	if (err < 0)
+		goto fail;
+	c->writes++;
+	return 0;
+fail:
+	free(spans);
+	free(o);
+	free(data);
+	return err;
+}
+
+static const char *status_reason(unsigned status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 502:
+		return "Bad Gateway";
+	case 503:
+		return "Service Unavailable";
+	default:
+		return "Unknown";
+	}
+}
+
+#define SPAN_STR(s) ((struct span){ (const uint8_t *)(s), strlen(s) })
+
+/* Answers r with an HTTP response through the web server, then ends it. */
+static void freq_answer(struct freq *r, unsigned status, struct span ctype, struct span body)
+{
+	struct fconn *c = r->conn;
+	char head[256];
+	uint8_t *data;
+	int n;
+
+	if (c->closing) {
+		freq_end(r); /* the web server is gone: nobody to answer */
+		return;
+	}
+
+	/*
+	 * no-store: nothing may cache a tunnel answer. X-Accel-Buffering: nginx passes a
+	 * long-poll answer on as it comes instead of collecting it in its buffers.
+	 */
+	n = snprintf(head, sizeof(head),
+		     "Status: %u %s\r\n"
+		     "Content-Type: %.*s\r\n"
+		     "Content-Length: %zu\r\n"
+		     "Cache-Control: no-store\r\n"
+		     "X-Accel-Buffering: no\r\n"
+		     "\r\n",
+		     status, status_reason(status), (int)ctype.len, (const char *)ctype.p,
+		     body.len);
+	data = malloc((size_t)n + body.len);
+	if (data) {
+		memcpy(data, head, (size_t)n);
+		if (body.len)
+			memcpy(data + n, body.p, body.len);
+	}
+	/* Without memory the request still ends (END_REQUEST alone: the web server says 502). */
+	if (conn_write_answer(c, r->id, data, data ? (size_t)n + body.len : 0) < 0)
+		c->close_after_writes = true;
+	freq_end(r);
+}
+
+static void freq_error(struct freq *r, unsigned status)
+{
+	const char *reason = status_reason(status);
+
+	r->conn->app->stats.local_errors++;
+	freq_answer(r, status, SPAN_STR("text/plain"), SPAN_STR(reason));
+}
+
+/* ---- the relay to httun server ---- */
+
+static void rout_cb(uv_write_t *w, int status)
+{
+	struct rout *o = w->data;
+
+	(void)status; /* a failed write shows up as a read error */
+	free(o->body);
+	free(o);
+}
+
+static void relay_lost(struct fcgi_app *app, const char *why, int err);
+
+/* Writes head[0..len) and, owned by the write from now on, body. */
+static int relay_write(struct fcgi_app *app, struct rout *o, size_t len, uint8_t *body,
+		       size_t body_len)
+{
+	uv_buf_t b[2] = { uv_buf_init((char *)o->head, (unsigned)len),
+			  uv_buf_init((char *)body, (unsigned)body_len) };
+	int err;
+
+	o->body = body;
+	o->w.data = o;
+	err = uv_write(&o->w, (uv_stream_t *)&app->rpipe, b, body_len ? 2 : 1, rout_cb);
+	if (err < 0) {
+		free(o->body);
+		free(o);
+	}
+	return err;
+}
+
+static void relay_cancel(struct fcgi_app *app, uint32_t id)
+{
+	struct rout *o;
+	struct writer w;
+
+	if (!app->relay_ready || !(o = malloc(sizeof(*o))))
+		return;
+	w = writer_make(o->head, sizeof(o->head));
+	relay_write_cancel(&w, id);
+	relay_write(app, o, w.len, NULL, 0); /* a failed write shows up as a read error */
+}
+
+static uint32_t relay_new_id(struct fcgi_app *app)
+{
+	for (;;) {
+		bool used = false;
+		uint32_t id = ++app->next_id;
+
+		if (id == 0)
+			continue;
+		for (struct freq *r = app->pending; r && !used; r = r->next)
+			used = r->relay_id == id;
+		if (!used)
+			return id;
+	}
+}
+
+static void relay_send(struct fcgi_app *app, struct freq *r)
+{
+	struct rout *o = malloc(sizeof(*o));
+	uint32_t id = relay_new_id(app);
+	struct writer w;
+	int err;
+
+	if (!o) {
+		freq_error(r, 503);
+		return;
+	}
+	w = writer_make(o->head, sizeof(o->head));
+	err = relay_write_request_head(&w, id, SPAN_STR(r->method),
+				       (struct span){ (const uint8_t *)r->target, r->target_len },
+				       r->body_len);
+	if (err < 0) {
+		free(o);
+		freq_error(r, 400); /* a method or path the relay cannot carry */
+		return;
+	}
+	r->relay_id = id;
+	app->stats.requests++;
+	err = relay_write(app, o, w.len, r->body, r->body_len);
+	r->body = NULL;
+	if (err < 0)
+		relay_lost(app, "write", err);
+}
+
+static void relay_close_cb(uv_handle_t *h)
+{
+	struct fcgi_app *app = h->data;
+
+	app->rpipe_open = false;
+	app->handles--;
+	app_maybe_free(app);
+}
+
+/* The first request in the pending list that matches: relayed ones, or waiting ones. */
+static struct freq *pending_first(struct fcgi_app *app, bool relayed)
+{
+	for (struct freq *r = app->pending; r; r = r->next)
+		if ((r->relay_id != 0) == relayed)
+			return r;
+	return NULL;
+}
+
+static void relay_lost(struct fcgi_app *app, const char *why, int err)
+{
+	struct freq *r;
+	uint64_t now = uv_now(app->loop);
+
+	if (!app->relay_down_logged && !app->freeing)
+		log_warnx("relay: %s %s: %s; retrying", why, app->server_socket,
+			  err ? strerror(-err) : "closed by httun server");
+	app->relay_down_logged = true;
+	app->relay_ready = false;
+	if (app->rpipe_open && !uv_is_closing((uv_handle_t *)&app->rpipe))
+		uv_close((uv_handle_t *)&app->rpipe, relay_close_cb);
+	app->rrlen = 0;
+	/* Requests the server had are gone with its state: 503, and the client repeats them. */
+	while ((r = pending_first(app, true))) {
+		r->relay_id = 0;
+		freq_error(r, 503);
+	}
+	app->next_connect_ms = now + app->backoff_ms;
+	app->backoff_ms *= 2;
+	if (app->backoff_ms > RELAY_RECONNECT_MAX_MS)
+		app->backoff_ms = RELAY_RECONNECT_MAX_MS;
+}
+
+static void relay_hello(struct fcgi_app *app, const struct relay_msg *m)
+{
+	uint16_t version = 0;
+	struct freq *r;
+
+	if (m->type != RELAY_HELLO || relay_hello_parse(m->payload, &version) < 0 ||
+	    version != RELAY_VERSION) {
+		log_warnx_rl("relay: httun server at %s speaks another relay version (%u, want "
+			     "%u): run the same httun version on both sides",
+			     app->server_socket, version, RELAY_VERSION);
+		relay_lost(app, "refusing", -EPROTO);
+		return;
+	}
+	app->relay_ready = true;
+	app->relay_down_logged = false;
+	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
+	app->stats.relay_connects++;
+	log_info("relay: connected to httun server at %s", app->server_socket);
+	while (app->relay_ready && (r = pending_first(app, false)))
+		relay_send(app, r);
+}
+
+static void relay_message(struct fcgi_app *app, const struct relay_msg *m)
+{
+	struct relay_response rs;
+	struct freq *r;
+
+	if (!app->relay_ready) {
+		relay_hello(app, m);
+		return;
+	}
+	if (m->type != RELAY_RESPONSE || relay_response_parse(m->payload, &rs) < 0) {
+		relay_lost(app, "protocol error from", -EPROTO);
+		return;
+	}
+	for (r = app->pending; r; r = r->next)
+		if (r->relay_id == m->id)
+			break;
+	if (!r)
+		return; /* cancelled here while the answer was on its way */
+	r->relay_id = 0;
+	freq_answer(r, rs.status, rs.ctype, rs.body);
+}
+
+static void relay_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct fcgi_app *app = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init((char *)app->rrbuf + app->rrlen, (unsigned)(app->rrcap - app->rrlen));
+}
+
+static void relay_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct fcgi_app *app = s->data;
+	struct cursor cur;
+	struct relay_msg m;
+	size_t need = 0;
+	int ret = 0;
+
+	(void)buf;
+	if (nread < 0) {
+		relay_lost(app, "lost", nread == UV_EOF ? 0 : -EIO);
+		return;
+	}
+	app->rrlen += (size_t)nread;
+	cur = cursor_make(app->rrbuf, app->rrlen);
+	while (app->rpipe_open && !uv_is_closing((uv_handle_t *)&app->rpipe) &&
+	       (ret = relay_msg_next(&cur, &m, &need)) == 1)
+		relay_message(app, &m);
+	if (!app->rpipe_open || uv_is_closing((uv_handle_t *)&app->rpipe))
+		return;
+	if (ret < 0) {
+		relay_lost(app, "unframeable message from", ret);
+		return;
+	}
+	memmove(app->rrbuf, cur.p, cur.len);
+	app->rrlen = cur.len;
+	if (need > app->rrcap) {
+		uint8_t *nb = realloc(app->rrbuf, need); /* bounded by relay_msg_next */
+
+		if (!nb) {
+			relay_lost(app, "out of memory reading", -ENOMEM);
+			return;
+		}
+		app->rrbuf = nb;
+		app->rrcap = need;
+	}
+}
+
+static void relay_connect_cb(uv_connect_t *req, int status)
+{
+	struct fcgi_app *app = req->data;
+	struct writer w = writer_make(app->hello_out, sizeof(app->hello_out));
+	uv_buf_t b;
+
+	if (status < 0) {
+		if (status != UV_ECANCELED)
+			relay_lost(app, "cannot reach httun server at",
+				   status == UV_ENOENT ? -ENOENT : status);
+		return;
+	}
+	relay_write_hello(&w);
+	b = uv_buf_init((char *)app->hello_out, (unsigned)w.len);
+	if (uv_write(&app->hello_w, (uv_stream_t *)&app->rpipe, &b, 1, NULL) < 0 ||
+	    uv_read_start((uv_stream_t *)&app->rpipe, relay_alloc_cb, relay_read_cb) < 0)
+		relay_lost(app, "cannot talk to", -EIO);
+}
+
+static void relay_connect(struct fcgi_app *app)
+{
+	if (uv_pipe_init(app->loop, &app->rpipe, 0) < 0)
+		return;
+	app->rpipe.data = app;
+	app->rpipe_open = true;
+	app->handles++;
+	app->creq.data = app;
+	uv_pipe_connect(&app->creq, &app->rpipe, app->server_socket, relay_connect_cb);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct fcgi_app *app = t->data;
+	uint64_t now = uv_now(app->loop);
+	struct freq *r;
+	bool again = true;
+
+	if (!app->rpipe_open && now >= app->next_connect_ms)
+		relay_connect(app);
+	/* Waiting requests whose time is up: 503 (restart the walk after each answer). */
+	while (again) {
+		again = false;
+		for (r = app->pending; r; r = r->next) {
+			if (r->relay_id == 0 && now >= r->wait_until) {
+				freq_error(r, 503);
+				again = true;
+				break;
+			}
+		}
+	}
+}
+
+/* ---- FastCGI connections ---- */
+
+static void conn_close_cb(uv_handle_t *h)
+{
+	struct fconn *c = h->data;
+	struct fcgi_app *app = c->app;
+
+	free(c->rbuf);
+	free(c);
+	app->handles--;
+	app_maybe_free(app);
+}
+
+static void conn_close(struct fconn *c)
+{
+	struct fcgi_app *app = c->app;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	for (unsigned i = 0; i < FCGI_MAX_REQS_PER_CONN; i++) {
+		struct freq *r = c->slot[i];
+		uint32_t id;
+
+		if (!r)
+			continue;
+		id = r->relay_id;
+		c->slot[i] = NULL;
+		freq_unlist(r);
+		free(r->body);
+		free(r);
+		/* The web server gave up on the request (its client went away, or a timeout). */
+		if (id) {
+			app->stats.aborted++;
+			relay_cancel(app, id);
+		}
+	}
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		app->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	app->nconns--;
+	uv_close(&c->io.h, conn_close_cb);
+}
+
+/* Queues a management or END_REQUEST record written by the codec. */
+static void conn_write_raw(struct fconn *c, const uint8_t *p, size_t len)
+{
+	struct fout *o = malloc(sizeof(*o) + sizeof(uv_buf_t) + len);
+
+	if (!o) {
+		conn_close(c);
+		return;
+	}
+	o->bufs = (uv_buf_t *)(o + 1);
+	o->hdrs = (uint8_t *)(o->bufs + 1);
+	o->data = NULL;
+	memcpy(o->hdrs, p, len);
+	o->bufs[0] = uv_buf_init((char *)o->hdrs, (unsigned)len);
+	o->nbufs = 1;
+	o->conn = c;
+	o->w.data = o;
+	if (uv_write(&o->w, &c->io.s, o->bufs, 1, fout_cb) < 0) {
+		free(o);
+		conn_close(c);
+		return;
+	}
+	c->writes++;
+}
+
+static bool span_append(char *dst, size_t cap, size_t *len, struct span s)
+{
+	if (s.len > cap - *len)
+		return false;
+	if (s.len) /* an absent variable is a NULL span */
+		memcpy(dst + *len, s.p, s.len);
+	*len += s.len;
+	return true;
+}
+
+/* PARAMS complete: pick out the request line. Returns an HTTP status to refuse, or 0. */
+static unsigned freq_params_done(struct freq *r)
+{
+	struct fcgi_cgi cgi;
+	size_t cap = HTTP_MAX_URL_BYTES;
+
+	if (fcgi_params_lookup(&r->params, &cgi) < 0)
+		return 400;
+	if (!cgi.request_method.p || cgi.request_method.len > RELAY_METHOD_MAX_BYTES)
+		return 405;
+	memcpy(r->method, cgi.request_method.p, cgi.request_method.len);
+	r->method[cgi.request_method.len] = '\0';
+	if (fcgi_content_length(cgi.content_length, FCGI_STDIN_MAX_BYTES, &r->want) < 0)
+		return 413;
+	/*
+	 * The path the web server mapped to us, as the server's --path sees it: SCRIPT_NAME
+	 * (the mount point, or the whole path for nginx) and PATH_INFO (the rest).
+	 */
+	r->target_len = 0;
+	if (cgi.script_name.len || cgi.path_info.len) {
+		if (!span_append(r->target, cap, &r->target_len, cgi.script_name) ||
+		    !span_append(r->target, cap, &r->target_len, cgi.path_info))
+			return 414;
+		if (cgi.query_string.len &&
+		    (!span_append(r->target, cap, &r->target_len, SPAN_STR("?")) ||
+		     !span_append(r->target, cap, &r->target_len, cgi.query_string)))
+			return 414;
+	} else if (!span_append(r->target, cap, &r->target_len, cgi.request_uri)) {
+		return 414;
+	}
+	if (r->want) {
+		r->body = malloc(r->want);
+		if (!r->body)
+			return 503;
+	}
+	return 0;
+}
+
+/* PARAMS and STDIN complete: relay now, or wait for the relay to come back. */
+static void freq_ready(struct freq *r)
+{
+	struct fcgi_app *app = r->conn->app;
+
+	freq_list(r);
+	if (app->relay_ready) {
+		relay_send(app, r);
+		return;
+	}
+	r->wait_until = uv_now(app->loop) + RELAY_WAIT_MS;
+}
+
+/* One record of an active request. Returns -EPROTO to close the connection. */
+static int conn_request_record(struct fconn *c, struct freq *r, const struct fcgi_record *rec)
+{
+	uint8_t out[FCGI_HEADER_BYTES + FCGI_END_BODY_BYTES];
+	struct writer w = writer_make(out, sizeof(out));
+	unsigned status;
+	int ret;
+
+	switch (rec->type) {
+	case FCGI_ABORT_REQUEST:
+		c->app->stats.aborted++;
+		if (r->relay_id)
+			relay_cancel(c->app, r->relay_id);
+		fcgi_write_end_request(&w, r->id, 0, FCGI_REQUEST_COMPLETE);
+		conn_write_raw(c, out, w.len);
+		if (!c->closing)
+			freq_end(r);
+		return 0;
+	case FCGI_PARAMS:
+		ret = fcgi_params_add(&r->params, rec->content);
+		if (ret == -EPROTO)
+			return ret;
+		if (ret < 0) {
+			freq_error(r, 431);
+			return 0;
+		}
+		if (ret == 1) {
+			r->params_done = true;
+			status = freq_params_done(r);
+			if (status)
+				freq_error(r, status);
+		}
+		return 0;
+	case FCGI_STDIN:
+		if (!r->params_done || r->stdin_done)
+			return -EPROTO;
+		if (rec->content.len == 0) {
+			r->stdin_done = true;
+			if (r->body_len != r->want)
+				freq_error(r, 400);
+			else
+				freq_ready(r);
+			return 0;
+		}
+		if (rec->content.len > r->want - r->body_len) {
+			freq_error(r, 400); /* more than CONTENT_LENGTH said */
+			return 0;
+		}
+		memcpy(r->body + r->body_len, rec->content.p, rec->content.len);
+		r->body_len += rec->content.len;
+		return 0;
+	default:
+		return 0; /* DATA: only for the filter role */
+	}
+}
+
+static int conn_record(struct fconn *c, const struct fcgi_record *rec)
+{
+	uint8_t out[512];
+	struct writer w = writer_make(out, sizeof(out));
+	struct freq *r;
+	int route = fcgi_record_route(&c->reqs, rec);
+	int ret, slot;
+
+	switch (route) {
+	case FCGI_ROUTE_GET_VALUES:
+		if (fcgi_write_get_values_result(&w, rec->content) < 0)
+			return -EPROTO;
+		conn_write_raw(c, out, w.len);
+		return 0;
+	case FCGI_ROUTE_UNKNOWN_TYPE:
+		fcgi_write_unknown_type(&w, rec->type);
+		conn_write_raw(c, out, w.len);
+		return 0;
+	case FCGI_ROUTE_BEGIN:
+		ret = fcgi_reqs_begin(&c->reqs, rec, &slot);
+		if (ret < 0)
+			return ret;
+		if (ret > 0) {
+			fcgi_write_end_request(&w, rec->request_id, 0, (uint8_t)ret);
+			conn_write_raw(c, out, w.len);
+			return 0;
+		}
+		r = calloc(1, sizeof(*r));
+		if (!r) {
+			bool close_conn;
+
+			fcgi_reqs_end(&c->reqs, rec->request_id, &close_conn);
+			fcgi_write_end_request(&w, rec->request_id, 0, FCGI_OVERLOADED);
+			conn_write_raw(c, out, w.len);
+			return 0;
+		}
+		r->conn = c;
+		r->id = rec->request_id;
+		fcgi_params_init(&r->params);
+		c->slot[slot] = r;
+		return 0;
+	case FCGI_ROUTE_REQUEST:
+		slot = fcgi_reqs_find(&c->reqs, rec->request_id);
+		if (slot < 0 || !c->slot[slot])
+			return 0;
+		return conn_request_record(c, c->slot[slot], rec);
+	case FCGI_ROUTE_IGNORE:
+		return 0;
+	default:
+		return -EPROTO;
+	}
+}
+
+static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct fconn *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(FCGI_RECORD_MAX_BYTES - c->rlen));
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct fconn *c = s->data;
+	struct fcgi_record rec;
+	struct cursor cur;
+	int ret = 0;
+
+	(void)buf;
+	if (nread < 0) {
+		conn_close(c);
+		return;
+	}
+	c->rlen += (size_t)nread;
+	cur = cursor_make(c->rbuf, c->rlen);
+	while (!c->closing && (ret = fcgi_record_next(&cur, &rec)) == 1) {
+		ret = conn_record(c, &rec);
+		if (ret < 0)
+			break;
+	}
+	if (c->closing)
+		return;
+	if (ret < 0) {
+		log_warnx_rl("fcgi: closing a FastCGI connection: protocol error");
+		conn_close(c);
+		return;
+	}
+	memmove(c->rbuf, cur.p, cur.len);
+	c->rlen = cur.len;
+}
+
+static void lst_connection_cb(uv_stream_t *s, int status)
+{
+	struct fcgi_app *app = s->data;
+	struct fconn *c;
+	int err;
+
+	if (status < 0) {
+		log_warnx_rl("fcgi: accept: %s", uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->rbuf = malloc(FCGI_RECORD_MAX_BYTES))) {
+		free(c);
+		return; /* the web server retries; its connect times out otherwise */
+	}
+	c->app = app;
+	if (app->lst_tcp)
+		err = uv_tcp_init(app->loop, &c->io.tcp);
+	else
+		err = uv_pipe_init(app->loop, &c->io.pipe, 0);
+	if (err < 0) {
+		free(c->rbuf);
+		free(c);
+		return;
+	}
+	c->io.h.data = c;
+	app->handles++;
+	c->next = app->conns;
+	if (app->conns)
+		app->conns->prev = c;
+	app->conns = c;
+	app->nconns++;
+	fcgi_reqs_init(&c->reqs);
+	if (uv_accept(s, &c->io.s) < 0) {
+		conn_close(c);
+		return;
+	}
+	/* FCGI_MAX_CONNS is advertised; past it, the web server gets a closed connection. */
+	if (app->nconns > FCGI_MAX_CONNS) {
+		log_warnx_rl("fcgi: more than %d FastCGI connections; closing one", FCGI_MAX_CONNS);
+		conn_close(c);
+		return;
+	}
+	app->stats.connections++;
+	uv_read_start(&c->io.s, conn_alloc_cb, conn_read_cb);
+}
+
+/* ---- the app ---- */
+
+struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
+{
+	struct fcgi_app *app = calloc(1, sizeof(*app));
+
+	if (!app)
+		return NULL;
+	app->loop = loop;
+	app->server_socket = strdup(server_socket);
+	app->rrbuf = malloc(RELAY_READ_BUF_BYTES);
+	if (!app->server_socket || !app->rrbuf) {
+		free(app->server_socket);
+		free(app->rrbuf);
+		free(app);
+		return NULL;
+	}
+	app->rrcap = RELAY_READ_BUF_BYTES;
+	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
+	uv_timer_init(loop, &app->timer);
+	app->timer.data = app;
+	app->handles++;
+	return app;
+}
+
+int fcgi_app_listen_fd(struct fcgi_app *app, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(int), slen = sizeof(ss);
+	int type = 0, acc = 0, err;
+
+	if (app->listening)
+		return -EALREADY;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+		return -ENOTSOCK;
+	len = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) < 0 || !acc)
+		return -ENOTSOCK;
+	if (getsockname(fd, (struct sockaddr *)&ss, &slen) < 0)
+		return -errno;
+	app->lst_tcp = ss.ss_family != AF_UNIX;
+	if (app->lst_tcp) {
+		err = uv_tcp_init(app->loop, &app->lst.tcp);
+		if (err == 0)
+			err = uv_tcp_open(&app->lst.tcp, fd);
+	} else {
+		err = uv_pipe_init(app->loop, &app->lst.pipe, 0);
+		if (err == 0)
+			err = uv_pipe_open(&app->lst.pipe, fd);
+	}
+	if (err < 0)
+		return err;
+	app->lst.h.data = app;
+	app->listening = true;
+	app->handles++;
+	return uv_listen(&app->lst.s, SOMAXCONN, lst_connection_cb);
+}
+
+int fcgi_app_listen_path(struct fcgi_app *app, const char *path)
+{
+	struct stat st;
+	int err;
+
+	if (app->listening)
+		return -EALREADY;
+	/* A socket left behind by a killed relay is replaced; anything else is not ours. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		if (unlink(path) < 0)
+			return -errno;
+	}
+	err = uv_pipe_init(app->loop, &app->lst.pipe, 0);
+	if (err < 0)
+		return err;
+	app->lst.h.data = app;
+	app->listening = true;
+	app->handles++;
+	err = uv_pipe_bind(&app->lst.pipe, path);
+	if (err < 0)
+		return err;
+	if (chmod(path, 0660) < 0)
+		return -errno;
+	return uv_listen(&app->lst.s, SOMAXCONN, lst_connection_cb);
+}
+
+const struct fcgi_app_stats *fcgi_app_stats(const struct fcgi_app *app)
+{
+	return &app->stats;
+}
+
+void fcgi_app_start(struct fcgi_app *app)
+{
+	if (app->started)
+		return;
+	app->started = true;
+	relay_connect(app);
+	uv_timer_start(&app->timer, timer_cb, APP_TICK_MS, APP_TICK_MS);
+}
+
+void fcgi_app_free(struct fcgi_app *app)
+{
+	if (!app)
+		return;
+	app->freeing = true;
+	while (app->conns)
+		conn_close(app->conns);
+	if (app->listening)
+		uv_close(&app->lst.h, handle_close_cb);
+	app->listening = false;
+	if (app->rpipe_open && !uv_is_closing((uv_handle_t *)&app->rpipe))
+		uv_close((uv_handle_t *)&app->rpipe, relay_close_cb);
+	uv_close((uv_handle_t *)&app->timer, handle_close_cb);
+	app_maybe_free(app);
+}

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * httun fcgi between a scripted web server (FastCGI records on a listening socket handed
+ * over like FCGI_LISTENSOCK_FILENO) and a scripted httun server (the relay socket):
+ * requests become relay REQUESTs with SCRIPT_NAME + PATH_INFO + QUERY_STRING as target,
+ * answers come back as STDOUT + END_REQUEST matched by id, ABORT_REQUEST and a vanished
+ * web server become CANCELs, a server that is away means 503.
+ */
+#include "fcgi/fcgi_app.h"
+#include "core/relay.h"
+#include "fcgi/fcgi_record.h"
+
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#define S(str) ((struct span){ (const uint8_t *)(str), strlen(str) })
+
+struct fixture {
+	uv_loop_t loop;
+	struct fcgi_app *app;
+	char dir[48];
+	char web_path[96]; /* the listening socket the app gets */
+	char relay_path[96]; /* the fake server's relay socket */
+	int relay_lst; /* fake server listener */
+	int relay; /* fake server's accepted relay */
+	uint8_t rbuf[65536];
+	size_t rlen;
+};
+
+static void pump(struct fixture *f)
+{
+	for (int i = 0; i < 20; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static int unix_listen(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	return fd;
+}
+
+static int unix_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void send_all(int fd, const void *p, size_t len)
+{
+	assert_int_equal(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* Reads from fd until have[0..want) is there or EOF; returns the bytes held. */
+static size_t recv_until(struct fixture *f, int fd, uint8_t *buf, size_t cap, size_t have,
+			 size_t want, bool *eof)
+{
+	*eof = false;
+	for (int tries = 0; tries < 300 && have < want; tries++) {
+		ssize_t n;
+
+		pump(f);
+		n = recv(fd, buf + have, cap - have, MSG_DONTWAIT);
+		if (n == 0) {
+			*eof = true;
+			break;
+		}
+		if (n > 0)
+			have += (size_t)n;
+		else
+			usleep(1000);
+	}
+	return have;
+}
+
+/* The next relay message at the fake server. */
+static int relay_recv(struct fixture *f, struct relay_msg *m)
+{
+	for (int tries = 0; tries < 300; tries++) {
+		struct cursor c = cursor_make(f->rbuf, f->rlen);
+		bool eof;
+
+		if (relay_msg_next(&c, m, NULL) == 1) {
+			/* Keep the payload valid: copy it out of the way of later reads. */
+			static uint8_t keep[65536];
+			size_t used = f->rlen - c.len;
+
+			memcpy(keep, m->payload.p, m->payload.len);
+			m->payload.p = keep;
+			memmove(f->rbuf, f->rbuf + used, c.len);
+			f->rlen = c.len;
+			return m->type;
+		}
+		f->rlen = recv_until(f, f->relay, f->rbuf, sizeof(f->rbuf), f->rlen, f->rlen + 1,
+				     &eof);
+		if (eof)
+			return -1;
+	}
+	return -2;
+}
+
+static void relay_accept(struct fixture *f)
+{
+	struct relay_msg m;
+	uint8_t b[RELAY_HEADER_BYTES + RELAY_HELLO_BYTES];
+	struct writer w = writer_make(b, sizeof(b));
+
+	for (int tries = 0; tries < 300 && f->relay < 0; tries++) {
+		pump(f);
+		f->relay = accept4(f->relay_lst, NULL, NULL, SOCK_NONBLOCK);
+		if (f->relay < 0)
+			usleep(1000);
+	}
+	assert_true(f->relay >= 0);
+	f->rlen = 0;
+	assert_int_equal(relay_recv(f, &m), RELAY_HELLO);
+	relay_write_hello(&w);
+	send_all(f->relay, b, w.len);
+	pump(f);
+}
+
+static void relay_respond(struct fixture *f, uint32_t id, uint16_t status, const char *body)
+{
+	uint8_t b[512];
+	struct writer w = writer_make(b, sizeof(b));
+
+	assert_int_equal(relay_write_response_head(&w, id, status, S("application/octet-stream"),
+						   strlen(body)),
+			 0);
+	assert_true(wr_bytes(&w, body, strlen(body)));
+	send_all(f->relay, b, w.len);
+}
+
+/* BEGIN_REQUEST, PARAMS, STDIN as a web server sends them. */
+static void fcgi_request(int fd, uint16_t id, bool keep, const char *method, const char *script,
+			 const char *path_info, const char *query, const char *body)
+{
+	uint8_t b[4096], params[1024], begin[8] = { 0, FCGI_RESPONDER, keep ? FCGI_KEEP_CONN : 0 };
+	struct writer w = writer_make(b, sizeof(b)), p = writer_make(params, sizeof(params));
+	char len[24];
+
+	snprintf(len, sizeof(len), "%zu", strlen(body));
+	fcgi_write_pair(&p, S("REQUEST_METHOD"), S(method));
+	fcgi_write_pair(&p, S("SCRIPT_NAME"), S(script));
+	if (path_info)
+		fcgi_write_pair(&p, S("PATH_INFO"), S(path_info));
+	fcgi_write_pair(&p, S("QUERY_STRING"), S(query));
+	fcgi_write_pair(&p, S("CONTENT_LENGTH"), S(len));
+	fcgi_write_pair(&p, S("HTTP_HOST"), S("example"));
+	assert_int_equal(fcgi_write_record(&w, FCGI_BEGIN_REQUEST, id, begin, 8), 0);
+	assert_int_equal(fcgi_write_record(&w, FCGI_PARAMS, id, params, p.len), 0);
+	assert_int_equal(fcgi_write_record(&w, FCGI_PARAMS, id, NULL, 0), 0);
+	if (*body)
+		assert_int_equal(fcgi_write_record(&w, FCGI_STDIN, id, body, strlen(body)), 0);
+	assert_int_equal(fcgi_write_record(&w, FCGI_STDIN, id, NULL, 0), 0);
+	send_all(fd, b, w.len);
+}
+
+/* Collects the STDOUT of request id up to its END_REQUEST; returns the STDOUT bytes. */
+static size_t fcgi_answer(struct fixture *f, int fd, uint16_t id, char *out, size_t cap)
+{
+	static uint8_t buf[65536];
+	size_t have = 0, olen = 0;
+	bool eof = false;
+
+	for (;;) {
+		struct cursor c = cursor_make(buf, have);
+		struct fcgi_record r;
+		int ret;
+
+		while ((ret = fcgi_record_next(&c, &r)) == 1) {
+			assert_int_equal(r.request_id, id);
+			if (r.type == FCGI_END_REQUEST) {
+				assert_int_equal(r.content.len, 8);
+				assert_int_equal(r.content.p[4], FCGI_REQUEST_COMPLETE);
+				out[olen] = '\0';
+				return olen;
+			}
+			assert_int_equal(r.type, FCGI_STDOUT);
+			assert_true(olen + r.content.len < cap);
+			memcpy(out + olen, r.content.p, r.content.len);
+			olen += r.content.len;
+		}
+		assert_int_equal(ret, 0);
+		memmove(buf, c.p, c.len);
+		have = c.len;
+		assert_false(eof);
+		have = recv_until(f, fd, buf, sizeof(buf), have, have + 1, &eof);
+	}
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	int web_lst;
+
+	uv_loop_init(&f->loop);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/httun-fcgi-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->web_path, sizeof(f->web_path), "%s/web.sock", f->dir);
+	snprintf(f->relay_path, sizeof(f->relay_path), "%s/relay.sock", f->dir);
+	f->relay = -1;
+	f->relay_lst = unix_listen(f->relay_path);
+	web_lst = unix_listen(f->web_path);
+	f->app = fcgi_app_new(&f->loop, f->relay_path);
+	assert_non_null(f->app);
+	assert_int_equal(fcgi_app_listen_fd(f->app, web_lst), 0);
+	fcgi_app_start(f->app);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	fcgi_app_free(f->app);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	if (f->relay >= 0)
+		close(f->relay);
+	if (f->relay_lst >= 0)
+		close(f->relay_lst);
+	unlink(f->web_path);
+	unlink(f->relay_path);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void test_not_a_listener(void **state)
+{
+	struct fixture *f = *state;
+	struct fcgi_app *app = fcgi_app_new(&f->loop, f->relay_path);
+	int fds[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+	assert_int_equal(fcgi_app_listen_fd(app, fds[0]), -ENOTSOCK);
+	assert_int_equal(fcgi_app_listen_fd(app, -1), -ENOTSOCK);
+	close(fds[0]);
+	close(fds[1]);
+	fcgi_app_free(app);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static void test_relay_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_request rq;
+	struct relay_msg m, m2;
+	char out[4096];
+	int web;
+
+	relay_accept(f);
+	web = unix_connect(f->web_path);
+	/* Two requests on one kept connection; the second is answered first. */
+	fcgi_request(web, 1, true, "GET", "/httun", "/pollTOKEN", "", "");
+	fcgi_request(web, 2, true, "POST", "/httun", "/postTOKEN", "a=b", "BODY");
+	assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+	assert_int_equal(relay_request_parse(m.payload, &rq), 0);
+	assert_int_equal(rq.method.len, 3);
+	assert_memory_equal(rq.target.p, "/httun/pollTOKEN", rq.target.len);
+	assert_int_equal(rq.target.len, strlen("/httun/pollTOKEN"));
+	assert_int_equal(rq.body.len, 0);
+	assert_int_equal(relay_recv(f, &m2), RELAY_REQUEST);
+	assert_int_equal(relay_request_parse(m2.payload, &rq), 0);
+	assert_int_equal(rq.target.len, strlen("/httun/postTOKEN?a=b"));
+	assert_memory_equal(rq.target.p, "/httun/postTOKEN?a=b", rq.target.len);
+	assert_int_equal(rq.body.len, 4);
+	assert_memory_equal(rq.body.p, "BODY", 4);
+	assert_int_not_equal(m.id, m2.id);
+
+	relay_respond(f, m2.id, 200, "frames");
+	fcgi_answer(f, web, 2, out, sizeof(out));
+	assert_string_equal(out, "Status: 200 OK\r\n"
+				 "Content-Type: application/octet-stream\r\n"
+				 "Content-Length: 6\r\n"
+				 "Cache-Control: no-store\r\n"
+				 "X-Accel-Buffering: no\r\n"
+				 "\r\n"
+				 "frames");
+	relay_respond(f, m.id, 404, "");
+	fcgi_answer(f, web, 1, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 404 Not Found\r\n"));
+	assert_non_null(strstr(out, "Content-Length: 0\r\n"));
+	/* An answer for an id nobody waits for is dropped. */
+	relay_respond(f, 999, 200, "stray");
+	pump(f);
+	assert_int_equal(fcgi_app_stats(f->app)->requests, 2);
+
+	/* nginx-style: the whole path in SCRIPT_NAME, no PATH_INFO. */
+	fcgi_request(web, 3, true, "GET", "/httun/x", NULL, "", "");
+	assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+	assert_int_equal(relay_request_parse(m.payload, &rq), 0);
+	assert_int_equal(rq.target.len, strlen("/httun/x"));
+	assert_memory_equal(rq.target.p, "/httun/x", rq.target.len);
+	relay_respond(f, m.id, 200, "");
+	fcgi_answer(f, web, 3, out, sizeof(out));
+	close(web);
+	pump(f);
+}
+
+static void test_abort_and_close_cancel(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[64];
+	struct writer w = writer_make(b, sizeof(b));
+	struct relay_msg m, c;
+	char out[256];
+	int web;
+
+	relay_accept(f);
+	web = unix_connect(f->web_path);
+	fcgi_request(web, 7, true, "GET", "/httun", "/park", "", "");
+	assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+	fcgi_write_record(&w, FCGI_ABORT_REQUEST, 7, NULL, 0);
+	send_all(web, b, w.len);
+	assert_int_equal(relay_recv(f, &c), RELAY_CANCEL);
+	assert_int_equal(c.id, m.id);
+	assert_int_equal(fcgi_answer(f, web, 7, out, sizeof(out)), 0); /* END_REQUEST only */
+
+	/* The web server drops the connection with a request in flight. */
+	fcgi_request(web, 8, true, "GET", "/httun", "/park2", "", "");
+	assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+	close(web);
+	assert_int_equal(relay_recv(f, &c), RELAY_CANCEL);
+	assert_int_equal(c.id, m.id);
+	assert_int_equal(fcgi_app_stats(f->app)->aborted, 2);
+}
+
+static void test_bad_requests_answered_locally(void **state)
+{
+	struct fixture *f = *state;
+	char out[512];
+	int web;
+
+	relay_accept(f);
+	web = unix_connect(f->web_path);
+	/* A body longer than CONTENT_LENGTH said. */
+	{
+		uint8_t b[1024], params[256], begin[8] = { 0, FCGI_RESPONDER, FCGI_KEEP_CONN };
+		struct writer w = writer_make(b, sizeof(b)),
+			      p = writer_make(params, sizeof(params));
+
+		fcgi_write_pair(&p, S("REQUEST_METHOD"), S("POST"));
+		fcgi_write_pair(&p, S("SCRIPT_NAME"), S("/httun/t"));
+		fcgi_write_pair(&p, S("CONTENT_LENGTH"), S("2"));
+		fcgi_write_record(&w, FCGI_BEGIN_REQUEST, 4, begin, 8);
+		fcgi_write_record(&w, FCGI_PARAMS, 4, params, p.len);
+		fcgi_write_record(&w, FCGI_PARAMS, 4, NULL, 0);
+		fcgi_write_record(&w, FCGI_STDIN, 4, "toolong", 7);
+		send_all(web, b, w.len);
+	}
+	fcgi_answer(f, web, 4, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 400 Bad Request\r\n"));
+	/* CONTENT_LENGTH beyond the body limit. */
+	{
+		uint8_t b[1024], params[256], begin[8] = { 0, FCGI_RESPONDER, FCGI_KEEP_CONN };
+		struct writer w = writer_make(b, sizeof(b)),
+			      p = writer_make(params, sizeof(params));
+
+		fcgi_write_pair(&p, S("REQUEST_METHOD"), S("POST"));
+		fcgi_write_pair(&p, S("SCRIPT_NAME"), S("/httun/t"));
+		fcgi_write_pair(&p, S("CONTENT_LENGTH"), S("99999999999"));
+		fcgi_write_record(&w, FCGI_BEGIN_REQUEST, 5, begin, 8);
+		fcgi_write_record(&w, FCGI_PARAMS, 5, params, p.len);
+		fcgi_write_record(&w, FCGI_PARAMS, 5, NULL, 0);
+		send_all(web, b, w.len);
+	}
+	fcgi_answer(f, web, 5, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 413 "));
+	assert_int_equal(fcgi_app_stats(f->app)->requests, 0);
+	assert_int_equal(fcgi_app_stats(f->app)->local_errors, 2);
+	close(web);
+	pump(f);
+}
+
+/* The server is away: the request waits RELAY_WAIT_MS, then 503. */
+static void test_server_away_503(void **state)
+{
+	struct fixture *f = *state;
+	char out[512];
+	int web;
+
+	/* Nobody listens on the relay socket: every connect fails. */
+	close(f->relay_lst);
+	f->relay_lst = -1;
+	unlink(f->relay_path);
+	web = unix_connect(f->web_path);
+	fcgi_request(web, 9, false, "GET", "/httun", "/p", "", "");
+	{
+		uint64_t start = uv_now(&f->loop);
+
+		while (uv_now(&f->loop) - start < RELAY_WAIT_MS - 1000) {
+			uv_run(&f->loop, UV_RUN_ONCE);
+			uv_update_time(&f->loop);
+		}
+	}
+	{
+		char c;
+		/* Still waiting a second before the deadline. */
+		assert_int_equal(recv(web, &c, 1, MSG_DONTWAIT), -1);
+	}
+	{
+		uint64_t start = uv_now(&f->loop);
+
+		while (uv_now(&f->loop) - start < 1500)
+			uv_run(&f->loop, UV_RUN_ONCE);
+	}
+	fcgi_answer(f, web, 9, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 503 Service Unavailable\r\n"));
+	close(web);
+	pump(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_not_a_listener, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_abort_and_close_cancel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_requests_answered_locally, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_server_away_503, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

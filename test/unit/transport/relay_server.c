@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * The relay listener against a scripted relay on a real Unix socket: HELLO, requests
+ * answered by id in any order, CANCEL and a vanished relay cancelling parked requests,
+ * protocol errors closing only the offending connection, file modes, and (as root) a peer
+ * with the wrong credentials refused.
+ */
+#include "transport/relay_server.h"
+#include "core/relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#define S(str) ((struct span){ (const uint8_t *)(str), strlen(str) })
+
+struct fixture {
+	uv_loop_t loop;
+	struct relay_server *rs;
+	char dir[48];
+	char path[96];
+	struct http_request *parked[8];
+	unsigned nparked;
+	unsigned cancelled;
+	char last_cancelled[64];
+};
+
+static void cancel_cb(struct http_request *req, void *arg)
+{
+	struct fixture *f = arg;
+
+	f->cancelled++;
+	snprintf(f->last_cancelled, sizeof(f->last_cancelled), "%s", req->url);
+	for (unsigned i = 0; i < f->nparked; i++)
+		if (f->parked[i] == req)
+			f->parked[i] = f->parked[--f->nparked];
+}
+
+static void free_sent_cb(int status, void *arg)
+{
+	(void)status;
+	free(arg);
+}
+
+/* /park/...: held with a cancel callback; anything else: echoed at once. */
+static void on_request(struct http_request *req, void *arg)
+{
+	struct fixture *f = arg;
+	size_t len;
+	uint8_t *body;
+
+	if (!strncmp(req->url, "/park", 5)) {
+		http_request_set_cancel(req, cancel_cb, f);
+		f->parked[f->nparked++] = req;
+		return;
+	}
+	if (!strcmp(req->url, "/missing")) {
+		http_response_send_error(req, 404, false);
+		return;
+	}
+	assert_int_equal(req->method, HTTP_METHOD_POST);
+	assert_string_equal(req->method_name, "POST");
+	body = http_request_take_body(req, &len);
+	http_response_send(req, 200, "text/x-echo", body, len, free_sent_cb, body);
+}
+
+static void pump(struct fixture *f)
+{
+	for (int i = 0; i < 20; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+static int relay_connect(struct fixture *f)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	assert_true(fd >= 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	pump(f);
+	return fd;
+}
+
+static void send_all(int fd, const void *p, size_t len)
+{
+	assert_int_equal(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+static void send_hello(int fd)
+{
+	uint8_t b[RELAY_HEADER_BYTES + RELAY_HELLO_BYTES];
+	struct writer w = writer_make(b, sizeof(b));
+
+	relay_write_hello(&w);
+	send_all(fd, b, w.len);
+}
+
+static void send_request(int fd, uint32_t id, const char *method, const char *target,
+			 const char *body)
+{
+	uint8_t b[RELAY_HEAD_MAX_BYTES + 64];
+	struct writer w = writer_make(b, sizeof(b));
+
+	assert_int_equal(relay_write_request_head(&w, id, S(method), S(target), strlen(body)), 0);
+	assert_true(wr_bytes(&w, body, strlen(body)));
+	send_all(fd, b, w.len);
+}
+
+static void send_cancel(int fd, uint32_t id)
+{
+	uint8_t b[RELAY_HEADER_BYTES];
+	struct writer w = writer_make(b, sizeof(b));
+
+	relay_write_cancel(&w, id);
+	send_all(fd, b, w.len);
+}
+
+/* Reads one message (after pumping the loop); returns its type, or -1 on EOF. */
+static int recv_msg(struct fixture *f, int fd, uint8_t *buf, size_t cap, struct relay_msg *m)
+{
+	size_t have = 0;
+
+	for (int tries = 0; tries < 200; tries++) {
+		struct cursor c = cursor_make(buf, have);
+		ssize_t n;
+
+		if (relay_msg_next(&c, m, NULL) == 1)
+			return m->type;
+		pump(f);
+		n = recv(fd, buf + have, cap - have, MSG_DONTWAIT);
+		if (n == 0)
+			return -1;
+		if (n > 0)
+			have += (size_t)n;
+		else
+			usleep(1000);
+	}
+	fail_msg("no message");
+	return -2;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct relay_server_config cfg = { .allow_uid = 12345, .allow_gid = (gid_t)-1 };
+
+	uv_loop_init(&f->loop);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/httun-relay-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/run/relay.sock", f->dir);
+	f->rs = relay_server_new(&f->loop, &cfg, on_request, f);
+	assert_non_null(f->rs);
+	assert_int_equal(relay_server_listen(f->rs, f->path), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char run[96];
+
+	relay_server_free(f->rs);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	assert_int_equal(access(f->path, F_OK), -1); /* the socket file is removed */
+	snprintf(run, sizeof(run), "%s/run", f->dir);
+	rmdir(run);
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static void test_modes(void **state)
+{
+	struct fixture *f = *state;
+	char run[96];
+	struct stat st;
+
+	snprintf(run, sizeof(run), "%s/run", f->dir);
+	assert_int_equal(stat(run, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0660);
+}
+
+/* A second server on the same path is refused while the first one serves it. */
+static void test_path_in_use(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_server_config cfg = { .allow_uid = (uid_t)-1, .allow_gid = (gid_t)-1 };
+	struct relay_server *rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+	char other[128];
+	int fd;
+
+	assert_non_null(rs2);
+	assert_int_equal(relay_server_listen(rs2, f->path), -EADDRINUSE);
+	relay_server_free(rs2);
+	/* A regular file there is not ours to remove. */
+	snprintf(other, sizeof(other), "%s/run/file", f->dir);
+	fd = open(other, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+	assert_int_equal(relay_server_listen(rs2, other), -EEXIST);
+	relay_server_free(rs2);
+	unlink(other);
+	pump(f);
+}
+
+static void test_requests_by_id(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[4096];
+	struct relay_msg m;
+	struct relay_response rs;
+	uint16_t v;
+	int fd = relay_connect(f);
+
+	send_hello(fd);
+	assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), RELAY_HELLO);
+	assert_int_equal(relay_hello_parse(m.payload, &v), 0);
+	assert_int_equal(v, RELAY_VERSION);
+
+	/* The parked request first, the echo second: the echo's answer comes first. */
+	send_request(fd, 5, "GET", "/park/a", "");
+	send_request(fd, 6, "POST", "/echo", "abc");
+	assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), RELAY_RESPONSE);
+	assert_int_equal(m.id, 6);
+	assert_int_equal(relay_response_parse(m.payload, &rs), 0);
+	assert_int_equal(rs.status, 200);
+	assert_int_equal(rs.ctype.len, 11);
+	assert_memory_equal(rs.ctype.p, "text/x-echo", 11);
+	assert_int_equal(rs.body.len, 3);
+	assert_memory_equal(rs.body.p, "abc", 3);
+	assert_int_equal(f->nparked, 1);
+	assert_string_equal(f->parked[0]->url, "/park/a");
+
+	/* The parked one answered now, as an error. */
+	http_response_send_error(f->parked[0], 503, false);
+	f->nparked = 0;
+	assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), RELAY_RESPONSE);
+	assert_int_equal(m.id, 5);
+	assert_int_equal(relay_response_parse(m.payload, &rs), 0);
+	assert_int_equal(rs.status, 503);
+
+	send_request(fd, 7, "GET", "/missing", "");
+	assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), RELAY_RESPONSE);
+	assert_int_equal(m.id, 7);
+	assert_int_equal(relay_response_parse(m.payload, &rs), 0);
+	assert_int_equal(rs.status, 404);
+
+	/* CANCEL drops a parked request; a CANCEL for an answered id is harmless. */
+	send_request(fd, 8, "GET", "/park/b", "");
+	pump(f);
+	assert_int_equal(f->nparked, 1);
+	send_cancel(fd, 8);
+	send_cancel(fd, 6);
+	pump(f);
+	assert_int_equal(f->nparked, 0);
+	assert_int_equal(f->cancelled, 1);
+	assert_string_equal(f->last_cancelled, "/park/b");
+
+	/* The relay goes away: its parked requests are cancelled. */
+	send_request(fd, 9, "GET", "/park/c", "");
+	send_request(fd, 10, "GET", "/park/d", "");
+	pump(f);
+	assert_int_equal(f->nparked, 2);
+	close(fd);
+	pump(f);
+	assert_int_equal(f->nparked, 0);
+	assert_int_equal(f->cancelled, 3);
+	assert_int_equal(relay_server_stats(f->rs)->requests, 6);
+	assert_int_equal(relay_server_stats(f->rs)->cancelled, 3);
+	assert_int_equal(relay_server_stats(f->rs)->broken, 0);
+}
+
+/* Each protocol error closes that connection only; the others keep working. */
+static void test_protocol_errors(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[4096];
+	struct relay_msg m;
+	static const uint8_t reserved[] = { 2, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0 };
+	static const uint8_t huge[] = { 2, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t response[] = { 3, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 3, 0, 200, 0 };
+	static const uint8_t bad_target[] = { 2, 0, 0, 0,   0,	 0,   0, 1, 0,	0,
+					      0, 7, 3, 'G', 'E', 'T', 0, 1, 'x' };
+	const struct {
+		const uint8_t *p;
+		size_t len;
+		bool hello;
+	} cases[] = {
+		{ reserved, sizeof(reserved), true },	   { huge, sizeof(huge), true },
+		{ response, sizeof(response), true },	   { bad_target, sizeof(bad_target), true },
+		{ bad_target, sizeof(bad_target), false }, /* a request before HELLO */
+	};
+	int good = relay_connect(f);
+
+	send_hello(good);
+	assert_int_equal(recv_msg(f, good, buf, sizeof(buf), &m), RELAY_HELLO);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int fd = relay_connect(f);
+
+		if (cases[i].hello) {
+			send_hello(fd);
+			assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), RELAY_HELLO);
+		}
+		send_all(fd, cases[i].p, cases[i].len);
+		assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), -1);
+		close(fd);
+		assert_int_equal(relay_server_stats(f->rs)->broken, i + 1);
+	}
+	/* The same id twice while the first is in flight. */
+	{
+		int fd = relay_connect(f);
+
+		send_hello(fd);
+		assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), RELAY_HELLO);
+		send_request(fd, 3, "GET", "/park/x", "");
+		send_request(fd, 3, "GET", "/park/y", "");
+		assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), -1);
+		assert_int_equal(f->cancelled, 1); /* the first, parked, went with it */
+		close(fd);
+	}
+	send_request(good, 1, "POST", "/echo", "still here");
+	assert_int_equal(recv_msg(f, good, buf, sizeof(buf), &m), RELAY_RESPONSE);
+	assert_int_equal(m.id, 1);
+	close(good);
+	pump(f);
+}
+
+/* A peer that is neither root nor the allowed user is closed before it is read. */
+static void test_wrong_credentials(void **state)
+{
+	struct fixture *f = *state;
+	char run[96];
+	pid_t pid;
+	int status = -1;
+
+	if (geteuid() != 0)
+		skip();
+	snprintf(run, sizeof(run), "%s/run", f->dir);
+	/* Let the file modes admit anyone: the credential check must refuse on its own. */
+	chmod(f->dir, 0755);
+	chmod(run, 0755);
+	chmod(f->path, 0666);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		uint8_t b[64];
+		struct writer w = writer_make(b, sizeof(b));
+		struct pollfd p;
+		int fd;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(3);
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+			_exit(4);
+		relay_write_hello(&w);
+		send(fd, b, w.len, MSG_NOSIGNAL);
+		p = (struct pollfd){ .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 5000) != 1)
+			_exit(5);
+		_exit(recv(fd, b, sizeof(b), 0) <= 0 ? 0 : 6); /* EOF: refused */
+	}
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		pump(f);
+		usleep(1000);
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(relay_server_stats(f->rs)->refused, 1);
+	assert_int_equal(relay_server_stats(f->rs)->accepted, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_path_in_use, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_requests_by_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_protocol_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_wrong_credentials, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

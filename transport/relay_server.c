@@ -1,0 +1,654 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * Relay listener: docs/PROTOCOL.md section 9 and docs/FASTCGI.md. One Unix stream per
+ * `httun fcgi` process, many requests in flight on it, each matched by its id.
+ */
+#include "transport/relay_server.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/relay.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct relay_conn;
+
+/* A request from a relay. The http_request is first: handlers get a pointer to it. */
+struct relay_req {
+	struct http_request req;
+	struct relay_conn *conn; /* NULL once the connection is gone (an orphan) */
+	uint32_t id;
+	http_cancel_cb cancel_cb;
+	void *cancel_arg;
+	struct relay_req *prev, *next;
+	uint8_t *body;
+	char method[RELAY_METHOD_MAX_BYTES + 1];
+	char url[]; /* NUL-terminated target */
+};
+
+/* A RESPONSE being written: header and fixed fields here, body in the caller's buffers. */
+struct relay_write {
+	uv_write_t w;
+	http_sent_cb sent_cb;
+	void *sent_arg;
+	uint8_t head[RELAY_HEADER_BYTES + RELAY_RESPONSE_FIXED_BYTES + RELAY_CTYPE_MAX_BYTES];
+	uv_buf_t bufs[];
+};
+
+struct relay_conn {
+	uv_pipe_t pipe;
+	struct relay_server *srv;
+	struct relay_conn *prev, *next;
+	bool closing;
+	bool hello;
+	uint8_t *rbuf;
+	size_t rlen, rcap;
+	unsigned small_reads; /* reads in a row that needed no large buffer */
+	struct relay_req *reqs;
+	unsigned nreqs;
+	uint8_t hello_out[RELAY_HEADER_BYTES + RELAY_HELLO_BYTES];
+	uv_write_t hello_w;
+};
+
+struct relay_server {
+	uv_loop_t *loop;
+	struct relay_server_config cfg;
+	http_request_cb on_request;
+	void *arg;
+	uv_pipe_t listener;
+	bool listening;
+	char *path;
+	struct relay_conn *conns;
+	unsigned nconns;
+	unsigned handles;
+	bool freeing;
+	struct relay_server_stats stats;
+};
+
+static const struct http_request_ops relay_req_ops;
+
+static void server_maybe_free(struct relay_server *rs)
+{
+	if (rs->freeing && rs->handles == 0) {
+		free(rs->path);
+		free(rs);
+	}
+}
+
+/* ---- requests ---- */
+
+static void req_unlink(struct relay_req *r)
+{
+	struct relay_conn *c = r->conn;
+
+	if (!c)
+		return;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		c->reqs = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	c->nreqs--;
+	r->conn = NULL;
+}
+
+static void req_free(struct relay_req *r)
+{
+	req_unlink(r);
+	free(r->body);
+	free(r);
+}
+
+static struct relay_req *req_find(struct relay_conn *c, uint32_t id)
+{
+	for (struct relay_req *r = c->reqs; r; r = r->next)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+static void conn_close(struct relay_conn *c);
+
+static void write_cb(uv_write_t *w, int status)
+{
+	struct relay_write *rw = w->data;
+
+	if (rw->sent_cb)
+		rw->sent_cb(status < 0 ? status : 0, rw->sent_arg);
+	free(rw);
+}
+
+static int relay_req_sendv(struct http_request *req, int status, const char *content_type,
+			   const uv_buf_t *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
+{
+	struct relay_req *r = (struct relay_req *)req;
+	struct relay_conn *c = r->conn;
+	const char *ct = content_type ? content_type : "application/octet-stream";
+	struct span ctype = { (const uint8_t *)ct, strlen(ct) };
+	struct relay_write *rw;
+	struct writer w;
+	size_t len = 0;
+	int err;
+
+	for (unsigned i = 0; i < nbufs; i++)
+		len += bufs[i].len;
+	err = -ECANCELED;
+	if (!c || c->closing)
+		goto fail;
+	err = -ENOMEM;
+	rw = malloc(sizeof(*rw) + (nbufs + 1) * sizeof(uv_buf_t));
+	if (!rw)
+		goto fail_close;
+	w = writer_make(rw->head, sizeof(rw->head));
+	err = relay_write_response_head(&w, r->id, (uint16_t)status, ctype, len);
+	if (err < 0) {
+		free(rw);
+		goto fail_close;
+	}
+	rw->bufs[0] = uv_buf_init((char *)rw->head, (unsigned)w.len);
+	if (nbufs)
+		memcpy(&rw->bufs[1], bufs, nbufs * sizeof(uv_buf_t));
+	rw->sent_cb = sent_cb;
+	rw->sent_arg = arg;
+	rw->w.data = rw;
+	err = uv_write(&rw->w, (uv_stream_t *)&c->pipe, rw->bufs, nbufs + 1, write_cb);
+	if (err < 0) {
+		free(rw);
+		goto fail_close;
+	}
+	req_free(r);
+	return 0;
+
+fail_close:
+	log_warnx_rl("relay: cannot answer request %u: %s", r->id, strerror(-err));
+	req_unlink(r); /* answered: not to be cancelled by the close */
+	conn_close(c);
+fail:
+	req_free(r);
+	if (sent_cb)
+		sent_cb(err, arg);
+	return err;
+}
+
+static int relay_req_send_error(struct http_request *req, int status, bool close)
+{
+	/* The reason phrase is a static string: nothing to free once written. */
+	const char *reason = http_status_reason(status);
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)reason, (unsigned)strlen(reason));
+
+	(void)close; /* the web server owns the client's connection */
+	return relay_req_sendv(req, status, "text/plain", &b, 1, NULL, NULL);
+}
+
+static void relay_req_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg)
+{
+	struct relay_req *r = (struct relay_req *)req;
+
+	r->cancel_cb = cb;
+	r->cancel_arg = arg;
+}
+
+static uint8_t *relay_req_take_body(struct http_request *req, size_t *len)
+{
+	struct relay_req *r = (struct relay_req *)req;
+	uint8_t *b = r->body;
+
+	*len = req->body_len;
+	r->body = NULL;
+	req->body = NULL;
+	req->body_len = 0;
+	return b;
+}
+
+static const struct http_request_ops relay_req_ops = {
+	.sendv = relay_req_sendv,
+	.send_error = relay_req_send_error,
+	.set_cancel = relay_req_set_cancel,
+	.take_body = relay_req_take_body,
+	.header = NULL,
+};
+
+/* The request's client is gone: a parked request is dropped through its cancel callback. */
+static void req_cancel(struct relay_req *r)
+{
+	struct relay_server *rs = r->conn ? r->conn->srv : NULL;
+
+	if (!r->cancel_cb) {
+		/* Not parked: the handler answers it soon; the answer goes nowhere. */
+		req_unlink(r);
+		return;
+	}
+	if (rs)
+		rs->stats.cancelled++;
+	req_unlink(r);
+	r->cancel_cb(&r->req, r->cancel_arg);
+	free(r->body);
+	free(r);
+}
+
+/* ---- connections ---- */
+
+static void conn_handle_close_cb(uv_handle_t *h)
+{
+	struct relay_conn *c = h->data;
+	struct relay_server *rs = c->srv;
+
+	free(c->rbuf);
+	free(c);
+	rs->handles--;
+	server_maybe_free(rs);
+}
+
+static void conn_close(struct relay_conn *c)
+{
+	struct relay_server *rs = c->srv;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	while (c->reqs)
+		req_cancel(c->reqs);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		rs->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	rs->nconns--;
+	uv_close((uv_handle_t *)&c->pipe, conn_handle_close_cb);
+}
+
+static void conn_broken(struct relay_conn *c, const char *why, int err)
+{
+	c->srv->stats.broken++;
+	log_warnx_rl("relay: closing a relay connection: %s%s%s", why, err ? ": " : "",
+		     err ? strerror(-err) : "");
+	conn_close(c);
+}
+
+static void hello_cb(uv_write_t *w, int status)
+{
+	(void)w;
+	(void)status; /* a failed write shows up as a read error */
+}
+
+static int conn_hello(struct relay_conn *c, const struct relay_msg *m)
+{
+	struct writer w = writer_make(c->hello_out, sizeof(c->hello_out));
+	uv_buf_t b;
+	uint16_t version;
+
+	if (m->type != RELAY_HELLO || relay_hello_parse(m->payload, &version) < 0)
+		return -EPROTO;
+	if (version != RELAY_VERSION) {
+		log_warnx_rl("relay: httun fcgi speaks relay version %u, this server %u: "
+			     "run the same httun version on both sides",
+			     version, RELAY_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	relay_write_hello(&w);
+	b = uv_buf_init((char *)c->hello_out, (unsigned)w.len);
+	c->hello = true;
+	return uv_write(&c->hello_w, (uv_stream_t *)&c->pipe, &b, 1, hello_cb);
+}
+
+static int conn_request(struct relay_conn *c, const struct relay_msg *m)
+{
+	struct relay_server *rs = c->srv;
+	struct relay_request rq;
+	struct relay_req *r;
+	int err;
+
+	err = relay_request_parse(m->payload, &rq);
+	if (err < 0)
+		return err;
+	if (req_find(c, m->id))
+		return -EPROTO; /* ids are unique while in flight: replies go by id */
+	r = calloc(1, sizeof(*r) + rq.target.len + 1);
+	if (!r)
+		return -ENOMEM;
+	if (rq.body.len) {
+		r->body = malloc(rq.body.len);
+		if (!r->body) {
+			free(r);
+			return -ENOMEM;
+		}
+		memcpy(r->body, rq.body.p, rq.body.len);
+	}
+	memcpy(r->method, rq.method.p, rq.method.len);
+	memcpy(r->url, rq.target.p, rq.target.len);
+	r->id = m->id;
+	r->conn = c;
+	r->next = c->reqs;
+	if (c->reqs)
+		c->reqs->prev = r;
+	c->reqs = r;
+	c->nreqs++;
+	r->req.ops = &relay_req_ops;
+	r->req.method_name = r->method;
+	if (!strcmp(r->method, "GET"))
+		r->req.method = HTTP_METHOD_GET;
+	else if (!strcmp(r->method, "POST"))
+		r->req.method = HTTP_METHOD_POST;
+	else if (!strcmp(r->method, "HEAD"))
+		r->req.method = HTTP_METHOD_HEAD;
+	else
+		r->req.method = HTTP_METHOD_OTHER;
+	r->req.url = r->url;
+	r->req.url_len = rq.target.len;
+	r->req.body = r->body;
+	r->req.body_len = rq.body.len;
+	if (c->nreqs > RELAY_MAX_REQS) {
+		/* Answered, not dropped: the relay's request table stays in step. */
+		log_warnx_rl("relay: more than %d requests in flight; answering 503",
+			     RELAY_MAX_REQS);
+		relay_req_send_error(&r->req, 503, false);
+		return 0;
+	}
+	rs->stats.requests++;
+	rs->on_request(&r->req, rs->arg);
+	return 0;
+}
+
+/* Handles one message; returns 0, or a negative errno that ends the connection. */
+static int conn_message(struct relay_conn *c, const struct relay_msg *m)
+{
+	struct relay_req *r;
+
+	if (!c->hello)
+		return conn_hello(c, m);
+	switch (m->type) {
+	case RELAY_REQUEST:
+		return conn_request(c, m);
+	case RELAY_CANCEL:
+		if (relay_cancel_parse(m->payload) < 0)
+			return -EPROTO;
+		r = req_find(c, m->id);
+		if (r) /* else already answered: the answer and the cancel crossed */
+			req_cancel(r);
+		return 0;
+	default:
+		return -EPROTO; /* HELLO twice, RESPONSE, or a type of a later version */
+	}
+}
+
+static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct relay_conn *c = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct relay_conn *c = s->data;
+	struct cursor cur;
+	struct relay_msg m;
+	size_t need = 0;
+	int ret = 0;
+
+	(void)buf;
+	if (nread < 0) {
+		if (nread != UV_EOF)
+			log_warnx_rl("relay: read: %s", uv_strerror((int)nread));
+		else
+			log_debug("relay: a relay disconnected");
+		conn_close(c);
+		return;
+	}
+	c->rlen += (size_t)nread;
+	cur = cursor_make(c->rbuf, c->rlen);
+	while (!c->closing && (ret = relay_msg_next(&cur, &m, &need)) == 1) {
+		ret = conn_message(c, &m);
+		if (ret < 0) {
+			conn_broken(c, "protocol error", ret == -EPROTO ? 0 : ret);
+			return;
+		}
+	}
+	if (c->closing)
+		return;
+	if (ret < 0) {
+		conn_broken(c, "unframeable message", ret);
+		return;
+	}
+	memmove(c->rbuf, cur.p, cur.len);
+	c->rlen = cur.len;
+	if (need > c->rcap) {
+		/* Bounded by relay_msg_next: at most the largest message the protocol allows. */
+		uint8_t *nb = realloc(c->rbuf, need);
+
+		if (!nb) {
+			conn_broken(c, "out of memory", -ENOMEM);
+			return;
+		}
+		c->rbuf = nb;
+		c->rcap = need;
+		c->small_reads = 0;
+	} else if (c->rcap > RELAY_READ_BUF_BYTES && c->rlen <= RELAY_READ_BUF_BYTES &&
+		   need <= RELAY_READ_BUF_BYTES && ++c->small_reads >= RELAY_SHRINK_AFTER_READS) {
+		/*
+		 * Give back what large messages needed once they stopped coming; not after
+		 * each one, which under load would re-fault the pages for every POST body.
+		 */
+		uint8_t *nb = realloc(c->rbuf, RELAY_READ_BUF_BYTES);
+
+		if (nb) {
+			c->rbuf = nb;
+			c->rcap = RELAY_READ_BUF_BYTES;
+		}
+	}
+}
+
+static bool peer_allowed(const struct relay_server *rs, int fd, struct ucred *cred)
+{
+	socklen_t len = sizeof(*cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0 || len != sizeof(*cred))
+		return false;
+	return cred->uid == 0 ||
+	       (rs->cfg.allow_uid != (uid_t)-1 && cred->uid == rs->cfg.allow_uid) ||
+	       (rs->cfg.allow_gid != (gid_t)-1 && cred->gid == rs->cfg.allow_gid);
+}
+
+static void refused_close_cb(uv_handle_t *h)
+{
+	struct relay_server *rs = h->data;
+
+	free(h);
+	rs->handles--;
+	server_maybe_free(rs);
+}
+
+static void listener_connection_cb(uv_stream_t *lst, int status)
+{
+	struct relay_server *rs = lst->data;
+	struct relay_conn *c;
+	struct ucred cred = { 0 };
+	uv_os_fd_t fd;
+
+	if (status < 0) {
+		log_warnx_rl("relay: accept: %s", uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->rbuf = malloc(RELAY_READ_BUF_BYTES))) {
+		free(c);
+		/* Take the connection off the backlog and close it, or it would spin. */
+		uv_pipe_t *p = malloc(sizeof(*p));
+
+		if (p && uv_pipe_init(rs->loop, p, 0) == 0) {
+			p->data = rs;
+			rs->handles++;
+			uv_accept(lst, (uv_stream_t *)p);
+			uv_close((uv_handle_t *)p, refused_close_cb);
+		} else {
+			free(p);
+		}
+		return;
+	}
+	c->rcap = RELAY_READ_BUF_BYTES;
+	c->srv = rs;
+	uv_pipe_init(rs->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	rs->handles++;
+	c->next = rs->conns;
+	if (rs->conns)
+		rs->conns->prev = c;
+	rs->conns = c;
+	rs->nconns++;
+	if (uv_accept(lst, (uv_stream_t *)&c->pipe) < 0) {
+		conn_close(c);
+		return;
+	}
+	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 || !peer_allowed(rs, fd, &cred)) {
+		rs->stats.refused++;
+		/* The operator sees who tried: a relay run as the wrong user is a config error. */
+		log_warnx_rl("relay: refused a relay from uid %u gid %u pid %d: not root and not "
+			     "the allowed fcgi-user",
+			     (unsigned)cred.uid, (unsigned)cred.gid, (int)cred.pid);
+		conn_close(c);
+		return;
+	}
+	if (rs->nconns > RELAY_MAX_CONNS) {
+		rs->stats.refused++;
+		log_warnx_rl("relay: more than %d relay connections; refusing one",
+			     RELAY_MAX_CONNS);
+		conn_close(c);
+		return;
+	}
+	rs->stats.accepted++;
+	log_info("relay: httun fcgi connected (pid %d, uid %u)", (int)cred.pid, (unsigned)cred.uid);
+	uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
+}
+
+/* ---- server ---- */
+
+struct relay_server *relay_server_new(uv_loop_t *loop, const struct relay_server_config *cfg,
+				      http_request_cb on_request, void *arg)
+{
+	struct relay_server *rs = calloc(1, sizeof(*rs));
+
+	if (!rs)
+		return NULL;
+	rs->loop = loop;
+	rs->cfg = *cfg;
+	rs->on_request = on_request;
+	rs->arg = arg;
+	return rs;
+}
+
+/* Creates the socket's directory when missing: 0750, group allow_gid. */
+static int make_dir(const struct relay_server *rs, const char *path)
+{
+	char dir[CONFIG_SOCKET_PATH_MAX_BYTES];
+	char *slash;
+	struct stat st;
+
+	if (strlen(path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (mkdir(dir, 0750) < 0)
+		return -errno;
+	if (rs->cfg.allow_gid != (gid_t)-1 && chown(dir, (uid_t)-1, rs->cfg.allow_gid) < 0)
+		return -errno;
+	log_info("relay: created %s (mode 0750)", dir);
+	return 0;
+}
+
+/* Whether something accepts connections on the Unix socket at path. */
+static bool socket_alive(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool alive;
+
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return alive;
+}
+
+static void listener_close_cb(uv_handle_t *h)
+{
+	struct relay_server *rs = h->data;
+
+	rs->handles--;
+	server_maybe_free(rs);
+}
+
+int relay_server_listen(struct relay_server *rs, const char *path)
+{
+	struct stat st;
+	int err;
+
+	if (rs->listening)
+		return -EALREADY;
+	if (path[0] != '/')
+		return -EINVAL;
+	err = make_dir(rs, path);
+	if (err < 0)
+		return err;
+	/* A socket left by a server that was killed: replace it. Anything else is not ours. */
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		if (socket_alive(path))
+			return -EADDRINUSE; /* another httun server serves it: do not steal it */
+		if (unlink(path) < 0)
+			return -errno;
+	}
+	err = uv_pipe_init(rs->loop, &rs->listener, 0);
+	if (err < 0)
+		return err;
+	rs->listener.data = rs;
+	rs->handles++;
+	rs->listening = true;
+	err = uv_pipe_bind(&rs->listener, path);
+	if (err < 0)
+		return err;
+	rs->path = strdup(path);
+	if (!rs->path)
+		return -ENOMEM;
+	/* Group members may connect, nobody else; credentials are checked on accept too. */
+	if (chmod(path, 0660) < 0)
+		return -errno;
+	if (rs->cfg.allow_gid != (gid_t)-1 && chown(path, (uid_t)-1, rs->cfg.allow_gid) < 0)
+		return -errno;
+	return uv_listen((uv_stream_t *)&rs->listener, SOMAXCONN, listener_connection_cb);
+}
+
+const struct relay_server_stats *relay_server_stats(const struct relay_server *rs)
+{
+	return &rs->stats;
+}
+
+void relay_server_free(struct relay_server *rs)
+{
+	if (!rs)
+		return;
+	rs->freeing = true;
+	while (rs->conns)
+		conn_close(rs->conns);
+	if (rs->listening) {
+		if (rs->path)
+			unlink(rs->path);
+		uv_close((uv_handle_t *)&rs->listener, listener_close_cb);
+	}
+	server_maybe_free(rs);
+}

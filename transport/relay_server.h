@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * The server end of the relay socket (docs/PROTOCOL.md section 9): `httun fcgi` processes
+ * connect over a Unix stream socket and send the requests their web server hands them;
+ * each becomes a struct http_request for the same handler the HTTP server calls, and is
+ * answered through the same http_response_* functions. Peers are checked by their kernel
+ * credentials (SO_PEERCRED) before a byte is read from them.
+ */
+#ifndef HTTUN_TRANSPORT_RELAY_SERVER_H
+#define HTTUN_TRANSPORT_RELAY_SERVER_H
+
+#include "transport/http_server.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+struct relay_server;
+
+struct relay_server_config {
+	/*
+	 * Relays accepted besides root: peers whose uid is allow_uid or whose primary gid is
+	 * allow_gid. (uid_t)-1 / (gid_t)-1: none. The socket file and a directory the server
+	 * creates get group allow_gid so that those peers can reach it.
+	 */
+	uid_t allow_uid;
+	gid_t allow_gid;
+};
+
+struct relay_server_stats {
+	uint64_t accepted; /* relay connections taken on */
+	uint64_t refused; /* connections from peers with the wrong credentials, or too many */
+	uint64_t broken; /* connections closed for a protocol error */
+	uint64_t requests; /* requests handed to the handler */
+	uint64_t cancelled; /* requests the relay cancelled or lost while parked */
+};
+
+/* cfg is copied. Returns NULL when out of memory. */
+struct relay_server *relay_server_new(uv_loop_t *loop, const struct relay_server_config *cfg,
+				      http_request_cb on_request, void *arg);
+/*
+ * Listens on the Unix socket path (absolute). A missing parent directory is created with
+ * mode 0750; a stale socket file there is replaced; the socket gets mode 0660. Both get
+ * group allow_gid when one is set. Returns 0 or a negative errno.
+ */
+int relay_server_listen(struct relay_server *rs, const char *path);
+const struct relay_server_stats *relay_server_stats(const struct relay_server *rs);
+/*
+ * Closes the listener (removing its socket file) and every relay connection (parked
+ * requests get their cancel callback) and frees rs once libuv has closed its handles.
+ */
+void relay_server_free(struct relay_server *rs);
+
+#endif
