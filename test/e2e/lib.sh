@@ -131,3 +131,13 @@ e2e_done() {
 	echo "$e2e_pass passed, $e2e_fail failed"
 	[ "$e2e_fail" = 0 ]
 }
+
+# e2e_status_kb PID FIELD: a kB field of /proc/PID/status (VmRSS, VmHWM, ...), number only.
+e2e_status_kb() {
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+# e2e_ping_stats FILE: "TRANSMITTED RECEIVED" from the summary line of a ping log.
+e2e_ping_stats() {
+	sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$1"
+}
