@@ -3,6 +3,7 @@
 # every test builds its own namespaces named httun-test-$$-N, talks only to addresses in
 # 198.18.0.0/15 and fd00::/8 inside them, and tears everything down on exit, also on
 # failure. Processes are ended by the PIDs this test started, nothing else.
+# E2E_KEEP=1 keeps the temporary directory (logs, JSON) for a look after the run.
 #
 #   source "$(dirname "$0")/lib.sh"
 #   e2e_need_root
@@ -71,7 +72,7 @@ e2e_cleanup() {
 			tail -n 30 "$f"
 		done
 	fi
-	rm -rf "$E2E_TMP"
+	[ -n "${E2E_KEEP:-}" ] || rm -rf "$E2E_TMP"
 	exit $rc
 }
 trap e2e_cleanup EXIT
@@ -140,4 +141,10 @@ e2e_status_kb() {
 # e2e_ping_stats FILE: "TRANSMITTED RECEIVED" from the summary line of a ping log.
 e2e_ping_stats() {
 	sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$1"
+}
+
+# e2e_sanitized: true if $HTTUN_BIN is an ASan build (its memory figures run several
+# times higher: shadow memory, quarantine), so memory bounds can be scaled for it.
+e2e_sanitized() {
+	ldd "$HTTUN_BIN" 2>/dev/null | grep -q libasan
 }
