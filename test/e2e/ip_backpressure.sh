@@ -43,10 +43,10 @@ flood() {
 	shift 2
 	local before
 	before=$(e2e_status_kb "$pid" VmRSS)
-	n1 iperf3 -s -1 -B 198.18.1.1 >"$E2E_TMP/iperf-s-$name.log" 2>&1 &
+	n1 timeout 25 iperf3 -s -1 -B 198.18.1.1 >"$E2E_TMP/iperf-s-$name.log" 2>&1 &
 	local spid=$!
 	e2e_wait_for 5 n1 sh -c "ss -ltn | grep -q ':5201 '" || true
-	n2 iperf3 -c 198.18.1.1 -u -b 1G -l 1400 -t 4 "$@" -J >"$E2E_TMP/iperf-$name.json" \
+	n2 timeout 20 iperf3 -c 198.18.1.1 -u -b 1G -l 1400 -t 4 "$@" -J >"$E2E_TMP/iperf-$name.json" \
 		2>"$E2E_TMP/iperf-$name.err" || rc=$?
 	wait $spid 2>/dev/null || true
 	echo "$name: sender VmRSS before ${before} kB, after $(e2e_status_kb "$pid" VmRSS) kB," \
