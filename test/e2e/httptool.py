@@ -17,6 +17,10 @@
       Opens N connections, each sends a partial request header and then one more header
       byte per second. After SECONDS prints JSON: how many were accepted, got a 503, were
       closed by the server (and after how long), and are still open.
+  httptool.py bodyflood HOST PORT N SIZE SECONDS
+      Opens N connections, each sends a POST header with Content-Length SIZE and then
+      SIZE - 1 body bytes (never the last one), holds them for SECONDS and prints JSON:
+      how many sent their whole partial body, got a 503, or were reset.
 """
 import json
 import os
@@ -280,9 +284,35 @@ def cmd_slowloris(host, port, n, seconds):
         s.close()
 
 
+def cmd_bodyflood(host, port, n, size, seconds):
+    n, size = int(n), int(size)
+    head = (b"POST /AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: %d\r\n\r\n" % size)
+    body = b"\x03" * (size - 1)
+    socks, sent, got503, reset = [], 0, 0, 0
+    for _ in range(n):
+        try:
+            s = socket.create_connection((host, int(port)), timeout=10)
+            socks.append(s)
+            s.sendall(head + body)
+            sent += 1
+        except OSError:
+            reset += 1
+    time.sleep(float(seconds))
+    for s in socks:
+        s.setblocking(False)
+        try:
+            if s.recv(64).startswith(b"HTTP/1.1 503"):
+                got503 += 1
+        except OSError:
+            pass
+        s.close()
+    print(json.dumps({"sent": sent, "got503": got503, "reset": reset}, sort_keys=True))
+
+
 def main():
     cmds = {"record": cmd_record, "replay": cmd_replay, "probe": cmd_probe,
-            "slowloris": cmd_slowloris}
+            "slowloris": cmd_slowloris, "bodyflood": cmd_bodyflood}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         raise SystemExit(__doc__)
     cmds[sys.argv[1]](*sys.argv[2:])
