@@ -27,6 +27,11 @@ command -v python3 >/dev/null || e2e_skip "python3 is missing: scripts/deps.sh t
 TOOL="$(dirname "$0")/httptool.py"
 e2e_two_hosts
 RSS_BOUND_KB=$((64 * 1024))
+# Given back after the body flood: ASan keeps freed blocks in quarantine (256 MiB by
+# default), so there the figure only shows that most was freed; leaks LeakSanitizer
+# reports at exit, which makes the exit-code check below fail.
+RSS_BACK_KB=$RSS_BOUND_KB
+e2e_sanitized && RSS_BACK_KB=$((512 * 1024))
 
 umask 077
 "$HTTUN_BIN" genkey >"$E2E_TMP/key"
@@ -50,8 +55,8 @@ sleep 0.5
 
 # probe KIND STATUS: 20 times the hostile request KIND, each answered with STATUS.
 probe() {
-	local kind=$1 want=$2 i got bad=0
-	for i in $(seq 20); do
+	local kind=$1 want=$2 got bad=0
+	for _ in $(seq 20); do
 		got=$(n2 python3 "$TOOL" probe 198.18.0.1 8080 "$kind" 2>&1)
 		if [ "$got" != "$want" ]; then
 			echo "  $kind: got '$got', want $want"
@@ -120,10 +125,11 @@ echo "ping during the body flood: ${sent:-?} sent, ${got:-?} received"
 check "ping kept answering during the body flood (at most 1 lost)" \
 	test -n "${sent:-}" -a "${sent:-0}" -ge 100 -a $((${sent:-0} - ${got:-0})) -le 1
 check "server still running after the body flood" kill -0 "$SERVER_PID"
-e2e_wait_for 5 sh -c "[ \$(awk '/^VmRSS:/ { print \$2 }' /proc/$SERVER_PID/status) -lt $RSS_BOUND_KB ]" || true
+e2e_wait_for 5 sh -c "[ \$(awk '/^VmRSS:/ { print \$2 }' /proc/$SERVER_PID/status) -lt $RSS_BACK_KB ]" || true
 rss_body_after=$(e2e_status_kb "$SERVER_PID" VmRSS)
 echo "server memory in the body flood: peak (VmHWM) ${rss_body} kB, VmRSS after ${rss_body_after} kB"
-check "server VmRSS back under 64 MiB after the body flood" test "$rss_body_after" -lt $RSS_BOUND_KB
+check "server VmRSS back under $((RSS_BACK_KB / 1024)) MiB after the body flood" \
+	test "$rss_body_after" -lt $RSS_BACK_KB
 check "tunnel answers after the body flood" n2 ping -q -c 10 -i 0.05 -W 1 198.18.1.1
 
 kill -TERM "$SERVER_PID"
