@@ -3,6 +3,7 @@
 # every test builds its own namespaces named httun-test-$$-N, talks only to addresses in
 # 198.18.0.0/15 and fd00::/8 inside them, and tears everything down on exit, also on
 # failure. Processes are ended by the PIDs this test started, nothing else.
+# E2E_KEEP=1 keeps the temporary directory (logs, JSON) for a look after the run.
 #
 #   source "$(dirname "$0")/lib.sh"
 #   e2e_need_root
@@ -71,7 +72,7 @@ e2e_cleanup() {
 			tail -n 30 "$f"
 		done
 	fi
-	rm -rf "$E2E_TMP"
+	[ -n "${E2E_KEEP:-}" ] || rm -rf "$E2E_TMP"
 	exit $rc
 }
 trap e2e_cleanup EXIT
@@ -130,4 +131,24 @@ check() {
 e2e_done() {
 	echo "$e2e_pass passed, $e2e_fail failed"
 	[ "$e2e_fail" = 0 ]
+}
+
+# e2e_status_kb PID FIELD: a kB field of /proc/PID/status (VmRSS, VmHWM, ...), number only.
+e2e_status_kb() {
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+# e2e_ping_stats FILE: "TRANSMITTED RECEIVED" from the summary line of a ping log.
+e2e_ping_stats() {
+	sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1 \2/p' "$1"
+}
+
+# e2e_sanitized: true if $HTTUN_BIN is an ASan build (its memory figures run several
+# times higher: shadow memory, quarantine), so memory bounds can be scaled for it.
+e2e_sanitized() {
+	# Not "ldd | grep -q": with pipefail, grep quitting early can fail the pipeline.
+	case "$(ldd "$HTTUN_BIN" 2>/dev/null)" in
+	*libasan*) return 0 ;;
+	*) return 1 ;;
+	esac
 }
