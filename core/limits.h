@@ -264,13 +264,21 @@
 /*
  * Request body (a batch of sealed frames). Room for several maximum-size frames
  * (FRAME_MAX_PLAINTEXT_BYTES) per POST; the buffer is allocated from Content-Length
- * before the body arrives, so this times HTTP_MAX_CONNECTIONS is the worst-case memory.
+ * before the body arrives.
  */
 #define HTTP_MAX_BODY_BYTES (2 * 1024 * 1024)
 /*
+ * Body buffers of all connections together. Bodies arrive before anything in them is
+ * authenticated, so without this a few hundred connections announcing big bodies pin
+ * HTTP_MAX_BODY_BYTES * HTTP_MAX_CONNECTIONS (512 MiB). 32 MiB still carries 16 clients
+ * each with two full POSTs in flight; a request over the total gets a 503.
+ */
+#define HTTP_MAX_BODY_BYTES_TOTAL (32 * 1024 * 1024)
+/*
  * Open server connections. Each client keeps a few (two parked polls plus POSTs in
- * flight); beyond this a new connection gets a 503 and is closed at once, so a flood
- * costs no memory and clients fail fast instead of hanging in the listen backlog.
+ * flight). At the cap a new connection first pushes out the oldest connection that has
+ * not completed a request yet (a slowloris flood only displaces itself); when every
+ * connection has done real work, the new one gets a 503 and is closed at once.
  */
 #define HTTP_MAX_CONNECTIONS 256
 /*

@@ -65,7 +65,8 @@ struct conn {
 	unsigned hcount;
 
 	uint8_t *body;
-	size_t body_len, body_cap;
+	size_t body_len, body_cap; /* body_cap counts in srv->body_bytes */
+	uint64_t requests; /* requests parsed on this connection */
 	size_t body_want; /* Content-Length: direct reads never go past it */
 	bool chunked;
 
@@ -92,6 +93,7 @@ struct http_server {
 	unsigned nlisteners;
 	struct conn *conns;
 	unsigned nconns;
+	size_t body_bytes; /* body buffers held by all connections */
 	unsigned handles; /* listeners + rejected sockets + connections not yet freed */
 	bool freeing;
 	struct http_server_stats stats;
@@ -113,6 +115,7 @@ void http_server_config_default(struct http_server_config *cfg)
 	cfg->max_header_count = HTTP_MAX_HEADER_COUNT;
 	cfg->max_body_bytes = HTTP_MAX_BODY_BYTES;
 	cfg->max_connections = HTTP_MAX_CONNECTIONS;
+	cfg->max_body_bytes_total = HTTP_MAX_BODY_BYTES_TOTAL;
 	cfg->header_timeout_ms = HTTP_HEADER_TIMEOUT_MS;
 	cfg->idle_timeout_ms = HTTP_IDLE_TIMEOUT_MS;
 	cfg->body_timeout_ms = HTTP_BODY_TIMEOUT_MS;
@@ -158,6 +161,29 @@ static void server_maybe_free(struct http_server *srv)
 		free(srv);
 }
 
+/* ---- body buffers ---- */
+
+/*
+ * Replace a connection's body buffer, keeping srv->body_bytes (what all connections hold)
+ * exact: max_body_bytes_total bounds it, so unauthenticated bodies cannot pin more than
+ * that, however many connections send them.
+ */
+static void conn_body_set(struct conn *c, uint8_t *body, size_t cap)
+{
+	c->srv->body_bytes -= c->body_cap;
+	c->body = body;
+	c->body_cap = cap;
+	c->srv->body_bytes += cap;
+}
+
+/* Would growing this connection's body buffer to cap stay within the server's total? */
+static bool conn_body_fits(const struct conn *c, size_t cap)
+{
+	const struct http_server *srv = c->srv;
+
+	return srv->body_bytes - c->body_cap + cap <= srv->cfg.max_body_bytes_total;
+}
+
 /* ---- connection teardown ---- */
 
 static void conn_free(struct conn *c)
@@ -165,6 +191,7 @@ static void conn_free(struct conn *c)
 	struct http_server *srv = c->srv;
 
 	free(c->body);
+	conn_body_set(c, NULL, 0);
 	free(c->rbuf);
 	free(c->hbuf);
 	free(c->hdrs);
@@ -447,10 +474,8 @@ static uint8_t *conn_req_take_body(struct http_request *req, size_t *len)
 	uint8_t *b = req->body_len ? c->body : NULL;
 
 	*len = req->body_len;
-	if (b) {
-		c->body = NULL;
-		c->body_cap = 0;
-	}
+	if (b)
+		conn_body_set(c, NULL, 0); /* the caller's now, outside our accounting */
 	req->body = NULL;
 	req->body_len = 0;
 	return b;
@@ -622,13 +647,17 @@ static int on_headers_complete(llhttp_t *p)
 		if (p->content_length > cfg->max_body_bytes)
 			return refuse(c, 413);
 		if (c->body_cap < p->content_length) {
+			uint8_t *nb;
+
+			if (!conn_body_fits(c, p->content_length))
+				return refuse(c, 503);
 			/* Not realloc: the old contents are not needed, so do not copy them. */
 			free(c->body);
-			c->body_cap = 0;
-			c->body = malloc(p->content_length);
-			if (!c->body)
+			conn_body_set(c, NULL, 0);
+			nb = malloc(p->content_length);
+			if (!nb)
 				return refuse(c, 503);
-			c->body_cap = p->content_length;
+			conn_body_set(c, nb, p->content_length);
 		}
 		c->body_want = p->content_length;
 	}
@@ -671,11 +700,12 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 			cap = c->body_len + len;
 		if (cap > max)
 			cap = max;
+		if (!conn_body_fits(c, cap))
+			return refuse(c, 503);
 		nb = realloc(c->body, cap);
 		if (!nb)
 			return refuse(c, 503);
-		c->body = nb;
-		c->body_cap = cap;
+		conn_body_set(c, nb, cap);
 	}
 	memcpy(c->body + c->body_len, at, len);
 	c->body_len += len;
@@ -722,6 +752,7 @@ static void conn_dispatch(struct conn *c)
 	req->body_len = c->body_len;
 	req->user = NULL;
 	srv->stats.requests++;
+	c->requests++;
 	srv->on_request(req, srv->arg);
 }
 
@@ -773,8 +804,7 @@ static void conn_resume(struct conn *c)
 	c->body_len = 0;
 	if (c->body_cap > HTTP_BODY_KEEP_BYTES) {
 		free(c->body);
-		c->body = NULL;
-		c->body_cap = 0;
+		conn_body_set(c, NULL, 0);
 	}
 	conn_timer(c, c->srv->cfg.idle_timeout_ms);
 	llhttp_resume(&c->parser);
@@ -888,6 +918,28 @@ static struct conn *conn_new(struct http_server *srv)
 	return c;
 }
 
+/*
+ * At the connection cap, make room by closing the oldest connection that has not yet
+ * sent a whole request: a flood of slow or silent connections then only pushes out its
+ * own kind, never a connection that carries a live tunnel (every one of those has
+ * completed requests). Returns false when every connection has done real work.
+ */
+static bool server_evict(struct http_server *srv)
+{
+	struct conn *c, *victim = NULL;
+
+	/* New connections go to the head of the list: the last match is the oldest. */
+	for (c = srv->conns; c; c = c->next) {
+		if (c->requests == 0 && c->state == CONN_READING && !c->closing)
+			victim = c;
+	}
+	if (!victim)
+		return false;
+	srv->stats.evicted++;
+	conn_close(victim);
+	return true;
+}
+
 static void server_connection_cb(uv_stream_t *lst, int status)
 {
 	struct listener *l = lst->data;
@@ -898,7 +950,7 @@ static void server_connection_cb(uv_stream_t *lst, int status)
 		log_warnx_rl("http: accept: %s", uv_strerror(status));
 		return;
 	}
-	if (srv->nconns >= srv->cfg.max_connections) {
+	if (srv->nconns >= srv->cfg.max_connections && !server_evict(srv)) {
 		server_reject(srv, lst);
 		return;
 	}

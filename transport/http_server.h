@@ -27,6 +27,7 @@ struct http_server_config {
 	size_t max_header_bytes; /* names plus values */
 	unsigned max_header_count;
 	size_t max_body_bytes;
+	size_t max_body_bytes_total; /* body buffers of all connections together */
 	unsigned max_connections;
 	uint64_t header_timeout_ms;
 	uint64_t idle_timeout_ms;
@@ -41,6 +42,7 @@ void http_server_config_default(struct http_server_config *cfg);
 struct http_server_stats {
 	uint64_t accepted; /* connections taken on */
 	uint64_t rejected; /* connections over max_connections: 503 and closed */
+	uint64_t evicted; /* connections closed at the cap before a whole request came */
 	uint64_t requests; /* requests handed to the handler */
 	uint64_t errors; /* requests answered 4xx by the server itself */
 	uint64_t timeouts; /* connections closed by a header, body, idle or write timeout */

@@ -13,14 +13,16 @@
 #   veth 198.18.0.1 ------------------------------ veth 198.18.0.2
 #
 # Checks: each hostile request gets the ordinary status (400, 431, 413, 414); under the
-# flood the connections over the cap get 503, the others are closed by the header
-# timeout, a newcomer is refused while the cap is full; ping through the tunnel (whose
-# connections were open before) loses at most one packet during all of it; the server
-# is still up and serves the tunnel afterwards, and its memory stays bounded (VmRSS and
-# VmHWM under 64 MiB; the numbers are printed). The body flood is the documented worst
-# case (HTTP_MAX_BODY_BYTES times HTTP_MAX_CONNECTIONS, about 512 MiB): its peak is
-# printed, not bounded; checked are that the tunnel keeps answering meanwhile (at most
-# 5% ping loss) and that the memory is given back once those connections are gone.
+# flood, connections over the cap push out the oldest connections that never completed
+# a request (so the flood displaces only itself), every slow connection is closed in the
+# end, and a newcomer with a real request is still answered; ping through the tunnel
+# (whose connections have completed requests) loses at most one packet during all of
+# it; the server is still up and serves the tunnel afterwards, and its memory stays
+# bounded (VmRSS and VmHWM under 64 MiB; the numbers are printed). The body flood would
+# pin HTTP_MAX_BODY_BYTES times HTTP_MAX_CONNECTIONS (512 MiB) without the server-wide
+# HTTP_MAX_BODY_BYTES_TOTAL (32 MiB): its peak must stay under 96 MiB (not checked in a
+# sanitizer build, whose quarantine keeps freed memory), the tunnel keeps answering (at
+# most 5% ping loss), and the memory is given back once those connections are gone.
 source "$(dirname "$0")/lib.sh"
 e2e_need_root
 command -v python3 >/dev/null || e2e_skip "python3 is missing: scripts/deps.sh test"
@@ -71,7 +73,7 @@ check "1000 header lines: 431" probe manyheaders 431
 check "Content-Length 10^15: 413" probe bigcl 413
 check "100 KiB request target: 414" probe bigurl 414
 
-# Slowloris: 300 connections for 14 s. In the middle, a newcomer should be refused.
+# Slowloris: 300 connections for 14 s. In the middle, a newcomer is still answered.
 n2 python3 "$TOOL" slowloris 198.18.0.1 8080 300 14 >"$E2E_TMP/slowloris.json" \
 	2>"$E2E_TMP/slowloris.log" &
 SLOW_PID=$!
@@ -84,13 +86,14 @@ echo "slowloris: $(cat "$E2E_TMP/slowloris.json")"
 echo "newcomer during the flood: $newcomer"
 sl() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$E2E_TMP/slowloris.json" "$1"; }
 check "flood: all 300 connections were accepted by TCP" test "$(sl opened)" = 300
-check "flood: the cap held (at least 300 - 256 got a 503)" test "$(sl got503)" -ge 44
-check "flood: no other answer than 503" test "$(sl other_answer)" = 0
-check "flood: the rest closed by the header timeout (10 s), none left open" \
+check "flood: no slow connection got an answer (they are pushed out or time out)" \
+	test "$(sl other_answer)" = 0
+check "flood: every slow connection closed in the end, none left open" \
 	test "$(sl still_open)" = 0 -a "$(sl closed)" = 300
-check "flood: no slow connection closed before 9 s" \
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["first_quiet_close_s"] is None or d["first_quiet_close_s"] >= 9' "$E2E_TMP/slowloris.json"
-check "flood: a newcomer is refused with 503 while the cap is full" test "$newcomer" = 503
+check "flood: connections over the cap pushed out older slow ones early (< 9 s)" \
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["first_quiet_close_s"] is not None and d["first_quiet_close_s"] < 9' "$E2E_TMP/slowloris.json"
+check "flood: a newcomer with a real request is answered (garbage: 400), not refused" \
+	test "$newcomer" = 400
 
 wait "$PING_PID" || true
 read -r sent got < <(e2e_ping_stats "$E2E_TMP/ping.log") || true
@@ -130,6 +133,12 @@ check "server still running after the body flood" kill -0 "$SERVER_PID"
 e2e_wait_for 5 sh -c "[ \$(awk '/^VmRSS:/ { print \$2 }' /proc/$SERVER_PID/status) -lt $RSS_BACK_KB ]" || true
 rss_body_after=$(e2e_status_kb "$SERVER_PID" VmRSS)
 echo "server memory in the body flood: peak (VmHWM) ${rss_body} kB, VmRSS after ${rss_body_after} kB"
+if e2e_sanitized; then
+	echo "sanitizer build: the body-flood peak is not bounded here (ASan quarantine)"
+else
+	check "body flood: peak VmHWM under 96 MiB (HTTP_MAX_BODY_BYTES_TOTAL holds)" \
+		test "$rss_body" -lt $((96 * 1024))
+fi
 check "server VmRSS back under $((RSS_BACK_KB / 1024)) MiB after the body flood" \
 	test "$rss_body_after" -lt $RSS_BACK_KB
 check "tunnel answers after the body flood" n2 ping -q -c 10 -i 0.05 -W 1 198.18.1.1

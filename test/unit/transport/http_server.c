@@ -704,6 +704,78 @@ static void test_connection_cap(void **state)
 	fix_end(&f);
 }
 
+/* Runs the loop until the server has accepted n connections, then lets it read. */
+static void run_until_accepted(struct fix *f, uint64_t n)
+{
+	while (http_server_stats(f->srv)->accepted < n)
+		assert_int_not_equal(uv_run(&f->loop, UV_RUN_ONCE), 0);
+	for (int i = 0; i < 20; i++)
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/*
+ * At the cap, a connection that never completed a request makes room for a new one: a
+ * slowloris flood displaces only itself.
+ */
+static void test_cap_evicts_unfinished(void **state)
+{
+	struct fix f;
+	struct raw r1, r2;
+	struct http_server_config cfg;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_connections = 1;
+	fix_start(&f, &cfg);
+	raw_start_str(&f, &r1, "GET /slow HTTP/1.1\r\nHost");
+	run_until_accepted(&f, 1);
+	raw_start_str(&f, &r2, "GET /2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	run_until_raw(&f, 2);
+	r2.in[r2.in_len] = '\0';
+	assert_true(starts_with(r2.in, "HTTP/1.1 200 OK\r\n"));
+	assert_int_equal(r1.in_len, 0); /* closed without an answer */
+	assert_int_equal(http_server_stats(f.srv)->evicted, 1);
+	assert_int_equal(http_server_stats(f.srv)->rejected, 0);
+	assert_int_equal(f.requests, 1);
+	fix_end(&f);
+}
+
+/* Body buffers of all connections together stay within max_body_bytes_total. */
+static void test_body_total(void **state)
+{
+	static const char big[] = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 80\r\n\r\nabc";
+	char second[256];
+	struct fix f;
+	struct raw r1, r2;
+	struct http_server_config cfg;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_body_bytes_total = 100;
+	fix_start(&f, &cfg);
+	raw_start_str(&f, &r1, big); /* holds 80 bytes, sends 3 of them */
+	run_until_accepted(&f, 1);
+	snprintf(second, sizeof(second),
+		 "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n%050d", 0);
+	raw_start_str(&f, &r2, second);
+	run_until_raw(&f, 1);
+	r2.in[r2.in_len] = '\0';
+	assert_true(starts_with(r2.in, "HTTP/1.1 503 "));
+	assert_int_equal(f.requests, 0);
+	raw_close(&r1);
+	run_until_raw(&f, 2);
+	/* With the first body gone there is room again. */
+	snprintf(
+		second, sizeof(second),
+		"POST /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 50\r\n\r\n%050d",
+		0);
+	raw_start_str(&f, &r2, second);
+	run_until_raw(&f, 3);
+	r2.in[r2.in_len] = '\0';
+	assert_true(starts_with(r2.in, "HTTP/1.1 200 OK\r\n"));
+	fix_end(&f);
+}
+
 static void test_chunked_body(void **state)
 {
 	struct fix f;
@@ -1048,6 +1120,8 @@ int main(void)
 		cmocka_unit_test(test_oversized_header_431),
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_connection_cap),
+		cmocka_unit_test(test_cap_evicts_unfinished),
+		cmocka_unit_test(test_body_total),
 		cmocka_unit_test(test_chunked_body),
 		cmocka_unit_test(test_chunked_over_cap),
 		cmocka_unit_test(test_expect_continue),
