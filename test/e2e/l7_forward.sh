@@ -48,7 +48,7 @@ T=198.18.2.2
 mkdir -p "/etc/netns/$E2E_NS1"
 printf '%s\n' "127.0.0.1 localhost" "$T target.test" "127.0.0.1 evil.test" \
 	"127.0.0.1 mixed.test" "$T mixed.test" >"/etc/netns/$E2E_NS1/hosts"
-trap 'rc=$?; rm -rf "/etc/netns/$E2E_NS1"; rmdir /etc/netns 2>/dev/null; (exit $rc); e2e_cleanup' EXIT
+trap 'rc=$?; rm -rf "/etc/netns/$E2E_NS1"; rmdir /etc/netns 2>/dev/null || true; (exit $rc); e2e_cleanup' EXIT
 
 umask 077
 "$HTTUN_BIN" genkey >"$E2E_TMP/key"
