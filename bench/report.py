@@ -6,9 +6,13 @@ stdout and the whole result (raw numbers included) as JSON.
   report.py RAW_DIR OUT_JSON [--meta KEY=VALUE ...]
 
 RAW_DIR/<path>/ holds: status ("ok" or why not measured), r<N>.ping.txt (ping output),
-r<N>.iperf.json (iperf3 -J), r<N>.stream.json (tcpstream.py), r<N>.<kind>.cpu
+r<N>.iperf.json (iperf3 -J, TCP a -> b), r<N>.iperf_r.json (-R, b -> a),
+r<N>.iperf_p4.json (-P 4), r<N>.udp.json (-u), r<N>.ping_load.txt (ping during
+r<N>.ping_load.iperf.json), r<N>.stream.json (tcpstream.py), r<N>.<kind>.cpu
 ("<ticks> <ticks per second>"), mem_idle and mem_peak ("<role> <pid> <KiB>" lines),
-tun_tx ("<device> <tx_packets> <tx_dropped>" of the client's TUN, whole session).
+tun_tx ("<device> <tx_packets> <tx_dropped>" of the client's TUN, whole session),
+sustain ("<phase> <second> <role> <VmRSS KiB>" lines, phase before/during/after/died)
+and sustain.iperf.json.
 Standard library only.
 """
 import json
@@ -66,10 +70,17 @@ def read_ping(f):
     }
 
 
+def load_iperf(f):
+    """iperf3 -J output; iperf3 may print a warning line before the JSON (e.g. "UDP
+    block size 1400 exceeds TCP MSS"), so parse from the first '{'."""
+    with open(f) as fh:
+        text = fh.read()
+    return json.loads(text[text.index("{") :])
+
+
 def read_iperf(f):
     try:
-        with open(f) as fh:
-            j = json.load(fh)
+        j = load_iperf(f)
         s = j["end"]["sum_received"]
         return {
             "bits_per_second": s["bits_per_second"],
@@ -78,6 +89,75 @@ def read_iperf(f):
         }
     except (OSError, ValueError, KeyError):
         return {"bits_per_second": None, "bytes": None, "error": "no iperf3 result"}
+
+
+def read_udp(f):
+    """iperf3 -u -J: the receiver's rate and loss."""
+    try:
+        j = load_iperf(f)
+        r = j["end"]["sum_received"]
+        return {
+            "bits_per_second": r["bits_per_second"],
+            "bytes": r["bytes"],
+            "offered_bits_per_second": j["end"]["sum_sent"]["bits_per_second"],
+            "lost_percent": r.get("lost_percent", j["end"]["sum"].get("lost_percent")),
+        }
+    except (OSError, ValueError, KeyError):
+        return {"bits_per_second": None, "bytes": None, "error": "no iperf3 UDP result"}
+
+
+def read_bidir(f):
+    """iperf3 --bidir -J: received rate each way."""
+    try:
+        j = load_iperf(f)
+        e = j["end"]
+        return {
+            "a_to_b_bits_per_second": e["sum_received"]["bits_per_second"],
+            "b_to_a_bits_per_second": e["sum_received_bidir_reverse"]["bits_per_second"],
+        }
+    except (OSError, ValueError, KeyError):
+        return {"error": "no iperf3 --bidir result"}
+
+
+def read_sustain(d):
+    f = os.path.join(d, "sustain")
+    if not os.path.exists(f):
+        return None
+    samples = {}
+    died = False
+    with open(f) as fh:
+        for line in fh:
+            parts = line.split()
+            if len(parts) != 4:
+                continue
+            if parts[0] == "died":
+                died = True
+                continue
+            if not parts[3].isdigit():
+                continue
+            samples.setdefault(parts[2], []).append((parts[0], int(parts[1]), int(parts[3])))
+    out = {"died": died}
+    for role, xs in sorted(samples.items()):
+        during = [k for ph, _, k in xs if ph == "during"]
+        before = [k for ph, _, k in xs if ph == "before"]
+        after = [k for ph, _, k in xs if ph == "after"]
+        first, second = during[: len(during) // 2], during[len(during) // 2 :]
+        out[role] = {
+            "samples": [{"phase": ph, "second": t, "rss_kib": k} for ph, t, k in xs],
+            "before_kib": before[0] if before else None,
+            "during_first_kib": during[0] if during else None,
+            "during_max_kib": max(during) if during else None,
+            "during_last_kib": during[-1] if during else None,
+            # growth within the load: RSS swings with the queues from second to second,
+            # so compare the maxima of the two halves rather than single samples
+            "during_first_half_max_kib": max(first) if first else None,
+            "during_second_half_max_kib": max(second) if second else None,
+            "after_kib": after[0] if after else None,
+        }
+    bidir = os.path.join(d, "sustain.iperf.json")
+    if os.path.exists(bidir):
+        out["iperf3_bidir"] = read_bidir(bidir)
+    return out
 
 
 def read_stream(f):
@@ -121,7 +201,21 @@ def summarise_path(d):
             "median_ms": median([p["median_ms"] for p in pings]),
             "p99_ms": median([p["p99_ms"] for p in pings]),
         }
-    for kind, reader in (("iperf", read_iperf), ("stream", read_stream)):
+    loads = runs_of(d, "ping_load.txt")
+    if loads:
+        lr = []
+        for f in loads:
+            x = read_ping(f)
+            x["iperf3_bits_per_second"] = read_iperf(f[: -len(".txt")] + ".iperf.json")[
+                "bits_per_second"
+            ]
+            lr.append(x)
+        r["rtt_load"] = {
+            "runs": lr,
+            "median_ms": median([p["median_ms"] for p in lr]),
+            "p99_ms": median([p["p99_ms"] for p in lr]),
+        }
+    for kind, key, reader in KINDS:
         files = runs_of(d, kind + ".json")
         if not files:
             continue
@@ -130,11 +224,14 @@ def summarise_path(d):
             x = reader(f)
             x["cpu_s_per_gb"] = read_cpu(f[: -len(".json")] + ".cpu", x.get("bytes"))
             rs.append(x)
-        r["tcp" if kind == "iperf" else "stream"] = {
+        r[key] = {
             "runs": rs,
             "median_bps": median([x["bits_per_second"] for x in rs]),
             "cpu_s_per_gb_median": median([x["cpu_s_per_gb"] for x in rs]),
         }
+        if kind == "udp":
+            r[key]["lost_percent_median"] = median([x.get("lost_percent") for x in rs])
+            r[key]["offered_bps_median"] = median([x.get("offered_bits_per_second") for x in rs])
     tun_tx = os.path.join(d, "tun_tx")
     if os.path.exists(tun_tx):
         with open(tun_tx) as fh:
@@ -147,6 +244,9 @@ def summarise_path(d):
                 "dropped": dr,
                 "dropped_pct": 100 * dr / (pk + dr) if pk + dr else None,
             }
+    sus = read_sustain(d)
+    if sus is not None:
+        r["rss_sustained_load"] = sus
     idle = read_mem(os.path.join(d, "mem_idle"))
     peak = read_mem(os.path.join(d, "mem_peak"))
     if idle or peak:
@@ -155,6 +255,16 @@ def summarise_path(d):
             for role in sorted(set(idle) | set(peak))
         }
     return r
+
+
+# raw file kind, JSON key, reader
+KINDS = (
+    ("iperf", "tcp", read_iperf),
+    ("iperf_r", "tcp_reverse", read_iperf),
+    ("iperf_p4", "tcp_p4", read_iperf),
+    ("udp", "udp", read_udp),
+    ("stream", "stream", read_stream),
+)
 
 
 def ratio(a, b):
@@ -183,10 +293,18 @@ def add_ratios(res):
         rt["tcp_vs_openvpn_tcp"] = ratio(tcp, o_tcp)
         rt["stream_vs_direct"] = ratio(st, d_str)
         rt["stream_vs_httptunnel"] = ratio(st, h_str)
+        for key in ("tcp_reverse", "tcp_p4"):
+            v = get(path, key, "median_bps")
+            rt[key + "_vs_direct"] = ratio(v, get("direct", key, "median_bps"))
+            rt[key + "_vs_openvpn_tcp"] = ratio(v, get("openvpn-tcp", key, "median_bps"))
         r["ratios"] = {k: v for k, v in rt.items() if v is not None}
         rtt = get(path, "rtt", "median_ms")
         if rtt is not None and d_rtt is not None and path != "direct":
             r["added_rtt_median_ms"] = rtt - d_rtt
+        load = get(path, "rtt_load", "median_ms")
+        if load is not None and d_rtt is not None and path != "direct":
+            # RTT under load minus the direct path's idle RTT
+            r["added_rtt_load_median_ms"] = load - d_rtt
 
 
 def fmt(x, spec, none="-"):
@@ -243,6 +361,7 @@ def table(res):
             )
             + " |"
         )
+    lines += detail_table(res)
     lines.append("")
     lines.append("Raw per run (Mbit/s; RTT median/p99 ms):")
     lines.append("")
@@ -251,23 +370,143 @@ def table(res):
         if r is None or r["status"] != "ok":
             continue
         parts = []
-        for key, name in (("tcp", "iperf3"), ("stream", "1-conn")):
+        for key, name in (
+            ("tcp", "iperf3"),
+            ("tcp_reverse", "iperf3 -R"),
+            ("tcp_p4", "iperf3 -P 4"),
+            ("udp", "UDP received"),
+            ("stream", "1-conn"),
+        ):
             if key in r:
                 parts.append(
                     name
                     + " "
                     + ", ".join(fmt(mbit(x["bits_per_second"]), ".0f") for x in r[key]["runs"])
                 )
-        if "rtt" in r:
-            parts.append(
-                "RTT "
-                + ", ".join(
-                    fmt(p["median_ms"], ".3f") + "/" + fmt(p["p99_ms"], ".3f")
-                    for p in r["rtt"]["runs"]
+            if key == "udp" and key in r:
+                parts.append(
+                    "UDP loss % "
+                    + ", ".join(fmt(x.get("lost_percent"), ".2f") for x in r["udp"]["runs"])
                 )
-            )
+        for key, name in (("rtt", "RTT"), ("rtt_load", "RTT under load")):
+            if key in r:
+                parts.append(
+                    name
+                    + " "
+                    + ", ".join(
+                        fmt(p["median_ms"], ".3f") + "/" + fmt(p["p99_ms"], ".3f")
+                        for p in r[key]["runs"]
+                    )
+                )
         lines.append(f"- {LABELS[path]}: " + "; ".join(parts))
     return "\n".join(lines)
+
+
+def detail_table(res):
+    """IP paths: both directions, four streams, UDP, RTT under load; httun's RSS under
+    sustained load."""
+    rows = []
+    for path in PATHS:
+        r = res.get(path)
+        if r is None or r["status"] != "ok":
+            continue
+        if not any(k in r for k in ("tcp_reverse", "tcp_p4", "udp", "rtt_load")):
+            continue
+        ra = r.get("ratios", {})
+
+        def bps(key):
+            return fmt(mbit(r.get(key, {}).get("median_bps")), ".0f")
+
+        def cpu(key):
+            return fmt(r.get(key, {}).get("cpu_s_per_gb_median"), ".2f")
+
+        def rtt(key):
+            x = r.get(key, {})
+            return fmt(x.get("median_ms"), ".3f") + " / " + fmt(x.get("p99_ms"), ".3f")
+
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    LABELS[path],
+                    bps("tcp"),
+                    bps("tcp_reverse"),
+                    bps("tcp_p4"),
+                    " / ".join(
+                        fmt(ra.get(k), ".2f")
+                        for k in (
+                            "tcp_vs_openvpn_tcp",
+                            "tcp_reverse_vs_openvpn_tcp",
+                            "tcp_p4_vs_openvpn_tcp",
+                        )
+                    ),
+                    bps("udp"),
+                    fmt(r.get("udp", {}).get("lost_percent_median"), ".2f"),
+                    rtt("rtt"),
+                    rtt("rtt_load"),
+                    " / ".join(cpu(k) for k in ("tcp", "tcp_reverse", "tcp_p4", "udp")),
+                ]
+            )
+            + " |"
+        )
+    lines = []
+    if rows:
+        lines += [
+            "",
+            "IP paths in detail (medians; Mbit/s at the receiver; UDP offered at a fixed rate, "
+            "1400-byte datagrams):",
+            "",
+            "| path | TCP a->b | TCP b->a (-R) | TCP a->b 4 streams | vs OpenVPN-TCP "
+            "(a->b / b->a / 4 streams) | UDP received | UDP loss % | RTT idle median / p99 ms "
+            "| RTT under load median / p99 ms | CPU s/GB (a->b / b->a / 4 streams / UDP) |",
+            "|" + "---|" * 10,
+        ] + rows
+    for path in PATHS:
+        sus = res.get(path, {}).get("rss_sustained_load")
+        if not sus:
+            continue
+        lines += [
+            "",
+            f"{LABELS[path]}: RSS KiB under sustained load (iperf3 --bidir -P 2, sampled "
+            "every second)" + (" -- A TUNNEL PROCESS DIED" if sus.get("died") else "") + ":",
+            "",
+            "| end | before | first second | max 1st half | max 2nd half | last second "
+            "| 2 s after |",
+            "|" + "---|" * 7,
+        ]
+        for role in ("client", "server"):
+            x = sus.get(role)
+            if not x:
+                continue
+            lines.append(
+                "| "
+                + " | ".join(
+                    [role]
+                    + [
+                        fmt(x.get(k), "d")
+                        for k in (
+                            "before_kib",
+                            "during_first_kib",
+                            "during_first_half_max_kib",
+                            "during_second_half_max_kib",
+                            "during_last_kib",
+                            "after_kib",
+                        )
+                    ]
+                )
+                + " |"
+            )
+        bd = sus.get("iperf3_bidir", {})
+        if "a_to_b_bits_per_second" in bd:
+            lines.append("")
+            lines.append(
+                "Throughput during it: a->b "
+                + fmt(mbit(bd["a_to_b_bits_per_second"]), ".0f")
+                + " Mbit/s, b->a "
+                + fmt(mbit(bd["b_to_a_bits_per_second"]), ".0f")
+                + " Mbit/s."
+            )
+    return lines
 
 
 def main():

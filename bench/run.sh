@@ -1,7 +1,8 @@
 #!/bin/bash
 # httun benchmark: httun against real peers, side by side, in one run, on one topology.
 #
-#   bench/run.sh [--runs N] [--seconds S] [--pings N] [--quick] [--out FILE] [--keep]
+#   bench/run.sh [--runs N] [--seconds S] [--pings N] [--udp-rate R] [--sustain S]
+#                [--quick] [--out FILE] [--keep]
 #
 # Builds two network namespaces joined by a veth pair and measures, in every run, each
 # path in turn (so that drift hits all of them alike):
@@ -16,7 +17,11 @@
 # bench/tcpstream.py (direct, L7 paths: httptunnel forwards one connection at a time,
 # iperf3 needs two), ping RTT median and p99, CPU seconds per GB moved (utime+stime of
 # the tunnel processes at both ends), idle RSS (VmRSS before traffic) and peak RSS
-# (VmHWM after all runs) of each tunnel process.
+# (VmHWM after all runs) of each tunnel process. IP paths also get, in every run: iperf3
+# TCP b -> a (-R) and four streams (-P 4), iperf3 UDP at a fixed offered rate (--udp-rate,
+# received rate and loss), and ping RTT under load (pings while iperf3 TCP saturates the
+# path). After all runs, httun's RSS is sampled every second before, during and after
+# --sustain seconds of iperf3 --bidir load (no growth under sustained load).
 #
 # Prints a markdown table; writes JSON with raw numbers, medians and ratios to --out
 # (default bench/results/<UTC timestamp>.json). --quick: one short run, a smoke check.
@@ -31,6 +36,8 @@ top=$(cd "$here/.." && pwd)
 runs=3
 seconds=5
 pings=200
+udp_rate=1G
+sustain=30
 quick=0
 keep=0
 out=""
@@ -44,6 +51,8 @@ while [ $# -gt 0 ]; do
 	--runs) runs=${2:?--runs N}; shift 2 ;;
 	--seconds) seconds=${2:?--seconds S}; shift 2 ;;
 	--pings) pings=${2:?--pings N}; shift 2 ;;
+	--udp-rate) udp_rate=${2:?--udp-rate RATE}; shift 2 ;;
+	--sustain) sustain=${2:?--sustain S}; shift 2 ;;
 	--out) out=${2:?--out FILE}; shift 2 ;;
 	--quick) quick=1; shift ;;
 	--keep) keep=1; shift ;;
@@ -55,10 +64,13 @@ if [ "$quick" = 1 ]; then
 	runs=1
 	seconds=1
 	pings=50
+	sustain=2
 fi
-case "$runs$seconds$pings" in
-*[!0-9]*) echo "bench: --runs, --seconds and --pings take whole numbers" >&2; exit 2 ;;
+case "$runs$seconds$pings$sustain" in
+*[!0-9]*) echo "bench: --runs, --seconds, --pings and --sustain take whole numbers" >&2; exit 2 ;;
 esac
+[[ $udp_rate =~ ^[1-9][0-9]*[KMG]?$ ]] ||
+	{ echo "bench: --udp-rate takes an iperf3 rate such as 1G or 500M" >&2; exit 2; }
 [ "$runs" -ge 1 ] && [ "$seconds" -ge 1 ] && [ "$pings" -ge 2 ] ||
 	{ echo "bench: --runs >= 1, --seconds >= 1, --pings >= 2" >&2; exit 2; }
 
@@ -339,6 +351,7 @@ setup_httptunnel() {
 # (its --help stops saying "not implemented"); the command lines follow the CLI in
 # README.md. If the CLI changes, change them here; the measurement code is shared.
 httun_bin=${HTTUN_BIN:-$top/build/cmd/httun}
+httun_mtu=""
 
 httun_usable() { # prints why not, returns 1, when httun cannot be measured
 	local help
@@ -384,6 +397,7 @@ bench_httun() {
 		tun_dev[httun-ip]=htu-a
 		tunnel_pids[httun-ip]="$pa $pb"
 		mem_idle httun-ip client="$pa" server="$pb"
+		httun_mtu="$(in_a cat /sys/class/net/htu-a/mtu)/$(in_b cat /sys/class/net/htu-b/mtu)"
 	else
 		mark httun-ip "failed: no ping through the tunnel ($(tail -1 "$tmp/httun-client.log"))"
 	fi
@@ -401,7 +415,15 @@ bench_httun() {
 }
 
 # ---- Measurements. Each writes raw files under $raw/PATH/ that report.py reads.
-# measure PATH RUN KIND: KIND iperf (iperf3 -J), stream (tcpstream.py) or ping.
+# measure PATH RUN KIND: KIND one of
+#   ping       idle ping RTT
+#   iperf      iperf3 TCP, one stream a -> b
+#   iperf_r    iperf3 TCP, one stream b -> a (-R: the server end sends)
+#   iperf_p4   iperf3 TCP, four streams a -> b (-P 4)
+#   udp        iperf3 UDP a -> b at --udp-rate offered, 1400-byte datagrams (no
+#              fragmentation inside a 1500 MTU); the receiver's rate and loss count
+#   ping_load  ping while iperf3 TCP a -> b runs for --seconds (RTT under load)
+#   stream     tcpstream.py, one connection a -> b
 measure() {
 	local path=$1 run=$2 kind=$3 f=$raw/$1/r$2 t0 t1 host
 	local -a tp
@@ -417,11 +439,31 @@ measure() {
 			log "$path: ping lost packets in run $run"
 		return 0
 		;;
+	ping_load)
+		# Pings start once iperf3 has ramped up and stop before it ends.
+		local n=$(((seconds * 1000 - 700) / 10)) bg
+		[ "$n" -ge 20 ] || n=20
+		ip netns exec "$A" iperf3 -J -c "${target[$path]}" -t "$seconds" \
+			>"$f.ping_load.iperf.json" 2>&1 &
+		bg=$!
+		pids+=("$bg")
+		sleep 0.5
+		in_a ping -n -i 0.01 -c "$n" -W 1 "${target[$path]}" >"$f.ping_load.txt" 2>&1 ||
+			log "$path: ping under load lost packets in run $run"
+		wait "$bg" || log "$path: iperf3 (ping under load) failed in run $run"
+		return 0
+		;;
 	esac
 	[ ${#tp[@]} -gt 0 ] && t0=$(cpu_ticks "${tp[@]}")
-	if [ "$kind" = iperf ]; then
-		in_a iperf3 -J -c "${target[$path]}" -t "$seconds" >"$f.iperf.json" 2>&1 ||
-			log "$path: iperf3 failed in run $run"
+	if [ "$kind" != stream ]; then
+		local -a opt=()
+		case $kind in
+		iperf_r) opt=(-R) ;;
+		iperf_p4) opt=(-P 4) ;;
+		udp) opt=(-u -b "$udp_rate" -l 1400) ;;
+		esac
+		in_a iperf3 -J -c "${target[$path]}" -t "$seconds" "${opt[@]}" >"$f.$kind.json" 2>&1 ||
+			log "$path: iperf3 ($kind) failed in run $run"
 	else
 		host=${stream_port[$path]}
 		in_a timeout $((seconds + 60)) python3 "$here/tcpstream.py" send "${host%:*}" \
@@ -442,6 +484,11 @@ setup_openvpn
 setup_httptunnel
 bench_httun
 
+# The IP paths that also get -R, -P 4, UDP and ping under load. --quick keeps the smoke
+# run short: httun alone.
+extra_paths="direct relay openvpn-tcp httun-ip"
+[ "$quick" = 0 ] || extra_paths="httun-ip"
+
 log "$runs run(s), ${seconds} s per throughput test, $pings pings at 10 ms"
 for run in $(seq 1 "$runs"); do
 	for p in "${paths[@]}"; do
@@ -450,12 +497,53 @@ for run in $(seq 1 "$runs"); do
 		if [ -n "${target[$p]:-}" ]; then
 			measure "$p" "$run" ping
 			is_ok "$p" && measure "$p" "$run" iperf
+			if [[ " $extra_paths " == *" $p "* ]]; then
+				for k in iperf_r iperf_p4 udp ping_load; do
+					is_ok "$p" && measure "$p" "$run" "$k"
+				done
+			fi
 		fi
 		if is_ok "$p" && [ -n "${stream_port[$p]:-}" ]; then
 			measure "$p" "$run" stream
 		fi
 	done
 done
+
+# Sustained load: httun's RSS (both ends) sampled every second before, during and after
+# --sustain seconds of iperf3 --bidir -P 2 (both directions at once). Bounded queues mean
+# the "during" samples level off and "after" comes back near "before".
+sustained_rss() {
+	local path=$1 f=$raw/$1/sustain bg i
+	local -a rp
+	read -r -a rp <<<"${tunnel_pids[$path]}"
+	sample() { # sample PHASE SECOND
+		echo "$1 $2 client $(status_kib "${rp[0]}" VmRSS)" >>"$f"
+		echo "$1 $2 server $(status_kib "${rp[1]}" VmRSS)" >>"$f"
+	}
+	log "sustained load: $path, ${sustain} s iperf3 --bidir -P 2"
+	sleep 1
+	sample before 0
+	ip netns exec "$A" iperf3 -J -c "${target[$path]}" -t "$sustain" --bidir -P 2 \
+		>"$raw/$path/sustain.iperf.json" 2>&1 &
+	bg=$!
+	pids+=("$bg")
+	for i in $(seq 1 "$sustain"); do
+		sleep 1
+		alive "${rp[@]}" || break
+		sample during "$i"
+	done
+	wait "$bg" || log "$path: iperf3 (sustained load) failed"
+	if ! alive "${rp[@]}"; then
+		echo "died 0 - 0" >>"$f"
+		log "$path: a tunnel process died under sustained load"
+		return 0
+	fi
+	sleep 2
+	sample after 2
+}
+if is_ok httun-ip && [ "$sustain" -ge 1 ]; then
+	sustained_rss httun-ip
+fi
 
 # Peak RSS of every tunnel process after all the traffic.
 for p in "${paths[@]}"; do
@@ -481,6 +569,8 @@ in_b ip -s -s link >"$tmp/links-b.txt" 2>&1 || true
 
 python3 "$here/report.py" "$raw" "$out" \
 	--meta date="$stamp" runs="$runs" seconds="$seconds" pings="$pings" quick="$quick" \
+	udp_rate="$udp_rate" sustain="$sustain" extra_paths="$extra_paths" \
+	httun_mtu="$httun_mtu" \
 	cores="$(nproc)" kernel="$(uname -r)" \
 	cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" \
 	openvpn="$(openvpn --version 2>/dev/null | awk 'NR == 1 { print $2 }')" \

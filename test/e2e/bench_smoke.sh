@@ -2,7 +2,9 @@
 # Smoke check of the benchmark instrument (bench/run.sh --quick): it must still set up its
 # namespaces, build and run the bare relay, and produce JSON with real numbers for the
 # direct path and the relay. OpenVPN and httptunnel rows must be measured or say why not;
-# the httun rows must be measured or say "not measured"/"failed". Exit 77 = skipped.
+# the httun rows must be measured or say "not measured"/"failed"; a measured httun IP row
+# must have the extended numbers (-R, -P 4, UDP, RTT under load, RSS under sustained
+# load). Exit 77 = skipped.
 set -euo pipefail
 src=${HTTUN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 
@@ -61,11 +63,31 @@ for path in ("httun-ip", "httun-l7"):
     st = paths[path].get("status", "")
     if st != "ok" and not st.startswith(("not measured", "failed")):
         bad.append(f"{path}: unexplained status {st!r}")
+# httun IP, when measured, must have the extended rows: both directions, four streams,
+# UDP (received rate and loss), RTT under load, and RSS under sustained load.
+if paths.get("httun-ip", {}).get("status") == "ok":
+    for keys in (
+        ("tcp", "median_bps"),
+        ("tcp_reverse", "median_bps"),
+        ("tcp_p4", "median_bps"),
+        ("udp", "median_bps"),
+        ("rtt_load", "median_ms"),
+        ("rtt_load", "p99_ms"),
+    ):
+        if num("httun-ip", *keys) is None:
+            bad.append(f"httun-ip: no number for {'.'.join(keys)}")
+    if not isinstance(paths["httun-ip"].get("udp", {}).get("lost_percent_median"), (int, float)):
+        bad.append("httun-ip: no UDP loss figure")
+    for role in ("client", "server"):
+        sus = paths["httun-ip"].get("rss_sustained_load", {}).get(role, {})
+        for k in ("before_kib", "during_max_kib", "after_kib"):
+            if not isinstance(sus.get(k), int):
+                bad.append(f"httun-ip: no sustained-load RSS {role}.{k}")
 for key in ("date", "runs", "cores"):
     if key not in doc.get("meta", {}):
         bad.append(f"meta: {key} missing")
 if bad:
     print("bench smoke: FAILED\n  " + "\n  ".join(bad))
     sys.exit(1)
-print("bench smoke: direct and relay rows have numbers")
+print("bench smoke: direct and relay rows have numbers, every other row is measured or says why")
 PY
