@@ -566,6 +566,32 @@ static const char *addr_str(const struct sockaddr_storage *ss, char *buf, size_t
 	return buf;
 }
 
+/*
+ * Backstop for the own-address check: a connection whose local address equals its peer's
+ * address went to this host itself (an address added after the server read its own, or
+ * one it could not know). Checked again as an own address: allowed only if a rule names
+ * that single address (or the range that protects it, loopback). A socket without a
+ * peer any more (reset at once) carries nothing and fails on its own.
+ */
+static bool st_reached_self(struct st *st)
+{
+	struct sockaddr_storage local, peer;
+	int llen = sizeof(local), plen = sizeof(peer);
+	struct policy p = *st->ls->policy;
+	struct cidr lc, pc;
+
+	if (uv_tcp_getsockname(&st->tcp, (struct sockaddr *)&local, &llen) < 0 ||
+	    uv_tcp_getpeername(&st->tcp, (struct sockaddr *)&peer, &plen) < 0 ||
+	    cidr_from_sockaddr((const struct sockaddr *)&local, &lc) < 0 ||
+	    cidr_from_sockaddr((const struct sockaddr *)&peer, &pc) < 0)
+		return false;
+	if (!cidr_equal(&lc, &pc))
+		return false;
+	p.own = &pc;
+	p.n_own = 1;
+	return policy_check(&p, (const struct sockaddr *)&peer, st->port) != POLICY_ALLOW;
+}
+
 static void connect_cb(uv_connect_t *req, int status)
 {
 	struct st *st = req->data;
@@ -579,6 +605,14 @@ static void connect_cb(uv_connect_t *req, int status)
 			     st_where(st, where, sizeof(where)), addr_str(&st->addr, a, sizeof(a)),
 			     uv_strerror(status));
 		st_kill(st, reason_of(status), true);
+		return;
+	}
+	if (ls->server && st_reached_self(st)) {
+		log_warnx_rl("%s: %s (%s): denied: the connection reached this host itself "
+			     "(an own address the policy did not know)",
+			     ls->name, st_where(st, where, sizeof(where)),
+			     addr_str(&st->addr, a, sizeof(a)));
+		st_kill(st, L7_RESET_DENIED, true);
 		return;
 	}
 	uv_tcp_nodelay(&st->tcp, 1);
