@@ -52,7 +52,17 @@ struct st {
 	bool shutting; /* the peer's FIN is being passed on with a shutdown */
 	bool shut_done;
 	bool failed; /* a write could not be queued: reset after the current record */
-	unsigned writes; /* uv_write requests in flight */
+	bool fin_wait; /* the peer's FIN waits for the pending bytes to be written */
+	unsigned writes; /* uv_write requests in flight: 0 or 1 */
+	/*
+	 * Received bytes for the local socket: at most one write in flight (wbuf); what
+	 * arrives meanwhile is appended to pend and written when that write completes. One
+	 * request per stream, not per record: 1-byte records cost a byte, not a request.
+	 * Both hold only bytes inside the announced window.
+	 */
+	uv_write_t wreq;
+	uint8_t *wbuf, *pend;
+	size_t wlen, pend_len, pend_cap, wbuf_cap;
 	uint64_t since_ms; /* when the current state began, for timeouts */
 	uv_getaddrinfo_t gai;
 	uv_connect_t conn;
@@ -83,14 +93,6 @@ struct l7_streams {
 	size_t nfwds;
 	unsigned open_handles; /* tick and listeners */
 	uint64_t bad_records;
-};
-
-/* A socket write of received stream bytes; owns the copy. */
-struct wreq {
-	uv_write_t req;
-	struct st *st;
-	size_t len;
-	uint8_t data[];
 };
 
 static void st_kill(struct st *st, uint8_t reason, bool rst);
@@ -163,6 +165,8 @@ static void st_maybe_free(struct st *st)
 	if (st->state != ST_DEAD || st->handle_live || st->gai_pending || st->writes)
 		return;
 	stream_rx_close(&st->rx);
+	free(st->wbuf);
+	free(st->pend);
 	free(st);
 	ls->nalive--;
 	ls_maybe_destroy(ls);
@@ -273,7 +277,8 @@ static void st_kill(struct st *st, uint8_t reason, bool rst)
 /* Both directions ended and every byte written: a clean close. */
 static void st_maybe_done(struct st *st)
 {
-	if (st->state == ST_OPEN && st->tx.fin_sent && st->shut_done && !st->writes)
+	if (st->state == ST_OPEN && st->tx.fin_sent && st->shut_done && !st->writes &&
+	    !st->pend_len)
 		st_kill(st, 0, false);
 }
 
@@ -397,14 +402,42 @@ static void l7_resume(void *ctx)
 
 /* ---- tunnel to the local socket ---- */
 
+static void write_cb(uv_write_t *req, int status);
+static void st_shutdown(struct st *st);
+
+/* Write what is pending, if no write is in flight: swap the buffers, one uv_write. */
+static void st_flush(struct st *st)
+{
+	uint8_t *tmp;
+	size_t cap;
+	uv_buf_t buf;
+
+	if (st->writes || !st->pend_len || st->state == ST_DEAD)
+		return;
+	tmp = st->wbuf;
+	cap = st->wbuf_cap;
+	st->wbuf = st->pend;
+	st->wbuf_cap = st->pend_cap;
+	st->wlen = st->pend_len;
+	st->pend = tmp;
+	st->pend_cap = cap;
+	st->pend_len = 0;
+	st->wreq.data = st;
+	buf = uv_buf_init((char *)st->wbuf, (unsigned)st->wlen);
+	if (uv_write(&st->wreq, (uv_stream_t *)&st->tcp, &buf, 1, write_cb) < 0) {
+		st->failed = true;
+		return;
+	}
+	st->writes++;
+}
+
 static void write_cb(uv_write_t *req, int status)
 {
-	struct wreq *w = req->data;
-	struct st *st = w->st;
-	size_t len = w->len;
+	struct st *st = req->data;
+	size_t len = st->wlen;
 
-	free(w);
 	st->writes--;
+	st->wlen = 0;
 	if (st->state == ST_DEAD) {
 		st_maybe_free(st);
 		return;
@@ -415,33 +448,45 @@ static void write_cb(uv_write_t *req, int status)
 	}
 	if (stream_rx_consume(&st->rx, len))
 		send_window(st);
+	st_flush(st);
+	if (st->failed) {
+		st_kill(st, L7_RESET_RESOURCES, true);
+		return;
+	}
+	if (st->fin_wait && !st->pend_len) {
+		st->fin_wait = false;
+		st_shutdown(st);
+		return;
+	}
 	st_maybe_done(st);
 }
 
 static void deliver_cb(void *ctx, const uint8_t *data, size_t len)
 {
 	struct st *st = ctx;
-	struct wreq *w;
-	uv_buf_t buf;
 
 	if (st->failed)
 		return;
-	w = malloc(sizeof(*w) + len);
-	if (!w) {
-		st->failed = true;
-		return;
+	if (st->pend_len + len > st->pend_cap) {
+		size_t cap = st->pend_cap ? st->pend_cap : L7_READ_MIN_BYTES;
+		uint8_t *p;
+
+		while (cap < st->pend_len + len)
+			cap *= 2;
+		/* The window bounds what is pending: no need to round past it. */
+		if (cap > st->ls->window_bytes && st->ls->window_bytes >= st->pend_len + len)
+			cap = (size_t)st->ls->window_bytes;
+		p = realloc(st->pend, cap);
+		if (!p) {
+			st->failed = true;
+			return;
+		}
+		st->pend = p;
+		st->pend_cap = cap;
 	}
-	w->st = st;
-	w->len = len;
-	w->req.data = w;
-	memcpy(w->data, data, len);
-	buf = uv_buf_init((char *)w->data, (unsigned)len);
-	if (uv_write(&w->req, (uv_stream_t *)&st->tcp, &buf, 1, write_cb) < 0) {
-		free(w);
-		st->failed = true;
-		return;
-	}
-	st->writes++;
+	memcpy(st->pend + st->pend_len, data, len);
+	st->pend_len += len;
+	st_flush(st);
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
@@ -461,8 +506,8 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
 	st_maybe_done(st);
 }
 
-/* The peer's FIN, after every byte before it: half-close the local socket. */
-static void st_peer_fin(struct st *st)
+/* Half-close the local socket; libuv runs it after the write in flight. */
+static void st_shutdown(struct st *st)
 {
 	st->shut.data = st;
 	if (uv_shutdown(&st->shut, (uv_stream_t *)&st->tcp, shutdown_cb) < 0) {
@@ -470,6 +515,15 @@ static void st_peer_fin(struct st *st)
 		return;
 	}
 	st->shutting = true;
+}
+
+/* The peer's FIN, after every byte before it: half-close once those are written. */
+static void st_peer_fin(struct st *st)
+{
+	if (st->pend_len)
+		st->fin_wait = true;
+	else
+		st_shutdown(st);
 }
 
 static void on_data(struct l7_streams *ls, const struct l7_data *d)
