@@ -550,7 +550,8 @@ static void on_data(struct l7_streams *ls, const struct l7_data *d)
 		log_warnx_rl("%s: %s: %s; resetting it", ls->name,
 			     st_where(st, where, sizeof(where)),
 			     err == -EPROTO ? "data beyond the window or the end (protocol error)"
-					    : "out of memory");
+			     : err == -ENOBUFS ? "too many out-of-order pieces (L7_MAX_SEGMENTS)"
+					       : "out of memory");
 		st_kill(st, err == -EPROTO ? L7_RESET_PROTOCOL : L7_RESET_RESOURCES, true);
 		return;
 	}
