@@ -93,6 +93,7 @@ struct l7_streams {
 	size_t nfwds;
 	unsigned open_handles; /* tick and listeners */
 	uint64_t bad_records;
+	uint64_t dropped_answers; /* resets to unknown ids / refused opens, queue full */
 };
 
 static void st_kill(struct st *st, uint8_t reason, bool rst);
@@ -182,7 +183,9 @@ static struct batch *ctl_batch(struct l7_streams *ls, size_t body)
 		return NULL;
 	b = tunnel_endpoint_batch(ls->ep, body, true);
 	if (!b)
-		log_warnx_rl("%s: L7: out of memory for a control record", ls->name);
+		log_warnx_rl("%s: L7: control record dropped (send queue over its hard cap, "
+			     "or out of memory)",
+			     ls->name);
 	return b;
 }
 
@@ -192,6 +195,25 @@ static void send_reset(struct l7_streams *ls, uint32_t id, uint8_t reason)
 
 	if (b && l7_add_reset(b, id, reason) == 0)
 		ls->ep->dirty = true;
+}
+
+/*
+ * A reset that answers a record of no stream (an unknown id, a refused open): nothing
+ * here waits for it, so it is dropped (and counted) when the send queue is full rather
+ * than let a peer that floods such records and never polls grow the queue.
+ */
+static void send_answer_reset(struct l7_streams *ls, uint32_t id, uint8_t reason)
+{
+	struct batch *b;
+
+	if (ls->freeing || !ls->ep)
+		return;
+	b = tunnel_endpoint_batch(ls->ep, L7_RESET_BYTES, false);
+	if (!b || l7_add_reset(b, id, reason) < 0) {
+		ls->dropped_answers++;
+		return;
+	}
+	ls->ep->dirty = true;
 }
 
 static void send_window(struct st *st)
@@ -536,7 +558,7 @@ static void on_data(struct l7_streams *ls, const struct l7_data *d)
 	if (!st) {
 		/* Late data of a stream that ended, or of a server that restarted: say so. */
 		if (ls->server)
-			send_reset(ls, d->stream, L7_RESET_PROTOCOL);
+			send_answer_reset(ls, d->stream, L7_RESET_PROTOCOL);
 		return;
 	}
 	/* The client sends data only after the server's first window (= connected). */
@@ -791,19 +813,19 @@ static void on_open(struct l7_streams *ls, const struct l7_open *o)
 	if (!ls->policy || !ls->policy->n_rules) {
 		log_warnx_rl("%s: L7 stream to %s:%u refused: no l7-allow rule on this channel",
 			     ls->name, o->host, o->port);
-		send_reset(ls, o->stream, L7_RESET_DENIED);
+		send_answer_reset(ls, o->stream, L7_RESET_DENIED);
 		return;
 	}
 	/* nalive: streams that ended but still wait for a lookup or a close count too. */
 	if (ls->nalive >= L7_MAX_STREAMS) {
 		log_warnx_rl("%s: L7 stream to %s:%u refused: %d streams open already", ls->name,
 			     o->host, o->port, L7_MAX_STREAMS);
-		send_reset(ls, o->stream, L7_RESET_RESOURCES);
+		send_answer_reset(ls, o->stream, L7_RESET_RESOURCES);
 		return;
 	}
 	st = st_new(ls, o->stream);
 	if (!st) {
-		send_reset(ls, o->stream, L7_RESET_RESOURCES);
+		send_answer_reset(ls, o->stream, L7_RESET_RESOURCES);
 		return;
 	}
 	st->port = o->port;

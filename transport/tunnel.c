@@ -84,6 +84,12 @@ struct batch *tunnel_endpoint_batch(struct tunnel_endpoint *ep, size_t min_room,
 			ep->paused = true;
 			return NULL;
 		}
+		/* Even control records stop at a hard cap: a peer that never polls. */
+		if (control && ep->send.queued_bytes + ep->send.buf_cap >
+				       ep->send.max_queued_bytes * L7_CONTROL_OVER_QUEUE_FACTOR) {
+			ep->stats.tx_control_dropped++;
+			return NULL;
+		}
 		b = frameq_open(&ep->send);
 		if (!b)
 			return NULL;

@@ -50,6 +50,7 @@ struct tunnel_stats {
 	uint64_t rx_dropped; /* records of a kind this channel does not carry (IP or L7) */
 	uint64_t tx_packets;
 	uint64_t tx_no_session; /* frames dropped: nobody to send them to */
+	uint64_t tx_control_dropped; /* L7 control records past the hard cap, dropped */
 };
 
 /* One channel's end of the tunnel. The peer's owner pointer leads back here. */
@@ -83,7 +84,10 @@ void tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len);
  * Returns NULL when the send queue is full (data must wait: l7_resume follows) or out
  * of memory. control: the record is a small L7 control record (OPEN, WINDOW, RESET,
  * an empty FIN) that flow control depends on; it is taken even when the queue is full,
- * which can overshoot the queue bound by the control records of one loop turn.
+ * up to L7_CONTROL_OVER_QUEUE_FACTOR times the queue bound: beyond that NULL too
+ * (counted in tx_control_dropped), so a peer that never polls cannot grow the queue
+ * without bound. Answers that no stream depends on (resets for unknown streams and
+ * refused opens) are not control: they are dropped when the queue is full.
  */
 struct batch *tunnel_endpoint_batch(struct tunnel_endpoint *ep, size_t min_room, bool control);
 

@@ -549,6 +549,20 @@ static void raw_init(struct raw *r, uint64_t window)
 	assert_int_equal(peer_handshake_start(r->ep[0].peer, init, clock_realtime_ns(), now), 0);
 	assert_int_equal(peer_handle_init(r->ep[1].peer, init, sizeof(init), resp, now), 0);
 	assert_int_equal(peer_handle_response(r->ep[0].peer, resp, sizeof(resp), now), 0);
+	/* The client's first frame confirms the session: the server may send from now. */
+	{
+		struct fbuf *list;
+		struct tunnel_rx rx;
+		size_t bytes;
+		unsigned nb;
+
+		assert_int_equal(tunnel_endpoint_keepalive(&r->ep[0], now), 0);
+		list = frameq_take(&r->ep[0].send, SIZE_MAX, 1, &bytes, &nb);
+		assert_non_null(list);
+		tunnel_receive_body(r->ix[1], list->data, list->len, now, &rx);
+		assert_int_equal(rx.opened, 1);
+		frameq_release(&r->ep[0].send, list);
+	}
 	policy_init(&r->policy);
 	assert_int_equal(policy_rule_parse("127.0.0.1", &rule, err, sizeof(err)), 0);
 	assert_int_equal(policy_add(&r->policy, &rule), 0);
@@ -647,6 +661,47 @@ static void test_small_records_bounded(void **state)
 		      (unsigned long long)off, after - before);
 	/* Under AddressSanitizer malloc is not glibc's: mallinfo2 sees nothing there. */
 	assert_true(after - before < 2 * off + (1 << 20));
+	raw_close(&r);
+}
+
+/*
+ * A client that floods records for streams the server does not know and never polls:
+ * the resets that answer them stop at the send queue's bound (dropped, counted), and
+ * even control records stop at the hard cap beyond it.
+ */
+static void test_answer_flood_bounded(void **state)
+{
+	struct raw r;
+	struct frameq *q;
+	uint8_t b[13 + 1] = { 0 };
+	size_t cap;
+	unsigned n;
+
+	(void)state;
+	raw_init(&r, 0);
+	q = &r.ep[1].send;
+	cap = q->max_queued_bytes;
+	/* 8 bytes of reset each: this many would queue twice the bound without it. */
+	n = (unsigned)(2 * cap / L7_RESET_BYTES + 1000);
+	for (unsigned i = 1; i <= n; i++) {
+		store_be32(b, i);
+		raw_record(&r, REC_L7_DATA, b, sizeof(b));
+	}
+	print_message("queued after %u unknown-stream records: %zu bytes (bound %zu)\n", n,
+		      q->queued_bytes, cap);
+	assert_true(q->queued_bytes + q->buf_cap <= cap + TUNNEL_FRAME_PLAINTEXT_BYTES * 2);
+	/* Control records: past the queue bound, up to the hard cap, then refused. */
+	for (n = 0; n < 10 * 1000 * 1000; n++) {
+		struct batch *bt = tunnel_endpoint_batch(&r.ep[1], L7_RESET_BYTES, true);
+
+		if (!bt)
+			break;
+		assert_int_equal(l7_add_reset(bt, 1, L7_RESET_PROTOCOL), 0);
+	}
+	assert_true(n < 10 * 1000 * 1000);
+	assert_true(r.ep[1].stats.tx_control_dropped >= 1);
+	assert_true(q->queued_bytes > cap);
+	assert_true(q->queued_bytes <= cap * L7_CONTROL_OVER_QUEUE_FACTOR);
 	raw_close(&r);
 }
 
@@ -750,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_lost_frame_resets),
 		cmocka_unit_test(test_lost_window_announced_again),
 		cmocka_unit_test(test_small_records_bounded),
+		cmocka_unit_test(test_answer_flood_bounded),
 	};
 
 	log_init("test", LOG_LEVEL_WARN);
