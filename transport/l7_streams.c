@@ -1072,11 +1072,29 @@ nomem:
 	return -ENOMEM;
 }
 
+void l7_streams_session_lost(struct l7_streams *ls)
+{
+	unsigned n = ls->nstreams;
+
+	if (!n || ls->freeing)
+		return;
+	/* No reset records: there is no session left to carry them. */
+	while (ls->head)
+		st_kill(ls->head, 0, true);
+	log_warnx("%s: session expired: closed its %u L7 stream%s", ls->name, n, n == 1 ? "" : "s");
+}
+
+static void l7_session_lost(void *ctx)
+{
+	l7_streams_session_lost(ctx);
+}
+
 void l7_streams_attach(struct l7_streams *ls, struct tunnel_endpoint *ep)
 {
 	ls->ep = ep;
 	ep->io.l7_record = l7_record;
 	ep->io.l7_resume = l7_resume;
+	ep->io.l7_session_lost = l7_session_lost;
 	ep->io.l7_ctx = ls;
 }
 
@@ -1088,6 +1106,7 @@ void l7_streams_free(struct l7_streams *ls)
 	if (ls->ep) {
 		ls->ep->io.l7_record = NULL;
 		ls->ep->io.l7_resume = NULL;
+		ls->ep->io.l7_session_lost = NULL;
 		ls->ep->io.l7_ctx = NULL;
 	}
 	ls->ep = NULL;

@@ -25,8 +25,9 @@
  *
  * The l7 hooks are the channel's L7 streams (transport/l7_streams.h sets them): l7_record
  * gets every L7 record of an opened frame (type, body borrowed for the call); l7_resume
- * says the send queue has room again after tunnel_endpoint_batch returned NULL. NULL:
- * the channel carries no L7, its L7 records are dropped and counted.
+ * says the send queue has room again after tunnel_endpoint_batch returned NULL;
+ * l7_session_lost that the server's session expired. NULL: the channel carries no L7,
+ * its L7 records are dropped and counted.
  */
 struct tunnel_io {
 	void (*deliver)(void *ctx, uint8_t *vnet_pkt, size_t len);
@@ -36,6 +37,8 @@ struct tunnel_io {
 	size_t read_bytes;
 	void (*l7_record)(void *l7_ctx, uint8_t type, struct span body);
 	void (*l7_resume)(void *l7_ctx);
+	/* Server: the channel's session expired (the client went away): end every stream. */
+	void (*l7_session_lost)(void *l7_ctx);
 	void *l7_ctx;
 };
 

@@ -500,6 +500,7 @@ struct raw {
 	uv_tcp_t listener, sink;
 	unsigned accepts;
 	uint16_t port;
+	ssize_t sink_status; /* what the sink's read saw last */
 };
 
 static void raw_conn_cb(uv_stream_t *l, int status)
@@ -509,6 +510,7 @@ static void raw_conn_cb(uv_stream_t *l, int status)
 	assert_int_equal(status, 0);
 	assert_int_equal(r->accepts, 0);
 	uv_tcp_init(l->loop, &r->sink);
+	r->sink.data = r;
 	assert_int_equal(uv_accept(l, (uv_stream_t *)&r->sink), 0);
 	r->accepts++; /* never read */
 }
@@ -705,6 +707,51 @@ static void test_answer_flood_bounded(void **state)
 	raw_close(&r);
 }
 
+static void sink_alloc_cb(uv_handle_t *h, size_t sz, uv_buf_t *buf)
+{
+	static char b[256];
+
+	(void)h;
+	(void)sz;
+	*buf = uv_buf_init(b, sizeof(b));
+}
+
+static void sink_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct raw *r = s->data;
+
+	(void)buf;
+	if (nread < 0)
+		r->sink_status = nread;
+}
+
+/*
+ * The server's session expired (a client killed with -9 leaves nothing else behind):
+ * the hook the tunnel calls through the endpoint closes every stream with a TCP reset,
+ * and the channel's stream count is back to 0.
+ */
+static void test_session_lost_reaps(void **state)
+{
+	struct raw r;
+	uint64_t t0;
+
+	(void)state;
+	raw_init(&r, 0);
+	raw_open(&r, 5);
+	assert_int_equal(uv_read_start((uv_stream_t *)&r.sink, sink_alloc_cb, sink_read_cb), 0);
+	assert_non_null(r.ep[1].io.l7_session_lost);
+	r.ep[1].io.l7_session_lost(r.ep[1].io.l7_ctx);
+	assert_int_equal(l7_streams_count(r.ls), 0);
+	t0 = clock_now_ms();
+	while (!r.sink_status && clock_now_ms() - t0 < 5000)
+		uv_run(&r.loop, UV_RUN_ONCE);
+	assert_int_equal(r.sink_status, UV_ECONNRESET);
+	/* Nothing left to reap: a second call is harmless. */
+	l7_streams_session_lost(r.ls);
+	assert_int_equal(l7_streams_count(r.ls), 0);
+	raw_close(&r);
+}
+
 /* Many streams at once, both ways, FIN each way, every frame reordered. */
 static void test_echo_reordered(void **state)
 {
@@ -806,6 +853,7 @@ int main(void)
 		cmocka_unit_test(test_lost_window_announced_again),
 		cmocka_unit_test(test_small_records_bounded),
 		cmocka_unit_test(test_answer_flood_bounded),
+		cmocka_unit_test(test_session_lost_reaps),
 	};
 
 	log_init("test", LOG_LEVEL_WARN);
