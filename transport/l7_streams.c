@@ -818,13 +818,17 @@ static void on_open(struct l7_streams *ls, const struct l7_open *o)
 	}
 	/* nalive: streams that ended but still wait for a lookup or a close count too. */
 	if (ls->nalive >= L7_MAX_STREAMS) {
-		log_warnx_rl("%s: L7 stream to %s:%u refused: %d streams open already", ls->name,
-			     o->host, o->port, L7_MAX_STREAMS);
+		log_warnx_rl("%s: L7 stream to %s:%u refused: %u streams open and %u still "
+			     "closing (L7_MAX_STREAMS %d)",
+			     ls->name, o->host, o->port, ls->nstreams, ls->nalive - ls->nstreams,
+			     L7_MAX_STREAMS);
 		send_answer_reset(ls, o->stream, L7_RESET_RESOURCES);
 		return;
 	}
 	st = st_new(ls, o->stream);
 	if (!st) {
+		log_warnx_rl("%s: L7 stream to %s:%u refused: out of memory", ls->name, o->host,
+			     o->port);
 		send_answer_reset(ls, o->stream, L7_RESET_RESOURCES);
 		return;
 	}
@@ -853,7 +857,7 @@ static void on_open(struct l7_streams *ls, const struct l7_open *o)
 
 /* ---- records in ---- */
 
-static void l7_record(void *ctx, uint8_t type, struct span body)
+static int l7_record(void *ctx, uint8_t type, struct span body)
 {
 	struct l7_streams *ls = ctx;
 	union {
@@ -865,7 +869,7 @@ static void l7_record(void *ctx, uint8_t type, struct span body)
 	int err = -EPROTO;
 
 	if (ls->freeing)
-		return;
+		return 0;
 	switch (type) {
 	case REC_L7_OPEN:
 		err = l7_open_decode(body, &u.o);
@@ -892,8 +896,11 @@ static void l7_record(void *ctx, uint8_t type, struct span body)
 	}
 	if (err) {
 		ls->bad_records++;
-		log_warnx_rl("%s: malformed L7 record (type 0x%02x) dropped", ls->name, type);
+		log_warnx_rl("%s: malformed L7 record (type 0x%02x): rest of the frame dropped",
+			     ls->name, type);
+		return -EPROTO;
 	}
+	return 0;
 }
 
 /* ---- client: accept ---- */
@@ -902,6 +909,7 @@ static void connection_cb(uv_stream_t *server, int status)
 {
 	struct fwd *f = server->data;
 	struct l7_streams *ls = f->ls;
+	const char *why;
 	struct st *st;
 	uv_tcp_t *tmp;
 
@@ -909,9 +917,14 @@ static void connection_cb(uv_stream_t *server, int status)
 		log_warnx_rl("%s: forward %s: accept: %s", ls->name, f->bind, uv_strerror(status));
 		return;
 	}
-	if (ls->nalive >= L7_MAX_STREAMS || ls->next_id == UINT32_MAX || !ls->ep)
+	why = ls->nalive >= L7_MAX_STREAMS ? "L7_MAX_STREAMS streams open or closing"
+	      : ls->next_id == UINT32_MAX  ? "stream ids used up (restart the client)"
+	      : !ls->ep			   ? "no tunnel attached"
+					   : NULL;
+	if (why)
 		goto refuse;
 	st = st_new(ls, ++ls->next_id);
+	why = "out of memory";
 	if (!st)
 		goto refuse;
 	st->fwd = f;
@@ -931,8 +944,8 @@ static void connection_cb(uv_stream_t *server, int status)
 	return;
 refuse:
 	/* Take the connection off the backlog and reset it: no stream for it. */
-	log_warnx_rl("%s: forward %s: connection refused: %u streams open already", ls->name,
-		     f->bind, ls->nstreams);
+	log_warnx_rl("%s: forward %s: connection refused: %s (%u streams open)", ls->name, f->bind,
+		     why, ls->nstreams);
 	tmp = malloc(sizeof(*tmp));
 	if (!tmp)
 		return;

@@ -185,9 +185,12 @@ static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct s
 			ep->stats.rx_packets++;
 			break;
 		default:
-			ep->io.l7_record(ep->io.l7_ctx, r.type, r.body);
+			/* A malformed L7 record ends decoding of the frame (PROTOCOL.md 5). */
+			ret = ep->io.l7_record(ep->io.l7_ctx, r.type, r.body);
 			break;
 		}
+		if (ret < 0)
+			break;
 	}
 	if (ret < 0)
 		ep->stats.rx_malformed++;

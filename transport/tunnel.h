@@ -24,7 +24,9 @@
  * channel carries no IP, its IP records are dropped and counted.
  *
  * The l7 hooks are the channel's L7 streams (transport/l7_streams.h sets them): l7_record
- * gets every L7 record of an opened frame (type, body borrowed for the call); l7_resume
+ * gets every L7 record of an opened frame (type, body borrowed for the call) and returns
+ * 0, or -EPROTO for a malformed one, which ends decoding of the frame (PROTOCOL.md
+ * section 5; counted in rx_malformed); l7_resume
  * says the send queue has room again after tunnel_endpoint_batch returned NULL;
  * l7_session_lost that the server's session expired. NULL: the channel carries no L7,
  * its L7 records are dropped and counted.
@@ -35,7 +37,7 @@ struct tunnel_io {
 	void *ctx;
 	/* Bytes one TUN read needs (tun_read_bytes): a frame with less room is sealed first. */
 	size_t read_bytes;
-	void (*l7_record)(void *l7_ctx, uint8_t type, struct span body);
+	int (*l7_record)(void *l7_ctx, uint8_t type, struct span body);
 	void (*l7_resume)(void *l7_ctx);
 	/* Server: the channel's session expired (the client went away): end every stream. */
 	void (*l7_session_lost)(void *l7_ctx);

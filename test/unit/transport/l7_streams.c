@@ -576,7 +576,7 @@ static void raw_init(struct raw *r, uint64_t window)
 
 static void raw_record(struct raw *r, uint8_t type, const uint8_t *body, size_t len)
 {
-	r->ep[1].io.l7_record(r->ep[1].io.l7_ctx, type, (struct span){ body, len });
+	(void)r->ep[1].io.l7_record(r->ep[1].io.l7_ctx, type, (struct span){ body, len });
 }
 
 static void raw_spin(struct raw *r, unsigned turns)
@@ -752,6 +752,43 @@ static void test_session_lost_reaps(void **state)
 	raw_close(&r);
 }
 
+/*
+ * PROTOCOL.md section 5: a malformed L7 record ends decoding of its frame. A frame with
+ * an L7_WINDOW one byte short, then a valid L7_OPEN: the open is not acted on, the frame
+ * counts as malformed.
+ */
+static void test_malformed_record_ends_frame(void **state)
+{
+	uint8_t win[L7_WINDOW_BYTES - 1] = { 0, 0, 0, 9 }, open[6 + 9];
+	struct raw r;
+	struct batch *b;
+	struct fbuf *list;
+	struct tunnel_rx rx;
+	size_t bytes;
+	unsigned nb;
+
+	(void)state;
+	raw_init(&r, 0);
+	store_be32(open, 10);
+	store_be16(open + 4, r.port);
+	memcpy(open + 6, "127.0.0.1", 9);
+	b = tunnel_endpoint_batch(&r.ep[0], 64, true);
+	assert_non_null(b);
+	assert_int_equal(batch_add(b, REC_L7_WINDOW, win, sizeof(win)), 0);
+	assert_int_equal(batch_add(b, REC_L7_OPEN, open, sizeof(open)), 0);
+	assert_int_equal(tunnel_endpoint_seal(&r.ep[0], clock_now_ms()), 0);
+	list = frameq_take(&r.ep[0].send, SIZE_MAX, 1, &bytes, &nb);
+	assert_non_null(list);
+	tunnel_receive_body(r.ix[1], list->data, list->len, clock_now_ms(), &rx);
+	frameq_release(&r.ep[0].send, list);
+	assert_int_equal(rx.opened, 1);
+	assert_int_equal(r.ep[1].stats.rx_malformed, 1);
+	raw_spin(&r, 20);
+	assert_int_equal(l7_streams_count(r.ls), 0);
+	assert_int_equal(r.accepts, 0);
+	raw_close(&r);
+}
+
 /* Many streams at once, both ways, FIN each way, every frame reordered. */
 static void test_echo_reordered(void **state)
 {
@@ -854,6 +891,7 @@ int main(void)
 		cmocka_unit_test(test_small_records_bounded),
 		cmocka_unit_test(test_answer_flood_bounded),
 		cmocka_unit_test(test_session_lost_reaps),
+		cmocka_unit_test(test_malformed_record_ends_frame),
 	};
 
 	log_init("test", LOG_LEVEL_WARN);
