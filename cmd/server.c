@@ -196,32 +196,45 @@ static const char *sockaddr_str(const struct sockaddr_storage *ss, char *buf, si
 
 /*
  * The server's own interface addresses: the L7 policy keeps them denied unless a rule
- * names them (docs/CONFIGURATION.md "L7 policy"). Read once at start.
+ * names them (docs/CONFIGURATION.md "L7 policy"). Read once, after every channel's TUN
+ * device has its addresses (read earlier, a TUN address would be unprotected). When a
+ * channel has L7 rules, not knowing them is fatal: the policy fails closed.
  */
 static void server_set_own(struct config *cfg)
 {
-	struct sockaddr_storage *own;
+	struct sockaddr_storage *own = NULL;
 	struct ifaddrs *ifa, *i;
+	bool l7 = false;
 	size_t n = 0;
 
-	if (getifaddrs(&ifa) < 0) {
-		log_warn("getifaddrs: the server's own addresses are not known to the L7 policy");
+	for (size_t c = 0; c < cfg->n_channels; c++)
+		l7 = l7 || cfg->channels[c].l7.n_rules;
+	if (!l7)
 		return;
-	}
+	if (getifaddrs(&ifa) < 0)
+		fatal("getifaddrs: cannot read this host's own addresses, which the L7 policy "
+		      "must protect");
 	own = calloc(POLICY_MAX_OWN_ADDRESSES, sizeof(*own));
-	for (i = ifa; own && i && n < POLICY_MAX_OWN_ADDRESSES; i = i->ifa_next) {
-		if (!i->ifa_addr)
+	if (!own)
+		fatalx("out of memory");
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr ||
+		    (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6))
 			continue;
-		if (i->ifa_addr->sa_family == AF_INET)
-			memcpy(&own[n++], i->ifa_addr, sizeof(struct sockaddr_in));
-		else if (i->ifa_addr->sa_family == AF_INET6)
-			memcpy(&own[n++], i->ifa_addr, sizeof(struct sockaddr_in6));
+		if (n == POLICY_MAX_OWN_ADDRESSES)
+			fatalx("this host has more than %d interface addresses: the L7 policy "
+			       "cannot protect them all (POLICY_MAX_OWN_ADDRESSES)",
+			       POLICY_MAX_OWN_ADDRESSES);
+		memcpy(&own[n++], i->ifa_addr,
+		       i->ifa_addr->sa_family == AF_INET ? sizeof(struct sockaddr_in)
+							 : sizeof(struct sockaddr_in6));
 	}
 	freeifaddrs(ifa);
-	for (size_t c = 0; own && c < cfg->n_channels; c++) {
+	for (size_t c = 0; c < cfg->n_channels; c++) {
 		if (cfg->channels[c].l7.n_rules && policy_set_own(&cfg->channels[c].l7, own, n) < 0)
 			fatalx("out of memory");
 	}
+	log_debug("L7 policy: %zu own addresses protected", n);
 	free(own);
 }
 
@@ -275,7 +288,6 @@ static int server_run(struct server *s)
 	s->tunnel = tunnel_server_new(s->loop, &tcfg);
 	if (!s->tunnel)
 		fatalx("out of memory");
-	server_set_own(s->cfg);
 	for (size_t i = 0; i < s->cfg->n_channels; i++) {
 		const struct config_channel *ch = &s->cfg->channels[i];
 		struct l7_streams_config lcfg = { .name = ch->name,
@@ -313,6 +325,8 @@ static int server_run(struct server *s)
 		}
 	}
 	sodium_free(psk);
+	/* After the loop: every TUN device has its addresses now; no stream runs yet. */
+	server_set_own(s->cfg);
 
 	s->http = http_server_new(s->loop, NULL, tunnel_server_on_request, s->tunnel);
 	if (!s->http)

@@ -424,4 +424,22 @@
 /* STDIN bytes httun fcgi accepts for one request: the relayed body limit. */
 #define FCGI_STDIN_MAX_BYTES RELAY_MAX_BODY_BYTES
 
+/* ---- L7 hardening (core/stream.c, transport/l7_streams.c) ---- */
+/*
+ * Out-of-order pieces one stream's receiver holds at most. Each piece is its own
+ * allocation in a sorted list; a peer sending 1-byte records out of order would otherwise
+ * make 100k+ allocations per window and an O(n) insert each (seconds of CPU blocking the
+ * loop). A well-behaved sender's frames are KB-sized and reorder by a few HTTP requests:
+ * 256 pieces is far more than the windows (256 KiB) hold of those. Beyond it the stream
+ * is reset (out of resources).
+ */
+#define L7_MAX_SEGMENTS 256
+/*
+ * Control records (window updates, resets) a channel may queue beyond the frame queue's
+ * bound, in sealed bytes: the bound again. Past it even control records are dropped
+ * (and counted), so a peer that never polls cannot grow the server's memory without
+ * bound; answers to unknown streams or denied opens are dropped already at the bound.
+ */
+#define L7_CONTROL_OVER_QUEUE_FACTOR 2
+
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "core/stream.h"
+#include "core/limits.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -20,18 +21,15 @@ void stream_rx_close(struct stream_rx *rx)
 		rx->segs = s->next;
 		free(s);
 	}
+	rx->tail = NULL;
 	rx->seg_bytes = 0;
+	rx->nsegs = 0;
 }
 
 /* Highest offset any data seen so far reaches. */
 static uint64_t rx_high(const struct stream_rx *rx)
 {
-	const struct stream_seg *s = rx->segs;
-	uint64_t high = rx->next;
-
-	for (; s; s = s->next)
-		high = s->offset + s->len;
-	return high;
+	return rx->tail ? rx->tail->offset + rx->tail->len : rx->next;
 }
 
 /* Copy [o, end) of the record (which starts at offset) into the sorted buffer, skipping
@@ -41,6 +39,9 @@ static int rx_buffer(struct stream_rx *rx, uint64_t offset, const uint8_t *data,
 {
 	struct stream_seg **pp = &rx->segs;
 
+	/* Above everything held (the usual case): append without a walk. */
+	if (rx->tail && o >= rx->tail->offset + rx->tail->len)
+		pp = &rx->tail->next;
 	while (o < end) {
 		struct stream_seg *s = *pp, *n;
 		uint64_t pend;
@@ -55,6 +56,10 @@ static int rx_buffer(struct stream_rx *rx, uint64_t offset, const uint8_t *data,
 			continue;
 		}
 		pend = s && s->offset < end ? s->offset : end;
+		if (rx->nsegs >= L7_MAX_SEGMENTS ||
+		    rx->seg_bytes + (pend - o) + (rx->nsegs + 1) * STREAM_SEG_OVERHEAD >
+			    rx->window_bytes)
+			return -ENOBUFS;
 		n = malloc(sizeof(*n) + (size_t)(pend - o));
 		if (!n)
 			return -ENOMEM;
@@ -64,7 +69,10 @@ static int rx_buffer(struct stream_rx *rx, uint64_t offset, const uint8_t *data,
 		n->next = s;
 		*pp = n;
 		pp = &n->next;
+		if (!s)
+			rx->tail = n;
 		rx->seg_bytes += n->len;
+		rx->nsegs++;
 		o = pend;
 	}
 	return 0;
@@ -83,8 +91,11 @@ static void rx_drain(struct stream_rx *rx, stream_deliver_fn deliver, void *ctx)
 		}
 		rx->segs = s->next;
 		rx->seg_bytes -= s->len;
+		rx->nsegs--;
 		free(s);
 	}
+	if (!rx->segs)
+		rx->tail = NULL;
 }
 
 int stream_rx_data(struct stream_rx *rx, uint64_t offset, const uint8_t *data, size_t len, bool fin,

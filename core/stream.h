@@ -8,7 +8,9 @@
  * Memory: the receiver accepts only data below the window it announced, and the window
  * is consumed + window_bytes, where consumed counts bytes the application has finished
  * with (written to its socket). Everything held for one stream (data delivered but not
- * yet consumed, plus the reassembly buffer) is therefore at most window_bytes.
+ * yet consumed, plus the reassembly buffer) is therefore at most window_bytes. The
+ * reassembly buffer holds at most L7_MAX_SEGMENTS pieces, and their bookkeeping
+ * (STREAM_SEG_OVERHEAD each) counts against the window as if it were data.
  */
 #ifndef HTTUN_CORE_STREAM_H
 #define HTTUN_CORE_STREAM_H
@@ -25,6 +27,9 @@ struct stream_seg {
 	uint8_t data[];
 };
 
+/* What one piece costs beyond its data: its header and the allocator's (about 16). */
+#define STREAM_SEG_OVERHEAD (sizeof(struct stream_seg) + 16)
+
 struct stream_rx {
 	uint64_t window_bytes; /* how far past consumed the window reaches */
 	uint64_t next; /* bytes delivered in order */
@@ -34,7 +39,9 @@ struct stream_rx {
 	bool has_fin;
 	bool fin_delivered; /* every byte up to fin_offset went out */
 	struct stream_seg *segs; /* out of order: sorted, disjoint, all above next */
+	struct stream_seg *tail; /* the last of segs: appends above it are O(1) */
 	size_t seg_bytes;
+	unsigned nsegs; /* at most L7_MAX_SEGMENTS */
 	uint64_t gap_since_ms; /* when the oldest still-open gap appeared; 0: no gap */
 	uint64_t prev_window; /* the window announced before the current one */
 	uint64_t stuck_next; /* stream_rx_window_lost: where the stream stood still */
@@ -57,7 +64,10 @@ void stream_rx_close(struct stream_rx *rx);
  * are ignored (duplicates). *fin_now is set when the end of the stream has just been
  * reached (once per stream). Returns 0; -EPROTO when data ends beyond the announced
  * window, lies beyond a known end, or a second FIN names a different end (the stream
- * is broken: reset it); -ENOMEM (nothing buffered from this call).
+ * is broken: reset it); -ENOBUFS when holding it would take more than L7_MAX_SEGMENTS
+ * pieces or, counting STREAM_SEG_OVERHEAD per piece, more than window_bytes (a peer
+ * that slices its data into tiny out-of-order records: reset the stream, out of
+ * resources); -ENOMEM (nothing more buffered from this call).
  */
 int stream_rx_data(struct stream_rx *rx, uint64_t offset, const uint8_t *data, size_t len, bool fin,
 		   uint64_t now_ms, stream_deliver_fn deliver, void *ctx, bool *fin_now);

@@ -52,7 +52,17 @@ struct st {
 	bool shutting; /* the peer's FIN is being passed on with a shutdown */
 	bool shut_done;
 	bool failed; /* a write could not be queued: reset after the current record */
-	unsigned writes; /* uv_write requests in flight */
+	bool fin_wait; /* the peer's FIN waits for the pending bytes to be written */
+	unsigned writes; /* uv_write requests in flight: 0 or 1 */
+	/*
+	 * Received bytes for the local socket: at most one write in flight (wbuf); what
+	 * arrives meanwhile is appended to pend and written when that write completes. One
+	 * request per stream, not per record: 1-byte records cost a byte, not a request.
+	 * Both hold only bytes inside the announced window.
+	 */
+	uv_write_t wreq;
+	uint8_t *wbuf, *pend;
+	size_t wlen, pend_len, pend_cap, wbuf_cap;
 	uint64_t since_ms; /* when the current state began, for timeouts */
 	uv_getaddrinfo_t gai;
 	uv_connect_t conn;
@@ -83,14 +93,7 @@ struct l7_streams {
 	size_t nfwds;
 	unsigned open_handles; /* tick and listeners */
 	uint64_t bad_records;
-};
-
-/* A socket write of received stream bytes; owns the copy. */
-struct wreq {
-	uv_write_t req;
-	struct st *st;
-	size_t len;
-	uint8_t data[];
+	uint64_t dropped_answers; /* resets to unknown ids / refused opens, queue full */
 };
 
 static void st_kill(struct st *st, uint8_t reason, bool rst);
@@ -163,6 +166,8 @@ static void st_maybe_free(struct st *st)
 	if (st->state != ST_DEAD || st->handle_live || st->gai_pending || st->writes)
 		return;
 	stream_rx_close(&st->rx);
+	free(st->wbuf);
+	free(st->pend);
 	free(st);
 	ls->nalive--;
 	ls_maybe_destroy(ls);
@@ -178,7 +183,9 @@ static struct batch *ctl_batch(struct l7_streams *ls, size_t body)
 		return NULL;
 	b = tunnel_endpoint_batch(ls->ep, body, true);
 	if (!b)
-		log_warnx_rl("%s: L7: out of memory for a control record", ls->name);
+		log_warnx_rl("%s: L7: control record dropped (send queue over its hard cap, "
+			     "or out of memory)",
+			     ls->name);
 	return b;
 }
 
@@ -188,6 +195,25 @@ static void send_reset(struct l7_streams *ls, uint32_t id, uint8_t reason)
 
 	if (b && l7_add_reset(b, id, reason) == 0)
 		ls->ep->dirty = true;
+}
+
+/*
+ * A reset that answers a record of no stream (an unknown id, a refused open): nothing
+ * here waits for it, so it is dropped (and counted) when the send queue is full rather
+ * than let a peer that floods such records and never polls grow the queue.
+ */
+static void send_answer_reset(struct l7_streams *ls, uint32_t id, uint8_t reason)
+{
+	struct batch *b;
+
+	if (ls->freeing || !ls->ep)
+		return;
+	b = tunnel_endpoint_batch(ls->ep, L7_RESET_BYTES, false);
+	if (!b || l7_add_reset(b, id, reason) < 0) {
+		ls->dropped_answers++;
+		return;
+	}
+	ls->ep->dirty = true;
 }
 
 static void send_window(struct st *st)
@@ -273,7 +299,8 @@ static void st_kill(struct st *st, uint8_t reason, bool rst)
 /* Both directions ended and every byte written: a clean close. */
 static void st_maybe_done(struct st *st)
 {
-	if (st->state == ST_OPEN && st->tx.fin_sent && st->shut_done && !st->writes)
+	if (st->state == ST_OPEN && st->tx.fin_sent && st->shut_done && !st->writes &&
+	    !st->pend_len)
 		st_kill(st, 0, false);
 }
 
@@ -397,14 +424,42 @@ static void l7_resume(void *ctx)
 
 /* ---- tunnel to the local socket ---- */
 
+static void write_cb(uv_write_t *req, int status);
+static void st_shutdown(struct st *st);
+
+/* Write what is pending, if no write is in flight: swap the buffers, one uv_write. */
+static void st_flush(struct st *st)
+{
+	uint8_t *tmp;
+	size_t cap;
+	uv_buf_t buf;
+
+	if (st->writes || !st->pend_len || st->state == ST_DEAD)
+		return;
+	tmp = st->wbuf;
+	cap = st->wbuf_cap;
+	st->wbuf = st->pend;
+	st->wbuf_cap = st->pend_cap;
+	st->wlen = st->pend_len;
+	st->pend = tmp;
+	st->pend_cap = cap;
+	st->pend_len = 0;
+	st->wreq.data = st;
+	buf = uv_buf_init((char *)st->wbuf, (unsigned)st->wlen);
+	if (uv_write(&st->wreq, (uv_stream_t *)&st->tcp, &buf, 1, write_cb) < 0) {
+		st->failed = true;
+		return;
+	}
+	st->writes++;
+}
+
 static void write_cb(uv_write_t *req, int status)
 {
-	struct wreq *w = req->data;
-	struct st *st = w->st;
-	size_t len = w->len;
+	struct st *st = req->data;
+	size_t len = st->wlen;
 
-	free(w);
 	st->writes--;
+	st->wlen = 0;
 	if (st->state == ST_DEAD) {
 		st_maybe_free(st);
 		return;
@@ -415,33 +470,45 @@ static void write_cb(uv_write_t *req, int status)
 	}
 	if (stream_rx_consume(&st->rx, len))
 		send_window(st);
+	st_flush(st);
+	if (st->failed) {
+		st_kill(st, L7_RESET_RESOURCES, true);
+		return;
+	}
+	if (st->fin_wait && !st->pend_len) {
+		st->fin_wait = false;
+		st_shutdown(st);
+		return;
+	}
 	st_maybe_done(st);
 }
 
 static void deliver_cb(void *ctx, const uint8_t *data, size_t len)
 {
 	struct st *st = ctx;
-	struct wreq *w;
-	uv_buf_t buf;
 
 	if (st->failed)
 		return;
-	w = malloc(sizeof(*w) + len);
-	if (!w) {
-		st->failed = true;
-		return;
+	if (st->pend_len + len > st->pend_cap) {
+		size_t cap = st->pend_cap ? st->pend_cap : L7_READ_MIN_BYTES;
+		uint8_t *p;
+
+		while (cap < st->pend_len + len)
+			cap *= 2;
+		/* The window bounds what is pending: no need to round past it. */
+		if (cap > st->ls->window_bytes && st->ls->window_bytes >= st->pend_len + len)
+			cap = (size_t)st->ls->window_bytes;
+		p = realloc(st->pend, cap);
+		if (!p) {
+			st->failed = true;
+			return;
+		}
+		st->pend = p;
+		st->pend_cap = cap;
 	}
-	w->st = st;
-	w->len = len;
-	w->req.data = w;
-	memcpy(w->data, data, len);
-	buf = uv_buf_init((char *)w->data, (unsigned)len);
-	if (uv_write(&w->req, (uv_stream_t *)&st->tcp, &buf, 1, write_cb) < 0) {
-		free(w);
-		st->failed = true;
-		return;
-	}
-	st->writes++;
+	memcpy(st->pend + st->pend_len, data, len);
+	st->pend_len += len;
+	st_flush(st);
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
@@ -461,8 +528,8 @@ static void shutdown_cb(uv_shutdown_t *req, int status)
 	st_maybe_done(st);
 }
 
-/* The peer's FIN, after every byte before it: half-close the local socket. */
-static void st_peer_fin(struct st *st)
+/* Half-close the local socket; libuv runs it after the write in flight. */
+static void st_shutdown(struct st *st)
 {
 	st->shut.data = st;
 	if (uv_shutdown(&st->shut, (uv_stream_t *)&st->tcp, shutdown_cb) < 0) {
@@ -470,6 +537,15 @@ static void st_peer_fin(struct st *st)
 		return;
 	}
 	st->shutting = true;
+}
+
+/* The peer's FIN, after every byte before it: half-close once those are written. */
+static void st_peer_fin(struct st *st)
+{
+	if (st->pend_len)
+		st->fin_wait = true;
+	else
+		st_shutdown(st);
 }
 
 static void on_data(struct l7_streams *ls, const struct l7_data *d)
@@ -482,7 +558,7 @@ static void on_data(struct l7_streams *ls, const struct l7_data *d)
 	if (!st) {
 		/* Late data of a stream that ended, or of a server that restarted: say so. */
 		if (ls->server)
-			send_reset(ls, d->stream, L7_RESET_PROTOCOL);
+			send_answer_reset(ls, d->stream, L7_RESET_PROTOCOL);
 		return;
 	}
 	/* The client sends data only after the server's first window (= connected). */
@@ -496,7 +572,8 @@ static void on_data(struct l7_streams *ls, const struct l7_data *d)
 		log_warnx_rl("%s: %s: %s; resetting it", ls->name,
 			     st_where(st, where, sizeof(where)),
 			     err == -EPROTO ? "data beyond the window or the end (protocol error)"
-					    : "out of memory");
+			     : err == -ENOBUFS ? "too many out-of-order pieces (L7_MAX_SEGMENTS)"
+					       : "out of memory");
 		st_kill(st, err == -EPROTO ? L7_RESET_PROTOCOL : L7_RESET_RESOURCES, true);
 		return;
 	}
@@ -566,6 +643,32 @@ static const char *addr_str(const struct sockaddr_storage *ss, char *buf, size_t
 	return buf;
 }
 
+/*
+ * Backstop for the own-address check: a connection whose local address equals its peer's
+ * address went to this host itself (an address added after the server read its own, or
+ * one it could not know). Checked again as an own address: allowed only if a rule names
+ * that single address (or the range that protects it, loopback). A socket without a
+ * peer any more (reset at once) carries nothing and fails on its own.
+ */
+static bool st_reached_self(struct st *st)
+{
+	struct sockaddr_storage local, peer;
+	int llen = sizeof(local), plen = sizeof(peer);
+	struct policy p = *st->ls->policy;
+	struct cidr lc, pc;
+
+	if (uv_tcp_getsockname(&st->tcp, (struct sockaddr *)&local, &llen) < 0 ||
+	    uv_tcp_getpeername(&st->tcp, (struct sockaddr *)&peer, &plen) < 0 ||
+	    cidr_from_sockaddr((const struct sockaddr *)&local, &lc) < 0 ||
+	    cidr_from_sockaddr((const struct sockaddr *)&peer, &pc) < 0)
+		return false;
+	if (!cidr_equal(&lc, &pc))
+		return false;
+	p.own = &pc;
+	p.n_own = 1;
+	return policy_check(&p, (const struct sockaddr *)&peer, st->port) != POLICY_ALLOW;
+}
+
 static void connect_cb(uv_connect_t *req, int status)
 {
 	struct st *st = req->data;
@@ -579,6 +682,14 @@ static void connect_cb(uv_connect_t *req, int status)
 			     st_where(st, where, sizeof(where)), addr_str(&st->addr, a, sizeof(a)),
 			     uv_strerror(status));
 		st_kill(st, reason_of(status), true);
+		return;
+	}
+	if (ls->server && st_reached_self(st)) {
+		log_warnx_rl("%s: %s (%s): denied: the connection reached this host itself "
+			     "(an own address the policy did not know)",
+			     ls->name, st_where(st, where, sizeof(where)),
+			     addr_str(&st->addr, a, sizeof(a)));
+		st_kill(st, L7_RESET_DENIED, true);
 		return;
 	}
 	uv_tcp_nodelay(&st->tcp, 1);
@@ -702,19 +813,23 @@ static void on_open(struct l7_streams *ls, const struct l7_open *o)
 	if (!ls->policy || !ls->policy->n_rules) {
 		log_warnx_rl("%s: L7 stream to %s:%u refused: no l7-allow rule on this channel",
 			     ls->name, o->host, o->port);
-		send_reset(ls, o->stream, L7_RESET_DENIED);
+		send_answer_reset(ls, o->stream, L7_RESET_DENIED);
 		return;
 	}
 	/* nalive: streams that ended but still wait for a lookup or a close count too. */
 	if (ls->nalive >= L7_MAX_STREAMS) {
-		log_warnx_rl("%s: L7 stream to %s:%u refused: %d streams open already", ls->name,
-			     o->host, o->port, L7_MAX_STREAMS);
-		send_reset(ls, o->stream, L7_RESET_RESOURCES);
+		log_warnx_rl("%s: L7 stream to %s:%u refused: %u streams open and %u still "
+			     "closing (L7_MAX_STREAMS %d)",
+			     ls->name, o->host, o->port, ls->nstreams, ls->nalive - ls->nstreams,
+			     L7_MAX_STREAMS);
+		send_answer_reset(ls, o->stream, L7_RESET_RESOURCES);
 		return;
 	}
 	st = st_new(ls, o->stream);
 	if (!st) {
-		send_reset(ls, o->stream, L7_RESET_RESOURCES);
+		log_warnx_rl("%s: L7 stream to %s:%u refused: out of memory", ls->name, o->host,
+			     o->port);
+		send_answer_reset(ls, o->stream, L7_RESET_RESOURCES);
 		return;
 	}
 	st->port = o->port;
@@ -742,7 +857,7 @@ static void on_open(struct l7_streams *ls, const struct l7_open *o)
 
 /* ---- records in ---- */
 
-static void l7_record(void *ctx, uint8_t type, struct span body)
+static int l7_record(void *ctx, uint8_t type, struct span body)
 {
 	struct l7_streams *ls = ctx;
 	union {
@@ -754,7 +869,7 @@ static void l7_record(void *ctx, uint8_t type, struct span body)
 	int err = -EPROTO;
 
 	if (ls->freeing)
-		return;
+		return 0;
 	switch (type) {
 	case REC_L7_OPEN:
 		err = l7_open_decode(body, &u.o);
@@ -781,8 +896,11 @@ static void l7_record(void *ctx, uint8_t type, struct span body)
 	}
 	if (err) {
 		ls->bad_records++;
-		log_warnx_rl("%s: malformed L7 record (type 0x%02x) dropped", ls->name, type);
+		log_warnx_rl("%s: malformed L7 record (type 0x%02x): rest of the frame dropped",
+			     ls->name, type);
+		return -EPROTO;
 	}
+	return 0;
 }
 
 /* ---- client: accept ---- */
@@ -791,6 +909,7 @@ static void connection_cb(uv_stream_t *server, int status)
 {
 	struct fwd *f = server->data;
 	struct l7_streams *ls = f->ls;
+	const char *why;
 	struct st *st;
 	uv_tcp_t *tmp;
 
@@ -798,9 +917,14 @@ static void connection_cb(uv_stream_t *server, int status)
 		log_warnx_rl("%s: forward %s: accept: %s", ls->name, f->bind, uv_strerror(status));
 		return;
 	}
-	if (ls->nalive >= L7_MAX_STREAMS || ls->next_id == UINT32_MAX || !ls->ep)
+	why = ls->nalive >= L7_MAX_STREAMS ? "L7_MAX_STREAMS streams open or closing"
+	      : ls->next_id == UINT32_MAX  ? "stream ids used up (restart the client)"
+	      : !ls->ep			   ? "no tunnel attached"
+					   : NULL;
+	if (why)
 		goto refuse;
 	st = st_new(ls, ++ls->next_id);
+	why = "out of memory";
 	if (!st)
 		goto refuse;
 	st->fwd = f;
@@ -820,8 +944,8 @@ static void connection_cb(uv_stream_t *server, int status)
 	return;
 refuse:
 	/* Take the connection off the backlog and reset it: no stream for it. */
-	log_warnx_rl("%s: forward %s: connection refused: %u streams open already", ls->name,
-		     f->bind, ls->nstreams);
+	log_warnx_rl("%s: forward %s: connection refused: %s (%u streams open)", ls->name, f->bind,
+		     why, ls->nstreams);
 	tmp = malloc(sizeof(*tmp));
 	if (!tmp)
 		return;
@@ -961,11 +1085,29 @@ nomem:
 	return -ENOMEM;
 }
 
+void l7_streams_session_lost(struct l7_streams *ls)
+{
+	unsigned n = ls->nstreams;
+
+	if (!n || ls->freeing)
+		return;
+	/* No reset records: there is no session left to carry them. */
+	while (ls->head)
+		st_kill(ls->head, 0, true);
+	log_warnx("%s: session expired: closed its %u L7 stream%s", ls->name, n, n == 1 ? "" : "s");
+}
+
+static void l7_session_lost(void *ctx)
+{
+	l7_streams_session_lost(ctx);
+}
+
 void l7_streams_attach(struct l7_streams *ls, struct tunnel_endpoint *ep)
 {
 	ls->ep = ep;
 	ep->io.l7_record = l7_record;
 	ep->io.l7_resume = l7_resume;
+	ep->io.l7_session_lost = l7_session_lost;
 	ep->io.l7_ctx = ls;
 }
 
@@ -977,6 +1119,7 @@ void l7_streams_free(struct l7_streams *ls)
 	if (ls->ep) {
 		ls->ep->io.l7_record = NULL;
 		ls->ep->io.l7_resume = NULL;
+		ls->ep->io.l7_session_lost = NULL;
 		ls->ep->io.l7_ctx = NULL;
 	}
 	ls->ep = NULL;

@@ -56,6 +56,14 @@ void l7_streams_attach(struct l7_streams *ls, struct tunnel_endpoint *ep);
  */
 void l7_streams_free(struct l7_streams *ls);
 
+/*
+ * The channel's session expired (the server's tunnel calls this through the endpoint's
+ * l7_session_lost hook): close every stream's socket with a TCP reset. A client that
+ * was killed leaves no other trace, and its streams would hold sockets and count against
+ * L7_MAX_STREAMS until their targets closed them.
+ */
+void l7_streams_session_lost(struct l7_streams *ls);
+
 /* Streams open now (for tests and status). */
 unsigned l7_streams_count(const struct l7_streams *ls);
 /* The address forward i listens on (port 0 in the config: the one the kernel chose). */

@@ -84,6 +84,12 @@ struct batch *tunnel_endpoint_batch(struct tunnel_endpoint *ep, size_t min_room,
 			ep->paused = true;
 			return NULL;
 		}
+		/* Even control records stop at a hard cap: a peer that never polls. */
+		if (control && ep->send.queued_bytes + ep->send.buf_cap >
+				       ep->send.max_queued_bytes * L7_CONTROL_OVER_QUEUE_FACTOR) {
+			ep->stats.tx_control_dropped++;
+			return NULL;
+		}
 		b = frameq_open(&ep->send);
 		if (!b)
 			return NULL;
@@ -179,9 +185,12 @@ static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct s
 			ep->stats.rx_packets++;
 			break;
 		default:
-			ep->io.l7_record(ep->io.l7_ctx, r.type, r.body);
+			/* A malformed L7 record ends decoding of the frame (PROTOCOL.md 5). */
+			ret = ep->io.l7_record(ep->io.l7_ctx, r.type, r.body);
 			break;
 		}
+		if (ret < 0)
+			break;
 	}
 	if (ret < 0)
 		ep->stats.rx_malformed++;

@@ -24,9 +24,12 @@
  * channel carries no IP, its IP records are dropped and counted.
  *
  * The l7 hooks are the channel's L7 streams (transport/l7_streams.h sets them): l7_record
- * gets every L7 record of an opened frame (type, body borrowed for the call); l7_resume
- * says the send queue has room again after tunnel_endpoint_batch returned NULL. NULL:
- * the channel carries no L7, its L7 records are dropped and counted.
+ * gets every L7 record of an opened frame (type, body borrowed for the call) and returns
+ * 0, or -EPROTO for a malformed one, which ends decoding of the frame (PROTOCOL.md
+ * section 5; counted in rx_malformed); l7_resume
+ * says the send queue has room again after tunnel_endpoint_batch returned NULL;
+ * l7_session_lost that the server's session expired. NULL: the channel carries no L7,
+ * its L7 records are dropped and counted.
  */
 struct tunnel_io {
 	void (*deliver)(void *ctx, uint8_t *vnet_pkt, size_t len);
@@ -34,8 +37,10 @@ struct tunnel_io {
 	void *ctx;
 	/* Bytes one TUN read needs (tun_read_bytes): a frame with less room is sealed first. */
 	size_t read_bytes;
-	void (*l7_record)(void *l7_ctx, uint8_t type, struct span body);
+	int (*l7_record)(void *l7_ctx, uint8_t type, struct span body);
 	void (*l7_resume)(void *l7_ctx);
+	/* Server: the channel's session expired (the client went away): end every stream. */
+	void (*l7_session_lost)(void *l7_ctx);
 	void *l7_ctx;
 };
 
@@ -50,6 +55,7 @@ struct tunnel_stats {
 	uint64_t rx_dropped; /* records of a kind this channel does not carry (IP or L7) */
 	uint64_t tx_packets;
 	uint64_t tx_no_session; /* frames dropped: nobody to send them to */
+	uint64_t tx_control_dropped; /* L7 control records past the hard cap, dropped */
 };
 
 /* One channel's end of the tunnel. The peer's owner pointer leads back here. */
@@ -83,7 +89,10 @@ void tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len);
  * Returns NULL when the send queue is full (data must wait: l7_resume follows) or out
  * of memory. control: the record is a small L7 control record (OPEN, WINDOW, RESET,
  * an empty FIN) that flow control depends on; it is taken even when the queue is full,
- * which can overshoot the queue bound by the control records of one loop turn.
+ * up to L7_CONTROL_OVER_QUEUE_FACTOR times the queue bound: beyond that NULL too
+ * (counted in tx_control_dropped), so a peer that never polls cannot grow the queue
+ * without bound. Answers that no stream depends on (resets for unknown streams and
+ * refused opens) are not control: they are dropped when the queue is full.
  */
 struct batch *tunnel_endpoint_batch(struct tunnel_endpoint *ep, size_t min_room, bool control);
 

@@ -171,7 +171,8 @@ static void park(struct tunnel_channel *ch, struct http_request *req)
 
 /*
  * Log session changes. When the session is gone (expired: the client went away), the
- * frames queued for it can never be opened: drop them, which also resumes the TUN.
+ * frames queued for it can never be opened: drop them, which also resumes the TUN, and
+ * end the channel's L7 streams, whose client is gone.
  */
 static void note_session(struct tunnel_channel *ch)
 {
@@ -185,6 +186,9 @@ static void note_session(struct tunnel_channel *ch)
 		return;
 	}
 	log_info("channel %s: session expired", ch->name);
+	/* Nobody is left to read the streams' data: close them (they count against limits). */
+	if (ch->ep.io.l7_session_lost)
+		ch->ep.io.l7_session_lost(ch->ep.io.l7_ctx);
 	frameq_clear(&ch->ep.send);
 	tunnel_endpoint_unpause(&ch->ep);
 }

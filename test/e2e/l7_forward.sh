@@ -65,10 +65,13 @@ e2e_bg half "$E2E_NS3" python3 "$TOOL" halfclose-server $T 8002
 e2e_bg count "$E2E_NS3" python3 "$TOOL" count-server $T 9000 "$E2E_TMP/count-9000"
 e2e_bg iperf "$E2E_NS3" iperf3 -s -B $T -p 5201
 e2e_bg count2 "$E2E_NS1" python3 "$TOOL" count-server 198.18.0.1 7001 "$E2E_TMP/count-7001"
+# On every address of the server, its TUN address among them and one added later.
+e2e_bg count3 "$E2E_NS1" python3 "$TOOL" count-server 0.0.0.0 7003 "$E2E_TMP/count-7003"
 for p in 8000 8001 8002 9000 5201; do
 	e2e_wait_for 10 n3 sh -c "ss -ltn | grep -q ':$p '"
 done
 e2e_wait_for 10 n1 sh -c "ss -ltn | grep -q ':7001 '"
+e2e_wait_for 10 n1 sh -c "ss -ltn | grep -q ':7003 '"
 
 for k in office web; do
 	"$HTTUN_BIN" genkey >"$E2E_TMP/$k.key"
@@ -88,6 +91,7 @@ l7-allow = $T:8000-8003
 l7-allow = $T:5201
 l7-allow = [fd00:e2e:2::2]:8000
 l7-allow = 198.18.0.0/16:7000-7999
+l7-allow = 198.18.0.0/15:7003
 
 [channel office]
 key-file = $E2E_TMP/office.key
@@ -111,7 +115,7 @@ e2e_bg client "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/key" \
 	-L 18003:$T:8003 -L '[::1]:18006:[fd00:e2e:2::2]:8000' \
 	-L 198.18.0.2:18010:$T:8000 -L 17002:[::ffff:198.18.0.1]:7001 \
 	-L 18020:target.test:8000 -L 18021:evil.test:8000 -L 18022:mixed.test:8000 \
-	-L 18023:nx.test:8000 -v \
+	-L 18023:nx.test:8000 -L 17003:198.18.1.1:7003 -L 17004:198.18.6.6:7003 -v \
 	http://198.18.0.1:8080/
 CLIENT_PID=$E2E_LAST_PID
 e2e_wait_for 10 grep -q connected "$E2E_TMP/client.log"
@@ -178,6 +182,21 @@ check "own address swept up by a broad rule: the target saw no connection" \
 	test "$(wc -l <"$E2E_TMP/count-7001")" = 0
 check "server logged the denials" grep -q "denied.*no l7-allow rule" "$E2E_TMP/server.log"
 check "server logged the own-address denial" grep -q "198.18.0.1:7001: denied.*own address" \
+	"$E2E_TMP/server.log"
+# The server's TUN address (assigned at start, after the policy used to read its own
+# addresses) under a broad rule: denied by the policy, the service never sees it.
+check "the server's own TUN address under a broad rule: the local connection is closed" \
+	n2 python3 "$TOOL" closed-client 17003
+check "the server's own TUN address under a broad rule: the target saw no connection" \
+	test "$(wc -l <"$E2E_TMP/count-7003")" = 0
+check "server logged the TUN address denial" grep -q "198.18.1.1:7003: denied.*own address" \
+	"$E2E_TMP/server.log"
+# An address added after the server started is not in its list: the backstop after the
+# connect (local address == peer address) resets the stream.
+n1 ip addr add 198.18.6.6/32 dev veth1
+check "an own address added after start: the local connection is closed" \
+	n2 python3 "$TOOL" closed-client 17004
+check "server logged the backstop" grep -q "198.18.6.6:7003 (198.18.6.6): denied: the connection reached this host" \
 	"$E2E_TMP/server.log"
 check "IPv4-mapped IPv6 of an own address: the local connection is closed" \
 	n2 python3 "$TOOL" closed-client 17002

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "core/stream.h"
+#include "core/limits.h"
 
 #include <errno.h>
 #include <setjmp.h>
@@ -312,6 +313,71 @@ static void test_tx(void **state)
 	assert_true(tx.fin_sent);
 }
 
+static void count_cb(void *ctx, const uint8_t *data, size_t len)
+{
+	(void)data;
+	*(uint64_t *)ctx += len;
+}
+
+/*
+ * 1-byte pieces out of order (every other byte): at most L7_MAX_SEGMENTS are held, the
+ * next is refused with -ENOBUFS (the stream gets reset), appends at the top need no walk,
+ * and filling the gaps delivers every byte in order.
+ */
+static void test_segment_cap(void **state)
+{
+	struct stream_rx rx;
+	uint64_t got = 0;
+	bool fin;
+	uint8_t b = 'x';
+
+	(void)state;
+	stream_rx_init(&rx, 256 * 1024);
+	for (uint64_t i = 0; i < L7_MAX_SEGMENTS; i++)
+		assert_int_equal(
+			stream_rx_data(&rx, 1 + 2 * i, &b, 1, false, 1, count_cb, &got, &fin), 0);
+	assert_int_equal(rx.nsegs, L7_MAX_SEGMENTS);
+	assert_int_equal(rx.seg_bytes, L7_MAX_SEGMENTS);
+	assert_int_equal(rx.tail->offset, 2 * L7_MAX_SEGMENTS - 1);
+	/* One more piece, above or between: refused, nothing added. */
+	assert_int_equal(
+		stream_rx_data(&rx, 2 * L7_MAX_SEGMENTS + 1, &b, 1, false, 1, count_cb, &got, &fin),
+		-ENOBUFS);
+	assert_int_equal(rx.nsegs, L7_MAX_SEGMENTS);
+	/* Data that only extends what is held in order still goes out. */
+	for (uint64_t i = 0; i < L7_MAX_SEGMENTS; i++)
+		assert_int_equal(stream_rx_data(&rx, 2 * i, &b, 1, false, 1, count_cb, &got, &fin),
+				 0);
+	assert_int_equal(got, 2 * L7_MAX_SEGMENTS);
+	assert_int_equal(rx.nsegs, 0);
+	assert_null(rx.tail);
+	assert_null(rx.segs);
+	stream_rx_close(&rx);
+}
+
+/* The pieces' bookkeeping counts against the window: a small window holds fewer. */
+static void test_segment_overhead(void **state)
+{
+	const uint64_t window = 64 * STREAM_SEG_OVERHEAD;
+	struct stream_rx rx;
+	uint64_t got = 0, i;
+	bool fin;
+	uint8_t b = 'x';
+	int err = 0;
+
+	(void)state;
+	stream_rx_init(&rx, window);
+	for (i = 0; i < 100 && !err; i++)
+		err = stream_rx_data(&rx, 1 + 2 * i, &b, 1, false, 1, count_cb, &got, &fin);
+	assert_int_equal(err, -ENOBUFS);
+	/* n pieces of 1 byte fit while n * (1 + overhead) <= window: not 64, fewer. */
+	assert_int_equal(rx.nsegs, window / (1 + STREAM_SEG_OVERHEAD));
+	assert_true(rx.nsegs < 64);
+	assert_true(rx.seg_bytes + rx.nsegs * STREAM_SEG_OVERHEAD <= window);
+	stream_rx_close(&rx);
+	assert_int_equal(rx.nsegs, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -323,6 +389,8 @@ int main(void)
 		cmocka_unit_test(test_gaps),
 		cmocka_unit_test(test_window_lost),
 		cmocka_unit_test(test_tx),
+		cmocka_unit_test(test_segment_cap),
+		cmocka_unit_test(test_segment_overhead),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

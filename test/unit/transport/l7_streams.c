@@ -9,7 +9,10 @@
 #include "core/log.h"
 #include "core/session.h"
 
+#include "core/l7.h"
+
 #include <errno.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -482,6 +485,310 @@ static int setup(void **state)
 	return 0;
 }
 
+/*
+ * ---- a server alone, fed records by hand ----
+ * A hostile client in a test: records go straight into the server's l7 hook, without
+ * frames; the target behind the server accepts and never reads, with a small receive
+ * buffer, so the server's writes to it stall soon.
+ */
+struct raw {
+	uv_loop_t loop;
+	struct index_table *ix[2];
+	struct tunnel_endpoint ep[2];
+	struct l7_streams *ls;
+	struct policy policy;
+	uv_tcp_t listener, sink;
+	unsigned accepts;
+	uint16_t port;
+	ssize_t sink_status; /* what the sink's read saw last */
+};
+
+static void raw_conn_cb(uv_stream_t *l, int status)
+{
+	struct raw *r = l->data;
+
+	assert_int_equal(status, 0);
+	assert_int_equal(r->accepts, 0);
+	uv_tcp_init(l->loop, &r->sink);
+	r->sink.data = r;
+	assert_int_equal(uv_accept(l, (uv_stream_t *)&r->sink), 0);
+	r->accepts++; /* never read */
+}
+
+static void raw_init(struct raw *r, uint64_t window)
+{
+	static const uint8_t psk[PSK_BYTES] = { 9, 8, 7 };
+	struct l7_streams_config sc = { .name = "raw", .server = true };
+	uint8_t init[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
+	struct tunnel_io io = { 0 };
+	struct sockaddr_storage ss;
+	struct sockaddr_in a;
+	struct policy_rule rule;
+	char err[128];
+	int len = sizeof(ss), small = 4096;
+	uint64_t now = clock_now_ms();
+	uv_os_fd_t fd;
+
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(uv_loop_init(&r->loop), 0);
+	uv_ip4_addr("127.0.0.1", 0, &a);
+	uv_tcp_init(&r->loop, &r->listener);
+	r->listener.data = r;
+	assert_int_equal(uv_tcp_bind(&r->listener, (struct sockaddr *)&a, 0), 0);
+	assert_int_equal(uv_fileno((uv_handle_t *)&r->listener, &fd), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	assert_int_equal(uv_listen((uv_stream_t *)&r->listener, 8, raw_conn_cb), 0);
+	uv_tcp_getsockname(&r->listener, (struct sockaddr *)&ss, &len);
+	r->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	for (int i = 0; i < 2; i++) {
+		r->ix[i] = index_new();
+		assert_non_null(r->ix[i]);
+		assert_int_equal(tunnel_endpoint_init(&r->ep[i], i ? "server" : "client",
+						      i ? PEER_RESPONDER : PEER_INITIATOR, psk,
+						      r->ix[i], &io),
+				 0);
+	}
+	assert_int_equal(peer_handshake_start(r->ep[0].peer, init, clock_realtime_ns(), now), 0);
+	assert_int_equal(peer_handle_init(r->ep[1].peer, init, sizeof(init), resp, now), 0);
+	assert_int_equal(peer_handle_response(r->ep[0].peer, resp, sizeof(resp), now), 0);
+	/* The client's first frame confirms the session: the server may send from now. */
+	{
+		struct fbuf *list;
+		struct tunnel_rx rx;
+		size_t bytes;
+		unsigned nb;
+
+		assert_int_equal(tunnel_endpoint_keepalive(&r->ep[0], now), 0);
+		list = frameq_take(&r->ep[0].send, SIZE_MAX, 1, &bytes, &nb);
+		assert_non_null(list);
+		tunnel_receive_body(r->ix[1], list->data, list->len, now, &rx);
+		assert_int_equal(rx.opened, 1);
+		frameq_release(&r->ep[0].send, list);
+	}
+	policy_init(&r->policy);
+	assert_int_equal(policy_rule_parse("127.0.0.1", &rule, err, sizeof(err)), 0);
+	assert_int_equal(policy_add(&r->policy, &rule), 0);
+	sc.policy = &r->policy;
+	sc.window_bytes = window;
+	assert_int_equal(l7_streams_new(&r->ls, &r->loop, &sc, err, sizeof(err)), 0);
+	l7_streams_attach(r->ls, &r->ep[1]);
+}
+
+static void raw_record(struct raw *r, uint8_t type, const uint8_t *body, size_t len)
+{
+	(void)r->ep[1].io.l7_record(r->ep[1].io.l7_ctx, type, (struct span){ body, len });
+}
+
+static void raw_spin(struct raw *r, unsigned turns)
+{
+	for (unsigned i = 0; i < turns; i++)
+		uv_run(&r->loop, UV_RUN_NOWAIT);
+}
+
+/* L7_OPEN id to the sink; returns once the server is connected. */
+static void raw_open(struct raw *r, uint32_t id)
+{
+	uint8_t b[6 + 9];
+	uint64_t t0 = clock_now_ms();
+
+	store_be32(b, id);
+	store_be16(b + 4, r->port);
+	memcpy(b + 6, "127.0.0.1", 9);
+	raw_record(r, REC_L7_OPEN, b, sizeof(b));
+	while (!r->accepts && clock_now_ms() - t0 < 5000)
+		uv_run(&r->loop, UV_RUN_ONCE);
+	raw_spin(r, 20);
+	assert_int_equal(r->accepts, 1);
+	assert_int_equal(l7_streams_count(r->ls), 1);
+}
+
+static void raw_data(struct raw *r, uint32_t id, uint64_t off, const void *data, size_t len)
+{
+	uint8_t b[13 + 64];
+
+	assert_true(len <= 64);
+	store_be32(b, id);
+	b[4] = 0;
+	store_be64(b + 5, off);
+	memcpy(b + 13, data, len);
+	raw_record(r, REC_L7_DATA, b, 13 + len);
+}
+
+static void raw_close(struct raw *r)
+{
+	l7_streams_free(r->ls);
+	if (r->accepts)
+		uv_close((uv_handle_t *)&r->sink, NULL);
+	uv_close((uv_handle_t *)&r->listener, NULL);
+	uv_run(&r->loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&r->loop), 0);
+	for (int i = 0; i < 2; i++) {
+		tunnel_endpoint_close(&r->ep[i]);
+		index_free(r->ix[i]);
+	}
+	policy_close(&r->policy);
+}
+
+/*
+ * 1-byte records to a target that does not read, after enough data to fill the kernel's
+ * socket buffers: the server holds about the bytes it has not written (one pending buffer
+ * and one write), not a write request per record (that was ~224 bytes of heap per byte).
+ */
+static void test_small_records_bounded(void **state)
+{
+	const uint64_t big = 12 << 20, small = 256 << 10;
+	static const uint8_t chunk[64];
+	struct raw r;
+	size_t before, after;
+	uint64_t off = 0;
+
+	(void)state;
+	raw_init(&r, 32 << 20);
+	raw_open(&r, 77);
+	before = mallinfo2().uordblks;
+	for (; off < big; off += sizeof(chunk)) {
+		raw_data(&r, 77, off, chunk, sizeof(chunk));
+		if (off % (1 << 20) == 0)
+			raw_spin(&r, 5);
+	}
+	for (; off < big + small; off++) {
+		raw_data(&r, 77, off, "x", 1);
+		if (off % 4096 == 0)
+			raw_spin(&r, 1);
+	}
+	raw_spin(&r, 50);
+	after = mallinfo2().uordblks;
+	assert_int_equal(l7_streams_count(r.ls), 1);
+	print_message("heap for %llu bytes in 64- and 1-byte records: %zu bytes\n",
+		      (unsigned long long)off, after - before);
+	/* Under AddressSanitizer malloc is not glibc's: mallinfo2 sees nothing there. */
+	assert_true(after - before < 2 * off + (1 << 20));
+	raw_close(&r);
+}
+
+/*
+ * A client that floods records for streams the server does not know and never polls:
+ * the resets that answer them stop at the send queue's bound (dropped, counted), and
+ * even control records stop at the hard cap beyond it.
+ */
+static void test_answer_flood_bounded(void **state)
+{
+	struct raw r;
+	struct frameq *q;
+	uint8_t b[13 + 1] = { 0 };
+	size_t cap;
+	unsigned n;
+
+	(void)state;
+	raw_init(&r, 0);
+	q = &r.ep[1].send;
+	cap = q->max_queued_bytes;
+	/* 8 bytes of reset each: this many would queue twice the bound without it. */
+	n = (unsigned)(2 * cap / L7_RESET_BYTES + 1000);
+	for (unsigned i = 1; i <= n; i++) {
+		store_be32(b, i);
+		raw_record(&r, REC_L7_DATA, b, sizeof(b));
+	}
+	print_message("queued after %u unknown-stream records: %zu bytes (bound %zu)\n", n,
+		      q->queued_bytes, cap);
+	assert_true(q->queued_bytes + q->buf_cap <= cap + TUNNEL_FRAME_PLAINTEXT_BYTES * 2);
+	/* Control records: past the queue bound, up to the hard cap, then refused. */
+	for (n = 0; n < 10 * 1000 * 1000; n++) {
+		struct batch *bt = tunnel_endpoint_batch(&r.ep[1], L7_RESET_BYTES, true);
+
+		if (!bt)
+			break;
+		assert_int_equal(l7_add_reset(bt, 1, L7_RESET_PROTOCOL), 0);
+	}
+	assert_true(n < 10 * 1000 * 1000);
+	assert_true(r.ep[1].stats.tx_control_dropped >= 1);
+	assert_true(q->queued_bytes > cap);
+	assert_true(q->queued_bytes <= cap * L7_CONTROL_OVER_QUEUE_FACTOR);
+	raw_close(&r);
+}
+
+static void sink_alloc_cb(uv_handle_t *h, size_t sz, uv_buf_t *buf)
+{
+	static char b[256];
+
+	(void)h;
+	(void)sz;
+	*buf = uv_buf_init(b, sizeof(b));
+}
+
+static void sink_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct raw *r = s->data;
+
+	(void)buf;
+	if (nread < 0)
+		r->sink_status = nread;
+}
+
+/*
+ * The server's session expired (a client killed with -9 leaves nothing else behind):
+ * the hook the tunnel calls through the endpoint closes every stream with a TCP reset,
+ * and the channel's stream count is back to 0.
+ */
+static void test_session_lost_reaps(void **state)
+{
+	struct raw r;
+	uint64_t t0;
+
+	(void)state;
+	raw_init(&r, 0);
+	raw_open(&r, 5);
+	assert_int_equal(uv_read_start((uv_stream_t *)&r.sink, sink_alloc_cb, sink_read_cb), 0);
+	assert_non_null(r.ep[1].io.l7_session_lost);
+	r.ep[1].io.l7_session_lost(r.ep[1].io.l7_ctx);
+	assert_int_equal(l7_streams_count(r.ls), 0);
+	t0 = clock_now_ms();
+	while (!r.sink_status && clock_now_ms() - t0 < 5000)
+		uv_run(&r.loop, UV_RUN_ONCE);
+	assert_int_equal(r.sink_status, UV_ECONNRESET);
+	/* Nothing left to reap: a second call is harmless. */
+	l7_streams_session_lost(r.ls);
+	assert_int_equal(l7_streams_count(r.ls), 0);
+	raw_close(&r);
+}
+
+/*
+ * PROTOCOL.md section 5: a malformed L7 record ends decoding of its frame. A frame with
+ * an L7_WINDOW one byte short, then a valid L7_OPEN: the open is not acted on, the frame
+ * counts as malformed.
+ */
+static void test_malformed_record_ends_frame(void **state)
+{
+	uint8_t win[L7_WINDOW_BYTES - 1] = { 0, 0, 0, 9 }, open[6 + 9];
+	struct raw r;
+	struct batch *b;
+	struct fbuf *list;
+	struct tunnel_rx rx;
+	size_t bytes;
+	unsigned nb;
+
+	(void)state;
+	raw_init(&r, 0);
+	store_be32(open, 10);
+	store_be16(open + 4, r.port);
+	memcpy(open + 6, "127.0.0.1", 9);
+	b = tunnel_endpoint_batch(&r.ep[0], 64, true);
+	assert_non_null(b);
+	assert_int_equal(batch_add(b, REC_L7_WINDOW, win, sizeof(win)), 0);
+	assert_int_equal(batch_add(b, REC_L7_OPEN, open, sizeof(open)), 0);
+	assert_int_equal(tunnel_endpoint_seal(&r.ep[0], clock_now_ms()), 0);
+	list = frameq_take(&r.ep[0].send, SIZE_MAX, 1, &bytes, &nb);
+	assert_non_null(list);
+	tunnel_receive_body(r.ix[1], list->data, list->len, clock_now_ms(), &rx);
+	frameq_release(&r.ep[0].send, list);
+	assert_int_equal(rx.opened, 1);
+	assert_int_equal(r.ep[1].stats.rx_malformed, 1);
+	raw_spin(&r, 20);
+	assert_int_equal(l7_streams_count(r.ls), 0);
+	assert_int_equal(r.accepts, 0);
+	raw_close(&r);
+}
+
 /* Many streams at once, both ways, FIN each way, every frame reordered. */
 static void test_echo_reordered(void **state)
 {
@@ -581,6 +888,10 @@ int main(void)
 		cmocka_unit_test(test_loopback_needs_naming),
 		cmocka_unit_test(test_lost_frame_resets),
 		cmocka_unit_test(test_lost_window_announced_again),
+		cmocka_unit_test(test_small_records_bounded),
+		cmocka_unit_test(test_answer_flood_bounded),
+		cmocka_unit_test(test_session_lost_reaps),
+		cmocka_unit_test(test_malformed_record_ends_frame),
 	};
 
 	log_init("test", LOG_LEVEL_WARN);
