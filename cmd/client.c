@@ -84,57 +84,20 @@ static int client_parse(int argc, char **argv, struct cmd_flags *f)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "channel", required_argument, NULL, 1 },
-		{ "key-file", required_argument, NULL, 1 },
-		{ "tun", no_argument, NULL, 2 },
-		{ "tun-name", required_argument, NULL, 1 },
-		{ "tun-address", required_argument, NULL, 1 },
-		{ "mtu", required_argument, NULL, 1 },
-		{ "route", required_argument, NULL, 1 },
-		{ "forward", required_argument, NULL, 'L' },
+		{ "channel", required_argument, NULL, CMD_OPT_VALUE },
+		{ "key-file", required_argument, NULL, CMD_OPT_VALUE },
+		{ "tun", no_argument, NULL, CMD_OPT_BOOL },
+		{ "tun-name", required_argument, NULL, CMD_OPT_VALUE },
+		{ "tun-address", required_argument, NULL, CMD_OPT_VALUE },
+		{ "mtu", required_argument, NULL, CMD_OPT_VALUE },
+		{ "route", required_argument, NULL, CMD_OPT_VALUE },
+		{ "forward", required_argument, NULL, CMD_OPT_FORWARD },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, idx;
 
-	while ((c = getopt_long(argc, argv, "c:L:vh", opts, &idx)) != -1) {
-		switch (c) {
-		case 'c':
-			f->config_path = optarg;
-			break;
-		case 'v':
-			f->verbose++;
-			break;
-		case 'h':
-			client_usage(stdout);
-			return 1;
-		case 'L':
-			if (!cmd_flags_add(f, "forward", optarg))
-				goto too_many;
-			break;
-		case 1:
-		case 2:
-			if (!cmd_flags_add(f, opts[idx].name, c == 2 ? "yes" : optarg))
-				goto too_many;
-			break;
-		default:
-			fprintf(stderr, "Try 'httun client --help'.\n");
-			return -1;
-		}
-	}
-	if (optind < argc && !cmd_flags_add(f, "url", argv[optind++]))
-		goto too_many;
-	if (optind != argc) {
-		fprintf(stderr,
-			"httun client: unexpected argument '%s'\nTry 'httun client --help'.\n",
-			argv[optind]);
-		return -1;
-	}
-	return 0;
-too_many:
-	fprintf(stderr, "httun client: too many options\n");
-	return -1;
+	return cmd_parse_flags(argc, argv, opts, "c:L:vh", client_usage, true, f);
 }
 
 static int client_run(struct client *c, const struct config_channel *ch)

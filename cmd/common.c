@@ -19,6 +19,53 @@ bool cmd_flags_add(struct cmd_flags *f, const char *key, const char *value)
 	return true;
 }
 
+int cmd_parse_flags(int argc, char **argv, const struct option *opts, const char *shortopts,
+		    void (*usage)(FILE *f), bool url_arg, struct cmd_flags *f)
+{
+	const char *cmd = argv[0];
+	const char *key, *value;
+	int c, idx = 0;
+
+	while ((c = getopt_long(argc, argv, shortopts, opts, &idx)) != -1) {
+		switch (c) {
+		case 'c':
+			f->config_path = optarg;
+			continue;
+		case 'v':
+			f->verbose++;
+			continue;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case CMD_OPT_FORWARD:
+			key = "forward";
+			value = optarg;
+			break;
+		case CMD_OPT_VALUE:
+		case CMD_OPT_BOOL:
+			key = opts[idx].name;
+			value = c == CMD_OPT_BOOL ? "yes" : optarg;
+			break;
+		default:
+			fprintf(stderr, "Try 'httun %s --help'.\n", cmd);
+			return -1;
+		}
+		if (!cmd_flags_add(f, key, value))
+			goto too_many;
+	}
+	if (url_arg && optind < argc && !cmd_flags_add(f, "url", argv[optind++]))
+		goto too_many;
+	if (optind != argc) {
+		fprintf(stderr, "httun %s: unexpected argument '%s'\nTry 'httun %s --help'.\n", cmd,
+			argv[optind], cmd);
+		return -1;
+	}
+	return 0;
+too_many:
+	fprintf(stderr, "httun %s: too many options (at most %d)\n", cmd, CMD_MAX_FLAGS);
+	return -1;
+}
+
 struct config *cmd_config(const char *cmd, const struct cmd_flags *f)
 {
 	char err[CONFIG_ERR_BYTES];

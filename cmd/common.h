@@ -10,7 +10,9 @@
 #include "transport/tunnel.h"
 #include "tun/tun.h"
 
+#include <getopt.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <uv.h>
 
 /* Flags in command-line order; applied to the config after the file is loaded. */
@@ -23,6 +25,19 @@ struct cmd_flags {
 	} v[CMD_MAX_FLAGS];
 	unsigned n;
 };
+
+/* getopt_long values cmd_parse_flags understands (besides 'c', 'v', 'h'). */
+#define CMD_OPT_VALUE 1 /* a config key with an argument, named by the long option */
+#define CMD_OPT_BOOL 2 /* a config key set to "yes" */
+#define CMD_OPT_FORWARD 'L' /* the config key "forward" */
+
+/*
+ * Parse a subcommand's options: -c FILE, -v, -h (prints usage to stdout) and the config
+ * keys above, in order, into f; with url_arg, one positional argument becomes the key
+ * "url". Returns 0, 1 after --help, or -1 after printing a usage error.
+ */
+int cmd_parse_flags(int argc, char **argv, const struct option *opts, const char *shortopts,
+		    void (*usage)(FILE *f), bool url_arg, struct cmd_flags *f);
 
 /* Record one config flag; returns false (usage error) when there are too many. */
 bool cmd_flags_add(struct cmd_flags *f, const char *key, const char *value);

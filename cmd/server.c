@@ -107,53 +107,23 @@ static int server_parse(int argc, char **argv, struct cmd_flags *f)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "listen", required_argument, NULL, 1 },
-		{ "path", required_argument, NULL, 1 },
-		{ "fcgi-socket", required_argument, NULL, 1 },
-		{ "fcgi-user", required_argument, NULL, 1 },
-		{ "key-file", required_argument, NULL, 1 },
-		{ "tun", no_argument, NULL, 2 },
-		{ "tun-name", required_argument, NULL, 1 },
-		{ "tun-address", required_argument, NULL, 1 },
-		{ "mtu", required_argument, NULL, 1 },
-		{ "l7-allow", required_argument, NULL, 1 },
-		{ "user", required_argument, NULL, 1 },
+		{ "listen", required_argument, NULL, CMD_OPT_VALUE },
+		{ "path", required_argument, NULL, CMD_OPT_VALUE },
+		{ "fcgi-socket", required_argument, NULL, CMD_OPT_VALUE },
+		{ "fcgi-user", required_argument, NULL, CMD_OPT_VALUE },
+		{ "key-file", required_argument, NULL, CMD_OPT_VALUE },
+		{ "tun", no_argument, NULL, CMD_OPT_BOOL },
+		{ "tun-name", required_argument, NULL, CMD_OPT_VALUE },
+		{ "tun-address", required_argument, NULL, CMD_OPT_VALUE },
+		{ "mtu", required_argument, NULL, CMD_OPT_VALUE },
+		{ "l7-allow", required_argument, NULL, CMD_OPT_VALUE },
+		{ "user", required_argument, NULL, CMD_OPT_VALUE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c, idx;
 
-	while ((c = getopt_long(argc, argv, "c:vh", opts, &idx)) != -1) {
-		switch (c) {
-		case 'c':
-			f->config_path = optarg;
-			break;
-		case 'v':
-			f->verbose++;
-			break;
-		case 'h':
-			server_usage(stdout);
-			return 1;
-		case 1:
-		case 2:
-			if (!cmd_flags_add(f, opts[idx].name, c == 2 ? "yes" : optarg)) {
-				fprintf(stderr, "httun server: too many options\n");
-				return -1;
-			}
-			break;
-		default:
-			fprintf(stderr, "Try 'httun server --help'.\n");
-			return -1;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr,
-			"httun server: unexpected argument '%s'\nTry 'httun server --help'.\n",
-			argv[optind]);
-		return -1;
-	}
-	return 0;
+	return cmd_parse_flags(argc, argv, opts, "c:vh", server_usage, false, f);
 }
 
 /* Refuse what this version cannot do yet, rather than run half a configuration. */
