@@ -7,6 +7,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/relay.h"
+#include "core/unixsock.h"
 #include "fcgi/fcgi_record.h"
 
 #include <errno.h>
@@ -980,29 +981,40 @@ int fcgi_app_listen_fd(struct fcgi_app *app, int fd)
 
 int fcgi_app_listen_path(struct fcgi_app *app, const char *path)
 {
-	struct stat st;
+	mode_t old;
 	int err;
 
 	if (app->listening)
 		return -EALREADY;
-	/* A socket left behind by a killed relay is replaced; anything else is not ours. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		if (unlink(path) < 0)
-			return -errno;
-	}
+	if (path[0] != '/')
+		return -EINVAL;
+	/* Whoever may write the directory can swap the socket file for a symlink. */
+	err = unixsock_dir_check(path);
+	if (err == -EPERM)
+		log_warnx("fcgi: %s: its directory must be owned by root or by this user and not "
+			  "writable by group or others; refusing to create the socket there",
+			  path);
+	if (err < 0)
+		return err;
+	/*
+	 * A socket left behind by a killed relay is replaced; a live one (another httun fcgi
+	 * accepts on it) and anything that is not a socket are not ours.
+	 */
+	err = unixsock_clear_stale(path);
+	if (err < 0)
+		return err;
 	err = uv_pipe_init(app->loop, &app->lst.pipe, 0);
 	if (err < 0)
 		return err;
 	app->lst.h.data = app;
 	app->listening = true;
 	app->handles++;
+	/* Mode 0660 from the umask, not a chmod of the path that could follow a symlink. */
+	old = umask(0117);
 	err = uv_pipe_bind(&app->lst.pipe, path);
+	umask(old);
 	if (err < 0)
 		return err;
-	if (chmod(path, 0660) < 0)
-		return -errno;
 	return uv_listen(&app->lst.s, SOMAXCONN, lst_connection_cb);
 }
 

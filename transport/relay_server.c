@@ -7,8 +7,10 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/relay.h"
+#include "core/unixsock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -688,25 +690,10 @@ static int make_dir(const struct relay_server *rs, const char *path)
 		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 	if (mkdir(dir, 0750) < 0)
 		return -errno;
-	if (rs->cfg.allow_gid != (gid_t)-1 && chown(dir, (uid_t)-1, rs->cfg.allow_gid) < 0)
+	if (rs->cfg.allow_gid != (gid_t)-1 && lchown(dir, (uid_t)-1, rs->cfg.allow_gid) < 0)
 		return -errno;
 	log_info("relay: created %s (mode 0750)", dir);
 	return 0;
-}
-
-/* Whether something accepts connections on the Unix socket at path. */
-static bool socket_alive(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool alive;
-
-	if (fd < 0)
-		return false;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return alive;
 }
 
 static void server_handle_close_cb(uv_handle_t *h)
@@ -719,7 +706,7 @@ static void server_handle_close_cb(uv_handle_t *h)
 
 int relay_server_listen(struct relay_server *rs, const char *path)
 {
-	struct stat st;
+	mode_t old;
 	int err;
 
 	if (rs->listening)
@@ -729,31 +716,42 @@ int relay_server_listen(struct relay_server *rs, const char *path)
 	err = make_dir(rs, path);
 	if (err < 0)
 		return err;
-	/* A socket left by a server that was killed: replace it. Anything else is not ours. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		if (socket_alive(path))
-			return -EADDRINUSE; /* another httun server serves it: do not steal it */
-		if (unlink(path) < 0)
-			return -errno;
-	}
+	/* Whoever may write the directory can swap the socket file for a symlink. */
+	err = unixsock_dir_check(path);
+	if (err == -EPERM)
+		log_warnx("relay: %s: its directory must be owned by root and not writable by "
+			  "group or others; refusing to create the relay socket there",
+			  path);
+	if (err < 0)
+		return err;
+	/*
+	 * A socket left by a server that was killed is replaced; a live one (another httun
+	 * server serves it) and anything that is not a socket are not ours.
+	 */
+	err = unixsock_clear_stale(path);
+	if (err < 0)
+		return err;
 	err = uv_pipe_init(rs->loop, &rs->listener, 0);
 	if (err < 0)
 		return err;
 	rs->listener.data = rs;
 	rs->handles++;
 	rs->listening = true;
+	/*
+	 * Created 0660 (group members may connect, nobody else; credentials are checked on
+	 * accept too) by the umask, not by a chmod of the path afterwards, which would follow
+	 * a symlink put in its place.
+	 */
+	old = umask(0117);
 	err = uv_pipe_bind(&rs->listener, path);
+	umask(old);
 	if (err < 0)
 		return err;
 	rs->path = strdup(path);
 	if (!rs->path)
 		return -ENOMEM;
-	/* Group members may connect, nobody else; credentials are checked on accept too. */
-	if (chmod(path, 0660) < 0)
-		return -errno;
-	if (rs->cfg.allow_gid != (gid_t)-1 && chown(path, (uid_t)-1, rs->cfg.allow_gid) < 0)
+	if (rs->cfg.allow_gid != (gid_t)-1 &&
+	    fchownat(AT_FDCWD, path, (uid_t)-1, rs->cfg.allow_gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	err = uv_listen((uv_stream_t *)&rs->listener, SOMAXCONN, listener_connection_cb);
 	if (err < 0)

@@ -11,6 +11,7 @@
 #include "fcgi/fcgi_record.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -433,6 +435,58 @@ static void test_server_away_503(void **state)
 	pump(f);
 }
 
+/*
+ * --listen: the socket is made 0660; a live socket (another httun fcgi accepts on it) is
+ * not taken over, a file that is not a socket is not removed, and a directory others may
+ * write is refused.
+ */
+static void test_listen_path(void **state)
+{
+	struct fixture *f = *state;
+	struct fcgi_app *a, *b;
+	char path[128], dir[96], file[128];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/listen.sock", f->dir);
+	a = fcgi_app_new(&f->loop, f->relay_path);
+	assert_int_equal(fcgi_app_listen_path(a, path), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0660);
+	b = fcgi_app_new(&f->loop, f->relay_path);
+	assert_int_equal(fcgi_app_listen_path(b, path), -EADDRINUSE);
+	fcgi_app_free(b);
+	fcgi_app_free(a);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	/* The listener closed, a stale socket file is left: it is replaced. */
+	b = fcgi_app_new(&f->loop, f->relay_path);
+	assert_int_equal(fcgi_app_listen_path(b, path), 0);
+	fcgi_app_free(b);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	unlink(path);
+
+	snprintf(file, sizeof(file), "%s/file", f->dir);
+	fd = open(file, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	b = fcgi_app_new(&f->loop, f->relay_path);
+	assert_int_equal(fcgi_app_listen_path(b, file), -EEXIST);
+	fcgi_app_free(b);
+	unlink(file);
+
+	snprintf(dir, sizeof(dir), "%s/open", f->dir);
+	snprintf(path, sizeof(path), "%s/l.sock", dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 01777), 0);
+	b = fcgi_app_new(&f->loop, f->relay_path);
+	assert_int_equal(fcgi_app_listen_path(b, path), -EPERM);
+	fcgi_app_free(b);
+	assert_int_equal(lstat(path, &st), -1);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +496,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests_answered_locally, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_server_away_503, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_path, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

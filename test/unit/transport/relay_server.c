@@ -560,6 +560,48 @@ static void test_evict_at_cap(void **state)
 	pump(f);
 }
 
+/*
+ * A directory others could write to (or owned by another user) is refused: whoever can
+ * write it can swap the socket file for a symlink.
+ */
+static void test_unsafe_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_server_config cfg = { .allow_uid = (uid_t)-1, .allow_gid = (gid_t)-1 };
+	struct relay_server *rs2;
+	char dir[96], path[128];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/open", f->dir);
+	snprintf(path, sizeof(path), "%s/relay.sock", dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 01777), 0);
+	rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+	assert_int_equal(relay_server_listen(rs2, path), -EPERM);
+	relay_server_free(rs2);
+	assert_int_equal(chmod(dir, 0770), 0);
+	rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+	assert_int_equal(relay_server_listen(rs2, path), -EPERM);
+	relay_server_free(rs2);
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(dir, 0755), 0);
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+		assert_int_equal(relay_server_listen(rs2, path), -EPERM);
+		relay_server_free(rs2);
+		assert_int_equal(chown(dir, 0, 0), 0);
+	}
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(lstat(path, &st), -1); /* nothing was created on the refusals */
+	rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+	assert_int_equal(relay_server_listen(rs2, path), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	relay_server_free(rs2);
+	pump(f);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -571,6 +613,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unread_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_at_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsafe_dir, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
