@@ -442,6 +442,12 @@
 #define RELAY_READ_TIMEOUT_MS (10 * 1000)
 /* The relay server checks the timeouts above this often. */
 #define RELAY_TICK_MS 250
+/*
+ * How often httun fcgi looks at requests waiting for the relay (RELAY_WAIT_MS) and at its
+ * reconnect backoff: a tenth of RELAY_RECONNECT_MIN_MS would be needlessly busy; 100 ms
+ * keeps both within a tick of their target.
+ */
+#define FCGI_TICK_MS 100
 /* STDIN bytes httun fcgi accepts for one request: the relayed body limit. */
 #define FCGI_STDIN_MAX_BYTES RELAY_MAX_BODY_BYTES
 

@@ -19,9 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* How often waiting requests and the reconnect backoff are looked at. */
-#define APP_TICK_MS 100
-
 union stream {
 	uv_handle_t h;
 	uv_stream_t s;
@@ -293,17 +290,19 @@ static void freq_answer(struct freq *r, unsigned status, struct span ctype, stru
 
 	/*
 	 * no-store: nothing may cache a tunnel answer. X-Accel-Buffering: nginx passes a
-	 * long-poll answer on as it comes instead of collecting it in its buffers.
+	 * long-poll answer on as it comes instead of collecting it in its buffers. Neither on
+	 * a 4xx: a probe must see what any web server's error page looks like.
 	 */
 	n = snprintf(head, sizeof(head),
 		     "Status: %u %s\r\n"
 		     "Content-Type: %.*s\r\n"
 		     "Content-Length: %zu\r\n"
-		     "Cache-Control: no-store\r\n"
-		     "X-Accel-Buffering: no\r\n"
+		     "%s"
 		     "\r\n",
-		     status, status_reason(status), (int)ctype.len, (const char *)ctype.p,
-		     body.len);
+		     status, status_reason(status), (int)ctype.len, (const char *)ctype.p, body.len,
+		     status >= 400 && status < 500
+			     ? ""
+			     : "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n");
 	data = malloc((size_t)n + body.len);
 	if (data) {
 		memcpy(data, head, (size_t)n);
@@ -318,10 +317,12 @@ static void freq_answer(struct freq *r, unsigned status, struct span ctype, stru
 
 static void freq_error(struct freq *r, unsigned status)
 {
-	const char *reason = status_reason(status);
+	char body[64];
 
+	/* Like the HTTP server's error bodies: the reason phrase and a newline. */
+	snprintf(body, sizeof(body), "%s\n", status_reason(status));
 	r->conn->app->stats.local_errors++;
-	freq_answer(r, status, SPAN_STR("text/plain"), SPAN_STR(reason));
+	freq_answer(r, status, SPAN_STR("text/plain"), SPAN_STR(body));
 }
 
 /* ---- the relay to httun server ---- */
@@ -918,7 +919,8 @@ static void lst_connection_cb(uv_stream_t *s, int status)
 		return;
 	}
 	app->stats.connections++;
-	uv_read_start(&c->io.s, conn_alloc_cb, conn_read_cb);
+	if (uv_read_start(&c->io.s, conn_alloc_cb, conn_read_cb) < 0)
+		conn_close(c);
 }
 
 /* ---- the app ---- */
@@ -940,7 +942,12 @@ struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
 	}
 	app->rrcap = RELAY_READ_BUF_BYTES;
 	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
-	uv_timer_init(loop, &app->timer);
+	if (uv_timer_init(loop, &app->timer) < 0) {
+		free(app->server_socket);
+		free(app->rrbuf);
+		free(app);
+		return NULL;
+	}
 	app->timer.data = app;
 	app->handles++;
 	return app;
@@ -1029,7 +1036,7 @@ void fcgi_app_start(struct fcgi_app *app)
 		return;
 	app->started = true;
 	relay_connect(app);
-	uv_timer_start(&app->timer, timer_cb, APP_TICK_MS, APP_TICK_MS);
+	uv_timer_start(&app->timer, timer_cb, FCGI_TICK_MS, FCGI_TICK_MS);
 }
 
 void fcgi_app_free(struct fcgi_app *app)

@@ -203,12 +203,16 @@ fail:
 
 static int relay_req_send_error(struct http_request *req, int status, bool close)
 {
-	/* The reason phrase is a static string: nothing to free once written. */
+	/*
+	 * The body an ordinary web server sends: the reason phrase and a newline, as the HTTP
+	 * server answers. Static strings: nothing to free once written.
+	 */
 	const char *reason = http_status_reason(status);
-	uv_buf_t b = uv_buf_init((char *)(uintptr_t)reason, (unsigned)strlen(reason));
+	uv_buf_t b[2] = { uv_buf_init((char *)(uintptr_t)reason, (unsigned)strlen(reason)),
+			  uv_buf_init((char *)(uintptr_t) "\n", 1) };
 
 	(void)close; /* the web server owns the client's connection */
-	return relay_req_sendv(req, status, "text/plain", &b, 1, NULL, NULL);
+	return relay_req_sendv(req, status, "text/plain", b, 2, NULL, NULL);
 }
 
 static void relay_req_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg)
@@ -618,7 +622,8 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 	}
 	rs->stats.accepted++;
 	log_info("relay: httun fcgi connected (pid %d, uid %u)", (int)cred.pid, (unsigned)cred.uid);
-	uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
+	if (uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb) < 0)
+		conn_close(c);
 }
 
 /* ---- server ---- */

@@ -305,6 +305,9 @@ static void test_relay_round_trip(void **state)
 	fcgi_answer(f, web, 1, out, sizeof(out));
 	assert_non_null(strstr(out, "Status: 404 Not Found\r\n"));
 	assert_non_null(strstr(out, "Content-Length: 0\r\n"));
+	/* An error looks like any web server's: no tunnel headers. */
+	assert_null(strstr(out, "Cache-Control"));
+	assert_null(strstr(out, "X-Accel-Buffering"));
 	/* An answer for an id nobody waits for is dropped. */
 	relay_respond(f, 999, 200, "stray");
 	pump(f);
@@ -374,7 +377,11 @@ static void test_bad_requests_answered_locally(void **state)
 		send_all(web, b, w.len);
 	}
 	fcgi_answer(f, web, 4, out, sizeof(out));
-	assert_non_null(strstr(out, "Status: 400 Bad Request\r\n"));
+	assert_string_equal(out, "Status: 400 Bad Request\r\n"
+				 "Content-Type: text/plain\r\n"
+				 "Content-Length: 12\r\n"
+				 "\r\n"
+				 "Bad Request\n");
 	/* CONTENT_LENGTH beyond the body limit. */
 	{
 		uint8_t b[1024], params[256], begin[8] = { 0, FCGI_RESPONDER, FCGI_KEEP_CONN };

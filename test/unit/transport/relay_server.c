@@ -265,6 +265,9 @@ static void test_requests_by_id(void **state)
 	assert_int_equal(m.id, 7);
 	assert_int_equal(relay_response_parse(m.payload, &rs), 0);
 	assert_int_equal(rs.status, 404);
+	/* The body the HTTP server sends for a 404: nothing tells a tunnel apart. */
+	assert_int_equal(rs.body.len, 10);
+	assert_memory_equal(rs.body.p, "Not Found\n", 10);
 
 	/* CANCEL drops a parked request; a CANCEL for an answered id is harmless. */
 	send_request(fd, 8, "GET", "/park/b", "");
