@@ -448,6 +448,13 @@
  * keeps both within a tick of their target.
  */
 #define FCGI_TICK_MS 100
+/*
+ * Output bytes httun fcgi queues on one FastCGI connection before it stops reading that
+ * connection (and resumes once the web server reads again). Without it a peer flooding
+ * GET_VALUES and never reading grows the app's memory without bound; 4 MiB holds two
+ * maximum-size answers.
+ */
+#define FCGI_MAX_QUEUED_BYTES (4 * 1024 * 1024)
 /* STDIN bytes httun fcgi accepts for one request: the relayed body limit. */
 #define FCGI_STDIN_MAX_BYTES RELAY_MAX_BODY_BYTES
 

@@ -53,6 +53,7 @@ struct fconn {
 	struct fconn *prev, *next;
 	bool closing;
 	bool close_after_writes;
+	bool paused; /* reading stopped: FCGI_MAX_QUEUED_BYTES of output not yet written */
 	unsigned writes;
 	uint8_t *rbuf;
 	size_t rlen;
@@ -156,6 +157,8 @@ static void freq_list(struct freq *r)
 }
 
 static void conn_close(struct fconn *c);
+static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void fout_cb(uv_write_t *w, int status)
 {
@@ -166,8 +169,16 @@ static void fout_cb(uv_write_t *w, int status)
 	free(o->data);
 	free(o);
 	c->writes--;
-	if (c->writes == 0 && c->close_after_writes)
+	if (c->writes == 0 && c->close_after_writes) {
 		conn_close(c);
+		return;
+	}
+	/* The web server reads again: take its records again. */
+	if (c->paused && !c->closing && c->io.s.write_queue_size <= FCGI_MAX_QUEUED_BYTES) {
+		c->paused = false;
+		if (uv_read_start(&c->io.s, conn_alloc_cb, conn_read_cb) < 0)
+			conn_close(c);
+	}
 }
 
 /* Forgets request r of c after its END_REQUEST is queued. */
@@ -873,6 +884,11 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	memmove(c->rbuf, cur.p, cur.len);
 	c->rlen = cur.len;
+	/* A peer that does not read what it asked for gets no more of our memory. */
+	if (c->io.s.write_queue_size > FCGI_MAX_QUEUED_BYTES) {
+		c->paused = true;
+		uv_read_stop(&c->io.s);
+	}
 }
 
 static void lst_connection_cb(uv_stream_t *s, int status)

@@ -494,6 +494,79 @@ static void test_listen_path(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A web server connection that floods GET_VALUES and never reads the answers: the app
+ * stops reading it once FCGI_MAX_QUEUED_BYTES wait (the sender stalls), instead of
+ * queueing answers without bound; it reads again once the peer drains them.
+ */
+static void test_unread_output_stops_reading(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t batch[64 * 1024], sink[65536];
+	uint8_t pairs[64];
+	struct writer p = writer_make(pairs, sizeof(pairs));
+	struct writer w = writer_make(batch, sizeof(batch));
+	size_t sent = 0, one, got = 0;
+	int stalled = 0, web, rcv = 4096;
+	char out[512];
+
+	relay_accept(f);
+	web = unix_connect(f->web_path);
+	setsockopt(web, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	fcgi_write_pair(&p, S("FCGI_MAX_CONNS"), S(""));
+	assert_int_equal(fcgi_write_record(&w, FCGI_GET_VALUES, 0, pairs, p.len), 0);
+	one = w.len;
+	while (w.len + one <= sizeof(batch))
+		assert_int_equal(fcgi_write_record(&w, FCGI_GET_VALUES, 0, pairs, p.len), 0);
+	while (sent < 64u * 1024 * 1024 && stalled < 100) {
+		ssize_t n = send(web, batch + sent % w.len, w.len - sent % w.len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			sent += (size_t)n;
+			stalled = 0;
+		} else {
+			stalled++;
+		}
+		pump(f);
+	}
+	assert_true(stalled >= 100);
+	assert_true(sent < 32u * 1024 * 1024);
+	/* Drain: the app reads again (the rest of a cut record goes in), and goes on. */
+	for (int quiet = 0; quiet < 200;) {
+		ssize_t n = recv(web, sink, sizeof(sink), MSG_DONTWAIT);
+
+		if (sent % one) {
+			ssize_t k = send(web, batch + sent % w.len, one - sent % one,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (k > 0)
+				sent += (size_t)k;
+		}
+		if (n > 0) {
+			got += (size_t)n;
+			quiet = 0;
+		} else {
+			quiet++;
+			pump(f);
+			usleep(500);
+		}
+	}
+	assert_int_equal(sent % one, 0);
+	assert_true(got > 0);
+	fcgi_request(web, 3, true, "GET", "/httun", "/missing", "", "");
+	{
+		struct relay_msg m;
+
+		assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+		relay_respond(f, m.id, 200, "ok");
+	}
+	fcgi_answer(f, web, 3, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 200 OK\r\n"));
+	close(web);
+	pump(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -504,6 +577,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_server_away_503, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unread_output_stops_reading, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
