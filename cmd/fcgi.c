@@ -71,6 +71,7 @@ int cmd_fcgi(int argc, char **argv)
 	const char *server_socket = RELAY_DEFAULT_SOCKET, *listen = NULL;
 	struct fcgi_cmd f = { 0 };
 	int c, verbose = 0, ret;
+	pid_t parent = getppid(); /* before anything: the web server that spawned us */
 	uv_loop_t loop;
 
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
@@ -133,8 +134,16 @@ int cmd_fcgi(int argc, char **argv)
 			ret = EXIT_USAGE;
 			goto out;
 		}
-		/* Spawned: end with the web server that spawned us, not outlive it. */
+		/*
+		 * Spawned: end with the web server that spawned us, not outlive it. If it died
+		 * before the prctl, we were reparented already and no signal comes: leave.
+		 */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent) {
+			log_warnx("the web server that spawned httun fcgi is gone; exiting");
+			ret = EXIT_OK;
+			goto out;
+		}
 	}
 	fcgi_app_start(f.app);
 	cmd_signals_init(&loop, fcgi_stop, &f);

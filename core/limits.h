@@ -421,6 +421,40 @@
  * come back, then gets 503: the client retries anyway, and a short wait hides a restart.
  */
 #define RELAY_WAIT_MS (5 * 1000)
+/*
+ * Answer bytes httun server queues on one relay connection before it stops reading that
+ * relay's requests (and resumes once the relay reads again). A relay that never reads its
+ * answers would otherwise grow server memory without bound; 4 MiB holds two maximum-size
+ * answers, and a healthy relay on a local socket drains far faster than it is filled.
+ */
+#define RELAY_MAX_QUEUED_BYTES (4 * 1024 * 1024)
+/* An answer the relay does not read for this long: it is hung or hostile; closed. */
+#define RELAY_WRITE_TIMEOUT_MS (30 * 1000)
+/*
+ * From accept to the relay's HELLO. httun fcgi sends it at once; a connection that stays
+ * silent only holds one of the RELAY_MAX_CONNS places and is closed.
+ */
+#define RELAY_HELLO_TIMEOUT_MS (5 * 1000)
+/*
+ * Longest pause in the middle of a relay message (a gap between reads, not a deadline):
+ * httun fcgi writes a whole message at once over a local socket.
+ */
+#define RELAY_READ_TIMEOUT_MS (10 * 1000)
+/* The relay server checks the timeouts above this often. */
+#define RELAY_TICK_MS 250
+/*
+ * How often httun fcgi looks at requests waiting for the relay (RELAY_WAIT_MS) and at its
+ * reconnect backoff: a tenth of RELAY_RECONNECT_MIN_MS would be needlessly busy; 100 ms
+ * keeps both within a tick of their target.
+ */
+#define FCGI_TICK_MS 100
+/*
+ * Output bytes httun fcgi queues on one FastCGI connection before it stops reading that
+ * connection (and resumes once the web server reads again). Without it a peer flooding
+ * GET_VALUES and never reading grows the app's memory without bound; 4 MiB holds two
+ * maximum-size answers.
+ */
+#define FCGI_MAX_QUEUED_BYTES (4 * 1024 * 1024)
 /* STDIN bytes httun fcgi accepts for one request: the relayed body limit. */
 #define FCGI_STDIN_MAX_BYTES RELAY_MAX_BODY_BYTES
 

@@ -7,6 +7,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/relay.h"
+#include "core/unixsock.h"
 #include "fcgi/fcgi_record.h"
 
 #include <errno.h>
@@ -17,9 +18,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* How often waiting requests and the reconnect backoff are looked at. */
-#define APP_TICK_MS 100
 
 union stream {
 	uv_handle_t h;
@@ -55,6 +53,7 @@ struct fconn {
 	struct fconn *prev, *next;
 	bool closing;
 	bool close_after_writes;
+	bool paused; /* reading stopped: FCGI_MAX_QUEUED_BYTES of output not yet written */
 	unsigned writes;
 	uint8_t *rbuf;
 	size_t rlen;
@@ -158,6 +157,8 @@ static void freq_list(struct freq *r)
 }
 
 static void conn_close(struct fconn *c);
+static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
 static void fout_cb(uv_write_t *w, int status)
 {
@@ -168,8 +169,16 @@ static void fout_cb(uv_write_t *w, int status)
 	free(o->data);
 	free(o);
 	c->writes--;
-	if (c->writes == 0 && c->close_after_writes)
+	if (c->writes == 0 && c->close_after_writes) {
 		conn_close(c);
+		return;
+	}
+	/* The web server reads again: take its records again. */
+	if (c->paused && !c->closing && c->io.s.write_queue_size <= FCGI_MAX_QUEUED_BYTES) {
+		c->paused = false;
+		if (uv_read_start(&c->io.s, conn_alloc_cb, conn_read_cb) < 0)
+			conn_close(c);
+	}
 }
 
 /* Forgets request r of c after its END_REQUEST is queued. */
@@ -292,17 +301,19 @@ static void freq_answer(struct freq *r, unsigned status, struct span ctype, stru
 
 	/*
 	 * no-store: nothing may cache a tunnel answer. X-Accel-Buffering: nginx passes a
-	 * long-poll answer on as it comes instead of collecting it in its buffers.
+	 * long-poll answer on as it comes instead of collecting it in its buffers. Neither on
+	 * a 4xx: a probe must see what any web server's error page looks like.
 	 */
 	n = snprintf(head, sizeof(head),
 		     "Status: %u %s\r\n"
 		     "Content-Type: %.*s\r\n"
 		     "Content-Length: %zu\r\n"
-		     "Cache-Control: no-store\r\n"
-		     "X-Accel-Buffering: no\r\n"
+		     "%s"
 		     "\r\n",
-		     status, status_reason(status), (int)ctype.len, (const char *)ctype.p,
-		     body.len);
+		     status, status_reason(status), (int)ctype.len, (const char *)ctype.p, body.len,
+		     status >= 400 && status < 500
+			     ? ""
+			     : "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n");
 	data = malloc((size_t)n + body.len);
 	if (data) {
 		memcpy(data, head, (size_t)n);
@@ -317,10 +328,12 @@ static void freq_answer(struct freq *r, unsigned status, struct span ctype, stru
 
 static void freq_error(struct freq *r, unsigned status)
 {
-	const char *reason = status_reason(status);
+	char body[64];
 
+	/* Like the HTTP server's error bodies: the reason phrase and a newline. */
+	snprintf(body, sizeof(body), "%s\n", status_reason(status));
 	r->conn->app->stats.local_errors++;
-	freq_answer(r, status, SPAN_STR("text/plain"), SPAN_STR(reason));
+	freq_answer(r, status, SPAN_STR("text/plain"), SPAN_STR(body));
 }
 
 /* ---- the relay to httun server ---- */
@@ -871,6 +884,11 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	memmove(c->rbuf, cur.p, cur.len);
 	c->rlen = cur.len;
+	/* A peer that does not read what it asked for gets no more of our memory. */
+	if (c->io.s.write_queue_size > FCGI_MAX_QUEUED_BYTES) {
+		c->paused = true;
+		uv_read_stop(&c->io.s);
+	}
 }
 
 static void lst_connection_cb(uv_stream_t *s, int status)
@@ -917,7 +935,8 @@ static void lst_connection_cb(uv_stream_t *s, int status)
 		return;
 	}
 	app->stats.connections++;
-	uv_read_start(&c->io.s, conn_alloc_cb, conn_read_cb);
+	if (uv_read_start(&c->io.s, conn_alloc_cb, conn_read_cb) < 0)
+		conn_close(c);
 }
 
 /* ---- the app ---- */
@@ -939,7 +958,12 @@ struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
 	}
 	app->rrcap = RELAY_READ_BUF_BYTES;
 	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
-	uv_timer_init(loop, &app->timer);
+	if (uv_timer_init(loop, &app->timer) < 0) {
+		free(app->server_socket);
+		free(app->rrbuf);
+		free(app);
+		return NULL;
+	}
 	app->timer.data = app;
 	app->handles++;
 	return app;
@@ -980,29 +1004,40 @@ int fcgi_app_listen_fd(struct fcgi_app *app, int fd)
 
 int fcgi_app_listen_path(struct fcgi_app *app, const char *path)
 {
-	struct stat st;
+	mode_t old;
 	int err;
 
 	if (app->listening)
 		return -EALREADY;
-	/* A socket left behind by a killed relay is replaced; anything else is not ours. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		if (unlink(path) < 0)
-			return -errno;
-	}
+	if (path[0] != '/')
+		return -EINVAL;
+	/* Whoever may write the directory can swap the socket file for a symlink. */
+	err = unixsock_dir_check(path);
+	if (err == -EPERM)
+		log_warnx("fcgi: %s: its directory must be owned by root or by this user and not "
+			  "writable by group or others; refusing to create the socket there",
+			  path);
+	if (err < 0)
+		return err;
+	/*
+	 * A socket left behind by a killed relay is replaced; a live one (another httun fcgi
+	 * accepts on it) and anything that is not a socket are not ours.
+	 */
+	err = unixsock_clear_stale(path);
+	if (err < 0)
+		return err;
 	err = uv_pipe_init(app->loop, &app->lst.pipe, 0);
 	if (err < 0)
 		return err;
 	app->lst.h.data = app;
 	app->listening = true;
 	app->handles++;
+	/* Mode 0660 from the umask, not a chmod of the path that could follow a symlink. */
+	old = umask(0117);
 	err = uv_pipe_bind(&app->lst.pipe, path);
+	umask(old);
 	if (err < 0)
 		return err;
-	if (chmod(path, 0660) < 0)
-		return -errno;
 	return uv_listen(&app->lst.s, SOMAXCONN, lst_connection_cb);
 }
 
@@ -1017,7 +1052,7 @@ void fcgi_app_start(struct fcgi_app *app)
 		return;
 	app->started = true;
 	relay_connect(app);
-	uv_timer_start(&app->timer, timer_cb, APP_TICK_MS, APP_TICK_MS);
+	uv_timer_start(&app->timer, timer_cb, FCGI_TICK_MS, FCGI_TICK_MS);
 }
 
 void fcgi_app_free(struct fcgi_app *app)

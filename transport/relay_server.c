@@ -7,8 +7,10 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/relay.h"
+#include "core/unixsock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,7 @@ struct relay_req {
 /* A RESPONSE being written: header and fixed fields here, body in the caller's buffers. */
 struct relay_write {
 	uv_write_t w;
+	struct relay_conn *conn;
 	http_sent_cb sent_cb;
 	void *sent_arg;
 	uint8_t head[RELAY_HEADER_BYTES + RELAY_RESPONSE_FIXED_BYTES + RELAY_CTYPE_MAX_BYTES];
@@ -47,6 +50,11 @@ struct relay_conn {
 	struct relay_conn *prev, *next;
 	bool closing;
 	bool hello;
+	bool paused; /* reading stopped: too many answers queued for this relay */
+	unsigned nwrites; /* answers queued, their write not completed */
+	uint64_t since_ms; /* accepted */
+	uint64_t read_ms; /* last read */
+	uint64_t write_ms; /* last write completed, or the first queued after none */
 	uint8_t *rbuf;
 	size_t rlen, rcap;
 	unsigned small_reads; /* reads in a row that needed no large buffer */
@@ -63,6 +71,8 @@ struct relay_server {
 	void *arg;
 	uv_pipe_t listener;
 	bool listening;
+	uv_timer_t timer;
+	uint64_t hello_timeout_ms, read_timeout_ms, write_timeout_ms;
 	char *path;
 	struct relay_conn *conns;
 	unsigned nconns;
@@ -115,14 +125,24 @@ static struct relay_req *req_find(struct relay_conn *c, uint32_t id)
 }
 
 static void conn_close(struct relay_conn *c);
+static void conn_resume(struct relay_conn *c);
 
+/*
+ * Runs before the connection's close callback even when the close cancelled the write
+ * (libuv flushes the write queue first), so rw->conn is still there.
+ */
 static void write_cb(uv_write_t *w, int status)
 {
 	struct relay_write *rw = w->data;
+	struct relay_conn *c = rw->conn;
 
 	if (rw->sent_cb)
 		rw->sent_cb(status < 0 ? status : 0, rw->sent_arg);
 	free(rw);
+	c->nwrites--;
+	c->write_ms = uv_now(c->srv->loop);
+	if (!c->closing)
+		conn_resume(c);
 }
 
 static int relay_req_sendv(struct http_request *req, int status, const char *content_type,
@@ -157,12 +177,16 @@ static int relay_req_sendv(struct http_request *req, int status, const char *con
 		memcpy(&rw->bufs[1], bufs, nbufs * sizeof(uv_buf_t));
 	rw->sent_cb = sent_cb;
 	rw->sent_arg = arg;
+	rw->conn = c;
 	rw->w.data = rw;
 	err = uv_write(&rw->w, (uv_stream_t *)&c->pipe, rw->bufs, nbufs + 1, write_cb);
 	if (err < 0) {
 		free(rw);
 		goto fail_close;
 	}
+	/* Counted until written: RELAY_MAX_REQS bounds answers the relay has not read, too. */
+	if (c->nwrites++ == 0)
+		c->write_ms = uv_now(c->srv->loop);
 	req_free(r);
 	return 0;
 
@@ -179,12 +203,16 @@ fail:
 
 static int relay_req_send_error(struct http_request *req, int status, bool close)
 {
-	/* The reason phrase is a static string: nothing to free once written. */
+	/*
+	 * The body an ordinary web server sends: the reason phrase and a newline, as the HTTP
+	 * server answers. Static strings: nothing to free once written.
+	 */
 	const char *reason = http_status_reason(status);
-	uv_buf_t b = uv_buf_init((char *)(uintptr_t)reason, (unsigned)strlen(reason));
+	uv_buf_t b[2] = { uv_buf_init((char *)(uintptr_t)reason, (unsigned)strlen(reason)),
+			  uv_buf_init((char *)(uintptr_t) "\n", 1) };
 
 	(void)close; /* the web server owns the client's connection */
-	return relay_req_sendv(req, status, "text/plain", &b, 1, NULL, NULL);
+	return relay_req_sendv(req, status, "text/plain", b, 2, NULL, NULL);
 }
 
 static void relay_req_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg)
@@ -304,6 +332,7 @@ static int conn_request(struct relay_conn *c, const struct relay_msg *m)
 	struct relay_server *rs = c->srv;
 	struct relay_request rq;
 	struct relay_req *r;
+	bool over;
 	int err;
 
 	err = relay_request_parse(m->payload, &rq);
@@ -311,10 +340,12 @@ static int conn_request(struct relay_conn *c, const struct relay_msg *m)
 		return err;
 	if (req_find(c, m->id))
 		return -EPROTO; /* ids are unique while in flight: replies go by id */
+	/* Checked before the body is copied: a refused request costs no body memory. */
+	over = c->nreqs + c->nwrites >= RELAY_MAX_REQS;
 	r = calloc(1, sizeof(*r) + rq.target.len + 1);
 	if (!r)
 		return -ENOMEM;
-	if (rq.body.len) {
+	if (rq.body.len && !over) {
 		r->body = malloc(rq.body.len);
 		if (!r->body) {
 			free(r);
@@ -344,8 +375,8 @@ static int conn_request(struct relay_conn *c, const struct relay_msg *m)
 	r->req.url = r->url;
 	r->req.url_len = rq.target.len;
 	r->req.body = r->body;
-	r->req.body_len = rq.body.len;
-	if (c->nreqs > RELAY_MAX_REQS) {
+	r->req.body_len = r->body ? rq.body.len : 0;
+	if (over) {
 		/* Answered, not dropped: the relay's request table stays in step. */
 		log_warnx_rl("relay: more than %d requests in flight; answering 503",
 			     RELAY_MAX_REQS);
@@ -387,30 +418,32 @@ static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	*buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
 }
 
-static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Too many answers wait for the relay to read them: stop taking its requests. */
+static bool conn_congested(const struct relay_conn *c)
 {
-	struct relay_conn *c = s->data;
-	struct cursor cur;
+	return c->nwrites >= RELAY_MAX_REQS || c->pipe.write_queue_size > RELAY_MAX_QUEUED_BYTES;
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* Handles the complete messages in the read buffer, up to congestion. */
+static void conn_process(struct relay_conn *c)
+{
+	struct cursor cur = cursor_make(c->rbuf, c->rlen);
 	struct relay_msg m;
 	size_t need = 0;
 	int ret = 0;
 
-	(void)buf;
-	if (nread < 0) {
-		if (nread != UV_EOF)
-			log_warnx_rl("relay: read: %s", uv_strerror((int)nread));
-		else
-			log_debug("relay: a relay disconnected");
-		conn_close(c);
-		return;
-	}
-	c->rlen += (size_t)nread;
-	cur = cursor_make(c->rbuf, c->rlen);
-	while (!c->closing && (ret = relay_msg_next(&cur, &m, &need)) == 1) {
+	while (!c->closing && !c->paused && (ret = relay_msg_next(&cur, &m, &need)) == 1) {
 		ret = conn_message(c, &m);
 		if (ret < 0) {
 			conn_broken(c, "protocol error", ret == -EPROTO ? 0 : ret);
 			return;
+		}
+		if (!c->closing && conn_congested(c)) {
+			/* The rest stays in rbuf; conn_resume goes on once the relay reads. */
+			c->paused = true;
+			uv_read_stop((uv_stream_t *)&c->pipe);
 		}
 	}
 	if (c->closing)
@@ -421,6 +454,8 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	memmove(c->rbuf, cur.p, cur.len);
 	c->rlen = cur.len;
+	if (c->paused)
+		return;
 	if (need > c->rcap) {
 		/* Bounded by relay_msg_next: at most the largest message the protocol allows. */
 		uint8_t *nb = realloc(c->rbuf, need);
@@ -447,6 +482,41 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 }
 
+/* An answer was written: read the relay's requests again once the queue is short. */
+static void conn_resume(struct relay_conn *c)
+{
+	int err;
+
+	if (!c->paused || conn_congested(c))
+		return;
+	c->paused = false;
+	conn_process(c);
+	if (c->closing || c->paused)
+		return;
+	err = uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
+	if (err < 0)
+		conn_broken(c, "read", err);
+}
+
+static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct relay_conn *c = s->data;
+
+	(void)buf;
+	if (nread < 0) {
+		if (nread != UV_EOF)
+			log_warnx_rl("relay: read: %s", uv_strerror((int)nread));
+		else
+			log_debug("relay: a relay disconnected");
+		conn_close(c);
+		return;
+	}
+	if (nread > 0)
+		c->read_ms = uv_now(c->srv->loop);
+	c->rlen += (size_t)nread;
+	conn_process(c);
+}
+
 static bool peer_allowed(const struct relay_server *rs, int fd, struct ucred *cred)
 {
 	socklen_t len = sizeof(*cred);
@@ -456,6 +526,27 @@ static bool peer_allowed(const struct relay_server *rs, int fd, struct ucred *cr
 	return cred->uid == 0 ||
 	       (rs->cfg.allow_uid != (uid_t)-1 && cred->uid == rs->cfg.allow_uid) ||
 	       (rs->cfg.allow_gid != (gid_t)-1 && cred->gid == rs->cfg.allow_gid);
+}
+
+/*
+ * At the connection cap: closes the oldest connection (other than fresh) that has not
+ * sent HELLO, so that idle connections cannot lock the real relay out. False if none.
+ */
+static bool conn_evict(struct relay_server *rs, const struct relay_conn *fresh)
+{
+	struct relay_conn *victim = NULL;
+
+	/* The list is newest first: the last match is the oldest. */
+	for (struct relay_conn *c = rs->conns; c; c = c->next)
+		if (c != fresh && !c->hello)
+			victim = c;
+	if (!victim)
+		return false;
+	rs->stats.evicted++;
+	log_warnx_rl("relay: %d relay connections; closing the oldest one without HELLO",
+		     RELAY_MAX_CONNS);
+	conn_close(victim);
+	return true;
 }
 
 static void refused_close_cb(uv_handle_t *h)
@@ -496,7 +587,12 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 	}
 	c->rcap = RELAY_READ_BUF_BYTES;
 	c->srv = rs;
-	uv_pipe_init(rs->loop, &c->pipe, 0);
+	c->since_ms = c->read_ms = uv_now(rs->loop);
+	if (uv_pipe_init(rs->loop, &c->pipe, 0) < 0) {
+		free(c->rbuf);
+		free(c);
+		return; /* cannot happen for a pipe on Linux; the backlog keeps the peer */
+	}
 	c->pipe.data = c;
 	rs->handles++;
 	c->next = rs->conns;
@@ -517,7 +613,7 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 		conn_close(c);
 		return;
 	}
-	if (rs->nconns > RELAY_MAX_CONNS) {
+	if (rs->nconns > RELAY_MAX_CONNS && !conn_evict(rs, c)) {
 		rs->stats.refused++;
 		log_warnx_rl("relay: more than %d relay connections; refusing one",
 			     RELAY_MAX_CONNS);
@@ -526,10 +622,35 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 	}
 	rs->stats.accepted++;
 	log_info("relay: httun fcgi connected (pid %d, uid %u)", (int)cred.pid, (unsigned)cred.uid);
-	uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
+	if (uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb) < 0)
+		conn_close(c);
 }
 
 /* ---- server ---- */
+
+static void timer_cb(uv_timer_t *t)
+{
+	struct relay_server *rs = t->data;
+	uint64_t now = uv_now(rs->loop);
+	struct relay_conn *next;
+
+	for (struct relay_conn *c = rs->conns; c; c = next) {
+		const char *why = NULL;
+
+		next = c->next;
+		if (!c->hello && now - c->since_ms >= rs->hello_timeout_ms)
+			why = "no HELLO in time";
+		else if (c->nwrites && now - c->write_ms >= rs->write_timeout_ms)
+			why = "the relay does not read its answers";
+		else if (!c->paused && c->rlen && now - c->read_ms >= rs->read_timeout_ms)
+			why = "a message stalled half-way";
+		if (why) {
+			rs->stats.timed_out++;
+			log_warnx_rl("relay: closing a relay connection: %s", why);
+			conn_close(c);
+		}
+	}
+}
 
 struct relay_server *relay_server_new(uv_loop_t *loop, const struct relay_server_config *cfg,
 				      http_request_cb on_request, void *arg)
@@ -542,6 +663,17 @@ struct relay_server *relay_server_new(uv_loop_t *loop, const struct relay_server
 	rs->cfg = *cfg;
 	rs->on_request = on_request;
 	rs->arg = arg;
+	rs->hello_timeout_ms =
+		cfg->hello_timeout_ms ? cfg->hello_timeout_ms : RELAY_HELLO_TIMEOUT_MS;
+	rs->read_timeout_ms = cfg->read_timeout_ms ? cfg->read_timeout_ms : RELAY_READ_TIMEOUT_MS;
+	rs->write_timeout_ms =
+		cfg->write_timeout_ms ? cfg->write_timeout_ms : RELAY_WRITE_TIMEOUT_MS;
+	if (uv_timer_init(loop, &rs->timer) < 0) {
+		free(rs);
+		return NULL;
+	}
+	rs->timer.data = rs;
+	rs->handles++;
 	return rs;
 }
 
@@ -563,28 +695,13 @@ static int make_dir(const struct relay_server *rs, const char *path)
 		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 	if (mkdir(dir, 0750) < 0)
 		return -errno;
-	if (rs->cfg.allow_gid != (gid_t)-1 && chown(dir, (uid_t)-1, rs->cfg.allow_gid) < 0)
+	if (rs->cfg.allow_gid != (gid_t)-1 && lchown(dir, (uid_t)-1, rs->cfg.allow_gid) < 0)
 		return -errno;
 	log_info("relay: created %s (mode 0750)", dir);
 	return 0;
 }
 
-/* Whether something accepts connections on the Unix socket at path. */
-static bool socket_alive(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool alive;
-
-	if (fd < 0)
-		return false;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	alive = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-	close(fd);
-	return alive;
-}
-
-static void listener_close_cb(uv_handle_t *h)
+static void server_handle_close_cb(uv_handle_t *h)
 {
 	struct relay_server *rs = h->data;
 
@@ -594,7 +711,7 @@ static void listener_close_cb(uv_handle_t *h)
 
 int relay_server_listen(struct relay_server *rs, const char *path)
 {
-	struct stat st;
+	mode_t old;
 	int err;
 
 	if (rs->listening)
@@ -604,33 +721,47 @@ int relay_server_listen(struct relay_server *rs, const char *path)
 	err = make_dir(rs, path);
 	if (err < 0)
 		return err;
-	/* A socket left by a server that was killed: replace it. Anything else is not ours. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return -EEXIST;
-		if (socket_alive(path))
-			return -EADDRINUSE; /* another httun server serves it: do not steal it */
-		if (unlink(path) < 0)
-			return -errno;
-	}
+	/* Whoever may write the directory can swap the socket file for a symlink. */
+	err = unixsock_dir_check(path);
+	if (err == -EPERM)
+		log_warnx("relay: %s: its directory must be owned by root and not writable by "
+			  "group or others; refusing to create the relay socket there",
+			  path);
+	if (err < 0)
+		return err;
+	/*
+	 * A socket left by a server that was killed is replaced; a live one (another httun
+	 * server serves it) and anything that is not a socket are not ours.
+	 */
+	err = unixsock_clear_stale(path);
+	if (err < 0)
+		return err;
 	err = uv_pipe_init(rs->loop, &rs->listener, 0);
 	if (err < 0)
 		return err;
 	rs->listener.data = rs;
 	rs->handles++;
 	rs->listening = true;
+	/*
+	 * Created 0660 (group members may connect, nobody else; credentials are checked on
+	 * accept too) by the umask, not by a chmod of the path afterwards, which would follow
+	 * a symlink put in its place.
+	 */
+	old = umask(0117);
 	err = uv_pipe_bind(&rs->listener, path);
+	umask(old);
 	if (err < 0)
 		return err;
 	rs->path = strdup(path);
 	if (!rs->path)
 		return -ENOMEM;
-	/* Group members may connect, nobody else; credentials are checked on accept too. */
-	if (chmod(path, 0660) < 0)
+	if (rs->cfg.allow_gid != (gid_t)-1 &&
+	    fchownat(AT_FDCWD, path, (uid_t)-1, rs->cfg.allow_gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	if (rs->cfg.allow_gid != (gid_t)-1 && chown(path, (uid_t)-1, rs->cfg.allow_gid) < 0)
-		return -errno;
-	return uv_listen((uv_stream_t *)&rs->listener, SOMAXCONN, listener_connection_cb);
+	err = uv_listen((uv_stream_t *)&rs->listener, SOMAXCONN, listener_connection_cb);
+	if (err < 0)
+		return err;
+	return uv_timer_start(&rs->timer, timer_cb, RELAY_TICK_MS, RELAY_TICK_MS);
 }
 
 const struct relay_server_stats *relay_server_stats(const struct relay_server *rs)
@@ -648,7 +779,8 @@ void relay_server_free(struct relay_server *rs)
 	if (rs->listening) {
 		if (rs->path)
 			unlink(rs->path);
-		uv_close((uv_handle_t *)&rs->listener, listener_close_cb);
+		uv_close((uv_handle_t *)&rs->listener, server_handle_close_cb);
 	}
+	uv_close((uv_handle_t *)&rs->timer, server_handle_close_cb);
 	server_maybe_free(rs);
 }

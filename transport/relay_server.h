@@ -26,6 +26,8 @@ struct relay_server_config {
 	 */
 	uid_t allow_uid;
 	gid_t allow_gid;
+	/* 0: RELAY_HELLO_TIMEOUT_MS, RELAY_READ_TIMEOUT_MS, RELAY_WRITE_TIMEOUT_MS (tests). */
+	uint64_t hello_timeout_ms, read_timeout_ms, write_timeout_ms;
 };
 
 struct relay_server_stats {
@@ -34,6 +36,8 @@ struct relay_server_stats {
 	uint64_t broken; /* connections closed for a protocol error */
 	uint64_t requests; /* requests handed to the handler */
 	uint64_t cancelled; /* requests the relay cancelled or lost while parked */
+	uint64_t evicted; /* connections without HELLO closed to make room at the cap */
+	uint64_t timed_out; /* connections closed for a HELLO, read or write timeout */
 };
 
 /* cfg is copied. Returns NULL when out of memory. */

@@ -11,6 +11,7 @@
 #include "fcgi/fcgi_record.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -303,6 +305,9 @@ static void test_relay_round_trip(void **state)
 	fcgi_answer(f, web, 1, out, sizeof(out));
 	assert_non_null(strstr(out, "Status: 404 Not Found\r\n"));
 	assert_non_null(strstr(out, "Content-Length: 0\r\n"));
+	/* An error looks like any web server's: no tunnel headers. */
+	assert_null(strstr(out, "Cache-Control"));
+	assert_null(strstr(out, "X-Accel-Buffering"));
 	/* An answer for an id nobody waits for is dropped. */
 	relay_respond(f, 999, 200, "stray");
 	pump(f);
@@ -372,7 +377,11 @@ static void test_bad_requests_answered_locally(void **state)
 		send_all(web, b, w.len);
 	}
 	fcgi_answer(f, web, 4, out, sizeof(out));
-	assert_non_null(strstr(out, "Status: 400 Bad Request\r\n"));
+	assert_string_equal(out, "Status: 400 Bad Request\r\n"
+				 "Content-Type: text/plain\r\n"
+				 "Content-Length: 12\r\n"
+				 "\r\n"
+				 "Bad Request\n");
 	/* CONTENT_LENGTH beyond the body limit. */
 	{
 		uint8_t b[1024], params[256], begin[8] = { 0, FCGI_RESPONDER, FCGI_KEEP_CONN };
@@ -433,6 +442,131 @@ static void test_server_away_503(void **state)
 	pump(f);
 }
 
+/*
+ * --listen: the socket is made 0660; a live socket (another httun fcgi accepts on it) is
+ * not taken over, a file that is not a socket is not removed, and a directory others may
+ * write is refused.
+ */
+static void test_listen_path(void **state)
+{
+	struct fixture *f = *state;
+	struct fcgi_app *a, *b;
+	char path[128], dir[96], file[128];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/listen.sock", f->dir);
+	a = fcgi_app_new(&f->loop, f->relay_path);
+	assert_int_equal(fcgi_app_listen_path(a, path), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0660);
+	b = fcgi_app_new(&f->loop, f->relay_path);
+	assert_int_equal(fcgi_app_listen_path(b, path), -EADDRINUSE);
+	fcgi_app_free(b);
+	fcgi_app_free(a);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	/* The listener closed, a stale socket file is left: it is replaced. */
+	b = fcgi_app_new(&f->loop, f->relay_path);
+	assert_int_equal(fcgi_app_listen_path(b, path), 0);
+	fcgi_app_free(b);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	unlink(path);
+
+	snprintf(file, sizeof(file), "%s/file", f->dir);
+	fd = open(file, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	b = fcgi_app_new(&f->loop, f->relay_path);
+	assert_int_equal(fcgi_app_listen_path(b, file), -EEXIST);
+	fcgi_app_free(b);
+	unlink(file);
+
+	snprintf(dir, sizeof(dir), "%s/open", f->dir);
+	snprintf(path, sizeof(path), "%s/l.sock", dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 01777), 0);
+	b = fcgi_app_new(&f->loop, f->relay_path);
+	assert_int_equal(fcgi_app_listen_path(b, path), -EPERM);
+	fcgi_app_free(b);
+	assert_int_equal(lstat(path, &st), -1);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+	rmdir(dir);
+}
+
+/*
+ * A web server connection that floods GET_VALUES and never reads the answers: the app
+ * stops reading it once FCGI_MAX_QUEUED_BYTES wait (the sender stalls), instead of
+ * queueing answers without bound; it reads again once the peer drains them.
+ */
+static void test_unread_output_stops_reading(void **state)
+{
+	struct fixture *f = *state;
+	static uint8_t batch[64 * 1024], sink[65536];
+	uint8_t pairs[64];
+	struct writer p = writer_make(pairs, sizeof(pairs));
+	struct writer w = writer_make(batch, sizeof(batch));
+	size_t sent = 0, one, got = 0;
+	int stalled = 0, web, rcv = 4096;
+	char out[512];
+
+	relay_accept(f);
+	web = unix_connect(f->web_path);
+	setsockopt(web, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	fcgi_write_pair(&p, S("FCGI_MAX_CONNS"), S(""));
+	assert_int_equal(fcgi_write_record(&w, FCGI_GET_VALUES, 0, pairs, p.len), 0);
+	one = w.len;
+	while (w.len + one <= sizeof(batch))
+		assert_int_equal(fcgi_write_record(&w, FCGI_GET_VALUES, 0, pairs, p.len), 0);
+	while (sent < 64u * 1024 * 1024 && stalled < 100) {
+		ssize_t n = send(web, batch + sent % w.len, w.len - sent % w.len,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			sent += (size_t)n;
+			stalled = 0;
+		} else {
+			stalled++;
+		}
+		pump(f);
+	}
+	assert_true(stalled >= 100);
+	assert_true(sent < 32u * 1024 * 1024);
+	/* Drain: the app reads again (the rest of a cut record goes in), and goes on. */
+	for (int quiet = 0; quiet < 200;) {
+		ssize_t n = recv(web, sink, sizeof(sink), MSG_DONTWAIT);
+
+		if (sent % one) {
+			ssize_t k = send(web, batch + sent % w.len, one - sent % one,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (k > 0)
+				sent += (size_t)k;
+		}
+		if (n > 0) {
+			got += (size_t)n;
+			quiet = 0;
+		} else {
+			quiet++;
+			pump(f);
+			usleep(500);
+		}
+	}
+	assert_int_equal(sent % one, 0);
+	assert_true(got > 0);
+	fcgi_request(web, 3, true, "GET", "/httun", "/missing", "", "");
+	{
+		struct relay_msg m;
+
+		assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+		relay_respond(f, m.id, 200, "ok");
+	}
+	fcgi_answer(f, web, 3, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 200 OK\r\n"));
+	close(web);
+	pump(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -442,6 +576,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests_answered_locally, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_server_away_503, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_listen_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unread_output_stops_reading, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,7 @@
  * with the wrong credentials refused.
  */
 #include "transport/relay_server.h"
+#include "core/limits.h"
 #include "core/relay.h"
 
 #include <errno.h>
@@ -264,6 +265,9 @@ static void test_requests_by_id(void **state)
 	assert_int_equal(m.id, 7);
 	assert_int_equal(relay_response_parse(m.payload, &rs), 0);
 	assert_int_equal(rs.status, 404);
+	/* The body the HTTP server sends for a 404: nothing tells a tunnel apart. */
+	assert_int_equal(rs.body.len, 10);
+	assert_memory_equal(rs.body.p, "Not Found\n", 10);
 
 	/* CANCEL drops a parked request; a CANCEL for an answered id is harmless. */
 	send_request(fd, 8, "GET", "/park/b", "");
@@ -392,6 +396,215 @@ static void test_wrong_credentials(void **state)
 	assert_int_equal(relay_server_stats(f->rs)->accepted, 0);
 }
 
+/* Replaces the fixture's server by one with short timeouts, on the same path. */
+static void restart_short(struct fixture *f)
+{
+	struct relay_server_config cfg = { .allow_uid = 12345,
+					   .allow_gid = (gid_t)-1,
+					   .hello_timeout_ms = 300,
+					   .read_timeout_ms = 300,
+					   .write_timeout_ms = 300 };
+
+	relay_server_free(f->rs);
+	pump(f);
+	f->rs = relay_server_new(&f->loop, &cfg, on_request, f);
+	assert_non_null(f->rs);
+	assert_int_equal(relay_server_listen(f->rs, f->path), 0);
+}
+
+/* Pumps the loop for about ms milliseconds. */
+static void pump_ms(struct fixture *f, int ms)
+{
+	for (int i = 0; i < ms / 5; i++) {
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(5000);
+	}
+}
+
+/* Whether fd sees EOF (after reading and discarding whatever is queued). */
+static bool drains_to_eof(struct fixture *f, int fd)
+{
+	uint8_t b[65536];
+
+	for (int i = 0; i < 2000; i++) {
+		ssize_t n = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+
+		if (n == 0)
+			return true;
+		if (n < 0 && errno != EAGAIN)
+			return true; /* reset */
+		if (n < 0) {
+			pump(f);
+			usleep(1000);
+		}
+	}
+	return false;
+}
+
+/*
+ * A relay that sends requests and never reads the answers: the server stops reading it
+ * once its answers back up (the relay's sends stall), and closes it after the write
+ * timeout. Before the fix the server read on, queueing answers without bound.
+ */
+static void test_unread_answers(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[4096], batch[64 * 1024];
+	struct relay_msg m;
+	struct writer w = writer_make(batch, sizeof(batch));
+	size_t sent = 0, one;
+	uint32_t id = 1;
+	int stalled = 0, fd, rcv = 4096;
+
+	restart_short(f);
+	fd = relay_connect(f);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	send_hello(fd);
+	assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), RELAY_HELLO);
+	assert_int_equal(relay_write_request_head(&w, 1, S("GET"), S("/missing"), 0), 0);
+	one = w.len;
+	while (w.len + one <= sizeof(batch))
+		assert_int_equal(relay_write_request_head(&w, 1, S("GET"), S("/missing"), 0), 0);
+	/* Ids must be unique only while in flight; answered ones may repeat. */
+	while (sent < 256u * 1024 * 1024 && stalled < 100) {
+		ssize_t n;
+
+		for (size_t off = 0; off < w.len; off += one)
+			store_be32(batch + off + 4, id++ % 100000 + 1);
+		n = send(fd, batch, w.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			sent += (size_t)n;
+			stalled = 0;
+			/* keep messages whole: send the rest blocking-ish */
+			if ((size_t)n < w.len) {
+				size_t rest = w.len - (size_t)n;
+
+				while (rest) {
+					ssize_t k;
+
+					pump(f);
+					k = send(fd, batch + w.len - rest, rest,
+						 MSG_DONTWAIT | MSG_NOSIGNAL);
+					if (k > 0) {
+						rest -= (size_t)k;
+						sent += (size_t)k;
+					} else if (++stalled >= 100) {
+						break;
+					}
+				}
+			}
+		} else {
+			stalled++;
+		}
+		pump(f);
+	}
+	/* The server stopped reading long before 256 MiB of requests. */
+	assert_true(stalled >= 100);
+	assert_true(sent < 64u * 1024 * 1024);
+	assert_int_equal(relay_server_stats(f->rs)->timed_out, 0);
+	pump_ms(f, 700);
+	assert_int_equal(relay_server_stats(f->rs)->timed_out, 1);
+	assert_true(drains_to_eof(f, fd));
+	close(fd);
+}
+
+/* A connection that never says HELLO, and one that stops half-way in a message. */
+static void test_timeouts(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[4096];
+	struct relay_msg m;
+	static const uint8_t half[] = { 2, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 40, 3, 'G' };
+	int silent, stalled, good;
+
+	restart_short(f);
+	silent = relay_connect(f);
+	stalled = relay_connect(f);
+	good = relay_connect(f);
+	send_hello(stalled);
+	send_hello(good);
+	assert_int_equal(recv_msg(f, stalled, buf, sizeof(buf), &m), RELAY_HELLO);
+	assert_int_equal(recv_msg(f, good, buf, sizeof(buf), &m), RELAY_HELLO);
+	send_all(stalled, half, sizeof(half));
+	pump_ms(f, 700);
+	assert_true(drains_to_eof(f, silent));
+	assert_true(drains_to_eof(f, stalled));
+	assert_int_equal(relay_server_stats(f->rs)->timed_out, 2);
+	/* An idle relay past its HELLO stays. */
+	send_request(good, 1, "POST", "/echo", "idle ok");
+	assert_int_equal(recv_msg(f, good, buf, sizeof(buf), &m), RELAY_RESPONSE);
+	close(silent);
+	close(stalled);
+	close(good);
+	pump(f);
+}
+
+/* At the cap, the oldest connection without HELLO makes room for a newcomer. */
+static void test_evict_at_cap(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[4096];
+	struct relay_msg m;
+	int idle[RELAY_MAX_CONNS], fd;
+
+	for (int i = 0; i < RELAY_MAX_CONNS; i++)
+		idle[i] = relay_connect(f);
+	fd = relay_connect(f);
+	send_hello(fd);
+	assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), RELAY_HELLO);
+	assert_int_equal(relay_server_stats(f->rs)->evicted, 1);
+	assert_int_equal(relay_server_stats(f->rs)->refused, 0);
+	assert_true(drains_to_eof(f, idle[0])); /* the oldest went */
+	send_request(fd, 1, "POST", "/echo", "in");
+	assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), RELAY_RESPONSE);
+	for (int i = 0; i < RELAY_MAX_CONNS; i++)
+		close(idle[i]);
+	close(fd);
+	pump(f);
+}
+
+/*
+ * A directory others could write to (or owned by another user) is refused: whoever can
+ * write it can swap the socket file for a symlink.
+ */
+static void test_unsafe_dir(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_server_config cfg = { .allow_uid = (uid_t)-1, .allow_gid = (gid_t)-1 };
+	struct relay_server *rs2;
+	char dir[96], path[128];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s/open", f->dir);
+	snprintf(path, sizeof(path), "%s/relay.sock", dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 01777), 0);
+	rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+	assert_int_equal(relay_server_listen(rs2, path), -EPERM);
+	relay_server_free(rs2);
+	assert_int_equal(chmod(dir, 0770), 0);
+	rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+	assert_int_equal(relay_server_listen(rs2, path), -EPERM);
+	relay_server_free(rs2);
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(dir, 0755), 0);
+		assert_int_equal(chown(dir, 65534, 65534), 0);
+		rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+		assert_int_equal(relay_server_listen(rs2, path), -EPERM);
+		relay_server_free(rs2);
+		assert_int_equal(chown(dir, 0, 0), 0);
+	}
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(lstat(path, &st), -1); /* nothing was created on the refusals */
+	rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
+	assert_int_equal(relay_server_listen(rs2, path), 0);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	relay_server_free(rs2);
+	pump(f);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +613,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_requests_by_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protocol_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_credentials, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unread_answers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_at_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unsafe_dir, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
