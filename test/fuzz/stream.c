@@ -7,6 +7,7 @@
  * data held (buffered plus unconsumed) never exceeds the window, the buffer stays sorted
  * and disjoint above the delivered offset, and the end is reported once, at the FIN.
  */
+#include "core/limits.h"
 #include "core/stream.h"
 
 #include <errno.h>
@@ -68,12 +69,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		err = stream_rx_data(&rx, off, pattern + off, len, op & 1, i + 1, deliver, &s,
 				     &fin_now);
-		CHECK(err == 0 || err == -EPROTO);
+		/* -ENOBUFS: too many pieces held; the caller resets the stream, so stop here. */
+		CHECK(err == 0 || err == -EPROTO || err == -ENOBUFS);
+		CHECK(rx.nsegs <= L7_MAX_SEGMENTS);
+		if (err == -ENOBUFS)
+			break;
 		CHECK(err != 0 || off + len <= rx.window);
 		CHECK(s.got == rx.next);
 		/* Everything held lies in [consumed, window), and that is one window at most. */
 		CHECK(rx.window - rx.consumed <= WINDOW);
 		CHECK(rx.seg_bytes + stream_rx_unconsumed(&rx) <= rx.window - rx.consumed);
+		/* Held pieces with their bookkeeping never exceed one window of memory. */
+		CHECK(rx.seg_bytes + rx.nsegs * STREAM_SEG_OVERHEAD <= WINDOW);
 		for (const struct stream_seg *g = rx.segs; g; g = g->next) {
 			CHECK(g->len > 0 && g->offset > rx.next);
 			CHECK(g->offset + g->len <= rx.window);
