@@ -4,6 +4,7 @@
  * the request flow, docs/PROTOCOL.md section 9 the relay messages.
  */
 #include "fcgi/fcgi_app.h"
+#include "core/http_status.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/relay.h"
@@ -254,36 +255,6 @@ fail:
 	return err;
 }
 
-static const char *status_reason(unsigned status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 413:
-		return "Content Too Large";
-	case 414:
-		return "URI Too Long";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 502:
-		return "Bad Gateway";
-	case 503:
-		return "Service Unavailable";
-	default:
-		return "Unknown";
-	}
-}
-
 #define SPAN_STR(s) ((struct span){ (const uint8_t *)(s), strlen(s) })
 
 /* Answers r with an HTTP response through the web server, then ends it. */
@@ -310,7 +281,8 @@ static void freq_answer(struct freq *r, unsigned status, struct span ctype, stru
 		     "Content-Length: %zu\r\n"
 		     "%s"
 		     "\r\n",
-		     status, status_reason(status), (int)ctype.len, (const char *)ctype.p, body.len,
+		     status, http_status_reason((int)status), (int)ctype.len, (const char *)ctype.p,
+		     body.len,
 		     status >= 400 && status < 500
 			     ? ""
 			     : "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n");
@@ -331,7 +303,7 @@ static void freq_error(struct freq *r, unsigned status)
 	char body[64];
 
 	/* Like the HTTP server's error bodies: the reason phrase and a newline. */
-	snprintf(body, sizeof(body), "%s\n", status_reason(status));
+	snprintf(body, sizeof(body), "%s\n", http_status_reason((int)status));
 	r->conn->app->stats.local_errors++;
 	freq_answer(r, status, SPAN_STR("text/plain"), SPAN_STR(body));
 }

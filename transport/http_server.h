@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "core/http_status.h" /* http_status_reason */
+
 enum http_method {
 	HTTP_METHOD_OTHER = 0,
 	HTTP_METHOD_GET,
@@ -144,8 +146,5 @@ int http_response_send(struct http_request *req, int status, const char *content
  * Closes the connection afterwards when close is true.
  */
 int http_response_send_error(struct http_request *req, int status, bool close);
-
-/* Reason phrase of a status code ("Not Found"); "Unknown" for codes it does not know. */
-const char *http_status_reason(int status);
 
 #endif
