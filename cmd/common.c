@@ -111,11 +111,20 @@ static void tun_resume(void *ctx)
 		tun_read_start(&t->tun, tunnel_endpoint_get_buf, tunnel_endpoint_packet, t->ep);
 }
 
+static void tun_read_now(void *ctx)
+{
+	struct cmd_tun *t = ctx;
+
+	if (t->open)
+		tun_read_pending(&t->tun);
+}
+
 struct tunnel_io cmd_tun_io(struct cmd_tun *t)
 {
 	struct tunnel_io io = {
 		.deliver = tun_deliver,
 		.resume = tun_resume,
+		.read_now = tun_read_now,
 		.ctx = t,
 		.read_bytes = TUN_VNET_HDR_BYTES + TUN_MAX_GSO_PACKET_BYTES,
 	};

@@ -5,11 +5,22 @@
 #include <sodium.h>
 #include <string.h>
 
+/*
+ * Tokens are ChaCha20 keystream under a key drawn once per process, one block per token
+ * with a counter as the nonce: as unpredictable as randombytes_buf's bytes, without a
+ * getrandom(2) per request (docs/PERFORMANCE.md). Not thread-safe: every request is made
+ * on the loop thread.
+ */
 void carrier_random_token(char out[CARRIER_RANDOM_CHARS + 1])
 {
-	uint8_t r[CARRIER_RANDOM_BYTES];
+	static uint8_t key[crypto_stream_chacha20_KEYBYTES];
+	static uint64_t counter;
+	uint8_t r[CARRIER_RANDOM_BYTES], nonce[crypto_stream_chacha20_NONCEBYTES];
 
-	randombytes_buf(r, sizeof(r));
+	if (counter == 0)
+		randombytes_buf(key, sizeof(key));
+	store_be64(nonce, counter++);
+	crypto_stream_chacha20(r, sizeof(r), nonce, key);
 	sodium_bin2base64(out, CARRIER_RANDOM_CHARS + 1, r, sizeof(r),
 			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }

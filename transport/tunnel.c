@@ -155,8 +155,9 @@ void tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len)
  */
 _Static_assert(FRAME_HEADER_BYTES + RECORD_HEADER_BYTES >= RECORD_GSO_HDR_BYTES,
 	       "a plain IP record has room for a virtio_net_hdr in front of it");
-static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct span pt)
+static unsigned deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct span pt)
 {
+	unsigned delivered = 0;
 	struct cursor c = cursor_make(pt.p, pt.len);
 	struct record r;
 	int ret;
@@ -176,13 +177,13 @@ static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct s
 		switch (r.type) {
 		case REC_IP_GSO:
 			ep->io.deliver(ep->io.ctx, body, r.body.len);
-			ep->stats.rx_packets++;
+			delivered++;
 			break;
 		case REC_IP:
 			memset(body - RECORD_GSO_HDR_BYTES, 0, RECORD_GSO_HDR_BYTES);
 			ep->io.deliver(ep->io.ctx, body - RECORD_GSO_HDR_BYTES,
 				       RECORD_GSO_HDR_BYTES + r.body.len);
-			ep->stats.rx_packets++;
+			delivered++;
 			break;
 		default:
 			/* A malformed L7 record ends decoding of the frame (PROTOCOL.md 5). */
@@ -194,6 +195,8 @@ static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct s
 	}
 	if (ret < 0)
 		ep->stats.rx_malformed++;
+	ep->stats.rx_packets += delivered;
+	return delivered;
 }
 
 void tunnel_receive_body(struct index_table *ix, uint8_t *body, size_t len, uint64_t now_ms,
@@ -228,7 +231,7 @@ void tunnel_receive_body(struct index_table *ix, uint8_t *body, size_t len, uint
 			rx->opened++;
 			rx->ep = ep;
 			ep->stats.rx_frames++;
-			deliver_records(ep, frame, pt);
+			rx->delivered += deliver_records(ep, frame, pt);
 			continue;
 		case -ENOENT:
 			rx->unknown++;

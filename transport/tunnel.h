@@ -21,7 +21,10 @@
  * tun_write takes it with offloads); the buffer is borrowed for the call only: deliver
  * must be done with it when it returns (the receive path rewrites bytes around it).
  * resume says the send queue has room again after get_buf returned 0. deliver NULL: the
- * channel carries no IP, its IP records are dropped and counted.
+ * channel carries no IP, its IP records are dropped and counted. read_now (may be NULL)
+ * reads what the TUN holds at once, into the send queue: the server calls it after a
+ * POST delivered packets, so the replies the kernel made meanwhile (a ping's echo, an
+ * ACK) leave in that POST's answer instead of a later message (docs/DESIGN.md).
  *
  * The l7 hooks are the channel's L7 streams (transport/l7_streams.h sets them): l7_record
  * gets every L7 record of an opened frame (type, body borrowed for the call) and returns
@@ -34,6 +37,7 @@
 struct tunnel_io {
 	void (*deliver)(void *ctx, uint8_t *vnet_pkt, size_t len);
 	void (*resume)(void *ctx);
+	void (*read_now)(void *ctx);
 	void *ctx;
 	/* Bytes one TUN read needs (tun_read_bytes): a frame with less room is sealed first. */
 	size_t read_bytes;
@@ -111,6 +115,7 @@ struct tunnel_rx {
 	unsigned opened;
 	unsigned failed;
 	unsigned unknown;
+	unsigned delivered; /* IP packets handed to io.deliver */
 	bool malformed; /* the body's framing broke off */
 	struct tunnel_endpoint *ep;
 };

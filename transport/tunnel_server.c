@@ -256,6 +256,12 @@ static void handle_post(struct tunnel_server *srv, struct http_request *req)
 	}
 	ch = (struct tunnel_channel *)rx.ep;
 	note_session(ch);
+	/* The replies the kernel made to what we delivered ride on this answer. */
+	if (rx.delivered && ch->ep.io.read_now) {
+		ch->ep.io.read_now(ch->ep.io.ctx);
+		if (ch->ep.dirty)
+			tunnel_endpoint_seal(&ch->ep, clock_now_ms());
+	}
 	respond_frames(ch, req);
 }
 

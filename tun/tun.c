@@ -504,17 +504,10 @@ err_fd:
 	return ret;
 }
 
-static void tun_poll_cb(uv_poll_t *h, int status, int events)
+void tun_read_pending(struct tun *t)
 {
-	struct tun *t = container_of(h, struct tun, poll);
 	size_t need = tun_read_bytes(t);
 
-	if (status < 0) {
-		log_warnx_rl("%s: polling device: %s", t->name, uv_strerror(status));
-		return;
-	}
-	if (!(events & UV_READABLE))
-		return;
 	/* on_packet may stop reading or close the device: check t->reading every round. */
 	for (int i = 0; i < TUN_READ_BUDGET_PACKETS && t->reading; i++) {
 		uint8_t *buf = NULL;
@@ -557,6 +550,18 @@ static void tun_poll_cb(uv_poll_t *h, int status, int events)
 		t->stats.rx_bytes += (uint64_t)n;
 		t->on_packet(t->ctx, buf, (size_t)n);
 	}
+}
+
+static void tun_poll_cb(uv_poll_t *h, int status, int events)
+{
+	struct tun *t = container_of(h, struct tun, poll);
+
+	if (status < 0) {
+		log_warnx_rl("%s: polling device: %s", t->name, uv_strerror(status));
+		return;
+	}
+	if (events & UV_READABLE)
+		tun_read_pending(t);
 }
 
 int tun_read_start(struct tun *t, tun_get_buf_fn get_buf, tun_packet_fn on_packet, void *ctx)

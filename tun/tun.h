@@ -129,6 +129,14 @@ int tun_open(struct tun *t, uv_loop_t *loop, const struct tun_config *cfg, char 
 int tun_read_start(struct tun *t, tun_get_buf_fn get_buf, tun_packet_fn on_packet, void *ctx);
 /* Pause reading: the kernel queues, then drops, what arrives meanwhile. */
 void tun_read_stop(struct tun *t);
+/*
+ * Read what the device holds now, as the readable callback would (at most
+ * TUN_READ_BUDGET_PACKETS packets; nothing when reading is stopped), without waiting for
+ * the loop to report the device readable. For the packets the kernel answers at once
+ * (a ping to a local address, an ACK) while tun_write() delivers: reading them in the same
+ * loop turn lets them leave with the answer to the request that brought their cause.
+ */
+void tun_read_pending(struct tun *t);
 
 /* Smallest buffer get_buf may hand out: MTU, or a whole GSO packet with offload. */
 size_t tun_read_bytes(const struct tun *t);

@@ -39,6 +39,10 @@ e2e_bg client "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/key" --tun \
 
 check "ping through the tunnel (via the recorder)" e2e_wait_for 10 n2 ping -c 1 -W 1 198.18.1.1
 check "20 pings while recording, none lost" n2 ping -q -c 20 -i 0.05 -W 1 198.18.1.1
+# The echo replies ride on the POST answers; pings from the server's side go down the
+# parked polls, so those get answered (and re-issued, and recorded) too.
+check "10 pings from the server's side while recording" \
+	n1 ping -q -c 10 -i 0.05 -W 1 198.18.1.2
 
 # Sort the recordings: the INIT, and up to 5 each of data POSTs and poll GETs.
 init=() data=() poll=()

@@ -24,6 +24,32 @@ static void test_random_tokens(void **state)
 	assert_int_equal(carrier_parse_target(url, strlen(url), "/t/", poll), CARRIER_TOKEN_RANDOM);
 }
 
+/* Tokens come from a keystream: none of many repeats, and the bytes are not constant. */
+static void test_random_tokens_unique(void **state)
+{
+	enum {
+		N = 4096
+	};
+	static const char b64url[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	static char toks[N][CARRIER_RANDOM_CHARS + 1];
+	unsigned seen[64] = { 0 }, distinct = 0;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		carrier_random_token(toks[i]);
+		assert_int_equal(strlen(toks[i]), CARRIER_RANDOM_CHARS);
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(toks[i], toks[j]);
+		for (int k = 0; k < CARRIER_RANDOM_CHARS; k++)
+			seen[strchr(b64url, toks[i][k]) - b64url]++;
+	}
+	for (int k = 0; k < 64; k++)
+		distinct += seen[k] > 0;
+	/* All 64 characters turn up in 88 Ki of them; a constant or counter-like token fails. */
+	assert_int_equal(distinct, 64);
+}
+
 static void test_poll_token_round_trip(void **state)
 {
 	uint8_t frame[MSG_POLL_BYTES], back[MSG_POLL_BYTES];
@@ -80,6 +106,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_tokens),
+		cmocka_unit_test(test_random_tokens_unique),
 		cmocka_unit_test(test_poll_token_round_trip),
 		cmocka_unit_test(test_poll_token_golden),
 		cmocka_unit_test(test_not_ours),

@@ -31,6 +31,9 @@ struct fake_io {
 	size_t last_len;
 	uint8_t last[2048];
 	unsigned resumed;
+	/* Set: read_now "reads" one reply packet into it, as a TUN holding a ping's echo. */
+	struct tunnel_endpoint *echo_ep;
+	unsigned read_now_calls;
 };
 
 static void fake_deliver(void *ctx, uint8_t *pkt, size_t len)
@@ -49,11 +52,23 @@ static void fake_resume(void *ctx)
 	f->resumed++;
 }
 
+static void inject(struct tunnel_endpoint *ep, uint8_t fill, size_t payload);
+
+static void fake_read_now(void *ctx)
+{
+	struct fake_io *f = ctx;
+
+	f->read_now_calls++;
+	if (f->echo_ep)
+		inject(f->echo_ep, 0xec, 64);
+}
+
 static struct tunnel_io fake_io_make(struct fake_io *f)
 {
 	struct tunnel_io io = {
 		.deliver = fake_deliver,
 		.resume = fake_resume,
+		.read_now = fake_read_now,
 		.ctx = f,
 		.read_bytes = READ_BYTES,
 	};
@@ -100,7 +115,20 @@ struct world {
 	bool timed_out;
 	bool (*until)(struct world *w);
 	uv_check_t check;
+	unsigned polls; /* GET requests the server got */
 };
+
+static uint64_t hold_ms = 300;
+
+/* The server's request handler, counting the polls on the way. */
+static void count_request(struct http_request *req, void *arg)
+{
+	struct world *w = arg;
+
+	if (req->method == HTTP_METHOD_GET)
+		w->polls++;
+	tunnel_server_on_request(req, w->srv);
+}
 
 static void deadline_cb(uv_timer_t *t)
 {
@@ -138,7 +166,7 @@ static bool run_until(struct world *w, bool (*until)(struct world *w))
 
 static void world_up(struct world *w, const uint8_t *server_psk, const uint8_t *client_psk)
 {
-	struct tunnel_server_config scfg = { .path = "/t/", .poll_hold_ms = 300 };
+	struct tunnel_server_config scfg = { .path = "/t/", .poll_hold_ms = hold_ms };
 	struct tunnel_client_config ccfg = { 0 };
 	struct sockaddr_in sin = { 0 };
 	struct sockaddr_storage ss;
@@ -157,7 +185,7 @@ static void world_up(struct world *w, const uint8_t *server_psk, const uint8_t *
 	assert_non_null(w->srv);
 	w->ch = tunnel_server_add_channel(w->srv, "test", server_psk, &sio);
 	assert_non_null(w->ch);
-	w->http = http_server_new(&w->loop, NULL, tunnel_server_on_request, w->srv);
+	w->http = http_server_new(&w->loop, NULL, count_request, w);
 	assert_non_null(w->http);
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -261,6 +289,46 @@ static void test_idle_polls(void **state)
 	world_down(&w);
 }
 
+/*
+ * What the kernel answers at once (a ping's echo) leaves in the answer to the POST that
+ * brought the request: read_now runs after delivery, and no poll is answered and
+ * re-issued for it (the parked polls outlive the test: the hold time is long).
+ */
+static void test_reply_rides_on_post_answer(void **state)
+{
+	struct world w;
+	unsigned polls;
+	uint8_t want[2048];
+	size_t len;
+
+	(void)state;
+	hold_ms = 20000;
+	world_up(&w, psk_a, psk_a);
+	hold_ms = 300;
+	assert_true(run_until(&w, connected));
+	w.sio.echo_ep = tunnel_channel_endpoint(w.ch);
+	/* Let the client's polls get parked. */
+	uv_timer_start(&w.deadline, deadline_cb, 200, 0);
+	w.until = long_idle;
+	uv_run(&w.loop, UV_RUN_DEFAULT);
+	polls = w.polls;
+	assert_true(polls >= 1);
+
+	inject(tunnel_client_endpoint(w.cli), 0x11, 100);
+	assert_true(run_until(&w, client_got_one));
+	assert_int_equal(w.sio.delivered, 1);
+	assert_int_equal(w.sio.read_now_calls, 1);
+	len = make_packet(want, 0xec, 64);
+	assert_int_equal(w.cio.last_len, len);
+	assert_memory_equal(w.cio.last, want, len);
+	/* A poll answer would have been followed by a new poll at once. */
+	uv_timer_start(&w.deadline, deadline_cb, 100, 0);
+	w.until = long_idle;
+	uv_run(&w.loop, UV_RUN_DEFAULT);
+	assert_int_equal(w.polls, polls);
+	world_down(&w);
+}
+
 /* A client with another key never connects and nothing it sends is delivered. */
 static void test_wrong_key(void **state)
 {
@@ -282,6 +350,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_packets_both_ways),
 		cmocka_unit_test(test_idle_polls),
+		cmocka_unit_test(test_reply_rides_on_post_answer),
 		cmocka_unit_test(test_wrong_key),
 	};
 

@@ -1,0 +1,143 @@
+#!/bin/bash
+# Idle added latency of one or more httun binaries, A/B, in one run.
+#
+#   bench/latency.sh [--rounds N] [--pings N] [--strace] BINARY...
+#
+# Two network namespaces joined by a veth pair (carrier 198.18.0.5/.6, direct path
+# 198.18.0.1/.2). In each round, for each binary in turn: start `httun server` and
+# `httun client` in IP mode (MTU 1500), ping the far tunnel address --pings times at 10 ms
+# intervals, and ping the direct path as often right after; the round's added latency is
+# the tunnel's median minus the direct median. Binaries alternate within every round, so
+# drift of a shared machine hits all of them alike. Prints, per binary, the added median
+# of every round and the median over the rounds (ms).
+#
+# --strace: once per binary, count the syscalls both httun processes make during 200
+# pings (strace -c -f), printed per ping. Needs root.
+set -euo pipefail
+
+rounds=5
+pings=300
+do_strace=0
+while [ $# -gt 0 ]; do
+	case $1 in
+	--rounds) rounds=${2:?--rounds N}; shift 2 ;;
+	--pings) pings=${2:?--pings N}; shift 2 ;;
+	--strace) do_strace=1; shift ;;
+	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+	--*) echo "latency: unknown option '$1' (try --help)" >&2; exit 2 ;;
+	*) break ;;
+	esac
+done
+[ $# -ge 1 ] || { echo "latency: name at least one httun binary (try --help)" >&2; exit 2; }
+case "$rounds$pings" in
+*[!0-9]*) echo "latency: --rounds and --pings take whole numbers" >&2; exit 2 ;;
+esac
+[ "$(id -u)" = 0 ] || { echo "latency: needs root" >&2; exit 1; }
+for b in "$@"; do
+	[ -x "$b" ] || { echo "latency: $b is not an executable" >&2; exit 2; }
+done
+[ "$do_strace" = 0 ] || command -v strace >/dev/null ||
+	{ echo "latency: --strace needs strace (apt-get install strace)" >&2; exit 2; }
+
+A=httun-lat-$$-a
+B=httun-lat-$$-b
+tmp=$(mktemp -d /tmp/httun-lat.XXXXXX)
+pids=()
+
+stop_pids() {
+	local p
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	pids=()
+}
+cleanup() {
+	set +e
+	stop_pids
+	ip netns del "$A" 2>/dev/null
+	ip netns del "$B" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ip netns add "$A"
+ip netns add "$B"
+ip -n "$A" link add veth-a type veth peer name veth-b netns "$B"
+ip -n "$A" link set lo up
+ip -n "$B" link set lo up
+ip -n "$A" link set veth-a up
+ip -n "$B" link set veth-b up
+ip -n "$A" addr add 198.18.0.1/24 dev veth-a
+ip -n "$B" addr add 198.18.0.2/24 dev veth-b
+ip -n "$A" addr add 198.18.0.5/24 dev veth-a
+ip -n "$B" addr add 198.18.0.6/24 dev veth-b
+"${1}" genkey >"$tmp/key"
+chmod 600 "$tmp/key"
+
+# median of the per-packet RTTs of a ping run (ms)
+ping_median() {
+	ip netns exec "$A" ping -n -q -i 0.01 -c "$pings" "$1" >/dev/null 2>&1 || true
+	ip netns exec "$A" ping -n -i 0.01 -c "$pings" "$1" 2>/dev/null |
+		sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | sort -n |
+		awk '{v[NR]=$1} END {if (NR == 0) print "nan"; else print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'
+}
+
+start_tunnel() { # start_tunnel BINARY
+	ip netns exec "$B" "$1" server --listen 198.18.0.6:8080 --key-file "$tmp/key" --tun \
+		--tun-name lat-b --tun-address 198.18.3.2/30 --mtu 1500 2>"$tmp/server.log" &
+	pids+=($!)
+	ip netns exec "$A" "$1" client --key-file "$tmp/key" --tun --tun-name lat-a \
+		--tun-address 198.18.3.1/30 --mtu 1500 http://198.18.0.6:8080/ 2>"$tmp/client.log" &
+	pids+=($!)
+	for _ in $(seq 100); do
+		ip netns exec "$A" ping -n -c1 -W1 198.18.3.2 >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "latency: no ping through $1's tunnel: $(tail -1 "$tmp/client.log")" >&2
+	exit 1
+}
+
+declare -A added
+for ((r = 1; r <= rounds; r++)); do
+	for b in "$@"; do
+		start_tunnel "$b"
+		t=$(ping_median 198.18.3.2)
+		d=$(ping_median 198.18.0.2)
+		stop_pids
+		a=$(awk -v t="$t" -v d="$d" 'BEGIN {printf "%.3f", t - d}')
+		added[$b]="${added[$b]:-} $a"
+		printf 'round %d %s: tunnel %s ms, direct %s ms, added %s ms\n' "$r" "$b" "$t" "$d" "$a"
+	done
+done
+
+echo
+echo "added idle latency, ms (median of $rounds rounds; per round):"
+for b in "$@"; do
+	m=$(tr ' ' '\n' <<<"${added[$b]}" | sed '/^$/d' | sort -n |
+		awk '{v[NR]=$1} END {print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}')
+	printf '%s: %s  (%s )\n' "$b" "$m" "${added[$b]}"
+done
+
+if [ "$do_strace" = 1 ]; then
+	for b in "$@"; do
+		start_tunnel "$b"
+		for p in "${pids[@]}"; do
+			strace -c -f -p "$p" -o "$tmp/strace.$p" &
+			spids+=($!)
+		done
+		sleep 0.5
+		ip netns exec "$A" ping -n -q -i 0.01 -c 200 198.18.3.2 >/dev/null
+		kill -INT "${spids[@]}"
+		wait "${spids[@]}" 2>/dev/null || true
+		spids=()
+		echo
+		echo "$b: syscalls per ping (200 pings), server then client:"
+		for p in "${pids[@]}"; do
+			awk '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {printf "  %s %.1f", $NF, $4 / 200} END {print ""}' "$tmp/strace.$p"
+		done
+		stop_pids
+	done
+fi
