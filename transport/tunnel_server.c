@@ -9,11 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A long-poll GET held until frames are ready or its hold time passes. */
+/*
+ * A long-poll GET held until frames are ready or its hold time passes. A channel keeps
+ * POLL_MAX_PARKED of these in place and lists the used ones oldest first; all share one
+ * hold time, so the oldest expires first and one timer per channel serves them all.
+ */
 struct parked {
-	uv_timer_t timer;
-	struct http_request *req;
+	struct http_request *req; /* NULL: the slot is free */
 	struct tunnel_channel *ch;
+	uint64_t deadline_ms; /* uv_now time */
 	struct parked *prev, *next;
 };
 
@@ -29,8 +33,10 @@ struct tunnel_channel {
 	struct tunnel_endpoint ep;
 	struct tunnel_server *srv;
 	char name[CHANNEL_NAME_MAX_BYTES + 1];
+	struct parked slots[POLL_MAX_PARKED];
 	struct parked *parked_head, *parked_tail;
 	unsigned nparked;
+	uv_timer_t hold; /* runs while a poll is parked: the oldest one's deadline */
 	uint32_t current_index; /* to notice a newly confirmed session */
 };
 
@@ -95,12 +101,7 @@ static void respond_frames(struct tunnel_channel *ch, struct http_request *req)
 	http_response_sendv(req, 200, NULL, tx->bufs, n, tx_sent_cb, tx);
 }
 
-static void parked_close_cb(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-/* Take p off its channel's list and free it; its request is the caller's to answer. */
+/* Take p off its channel's list and free its slot; its request is the caller's to answer. */
 static void unpark(struct parked *p)
 {
 	struct tunnel_channel *ch = p->ch;
@@ -114,8 +115,10 @@ static void unpark(struct parked *p)
 	else
 		ch->parked_tail = p->prev;
 	ch->nparked--;
-	uv_timer_stop(&p->timer);
-	uv_close((uv_handle_t *)&p->timer, parked_close_cb);
+	p->req = NULL;
+	p->prev = p->next = NULL;
+	if (!ch->parked_head)
+		uv_timer_stop(&ch->hold);
 }
 
 static void answer_oldest_parked(struct tunnel_channel *ch)
@@ -127,14 +130,16 @@ static void answer_oldest_parked(struct tunnel_channel *ch)
 	respond_frames(ch, req);
 }
 
-static void parked_timer_cb(uv_timer_t *t)
+/* Answer the polls whose hold time is over (empty, or with what is queued by now). */
+static void hold_cb(uv_timer_t *t)
 {
-	struct parked *p = t->data;
-	struct http_request *req = p->req;
-	struct tunnel_channel *ch = p->ch;
+	struct tunnel_channel *ch = t->data;
+	uint64_t now = uv_now(ch->srv->loop);
 
-	unpark(p);
-	respond_frames(ch, req);
+	while (ch->parked_head && ch->parked_head->deadline_ms <= now)
+		answer_oldest_parked(ch);
+	if (ch->parked_head)
+		uv_timer_start(&ch->hold, hold_cb, ch->parked_head->deadline_ms - now, 0);
 }
 
 static void parked_cancel_cb(struct http_request *req, void *arg)
@@ -145,28 +150,28 @@ static void parked_cancel_cb(struct http_request *req, void *arg)
 
 static void park(struct tunnel_channel *ch, struct http_request *req)
 {
-	struct parked *p;
+	struct parked *p = NULL;
 
 	if (ch->nparked >= POLL_MAX_PARKED)
 		answer_oldest_parked(ch);
-	p = calloc(1, sizeof(*p));
-	if (!p) {
-		http_response_send_error(req, 503, false);
-		return;
-	}
+	for (unsigned i = 0; i < POLL_MAX_PARKED && !p; i++)
+		if (!ch->slots[i].req)
+			p = &ch->slots[i];
 	p->req = req;
 	p->ch = ch;
-	uv_timer_init(ch->srv->loop, &p->timer);
-	p->timer.data = p;
-	uv_timer_start(&p->timer, parked_timer_cb, ch->srv->hold_ms, 0);
+	p->deadline_ms = uv_now(ch->srv->loop) + ch->srv->hold_ms;
 	http_request_set_cancel(req, parked_cancel_cb, p);
 	p->prev = ch->parked_tail;
+	p->next = NULL;
 	if (ch->parked_tail)
 		ch->parked_tail->next = p;
 	else
 		ch->parked_head = p;
 	ch->parked_tail = p;
 	ch->nparked++;
+	/* A later poll expires later: only the first one parked arms the timer. */
+	if (ch->nparked == 1)
+		uv_timer_start(&ch->hold, hold_cb, ch->srv->hold_ms, 0);
 }
 
 /*
@@ -375,6 +380,8 @@ struct tunnel_channel *tunnel_server_add_channel(struct tunnel_server *srv, cons
 		free(ch);
 		return NULL;
 	}
+	uv_timer_init(srv->loop, &ch->hold);
+	ch->hold.data = ch;
 	srv->channels[srv->nchannels++] = ch;
 	return ch;
 }
@@ -415,4 +422,9 @@ void tunnel_server_free(struct tunnel_server *srv)
 	srv->freeing = true;
 	uv_close((uv_handle_t *)&srv->flush, server_close_cb);
 	uv_close((uv_handle_t *)&srv->tick, server_close_cb);
+	for (unsigned i = 0; i < srv->nchannels; i++) {
+		srv->channels[i]->hold.data = srv;
+		srv->open_handles++;
+		uv_close((uv_handle_t *)&srv->channels[i]->hold, server_close_cb);
+	}
 }
