@@ -1,7 +1,7 @@
 #!/bin/bash
 # Idle added latency of one or more httun binaries, A/B, in one run.
 #
-#   bench/latency.sh [--rounds N] [--pings N] [--strace] BINARY...
+#   bench/latency.sh [--rounds N] [--pings N] [--load] [--strace] BINARY...
 #
 # Two network namespaces joined by a veth pair (carrier 198.18.0.5/.6, direct path
 # 198.18.0.1/.2). In each round, for each binary in turn: start `httun server` and
@@ -11,6 +11,9 @@
 # drift of a shared machine hits all of them alike. Prints, per binary, the added median
 # of every round and the median over the rounds (ms).
 #
+# --load: ping while `iperf3` TCP a -> b saturates the tunnel instead (RTT under load):
+# prints the tunnel's median and p99 RTT and iperf3's Mbit/s per round, and their medians.
+#
 # --strace: once per binary, count the syscalls both httun processes make during 200
 # pings (strace -c -f), printed per ping. Needs root.
 set -euo pipefail
@@ -18,11 +21,13 @@ set -euo pipefail
 rounds=5
 pings=300
 do_strace=0
+load=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) rounds=${2:?--rounds N}; shift 2 ;;
 	--pings) pings=${2:?--pings N}; shift 2 ;;
 	--strace) do_strace=1; shift ;;
+	--load) load=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
 	--*) echo "latency: unknown option '$1' (try --help)" >&2; exit 2 ;;
 	*) break ;;
@@ -36,6 +41,8 @@ esac
 for b in "$@"; do
 	[ -x "$b" ] || { echo "latency: $b is not an executable" >&2; exit 2; }
 done
+[ "$load" = 0 ] || command -v iperf3 >/dev/null ||
+	{ echo "latency: --load needs iperf3 (apt-get install iperf3)" >&2; exit 2; }
 [ "$do_strace" = 0 ] || command -v strace >/dev/null ||
 	{ echo "latency: --strace needs strace (apt-get install strace)" >&2; exit 2; }
 
@@ -54,9 +61,11 @@ stop_pids() {
 	done
 	pids=()
 }
+iperf_pid=""
 cleanup() {
 	set +e
 	stop_pids
+	[ -z "$iperf_pid" ] || kill "$iperf_pid" 2>/dev/null
 	ip netns del "$A" 2>/dev/null
 	ip netns del "$B" 2>/dev/null
 	rm -rf "$tmp"
@@ -100,6 +109,45 @@ start_tunnel() { # start_tunnel BINARY
 	exit 1
 }
 
+median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+
+if [ "$load" = 1 ]; then
+	ip netns exec "$B" iperf3 -s >/dev/null 2>&1 &
+	iperf_pid=$!
+	declare -A rtt p99 mbit
+	secs=$((pings / 100 + 2))
+	for ((r = 1; r <= rounds; r++)); do
+		for b in "$@"; do
+			start_tunnel "$b"
+			ip netns exec "$A" iperf3 -c 198.18.3.2 -t "$secs" -J >"$tmp/iperf.json" 2>&1 &
+			ipid=$!
+			sleep 1
+			ip netns exec "$A" ping -n -i 0.01 -c "$pings" 198.18.3.2 2>/dev/null |
+				sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | sort -n >"$tmp/rtts" || true
+			wait "$ipid" || true
+			stop_pids
+			m=$(median <"$tmp/rtts")
+			p=$(awk '{v[NR]=$1} END {i=int(NR*0.99+0.5); if (i<1) i=1; print v[i]}' "$tmp/rtts")
+			t=$(python3 -c 'import json,sys; print(round(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]/1e6))' "$tmp/iperf.json" 2>/dev/null || echo nan)
+			rtt[$b]="${rtt[$b]:-} $m"
+			p99[$b]="${p99[$b]:-} $p"
+			mbit[$b]="${mbit[$b]:-} $t"
+			printf 'round %d %s: RTT under load median %s ms, p99 %s ms; %s Mbit/s\n' \
+				"$r" "$b" "$m" "$p" "$t"
+		done
+	done
+	kill "$iperf_pid" 2>/dev/null || true
+	echo
+	echo "RTT under load (median / p99 ms) and Mbit/s, medians of $rounds rounds:"
+	for b in "$@"; do
+		printf '%s: %s / %s ms, %s Mbit/s\n' "$b" \
+			"$(tr ' ' '\n' <<<"${rtt[$b]}" | sed '/^$/d' | median)" \
+			"$(tr ' ' '\n' <<<"${p99[$b]}" | sed '/^$/d' | median)" \
+			"$(tr ' ' '\n' <<<"${mbit[$b]}" | sed '/^$/d' | median)"
+	done
+	exit 0
+fi
+
 declare -A added
 for ((r = 1; r <= rounds; r++)); do
 	for b in "$@"; do
@@ -116,8 +164,7 @@ done
 echo
 echo "added idle latency, ms (median of $rounds rounds; per round):"
 for b in "$@"; do
-	m=$(tr ' ' '\n' <<<"${added[$b]}" | sed '/^$/d' | sort -n |
-		awk '{v[NR]=$1} END {print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}')
+	m=$(tr ' ' '\n' <<<"${added[$b]}" | sed '/^$/d' | median)
 	printf '%s: %s  (%s )\n' "$b" "$m" "${added[$b]}"
 done
 
