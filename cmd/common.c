@@ -88,14 +88,6 @@ fail:
 	return NULL;
 }
 
-static void cidr_to_prefix(const struct cidr *c, struct tun_prefix *p)
-{
-	memset(p, 0, sizeof(*p));
-	p->family = c->family == AF_INET6 ? AF_INET6 : AF_INET;
-	memcpy(p->addr, c->addr, p->family == AF_INET6 ? 16 : 4);
-	p->prefix_len = c->prefix;
-}
-
 static void tun_deliver(void *ctx, uint8_t *pkt, size_t len)
 {
 	struct cmd_tun *t = ctx;
@@ -125,9 +117,8 @@ struct tunnel_io cmd_tun_io(struct cmd_tun *t)
 int cmd_tun_open(struct cmd_tun *t, uv_loop_t *loop, const struct config_channel *ch,
 		 bool with_routes)
 {
-	struct tun_prefix addrs[TUN_MAX_ADDRESSES], routes[TUN_MAX_ROUTES];
 	struct tun_config tc = { 0 };
-	char err[256], buf[TUN_PREFIX_STR_BYTES];
+	char err[256], buf[CIDR_STR_BYTES];
 	int ret;
 
 	if (ch->n_tun_addresses > TUN_MAX_ADDRESSES || ch->n_routes > TUN_MAX_ROUTES) {
@@ -135,15 +126,11 @@ int cmd_tun_open(struct cmd_tun *t, uv_loop_t *loop, const struct config_channel
 			TUN_MAX_ADDRESSES, TUN_MAX_ROUTES);
 		return -E2BIG;
 	}
-	for (size_t i = 0; i < ch->n_tun_addresses; i++)
-		cidr_to_prefix(&ch->tun_addresses[i], &addrs[i]);
-	for (size_t i = 0; with_routes && i < ch->n_routes; i++)
-		cidr_to_prefix(&ch->routes[i], &routes[i]);
 	tc.name = ch->tun_name[0] ? ch->tun_name : NULL;
 	tc.mtu = ch->mtu;
-	tc.addrs = addrs;
+	tc.addrs = ch->tun_addresses;
 	tc.n_addrs = ch->n_tun_addresses;
-	tc.routes = routes;
+	tc.routes = ch->routes;
 	tc.n_routes = with_routes ? ch->n_routes : 0;
 	/* Offloads carry 64 KiB TCP segments whole (docs/TUN.md, PROTOCOL.md IP_GSO). */
 	tc.offload = true;
@@ -156,10 +143,10 @@ int cmd_tun_open(struct cmd_tun *t, uv_loop_t *loop, const struct config_channel
 	log_info("channel %s: device %s, mtu %u", ch->name, t->tun.name, t->tun.mtu);
 	for (size_t i = 0; i < tc.n_addrs; i++)
 		log_info("channel %s: address %s", ch->name,
-			 tun_prefix_format(&addrs[i], buf, sizeof(buf)));
+			 cidr_format(&tc.addrs[i], buf, sizeof(buf)));
 	for (size_t i = 0; i < tc.n_routes; i++)
 		log_info("channel %s: route %s", ch->name,
-			 tun_prefix_format(&routes[i], buf, sizeof(buf)));
+			 cidr_format(&tc.routes[i], buf, sizeof(buf)));
 	return 0;
 }
 
