@@ -2,6 +2,7 @@
 #include "cmd/common.h"
 #include "cmd/cmd.h"
 #include "core/log.h"
+#include "core/session.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -66,7 +67,8 @@ too_many:
 	return -1;
 }
 
-struct config *cmd_config(const char *cmd, const struct cmd_flags *f)
+struct config *cmd_config(const char *cmd, const struct cmd_flags *f,
+			  int (*check)(struct config *cfg, char *err, size_t errlen))
 {
 	char err[CONFIG_ERR_BYTES];
 	struct config *cfg = config_new();
@@ -81,11 +83,32 @@ struct config *cmd_config(const char *cmd, const struct cmd_flags *f)
 		if (config_flag(cfg, f->v[i].key, f->v[i].value, err, sizeof(err)) < 0)
 			goto fail;
 	}
+	if (check(cfg, err, sizeof(err)) < 0)
+		goto fail;
 	return cfg;
 fail:
 	fprintf(stderr, "httun %s: %s\n", cmd, err);
 	config_free(cfg);
 	return NULL;
+}
+
+int cmd_run(int (*run)(void *arg, uv_loop_t *loop), void (*stop)(void *arg), void *arg)
+{
+	uv_loop_t loop;
+	int ret;
+
+	if (session_crypto_init() < 0)
+		fatalx("this CPU has no AES-NI/PCLMUL: httun's AES-256-GCM needs them");
+	uv_loop_init(&loop);
+	ret = run(arg, &loop);
+	if (ret != EXIT_OK) {
+		/* Setup failed part way: undo what was opened, let libuv close it. */
+		stop(arg);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	if (uv_loop_close(&loop) != 0)
+		log_debug("event loop closed with handles still open");
+	return ret;
 }
 
 static void tun_deliver(void *ctx, uint8_t *pkt, size_t len)
