@@ -100,14 +100,36 @@ static int client_parse(int argc, char **argv, struct cmd_flags *f)
 	return cmd_parse_flags(argc, argv, opts, "c:L:vh", client_usage, true, f);
 }
 
-static int client_run(struct client *c, const struct config_channel *ch)
+/* config_check_client, and a channel that carries something. */
+static int client_check(struct config *cfg, char *err, size_t errlen)
 {
+	const struct config_channel *ch;
+	int ret;
+
+	ret = config_check_client(cfg, err, errlen);
+	if (ret < 0)
+		return ret;
+	ch = config_client_channel(cfg);
+	if (!ch->tun && !cfg->client.n_forwards) {
+		snprintf(err, errlen,
+			 "channel %s carries nothing: set tun = yes (--tun) or forwards (-L)",
+			 ch->name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int client_run(void *arg, uv_loop_t *loop)
+{
+	struct client *c = arg;
+	const struct config_channel *ch = config_client_channel(c->cfg);
 	struct tunnel_client_config tcfg = { 0 };
 	char err[CONFIG_ERR_BYTES], url[CONFIG_HOST_MAX_BYTES + CONFIG_PATH_MAX_BYTES + 32];
 	const struct config_url *u = &c->cfg->client.url;
 	uint8_t *psk;
 	int ret;
 
+	c->loop = loop;
 	psk = sodium_malloc(PSK_BYTES);
 	if (!psk)
 		fatalx("out of memory");
@@ -156,44 +178,17 @@ static int client_run(struct client *c, const struct config_channel *ch)
 int cmd_client(int argc, char **argv)
 {
 	struct cmd_flags flags = { 0 };
-	char err[CONFIG_ERR_BYTES];
-	const struct config_channel *ch;
 	struct client c = { 0 };
-	uv_loop_t loop;
 	int ret;
 
 	ret = client_parse(argc, argv, &flags);
 	if (ret)
 		return ret > 0 ? EXIT_OK : EXIT_USAGE;
 	cmd_log_setup("httun client", flags.verbose);
-	c.cfg = cmd_config("client", &flags);
+	c.cfg = cmd_config("client", &flags, client_check);
 	if (!c.cfg)
 		return EXIT_USAGE;
-	if (config_check_client(c.cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "httun client: %s\n", err);
-		config_free(c.cfg);
-		return EXIT_USAGE;
-	}
-	ch = config_client_channel(c.cfg);
-	if (!ch->tun && !c.cfg->client.n_forwards) {
-		fprintf(stderr,
-			"httun client: channel %s carries nothing: set tun = yes (--tun) or "
-			"forwards (-L)\n",
-			ch->name);
-		config_free(c.cfg);
-		return EXIT_USAGE;
-	}
-	if (session_crypto_init() < 0)
-		fatalx("this CPU has no AES-NI/PCLMUL: httun's AES-256-GCM needs them");
-	uv_loop_init(&loop);
-	c.loop = &loop;
-	ret = client_run(&c, ch);
-	if (ret != EXIT_OK) {
-		client_stop(&c);
-		uv_run(&loop, UV_RUN_DEFAULT);
-	}
-	if (uv_loop_close(&loop) != 0)
-		log_debug("event loop closed with handles still open");
+	ret = cmd_run(client_run, client_stop, &c);
 	config_free(c.cfg);
 	return ret;
 }

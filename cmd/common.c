@@ -2,6 +2,7 @@
 #include "cmd/common.h"
 #include "cmd/cmd.h"
 #include "core/log.h"
+#include "core/session.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -66,7 +67,8 @@ too_many:
 	return -1;
 }
 
-struct config *cmd_config(const char *cmd, const struct cmd_flags *f)
+struct config *cmd_config(const char *cmd, const struct cmd_flags *f,
+			  int (*check)(struct config *cfg, char *err, size_t errlen))
 {
 	char err[CONFIG_ERR_BYTES];
 	struct config *cfg = config_new();
@@ -81,6 +83,8 @@ struct config *cmd_config(const char *cmd, const struct cmd_flags *f)
 		if (config_flag(cfg, f->v[i].key, f->v[i].value, err, sizeof(err)) < 0)
 			goto fail;
 	}
+	if (check(cfg, err, sizeof(err)) < 0)
+		goto fail;
 	return cfg;
 fail:
 	fprintf(stderr, "httun %s: %s\n", cmd, err);
@@ -88,12 +92,23 @@ fail:
 	return NULL;
 }
 
-static void cidr_to_prefix(const struct cidr *c, struct tun_prefix *p)
+int cmd_run(int (*run)(void *arg, uv_loop_t *loop), void (*stop)(void *arg), void *arg)
 {
-	memset(p, 0, sizeof(*p));
-	p->family = c->family == AF_INET6 ? AF_INET6 : AF_INET;
-	memcpy(p->addr, c->addr, p->family == AF_INET6 ? 16 : 4);
-	p->prefix_len = c->prefix;
+	uv_loop_t loop;
+	int ret;
+
+	if (session_crypto_init() < 0)
+		fatalx("this CPU has no AES-NI/PCLMUL: httun's AES-256-GCM needs them");
+	uv_loop_init(&loop);
+	ret = run(arg, &loop);
+	if (ret != EXIT_OK) {
+		/* Setup failed part way: undo what was opened, let libuv close it. */
+		stop(arg);
+		uv_run(&loop, UV_RUN_DEFAULT);
+	}
+	if (uv_loop_close(&loop) != 0)
+		log_debug("event loop closed with handles still open");
+	return ret;
 }
 
 static void tun_deliver(void *ctx, uint8_t *pkt, size_t len)
@@ -134,9 +149,8 @@ struct tunnel_io cmd_tun_io(struct cmd_tun *t)
 int cmd_tun_open(struct cmd_tun *t, uv_loop_t *loop, const struct config_channel *ch,
 		 bool with_routes)
 {
-	struct tun_prefix addrs[TUN_MAX_ADDRESSES], routes[TUN_MAX_ROUTES];
 	struct tun_config tc = { 0 };
-	char err[256], buf[TUN_PREFIX_STR_BYTES];
+	char err[256], buf[CIDR_STR_BYTES];
 	int ret;
 
 	if (ch->n_tun_addresses > TUN_MAX_ADDRESSES || ch->n_routes > TUN_MAX_ROUTES) {
@@ -144,15 +158,11 @@ int cmd_tun_open(struct cmd_tun *t, uv_loop_t *loop, const struct config_channel
 			TUN_MAX_ADDRESSES, TUN_MAX_ROUTES);
 		return -E2BIG;
 	}
-	for (size_t i = 0; i < ch->n_tun_addresses; i++)
-		cidr_to_prefix(&ch->tun_addresses[i], &addrs[i]);
-	for (size_t i = 0; with_routes && i < ch->n_routes; i++)
-		cidr_to_prefix(&ch->routes[i], &routes[i]);
 	tc.name = ch->tun_name[0] ? ch->tun_name : NULL;
 	tc.mtu = ch->mtu;
-	tc.addrs = addrs;
+	tc.addrs = ch->tun_addresses;
 	tc.n_addrs = ch->n_tun_addresses;
-	tc.routes = routes;
+	tc.routes = ch->routes;
 	tc.n_routes = with_routes ? ch->n_routes : 0;
 	/* Offloads carry 64 KiB TCP segments whole (docs/TUN.md, PROTOCOL.md IP_GSO). */
 	tc.offload = true;
@@ -165,10 +175,10 @@ int cmd_tun_open(struct cmd_tun *t, uv_loop_t *loop, const struct config_channel
 	log_info("channel %s: device %s, mtu %u", ch->name, t->tun.name, t->tun.mtu);
 	for (size_t i = 0; i < tc.n_addrs; i++)
 		log_info("channel %s: address %s", ch->name,
-			 tun_prefix_format(&addrs[i], buf, sizeof(buf)));
+			 cidr_format(&tc.addrs[i], buf, sizeof(buf)));
 	for (size_t i = 0; i < tc.n_routes; i++)
 		log_info("channel %s: route %s", ch->name,
-			 tun_prefix_format(&routes[i], buf, sizeof(buf)));
+			 cidr_format(&tc.routes[i], buf, sizeof(buf)));
 	return 0;
 }
 

@@ -42,10 +42,20 @@ int cmd_parse_flags(int argc, char **argv, const struct option *opts, const char
 /* Record one config flag; returns false (usage error) when there are too many. */
 bool cmd_flags_add(struct cmd_flags *f, const char *key, const char *value);
 /*
- * Load the config file (if any) and apply the flags on top. Prints the error and returns
- * NULL on failure (exit 2).
+ * Load the config file (if any), apply the flags on top and check the result with check
+ * (config_check_server or _client, plus what the subcommand refuses). Prints the error
+ * and returns NULL on failure (exit 2).
  */
-struct config *cmd_config(const char *cmd, const struct cmd_flags *f);
+struct config *cmd_config(const char *cmd, const struct cmd_flags *f,
+			  int (*check)(struct config *cfg, char *err, size_t errlen));
+
+/*
+ * A tunnel end's event loop, once the config is good: refuse a CPU without the session
+ * cipher, then run(arg, loop) sets everything up and runs the loop until a signal stops
+ * it. When run fails part way (a status other than EXIT_OK), stop(arg) undoes what was
+ * opened and libuv closes it. Returns run's exit status.
+ */
+int cmd_run(int (*run)(void *arg, uv_loop_t *loop), void (*stop)(void *arg), void *arg);
 
 /* A channel's TUN device feeding a tunnel endpoint. */
 struct cmd_tun {

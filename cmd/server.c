@@ -126,18 +126,25 @@ static int server_parse(int argc, char **argv, struct cmd_flags *f)
 	return cmd_parse_flags(argc, argv, opts, "c:vh", server_usage, false, f);
 }
 
-/* Refuse what this version cannot do yet, rather than run half a configuration. */
-static int server_check_supported(const struct config *cfg)
+/*
+ * config_check_server, and refuse what this version cannot do yet, rather than run half a
+ * configuration.
+ */
+static int server_check(struct config *cfg, char *err, size_t errlen)
 {
+	int ret = config_check_server(cfg, err, errlen);
+
+	if (ret < 0)
+		return ret;
 	for (size_t i = 0; i < cfg->n_channels; i++) {
 		const struct config_channel *ch = &cfg->channels[i];
 
 		if (!ch->tun && !ch->l7.n_rules) {
-			fprintf(stderr,
-				"httun server: channel %s carries nothing: set tun = yes "
-				"(--tun) or l7-allow rules (--l7-allow)\n",
-				ch->name);
-			return -1;
+			snprintf(err, errlen,
+				 "channel %s carries nothing: set tun = yes (--tun) or l7-allow "
+				 "rules (--l7-allow)",
+				 ch->name);
+			return -EINVAL;
 		}
 	}
 	return 0;
@@ -245,13 +252,15 @@ static int server_relay(struct server *s)
 	return EXIT_OK;
 }
 
-static int server_run(struct server *s)
+static int server_run(void *arg, uv_loop_t *loop)
 {
+	struct server *s = arg;
 	struct tunnel_server_config tcfg = { .path = s->cfg->server.path };
 	char err[CONFIG_ERR_BYTES], addr[64];
 	uint8_t *psk;
 	int ret;
 
+	s->loop = loop;
 	psk = sodium_malloc(PSK_BYTES);
 	if (!psk)
 		fatalx("out of memory");
@@ -331,39 +340,17 @@ static int server_run(struct server *s)
 int cmd_server(int argc, char **argv)
 {
 	struct cmd_flags flags = { 0 };
-	char err[CONFIG_ERR_BYTES];
 	struct server s = { 0 };
-	uv_loop_t loop;
 	int ret;
 
 	ret = server_parse(argc, argv, &flags);
 	if (ret)
 		return ret > 0 ? EXIT_OK : EXIT_USAGE;
 	cmd_log_setup("httun server", flags.verbose);
-	s.cfg = cmd_config("server", &flags);
+	s.cfg = cmd_config("server", &flags, server_check);
 	if (!s.cfg)
 		return EXIT_USAGE;
-	if (config_check_server(s.cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "httun server: %s\n", err);
-		config_free(s.cfg);
-		return EXIT_USAGE;
-	}
-	if (server_check_supported(s.cfg) < 0) {
-		config_free(s.cfg);
-		return EXIT_USAGE;
-	}
-	if (session_crypto_init() < 0)
-		fatalx("this CPU has no AES-NI/PCLMUL: httun's AES-256-GCM needs them");
-	uv_loop_init(&loop);
-	s.loop = &loop;
-	ret = server_run(&s);
-	if (ret != EXIT_OK) {
-		/* Setup failed part way: undo what was opened, let libuv close it. */
-		server_stop(&s);
-		uv_run(&loop, UV_RUN_DEFAULT);
-	}
-	if (uv_loop_close(&loop) != 0)
-		log_debug("event loop closed with handles still open");
+	ret = cmd_run(server_run, server_stop, &s);
 	config_free(s.cfg);
 	return ret;
 }

@@ -153,11 +153,12 @@ int cidr_from_sockaddr(const struct sockaddr *sa, struct cidr *out)
 	return -EAFNOSUPPORT;
 }
 
-void cidr_format(const struct cidr *c, char *buf, size_t len)
+const char *cidr_format(const struct cidr *c, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
 
 	if (!inet_ntop(c->family == AF_INET ? AF_INET : AF_INET6, c->addr, a, sizeof(a)))
 		snprintf(a, sizeof(a), "?");
 	snprintf(buf, len, "%s/%u", a, c->prefix);
+	return buf;
 }

@@ -59,7 +59,10 @@ void cidr_unmap(struct cidr *c);
  */
 int cidr_from_sockaddr(const struct sockaddr *sa, struct cidr *out);
 
-/* "ADDR/PREFIX" into buf[len]; len >= CIDR_STR_BYTES always fits. */
-void cidr_format(const struct cidr *c, char *buf, size_t len);
+/*
+ * "ADDR/PREFIX" into buf[len]; len >= CIDR_STR_BYTES always fits. Returns buf, so the
+ * call can stand as a printf argument.
+ */
+const char *cidr_format(const struct cidr *c, char *buf, size_t len);
 
 #endif

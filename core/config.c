@@ -1,19 +1,17 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "core/config.h"
 
+#include "core/file.h"
 #include "core/keyfile.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* Quoted text: CONFIG_QUOTE_MAX_BYTES of the original, each maybe \xNN, then "...". */
 #define QUOTE_BUF_BYTES (CONFIG_QUOTE_MAX_BYTES * 4 + 4)
@@ -1088,52 +1086,22 @@ int config_parse(struct config *cfg, const char *name, const char *text, size_t 
 
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-	struct stat st;
-	char *buf = NULL;
 	size_t len = 0;
-	ssize_t n;
-	int fd, ret;
+	char *buf;
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return ret;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-		snprintf(err, errlen, "%s: not a regular file", path);
-		goto out;
-	}
 	/* One byte more than allowed, to tell "exactly the limit" from "too large". */
 	buf = malloc(CONFIG_MAX_FILE_BYTES + 1);
 	if (!buf) {
-		ret = -ENOMEM;
 		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
-		goto out;
+		return -ENOMEM;
 	}
-	while (len < CONFIG_MAX_FILE_BYTES + 1) {
-		n = read(fd, buf + len, CONFIG_MAX_FILE_BYTES + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	ret = config_parse(cfg, path, buf, len, err, errlen);
-out:
+	ret = file_read_regular(path, buf, CONFIG_MAX_FILE_BYTES + 1, &len, NULL);
+	if (ret < 0)
+		snprintf(err, errlen, "%s: %s", path, file_strerror(ret));
+	else
+		ret = config_parse(cfg, path, buf, len, err, errlen);
 	free(buf);
-	close(fd);
 	return ret;
 }
 

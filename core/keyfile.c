@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "core/keyfile.h"
+#include "core/file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 void keyfile_encode(const uint8_t key[PSK_BYTES], char out[KEY_BASE64_BYTES])
 {
@@ -48,50 +47,26 @@ int keyfile_decode(const char *text, size_t len, uint8_t key[PSK_BYTES], const c
 
 int keyfile_load(const char *path, uint8_t key[PSK_BYTES], char *err, size_t errlen)
 {
+	/* One byte more than allowed, to tell "exactly the limit" from "too large". */
 	char buf[KEY_FILE_MAX_BYTES + 1];
 	const char *why = NULL;
-	struct stat st;
-	ssize_t n;
 	size_t len = 0;
-	int fd, ret;
+	mode_t mode = 0;
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
-		return ret;
-	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-		snprintf(err, errlen, "key file %s: not a regular file", path);
+	ret = file_read_regular(path, buf, sizeof(buf), &len, &mode);
+	if (ret < 0) {
+		snprintf(err, errlen, "key file %s: %s", path, file_strerror(ret));
 		goto out;
 	}
 	/* A key others can read is a key others have: refuse rather than warn. */
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+	if (mode & (S_IRWXG | S_IRWXO)) {
 		ret = -EPERM;
 		snprintf(err, errlen,
 			 "key file %s: permissions %04o let group or others access it; "
 			 "fix with: chmod 600 %s",
-			 path, (unsigned)(st.st_mode & 07777), path);
+			 path, (unsigned)(mode & 07777), path);
 		goto out;
-	}
-	while (len < sizeof(buf)) {
-		n = read(fd, buf + len, sizeof(buf) - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			snprintf(err, errlen, "key file %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
 	}
 	if (len > KEY_FILE_MAX_BYTES) {
 		ret = -EINVAL;
@@ -105,6 +80,5 @@ int keyfile_load(const char *path, uint8_t key[PSK_BYTES], char *err, size_t err
 			 why, path);
 out:
 	sodium_memzero(buf, sizeof(buf));
-	close(fd);
 	return ret;
 }

@@ -7,6 +7,7 @@
 #include "core/http_status.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/readbuf.h"
 #include "core/relay.h"
 #include "core/unixsock.h"
 #include "fcgi/fcgi_record.h"
@@ -56,8 +57,7 @@ struct fconn {
 	bool close_after_writes;
 	bool paused; /* reading stopped: FCGI_MAX_QUEUED_BYTES of output not yet written */
 	unsigned writes;
-	uint8_t *rbuf;
-	size_t rlen;
+	struct readbuf rb; /* one record at the most: FCGI_RECORD_MAX_BYTES */
 	struct fcgi_reqs reqs;
 	struct freq *slot[FCGI_MAX_REQS_PER_CONN];
 };
@@ -95,8 +95,7 @@ struct fcgi_app {
 	bool relay_down_logged;
 	uint64_t backoff_ms;
 	uint64_t next_connect_ms;
-	uint8_t *rrbuf;
-	size_t rrlen, rrcap;
+	struct readbuf rrb;
 	uint8_t hello_out[RELAY_HEADER_BYTES + RELAY_HELLO_BYTES];
 	uv_write_t hello_w;
 	uv_timer_t timer;
@@ -112,7 +111,7 @@ struct fcgi_app {
 static void app_maybe_free(struct fcgi_app *app)
 {
 	if (app->freeing && app->handles == 0) {
-		free(app->rrbuf);
+		readbuf_close(&app->rrb);
 		free(app->server_socket);
 		free(app);
 	}
@@ -424,7 +423,7 @@ static void relay_lost(struct fcgi_app *app, const char *why, int err)
 	app->relay_ready = false;
 	if (app->rpipe_open && !uv_is_closing((uv_handle_t *)&app->rpipe))
 		uv_close((uv_handle_t *)&app->rpipe, relay_close_cb);
-	app->rrlen = 0;
+	app->rrb.len = 0;
 	/* Requests the server had are gone with its state: 503, and the client repeats them. */
 	while ((r = pending_first(app, true))) {
 		r->relay_id = 0;
@@ -485,7 +484,8 @@ static void relay_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	struct fcgi_app *app = h->data;
 
 	(void)hint;
-	*buf = uv_buf_init((char *)app->rrbuf + app->rrlen, (unsigned)(app->rrcap - app->rrlen));
+	*buf = uv_buf_init((char *)app->rrb.p + app->rrb.len,
+			   (unsigned)(app->rrb.cap - app->rrb.len));
 }
 
 static void relay_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -501,8 +501,8 @@ static void relay_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		relay_lost(app, "lost", nread == UV_EOF ? 0 : -EIO);
 		return;
 	}
-	app->rrlen += (size_t)nread;
-	cur = cursor_make(app->rrbuf, app->rrlen);
+	app->rrb.len += (size_t)nread;
+	cur = readbuf_cursor(&app->rrb);
 	while (app->rpipe_open && !uv_is_closing((uv_handle_t *)&app->rpipe) &&
 	       (ret = relay_msg_next(&cur, &m, &need)) == 1)
 		relay_message(app, &m);
@@ -512,18 +512,10 @@ static void relay_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		relay_lost(app, "unframeable message from", ret);
 		return;
 	}
-	memmove(app->rrbuf, cur.p, cur.len);
-	app->rrlen = cur.len;
-	if (need > app->rrcap) {
-		uint8_t *nb = realloc(app->rrbuf, need); /* bounded by relay_msg_next */
-
-		if (!nb) {
-			relay_lost(app, "out of memory reading", -ENOMEM);
-			return;
-		}
-		app->rrbuf = nb;
-		app->rrcap = need;
-	}
+	readbuf_keep(&app->rrb, cur);
+	ret = readbuf_fit(&app->rrb, need); /* need is bounded by relay_msg_next */
+	if (ret < 0)
+		relay_lost(app, "out of memory reading", ret);
 }
 
 static void relay_connect_cb(uv_connect_t *req, int status)
@@ -585,7 +577,7 @@ static void conn_close_cb(uv_handle_t *h)
 	struct fconn *c = h->data;
 	struct fcgi_app *app = c->app;
 
-	free(c->rbuf);
+	readbuf_close(&c->rb);
 	free(c);
 	app->handles--;
 	app_maybe_free(app);
@@ -825,7 +817,7 @@ static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	struct fconn *c = h->data;
 
 	(void)hint;
-	*buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(FCGI_RECORD_MAX_BYTES - c->rlen));
+	*buf = uv_buf_init((char *)c->rb.p + c->rb.len, (unsigned)(c->rb.cap - c->rb.len));
 }
 
 static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -840,8 +832,8 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c);
 		return;
 	}
-	c->rlen += (size_t)nread;
-	cur = cursor_make(c->rbuf, c->rlen);
+	c->rb.len += (size_t)nread;
+	cur = readbuf_cursor(&c->rb);
 	while (!c->closing && (ret = fcgi_record_next(&cur, &rec)) == 1) {
 		ret = conn_record(c, &rec);
 		if (ret < 0)
@@ -854,8 +846,7 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c);
 		return;
 	}
-	memmove(c->rbuf, cur.p, cur.len);
-	c->rlen = cur.len;
+	readbuf_keep(&c->rb, cur);
 	/* A peer that does not read what it asked for gets no more of our memory. */
 	if (c->io.s.write_queue_size > FCGI_MAX_QUEUED_BYTES) {
 		c->paused = true;
@@ -874,7 +865,7 @@ static void lst_connection_cb(uv_stream_t *s, int status)
 		return;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->rbuf = malloc(FCGI_RECORD_MAX_BYTES))) {
+	if (!c || readbuf_init(&c->rb, FCGI_RECORD_MAX_BYTES, FCGI_RECORD_MAX_BYTES, 0) < 0) {
 		free(c);
 		return; /* the web server retries; its connect times out otherwise */
 	}
@@ -884,7 +875,7 @@ static void lst_connection_cb(uv_stream_t *s, int status)
 	else
 		err = uv_pipe_init(app->loop, &c->io.pipe, 0);
 	if (err < 0) {
-		free(c->rbuf);
+		readbuf_close(&c->rb);
 		free(c);
 		return;
 	}
@@ -921,24 +912,23 @@ struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
 		return NULL;
 	app->loop = loop;
 	app->server_socket = strdup(server_socket);
-	app->rrbuf = malloc(RELAY_READ_BUF_BYTES);
-	if (!app->server_socket || !app->rrbuf) {
-		free(app->server_socket);
-		free(app->rrbuf);
-		free(app);
-		return NULL;
-	}
-	app->rrcap = RELAY_READ_BUF_BYTES;
+	if (!app->server_socket ||
+	    readbuf_init(&app->rrb, RELAY_READ_BUF_BYTES,
+			 RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES, 0) < 0)
+		goto err;
 	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
-	if (uv_timer_init(loop, &app->timer) < 0) {
-		free(app->server_socket);
-		free(app->rrbuf);
-		free(app);
-		return NULL;
-	}
+	if (uv_timer_init(loop, &app->timer) < 0)
+		goto err_rrb;
 	app->timer.data = app;
 	app->handles++;
 	return app;
+
+err_rrb:
+	readbuf_close(&app->rrb);
+err:
+	free(app->server_socket);
+	free(app);
+	return NULL;
 }
 
 int fcgi_app_listen_fd(struct fcgi_app *app, int fd)

@@ -6,6 +6,7 @@
 #include "transport/relay_server.h"
 #include "core/limits.h"
 #include "core/log.h"
+#include "core/readbuf.h"
 #include "core/relay.h"
 #include "core/unixsock.h"
 
@@ -55,9 +56,7 @@ struct relay_conn {
 	uint64_t since_ms; /* accepted */
 	uint64_t read_ms; /* last read */
 	uint64_t write_ms; /* last write completed, or the first queued after none */
-	uint8_t *rbuf;
-	size_t rlen, rcap;
-	unsigned small_reads; /* reads in a row that needed no large buffer */
+	struct readbuf rb;
 	struct relay_req *reqs;
 	unsigned nreqs;
 	uint8_t hello_out[RELAY_HEADER_BYTES + RELAY_HELLO_BYTES];
@@ -268,7 +267,7 @@ static void conn_handle_close_cb(uv_handle_t *h)
 	struct relay_conn *c = h->data;
 	struct relay_server *rs = c->srv;
 
-	free(c->rbuf);
+	readbuf_close(&c->rb);
 	free(c);
 	rs->handles--;
 	server_maybe_free(rs);
@@ -415,7 +414,7 @@ static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 	struct relay_conn *c = h->data;
 
 	(void)hint;
-	*buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)(c->rcap - c->rlen));
+	*buf = uv_buf_init((char *)c->rb.p + c->rb.len, (unsigned)(c->rb.cap - c->rb.len));
 }
 
 /* Too many answers wait for the relay to read them: stop taking its requests. */
@@ -429,7 +428,7 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 /* Handles the complete messages in the read buffer, up to congestion. */
 static void conn_process(struct relay_conn *c)
 {
-	struct cursor cur = cursor_make(c->rbuf, c->rlen);
+	struct cursor cur = readbuf_cursor(&c->rb);
 	struct relay_msg m;
 	size_t need = 0;
 	int ret = 0;
@@ -441,7 +440,7 @@ static void conn_process(struct relay_conn *c)
 			return;
 		}
 		if (!c->closing && conn_congested(c)) {
-			/* The rest stays in rbuf; conn_resume goes on once the relay reads. */
+			/* The rest stays in rb; conn_resume goes on once the relay reads. */
 			c->paused = true;
 			uv_read_stop((uv_stream_t *)&c->pipe);
 		}
@@ -452,34 +451,13 @@ static void conn_process(struct relay_conn *c)
 		conn_broken(c, "unframeable message", ret);
 		return;
 	}
-	memmove(c->rbuf, cur.p, cur.len);
-	c->rlen = cur.len;
+	readbuf_keep(&c->rb, cur);
 	if (c->paused)
 		return;
-	if (need > c->rcap) {
-		/* Bounded by relay_msg_next: at most the largest message the protocol allows. */
-		uint8_t *nb = realloc(c->rbuf, need);
-
-		if (!nb) {
-			conn_broken(c, "out of memory", -ENOMEM);
-			return;
-		}
-		c->rbuf = nb;
-		c->rcap = need;
-		c->small_reads = 0;
-	} else if (c->rcap > RELAY_READ_BUF_BYTES && c->rlen <= RELAY_READ_BUF_BYTES &&
-		   need <= RELAY_READ_BUF_BYTES && ++c->small_reads >= RELAY_SHRINK_AFTER_READS) {
-		/*
-		 * Give back what large messages needed once they stopped coming; not after
-		 * each one, which under load would re-fault the pages for every POST body.
-		 */
-		uint8_t *nb = realloc(c->rbuf, RELAY_READ_BUF_BYTES);
-
-		if (nb) {
-			c->rbuf = nb;
-			c->rcap = RELAY_READ_BUF_BYTES;
-		}
-	}
+	/* need is bounded by relay_msg_next: the largest message the protocol allows. */
+	ret = readbuf_fit(&c->rb, need);
+	if (ret < 0)
+		conn_broken(c, "out of memory", ret);
 }
 
 /* An answer was written: read the relay's requests again once the queue is short. */
@@ -513,7 +491,7 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread > 0)
 		c->read_ms = uv_now(c->srv->loop);
-	c->rlen += (size_t)nread;
+	c->rb.len += (size_t)nread;
 	conn_process(c);
 }
 
@@ -570,7 +548,9 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 		return;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c || !(c->rbuf = malloc(RELAY_READ_BUF_BYTES))) {
+	if (!c ||
+	    readbuf_init(&c->rb, RELAY_READ_BUF_BYTES, RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
+			 RELAY_SHRINK_AFTER_READS) < 0) {
 		free(c);
 		/* Take the connection off the backlog and close it, or it would spin. */
 		uv_pipe_t *p = malloc(sizeof(*p));
@@ -585,11 +565,10 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 		}
 		return;
 	}
-	c->rcap = RELAY_READ_BUF_BYTES;
 	c->srv = rs;
 	c->since_ms = c->read_ms = uv_now(rs->loop);
 	if (uv_pipe_init(rs->loop, &c->pipe, 0) < 0) {
-		free(c->rbuf);
+		readbuf_close(&c->rb);
 		free(c);
 		return; /* cannot happen for a pipe on Linux; the backlog keeps the peer */
 	}
@@ -642,7 +621,7 @@ static void timer_cb(uv_timer_t *t)
 			why = "no HELLO in time";
 		else if (c->nwrites && now - c->write_ms >= rs->write_timeout_ms)
 			why = "the relay does not read its answers";
-		else if (!c->paused && c->rlen && now - c->read_ms >= rs->read_timeout_ms)
+		else if (!c->paused && c->rb.len && now - c->read_ms >= rs->read_timeout_ms)
 			why = "a message stalled half-way";
 		if (why) {
 			rs->stats.timed_out++;

@@ -21,76 +21,6 @@
 
 #define container_of(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
-/* ---- prefixes ---- */
-
-static size_t prefix_addr_bytes(int family)
-{
-	return family == AF_INET ? 4 : 16;
-}
-
-int tun_prefix_parse(const char *s, bool allow_host, struct tun_prefix *out)
-{
-	char buf[INET6_ADDRSTRLEN + 8];
-	const char *slash = strchr(s, '/');
-	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long len;
-	char *end;
-
-	memset(out, 0, sizeof(*out));
-	if (alen == 0 || alen >= INET6_ADDRSTRLEN)
-		return -EINVAL;
-	memcpy(buf, s, alen);
-	buf[alen] = '\0';
-	if (inet_pton(AF_INET, buf, out->addr) == 1)
-		out->family = AF_INET;
-	else if (inet_pton(AF_INET6, buf, out->addr) == 1)
-		out->family = AF_INET6;
-	else
-		return -EINVAL;
-	if (!slash) {
-		if (!allow_host)
-			return -EINVAL;
-		out->prefix_len = out->family == AF_INET ? 32 : 128;
-		return 0;
-	}
-	/* Digits only: strtoul would take "+1", " 1" or "-0". */
-	if (slash[1] < '0' || slash[1] > '9' || (slash[1] == '0' && slash[2] != '\0'))
-		return -EINVAL;
-	errno = 0;
-	len = strtoul(slash + 1, &end, 10);
-	if (errno || *end != '\0' || len > (out->family == AF_INET ? 32u : 128u))
-		return -EINVAL;
-	out->prefix_len = (uint8_t)len;
-	return 0;
-}
-
-const char *tun_prefix_format(const struct tun_prefix *p, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (!inet_ntop(p->family, p->addr, a, sizeof(a)))
-		snprintf(a, sizeof(a), "?");
-	snprintf(buf, len, "%s/%u", a, p->prefix_len);
-	return buf;
-}
-
-static bool prefix_host_bits_zero(const struct tun_prefix *p)
-{
-	size_t n = prefix_addr_bytes(p->family);
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned int first = (unsigned int)i * 8;
-		uint8_t mask;
-
-		if (first + 8 <= p->prefix_len)
-			continue;
-		mask = first >= p->prefix_len ? 0xff : (uint8_t)(0xff >> (p->prefix_len - first));
-		if (p->addr[i] & mask)
-			return false;
-	}
-	return true;
-}
-
 /* ---- packets ---- */
 
 bool tun_packet_valid(const uint8_t *pkt, size_t len)
@@ -274,19 +204,19 @@ static int link_up(struct mnl_socket *nl, int ifindex)
 	return nl_request(nl, nlh);
 }
 
-static int addr_change(struct mnl_socket *nl, int ifindex, const struct tun_prefix *p, bool add)
+static int addr_change(struct mnl_socket *nl, int ifindex, const struct cidr *p, bool add)
 {
 	uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifaddrmsg *ifa;
-	size_t n = prefix_addr_bytes(p->family);
+	size_t n = cidr_addr_bytes(p);
 
 	nlh->nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
 	if (add)
 		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
 	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
 	ifa->ifa_family = (uint8_t)p->family;
-	ifa->ifa_prefixlen = p->prefix_len;
+	ifa->ifa_prefixlen = p->prefix;
 	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
 	ifa->ifa_index = (uint32_t)ifindex;
 	mnl_attr_put(nlh, IFA_LOCAL, n, p->addr);
@@ -297,7 +227,7 @@ static int addr_change(struct mnl_socket *nl, int ifindex, const struct tun_pref
 	return nl_request(nl, nlh);
 }
 
-static int route_change(struct mnl_socket *nl, int ifindex, const struct tun_prefix *p, bool add)
+static int route_change(struct mnl_socket *nl, int ifindex, const struct cidr *p, bool add)
 {
 	uint8_t buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -308,13 +238,13 @@ static int route_change(struct mnl_socket *nl, int ifindex, const struct tun_pre
 		nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)p->family;
-	rtm->rtm_dst_len = p->prefix_len;
+	rtm->rtm_dst_len = p->prefix;
 	rtm->rtm_table = RT_TABLE_MAIN;
 	rtm->rtm_protocol = RTPROT_STATIC;
 	rtm->rtm_scope = RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
-	if (p->prefix_len > 0)
-		mnl_attr_put(nlh, RTA_DST, prefix_addr_bytes(p->family), p->addr);
+	if (p->prefix > 0)
+		mnl_attr_put(nlh, RTA_DST, cidr_addr_bytes(p), p->addr);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	return nl_request(nl, nlh);
 }
@@ -331,7 +261,7 @@ static unsigned int config_mtu(const struct tun_config *cfg)
 static int config_check(const struct tun_config *cfg, unsigned int mtu, char *err, size_t err_len)
 {
 	const char *name = cfg->name ? cfg->name : TUN_DEFAULT_NAME;
-	char s[TUN_PREFIX_STR_BYTES];
+	char s[CIDR_STR_BYTES];
 	bool v6 = false;
 
 	if (name[0] == '\0') {
@@ -354,29 +284,29 @@ static int config_check(const struct tun_config *cfg, unsigned int mtu, char *er
 		return -E2BIG;
 	}
 	for (size_t i = 0; i < cfg->n_addrs; i++) {
-		const struct tun_prefix *p = &cfg->addrs[i];
+		const struct cidr *p = &cfg->addrs[i];
 
 		if (p->family != AF_INET && p->family != AF_INET6) {
 			snprintf(err, err_len, "%s: address %zu: not IPv4 or IPv6", name, i + 1);
 			return -EAFNOSUPPORT;
 		}
-		if (p->prefix_len > prefix_addr_bytes(p->family) * 8) {
+		if (p->prefix > cidr_max_prefix(p)) {
 			snprintf(err, err_len, "%s: address %s: bad prefix length", name,
-				 tun_prefix_format(p, s, sizeof(s)));
+				 cidr_format(p, s, sizeof(s)));
 			return -EINVAL;
 		}
 		v6 |= p->family == AF_INET6;
 	}
 	for (size_t i = 0; i < cfg->n_routes; i++) {
-		const struct tun_prefix *p = &cfg->routes[i];
+		const struct cidr *p = &cfg->routes[i];
 
 		if (p->family != AF_INET && p->family != AF_INET6) {
 			snprintf(err, err_len, "%s: route %zu: not IPv4 or IPv6", name, i + 1);
 			return -EAFNOSUPPORT;
 		}
-		if (p->prefix_len > prefix_addr_bytes(p->family) * 8 || !prefix_host_bits_zero(p)) {
+		if (p->prefix > cidr_max_prefix(p) || cidr_host_bits_set(p)) {
 			snprintf(err, err_len, "%s: route %s: host bits set or bad prefix length",
-				 name, tun_prefix_format(p, s, sizeof(s)));
+				 name, cidr_format(p, s, sizeof(s)));
 			return -EINVAL;
 		}
 		v6 |= p->family == AF_INET6;
@@ -421,7 +351,7 @@ int tun_open(struct tun *t, uv_loop_t *loop, const struct tun_config *cfg, char 
 {
 	const char *name = cfg->name ? cfg->name : TUN_DEFAULT_NAME;
 	unsigned int mtu = config_mtu(cfg);
-	char s[TUN_PREFIX_STR_BYTES];
+	char s[CIDR_STR_BYTES];
 	struct mnl_socket *nl;
 	int ret;
 
@@ -456,12 +386,12 @@ int tun_open(struct tun *t, uv_loop_t *loop, const struct tun_config *cfg, char 
 		goto err_nl;
 	}
 	for (; t->n_addrs < cfg->n_addrs; t->n_addrs++) {
-		const struct tun_prefix *p = &cfg->addrs[t->n_addrs];
+		const struct cidr *p = &cfg->addrs[t->n_addrs];
 
 		ret = addr_change(nl, t->ifindex, p, true);
 		if (ret < 0) {
 			snprintf(err, err_len, "%s: adding address %s: %s", t->name,
-				 tun_prefix_format(p, s, sizeof(s)), strerror(-ret));
+				 cidr_format(p, s, sizeof(s)), strerror(-ret));
 			goto err_addrs;
 		}
 		t->addrs[t->n_addrs] = *p;
@@ -472,12 +402,12 @@ int tun_open(struct tun *t, uv_loop_t *loop, const struct tun_config *cfg, char 
 		goto err_addrs;
 	}
 	for (; t->n_routes < cfg->n_routes; t->n_routes++) {
-		const struct tun_prefix *p = &cfg->routes[t->n_routes];
+		const struct cidr *p = &cfg->routes[t->n_routes];
 
 		ret = route_change(nl, t->ifindex, p, true);
 		if (ret < 0) {
 			snprintf(err, err_len, "%s: adding route %s: %s", t->name,
-				 tun_prefix_format(p, s, sizeof(s)), strerror(-ret));
+				 cidr_format(p, s, sizeof(s)), strerror(-ret));
 			goto err_routes;
 		}
 		t->routes[t->n_routes] = *p;
@@ -642,7 +572,7 @@ static void tun_closed_cb(uv_handle_t *h)
 
 void tun_close(struct tun *t, tun_close_fn close_cb)
 {
-	char s[TUN_PREFIX_STR_BYTES];
+	char s[CIDR_STR_BYTES];
 	struct mnl_socket *nl;
 	int ret;
 
@@ -655,20 +585,20 @@ void tun_close(struct tun *t, tun_close_fn close_cb)
 	ret = nl_open(&nl);
 	if (ret == 0) {
 		while (t->n_routes > 0) {
-			const struct tun_prefix *p = &t->routes[--t->n_routes];
+			const struct cidr *p = &t->routes[--t->n_routes];
 
 			ret = route_change(nl, t->ifindex, p, false);
 			if (ret < 0)
 				log_debug("%s: removing route %s: %s", t->name,
-					  tun_prefix_format(p, s, sizeof(s)), strerror(-ret));
+					  cidr_format(p, s, sizeof(s)), strerror(-ret));
 		}
 		while (t->n_addrs > 0) {
-			const struct tun_prefix *p = &t->addrs[--t->n_addrs];
+			const struct cidr *p = &t->addrs[--t->n_addrs];
 
 			ret = addr_change(nl, t->ifindex, p, false);
 			if (ret < 0)
 				log_debug("%s: removing address %s: %s", t->name,
-					  tun_prefix_format(p, s, sizeof(s)), strerror(-ret));
+					  cidr_format(p, s, sizeof(s)), strerror(-ret));
 		}
 		mnl_socket_close(nl);
 	} else {

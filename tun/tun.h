@@ -16,30 +16,14 @@
 #ifndef HTTUN_TUN_TUN_H
 #define HTTUN_TUN_TUN_H
 
+#include "core/cidr.h"
 #include "core/limits.h"
 
-#include <arpa/inet.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
-
-/* An IPv4 or IPv6 address with a prefix length: "198.18.1.1/24", "fd00::1/64". */
-struct tun_prefix {
-	int family; /* AF_INET or AF_INET6 */
-	uint8_t addr[16]; /* network order; 4 bytes used for AF_INET */
-	uint8_t prefix_len;
-};
-
-/*
- * Parse "ADDR/LEN" (LEN required) or, with allow_host, a bare address meaning /32 or /128.
- * Returns 0 or -EINVAL.
- */
-int tun_prefix_parse(const char *s, bool allow_host, struct tun_prefix *out);
-/* "198.18.1.1/24"; buf should hold TUN_PREFIX_STR_BYTES. */
-#define TUN_PREFIX_STR_BYTES (INET6_ADDRSTRLEN + 4)
-const char *tun_prefix_format(const struct tun_prefix *p, char *buf, size_t len);
 
 /*
  * With offload, every packet read or written starts with a virtio_net_hdr (linux/
@@ -55,10 +39,10 @@ struct tun_config {
 	/* 0: TUN_DEFAULT_MTU with offload, TUN_DEFAULT_MTU_NO_OFFLOAD without. */
 	unsigned int mtu;
 	/* Addresses assigned to the device (at most TUN_MAX_ADDRESSES). */
-	const struct tun_prefix *addrs;
+	const struct cidr *addrs;
 	size_t n_addrs;
 	/* Routes via the device, main table (at most TUN_MAX_ROUTES); host bits must be 0. */
-	const struct tun_prefix *routes;
+	const struct cidr *routes;
 	size_t n_routes;
 	/*
 	 * IFF_VNET_HDR with checksum and TSO offloads: every packet read or written is
@@ -109,9 +93,9 @@ struct tun {
 	tun_close_fn close_cb;
 
 	/* What tun_open added, so tun_close can take exactly that back out. */
-	struct tun_prefix addrs[TUN_MAX_ADDRESSES];
+	struct cidr addrs[TUN_MAX_ADDRESSES];
 	size_t n_addrs;
-	struct tun_prefix routes[TUN_MAX_ROUTES];
+	struct cidr routes[TUN_MAX_ROUTES];
 	size_t n_routes;
 
 	struct tun_stats stats;
