@@ -912,9 +912,9 @@ struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
 		return NULL;
 	app->loop = loop;
 	app->server_socket = strdup(server_socket);
-	if (!app->server_socket ||
-	    readbuf_init(&app->rrb, RELAY_READ_BUF_BYTES,
-			 RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES, 0) < 0)
+	if (!app->server_socket || readbuf_init(&app->rrb, RELAY_READ_BUF_BYTES,
+						RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
+						RELAY_SHRINK_AFTER_READS) < 0)
 		goto err;
 	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
 	if (uv_timer_init(loop, &app->timer) < 0)
