@@ -155,7 +155,7 @@ void tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len)
  */
 _Static_assert(FRAME_HEADER_BYTES + RECORD_HEADER_BYTES >= RECORD_GSO_HDR_BYTES,
 	       "a plain IP record has room for a virtio_net_hdr in front of it");
-static unsigned deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct span pt)
+static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct span pt)
 {
 	unsigned delivered = 0;
 	struct cursor c = cursor_make(pt.p, pt.len);
@@ -196,7 +196,7 @@ static unsigned deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, stru
 	if (ret < 0)
 		ep->stats.rx_malformed++;
 	ep->stats.rx_packets += delivered;
-	return delivered;
+	ep->delivered |= delivered > 0;
 }
 
 void tunnel_receive_body(struct index_table *ix, uint8_t *body, size_t len, uint64_t now_ms,
@@ -231,7 +231,7 @@ void tunnel_receive_body(struct index_table *ix, uint8_t *body, size_t len, uint
 			rx->opened++;
 			rx->ep = ep;
 			ep->stats.rx_frames++;
-			rx->delivered += deliver_records(ep, frame, pt);
+			deliver_records(ep, frame, pt);
 			continue;
 		case -ENOENT:
 			rx->unknown++;

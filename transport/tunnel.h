@@ -70,6 +70,8 @@ struct tunnel_endpoint {
 	struct tunnel_io io;
 	bool paused; /* get_buf returned 0: io.resume is owed */
 	bool dirty; /* send has an open frame with records: seal at the end of this loop turn */
+	/* IP packets went to io.deliver since the owner last cleared this (server: read_now). */
+	bool delivered;
 	struct tunnel_stats stats;
 };
 
@@ -115,7 +117,6 @@ struct tunnel_rx {
 	unsigned opened;
 	unsigned failed;
 	unsigned unknown;
-	unsigned delivered; /* IP packets handed to io.deliver */
 	bool malformed; /* the body's framing broke off */
 	struct tunnel_endpoint *ep;
 };

@@ -33,10 +33,12 @@ struct tunnel_channel {
 	struct tunnel_endpoint ep;
 	struct tunnel_server *srv;
 	char name[CHANNEL_NAME_MAX_BYTES + 1];
-	struct parked slots[POLL_MAX_PARKED];
+	/* One more than may stay parked: a new poll is parked before the oldest is answered. */
+	struct parked slots[POLL_MAX_PARKED + 1];
 	struct parked *parked_head, *parked_tail;
 	unsigned nparked;
-	uv_timer_t hold; /* runs while a poll is parked: the oldest one's deadline */
+	/* Runs while a poll is parked, due at or before the oldest one's deadline. */
+	uv_timer_t hold;
 	uint32_t current_index; /* to notice a newly confirmed session */
 };
 
@@ -148,13 +150,16 @@ static void parked_cancel_cb(struct http_request *req, void *arg)
 	unpark(arg);
 }
 
+/*
+ * The new poll is listed, with its cancel callback, before a full channel answers its
+ * oldest: that answer can fail and close a relay connection, cancelling its other
+ * requests, this one included, which must then leave the list rather than stay orphaned.
+ */
 static void park(struct tunnel_channel *ch, struct http_request *req)
 {
 	struct parked *p = NULL;
 
-	if (ch->nparked >= POLL_MAX_PARKED)
-		answer_oldest_parked(ch);
-	for (unsigned i = 0; i < POLL_MAX_PARKED && !p; i++)
+	for (unsigned i = 0; i <= POLL_MAX_PARKED && !p; i++)
 		if (!ch->slots[i].req)
 			p = &ch->slots[i];
 	p->req = req;
@@ -172,6 +177,8 @@ static void park(struct tunnel_channel *ch, struct http_request *req)
 	/* A later poll expires later: only the first one parked arms the timer. */
 	if (ch->nparked == 1)
 		uv_timer_start(&ch->hold, hold_cb, ch->srv->hold_ms, 0);
+	if (ch->nparked > POLL_MAX_PARKED)
+		answer_oldest_parked(ch);
 }
 
 /*
@@ -240,6 +247,26 @@ static void handle_init(struct tunnel_server *srv, struct http_request *req)
 	http_response_send(req, 200, NULL, resp, MSG_RESPONSE_BYTES, free_sent_cb, resp);
 }
 
+/*
+ * What the kernel answered at once to the packets a POST delivered (a ping's echo, an
+ * ACK) is on the TUN already: read and seal it now, so it rides on the POST's answer.
+ */
+static void read_replies(struct tunnel_server *srv)
+{
+	for (unsigned i = 0; i < srv->nchannels; i++) {
+		struct tunnel_endpoint *ep = &srv->channels[i]->ep;
+
+		if (!ep->delivered)
+			continue;
+		ep->delivered = false;
+		if (!ep->io.read_now)
+			continue;
+		ep->io.read_now(ep->io.ctx);
+		if (ep->dirty)
+			tunnel_endpoint_seal(ep, clock_now_ms());
+	}
+}
+
 static void handle_post(struct tunnel_server *srv, struct http_request *req)
 {
 	struct tunnel_channel *ch;
@@ -261,12 +288,7 @@ static void handle_post(struct tunnel_server *srv, struct http_request *req)
 	}
 	ch = (struct tunnel_channel *)rx.ep;
 	note_session(ch);
-	/* The replies the kernel made to what we delivered ride on this answer. */
-	if (rx.delivered && ch->ep.io.read_now) {
-		ch->ep.io.read_now(ch->ep.io.ctx);
-		if (ch->ep.dirty)
-			tunnel_endpoint_seal(&ch->ep, clock_now_ms());
-	}
+	read_replies(srv);
 	respond_frames(ch, req);
 }
 
