@@ -410,3 +410,12 @@ void tunnel_server_free(struct tunnel_server *srv)
 	uv_close((uv_handle_t *)&srv->flush, server_close_cb);
 	uv_close((uv_handle_t *)&srv->tick, server_close_cb);
 }
+
+size_t tunnel_server_trim(struct tunnel_server *srv)
+{
+	size_t freed = 0;
+
+	for (unsigned i = 0; i < srv->nchannels; i++)
+		freed += tunnel_endpoint_trim(&srv->channels[i]->ep);
+	return freed;
+}
