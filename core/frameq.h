@@ -110,7 +110,7 @@ void frameq_release(struct frameq *q, struct fbuf *list);
 /* Throw away every queued frame (for example when the peer's session is gone). */
 void frameq_clear(struct frameq *q);
 /*
- * Housekeeping, every FRAMEQ_TRIM_INTERVAL_MS or so: frees pooled buffers beyond what the
+ * Housekeeping, every MEM_TRIM_INTERVAL_MS or so: frees pooled buffers beyond what the
  * busiest moment since the last call had out of the pool (the working set), keeping
  * FRAMEQ_IDLE_POOLED at least. Returns the number of buffers freed.
  */
