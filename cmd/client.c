@@ -64,12 +64,14 @@ struct client {
 	struct tunnel_client *tunnel;
 	struct cmd_tun tun;
 	struct l7_streams *l7;
+	struct cmd_mem mem;
 };
 
 static void client_stop(void *arg)
 {
 	struct client *c = arg;
 
+	cmd_mem_stop(&c->mem);
 	cmd_tun_close(&c->tun);
 	/* Before the tunnel: streams write records into its endpoint. */
 	if (c->l7)
@@ -98,6 +100,13 @@ static int client_parse(int argc, char **argv, struct cmd_flags *f)
 	};
 
 	return cmd_parse_flags(argc, argv, opts, "c:L:vh", client_usage, true, f);
+}
+
+static size_t client_trim(void *arg)
+{
+	struct client *c = arg;
+
+	return tunnel_client_trim(c->tunnel);
 }
 
 /* config_check_client, and a channel that carries something. */
@@ -170,6 +179,7 @@ static int client_run(void *arg, uv_loop_t *loop)
 		cmd_tun_start(&c->tun, tunnel_client_endpoint(c->tunnel));
 	}
 	log_info("tunnel to %s", url);
+	cmd_mem_start(&c->mem, c->loop, client_trim, c);
 	cmd_signals_init(c->loop, client_stop, c);
 	uv_run(c->loop, UV_RUN_DEFAULT);
 	return EXIT_OK;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "cmd/common.h"
 #include "cmd/cmd.h"
+#include "core/limits.h"
 #include "core/log.h"
+#include "core/mem.h"
 #include "core/session.h"
 
 #include <errno.h>
@@ -225,4 +227,32 @@ void cmd_signals_init(uv_loop_t *loop, void (*stop)(void *arg), void *arg)
 		uv_signal_init(loop, &signals.sig[i]);
 		uv_signal_start(&signals.sig[i], signal_cb, nums[i]);
 	}
+}
+
+static void mem_timer_cb(uv_timer_t *t)
+{
+	struct cmd_mem *m = t->data;
+	size_t freed = m->trim(m->arg);
+	size_t heap_free = mem_trim(freed > 0);
+
+	if (freed)
+		log_debug("memory: %zu KiB of idle buffers freed, %zu KiB free in the heap",
+			  freed / 1024, heap_free / 1024);
+}
+
+void cmd_mem_start(struct cmd_mem *m, uv_loop_t *loop, size_t (*trim)(void *arg), void *arg)
+{
+	m->trim = trim;
+	m->arg = arg;
+	uv_timer_init(loop, &m->timer);
+	m->timer.data = m;
+	uv_timer_start(&m->timer, mem_timer_cb, MEM_TRIM_INTERVAL_MS, MEM_TRIM_INTERVAL_MS);
+	m->started = true;
+}
+
+void cmd_mem_stop(struct cmd_mem *m)
+{
+	if (m->started)
+		uv_close((uv_handle_t *)&m->timer, NULL);
+	m->started = false;
 }

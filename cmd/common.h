@@ -82,4 +82,21 @@ void cmd_tun_close(struct cmd_tun *t);
  */
 void cmd_signals_init(uv_loop_t *loop, void (*stop)(void *arg), void *arg);
 
+/*
+ * Memory housekeeping: every MEM_TRIM_INTERVAL_MS calls trim(arg), which frees what the
+ * last interval did not need and returns the bytes it freed; then free heap pages go
+ * back to the kernel (mem_trim). So a process that carried traffic returns to its idle
+ * size once idle.
+ */
+struct cmd_mem {
+	uv_timer_t timer;
+	size_t (*trim)(void *arg);
+	void *arg;
+	bool started;
+};
+
+void cmd_mem_start(struct cmd_mem *m, uv_loop_t *loop, size_t (*trim)(void *arg), void *arg);
+/* Closes the timer; harmless when never started. */
+void cmd_mem_stop(struct cmd_mem *m);
+
 #endif

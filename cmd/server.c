@@ -80,12 +80,14 @@ struct server {
 	size_t ntuns;
 	struct l7_streams *l7[CONFIG_MAX_CHANNELS];
 	size_t nl7;
+	struct cmd_mem mem;
 };
 
 static void server_stop(void *arg)
 {
 	struct server *s = arg;
 
+	cmd_mem_stop(&s->mem);
 	if (s->http)
 		http_server_free(s->http);
 	s->http = NULL;
@@ -252,6 +254,13 @@ static int server_relay(struct server *s)
 	return EXIT_OK;
 }
 
+static size_t server_trim(void *arg)
+{
+	struct server *s = arg;
+
+	return tunnel_server_trim(s->tunnel) + (s->http ? http_server_trim(s->http) : 0);
+}
+
 static int server_run(void *arg, uv_loop_t *loop)
 {
 	struct server *s = arg;
@@ -332,6 +341,7 @@ static int server_run(void *arg, uv_loop_t *loop)
 		}
 		log_info("running as user %s", s->cfg->server.user);
 	}
+	cmd_mem_start(&s->mem, s->loop, server_trim, s);
 	cmd_signals_init(s->loop, server_stop, s);
 	uv_run(s->loop, UV_RUN_DEFAULT);
 	return EXIT_OK;

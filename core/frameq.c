@@ -43,7 +43,11 @@ static struct fbuf *fbuf_get(struct frameq *q)
 		b = malloc(sizeof(*b) + q->buf_cap);
 		if (!b)
 			return NULL;
+		q->nbufs++;
+		q->stats.bufs_allocated++;
 	}
+	if (q->nbufs - q->pooled > q->peak_busy)
+		q->peak_busy = q->nbufs - q->pooled;
 	b->next = NULL;
 	b->len = 0;
 	return b;
@@ -53,6 +57,7 @@ static void fbuf_put(struct frameq *q, struct fbuf *b)
 {
 	if (q->pooled >= FRAMEQ_MAX_POOLED) {
 		free(b);
+		q->nbufs--;
 		return;
 	}
 	b->next = q->pool;
@@ -165,4 +170,27 @@ void frameq_clear(struct frameq *q)
 
 	q->stats.frames_cleared += frames;
 	frameq_release(q, list);
+}
+
+unsigned frameq_trim(struct frameq *q)
+{
+	unsigned busy = q->nbufs - q->pooled;
+	unsigned keep = FRAMEQ_IDLE_POOLED;
+	unsigned freed = 0;
+
+	/* Enough for the busiest moment again, counting what is out of the pool now. */
+	if (q->peak_busy > busy + keep)
+		keep = q->peak_busy - busy;
+	while (q->pooled > keep) {
+		struct fbuf *b = q->pool;
+
+		q->pool = b->next;
+		q->pooled--;
+		q->nbufs--;
+		free(b);
+		freed++;
+	}
+	q->stats.bufs_trimmed += freed;
+	q->peak_busy = busy;
+	return freed;
 }

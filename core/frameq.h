@@ -12,6 +12,11 @@
  * slot, the queue, or a take list (the caller's until frameq_release). The queue is
  * bounded by max_queued_bytes: frameq_full() tells the producer to stop reading (the TUN
  * is paused, the kernel drops and counts), so memory never grows with a slow peer.
+ *
+ * Pool size: released buffers are kept (up to FRAMEQ_MAX_POOLED) so a busy channel does
+ * not allocate per frame; frameq_trim(), called from a slow housekeeping timer, frees
+ * what the busiest moment since its last call did not need, so an idle channel gives its
+ * buffers back within two calls (docs/DESIGN.md "Buffer ownership").
  */
 #ifndef HTTUN_CORE_FRAMEQ_H
 #define HTTUN_CORE_FRAMEQ_H
@@ -34,6 +39,8 @@ struct frameq_stats {
 	uint64_t bytes_sealed;
 	uint64_t frames_dropped; /* open frames discarded: sealing failed (no session) */
 	uint64_t frames_cleared; /* queued frames thrown away by frameq_clear */
+	uint64_t bufs_allocated; /* buffers malloc'd (pool empty) */
+	uint64_t bufs_trimmed; /* pooled buffers freed by frameq_trim */
 };
 
 struct frameq {
@@ -42,6 +49,8 @@ struct frameq {
 	unsigned queued_frames;
 	struct fbuf *pool;
 	unsigned pooled;
+	unsigned nbufs; /* buffers this queue owns, wherever they are (pool included) */
+	unsigned peak_busy; /* most buffers out of the pool at once since frameq_trim */
 	struct fbuf *open;
 	struct batch batch; /* valid while open != NULL */
 	size_t buf_cap;
@@ -100,5 +109,11 @@ struct fbuf *frameq_take(struct frameq *q, size_t max_bytes, unsigned max_frames
 void frameq_release(struct frameq *q, struct fbuf *list);
 /* Throw away every queued frame (for example when the peer's session is gone). */
 void frameq_clear(struct frameq *q);
+/*
+ * Housekeeping, every MEM_TRIM_INTERVAL_MS or so: frees pooled buffers beyond what the
+ * busiest moment since the last call had out of the pool (the working set), keeping
+ * FRAMEQ_IDLE_POOLED at least. Returns the number of buffers freed.
+ */
+unsigned frameq_trim(struct frameq *q);
 
 #endif

@@ -156,11 +156,20 @@
 /* ---- frame queues (core/frameq.c, docs/DESIGN.md) ---- */
 
 /*
- * Free frame buffers a queue keeps for reuse. Enough for the frames of one HTTP body in
- * flight and one being filled, so the steady state allocates nothing; few enough that an
- * idle channel holds little memory.
+ * Free frame buffers a queue keeps for reuse while busy: as many as the sealed queue
+ * holds full frames (TUNNEL_QUEUE_MAX_BYTES / TUNNEL_FRAME_PLAINTEXT_BYTES). iperf3 TCP
+ * had up to 22 buffers out at once (queue, open frame, bodies being written); with a
+ * smaller pool (it was 8) buffers were malloc'd and freed per frame under load.
+ * frameq_trim() gives back what is not needed once the load drops, so this bounds only
+ * what a busy queue keeps: 4 MiB. A flood of small packets has hundreds of small frames
+ * queued, each in its own buffer; those come from malloc (only touched pages resident).
  */
-#define FRAMEQ_MAX_POOLED 8
+#define FRAMEQ_MAX_POOLED 32
+/*
+ * Pooled buffers frameq_trim() keeps even when the last interval needed none: zero, so an
+ * idle channel holds only its open frame. The first frame after a pause costs one malloc.
+ */
+#define FRAMEQ_IDLE_POOLED 0
 
 /* ---- config and L7 policy (core/config.c, core/policy.c; docs/CONFIGURATION.md) ---- */
 
@@ -475,5 +484,21 @@
  * bound; answers to unknown streams or denied opens are dropped already at the bound.
  */
 #define L7_CONTROL_OVER_QUEUE_FACTOR 2
+
+/* ---- memory housekeeping (core/mem.c, cmd/common.c; docs/DESIGN.md) ---- */
+/*
+ * How often server and client give back buffers the last interval did not need (frame
+ * pools, kept HTTP bodies) and, if any were freed, ask malloc to return free memory to
+ * the kernel. One second: a busy channel's working set survives short gaps between
+ * bursts, and an idle process is back at its idle size within about two seconds.
+ */
+#define MEM_TRIM_INTERVAL_MS 1000
+/*
+ * Free heap memory above which the housekeeping tick asks malloc to return it (besides
+ * after freeing idle buffers): frees outside the pools (large bodies, closed
+ * connections) otherwise stay with the process. malloc_trim costs about the size of its
+ * free lists, so it is not worth calling for less.
+ */
+#define MEM_TRIM_FREE_BYTES (256 * 1024)
 
 #endif

@@ -148,6 +148,7 @@ struct cconn {
 	size_t rstart, rend;
 	uint8_t *body;
 	size_t body_len, body_cap;
+	bool body_used; /* a response had a body since the last http_client_trim */
 	size_t body_want; /* Content-Length: direct reads never go past it */
 	size_t header_bytes;
 	unsigned hcount;
@@ -595,6 +596,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 	struct cconn *c = p->data;
 	size_t max = c->cli->cfg.max_body_bytes;
 
+	c->body_used = true;
 	if ((const uint8_t *)at == c->body + c->body_len) {
 		c->body_len += len; /* read in place */
 		return 0;
@@ -910,6 +912,23 @@ static void client_timer_close_cb(uv_handle_t *h)
 
 	cli->handles--;
 	client_maybe_free(cli);
+}
+
+size_t http_client_trim(struct http_client *cli)
+{
+	size_t freed = 0;
+
+	for (struct cconn *c = cli->conns; c; c = c->next) {
+		/* body_len 0 outside a body: no response points into the buffer. */
+		if (c->body && !c->body_used && c->body_len == 0 && !c->in_body) {
+			freed += c->body_cap;
+			free(c->body);
+			c->body = NULL;
+			c->body_cap = 0;
+		}
+		c->body_used = false;
+	}
+	return freed;
 }
 
 void http_client_free(struct http_client *cli)

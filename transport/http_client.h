@@ -78,6 +78,12 @@ int http_client_new(struct http_client **out, uv_loop_t *loop, const char *url,
 /* Fails outstanding requests with -ECANCELED, closes connections, frees asynchronously. */
 void http_client_free(struct http_client *cli);
 const struct http_client_stats *http_client_stats(const struct http_client *cli);
+/*
+ * Housekeeping (every MEM_TRIM_INTERVAL_MS): frees the body buffers that connections keep
+ * between responses (up to HTTP_BODY_KEEP_BYTES each) when no response on that
+ * connection had a body since the last call. Returns the bytes freed.
+ */
+size_t http_client_trim(struct http_client *cli);
 
 /*
  * Issues a request. path is copied. The body is the nbufs buffers (written with one

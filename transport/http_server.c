@@ -66,6 +66,7 @@ struct conn {
 
 	uint8_t *body;
 	size_t body_len, body_cap; /* body_cap counts in srv->body_bytes */
+	bool body_used; /* a request had a body since the last http_server_trim */
 	uint64_t requests; /* requests parsed on this connection */
 	size_t body_want; /* Content-Length: direct reads never go past it */
 	bool chunked;
@@ -632,6 +633,8 @@ static int on_headers_complete(llhttp_t *p)
 	if (c->chunked || (p->flags & F_CONTENT_LENGTH && p->content_length > 0)) {
 		const char *expect = http_request_header(&c->req, "expect");
 
+		c->body_used = true;
+
 		/*
 		 * curl and others wait up to a second for this before a large body; nothing is
 		 * queued on the connection now, so the bytes go straight to the socket buffer.
@@ -1032,6 +1035,27 @@ int http_server_sockname(const struct http_server *srv, unsigned idx, struct soc
 const struct http_server_stats *http_server_stats(const struct http_server *srv)
 {
 	return &srv->stats;
+}
+
+size_t http_server_trim(struct http_server *srv)
+{
+	size_t freed = 0;
+
+	for (struct conn *c = srv->conns; c; c = c->next) {
+		/*
+		 * Not while a body is being read (reads go straight into the buffer), nor
+		 * while a request holds a body (body_len > 0).
+		 */
+		bool reading_body = c->state == CONN_READING && c->phase == PHASE_BODY;
+
+		if (c->body && !c->body_used && c->body_len == 0 && !reading_body) {
+			freed += c->body_cap;
+			free(c->body);
+			conn_body_set(c, NULL, 0);
+		}
+		c->body_used = false;
+	}
+	return freed;
 }
 
 void http_server_free(struct http_server *srv)

@@ -114,6 +114,12 @@ int http_server_listen(struct http_server *srv, const struct sockaddr *addr);
 int http_server_sockname(const struct http_server *srv, unsigned idx, struct sockaddr_storage *out);
 const struct http_server_stats *http_server_stats(const struct http_server *srv);
 /*
+ * Housekeeping (every MEM_TRIM_INTERVAL_MS): frees the body buffers that connections keep
+ * between requests (up to HTTP_BODY_KEEP_BYTES each) when no request on that connection
+ * had a body since the last call. Returns the bytes freed.
+ */
+size_t http_server_trim(struct http_server *srv);
+/*
  * Closes the listeners and every connection (parked requests get their cancel callback)
  * and frees the server once libuv has closed the last handle. srv is invalid afterwards.
  */

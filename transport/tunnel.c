@@ -74,6 +74,11 @@ void tunnel_endpoint_unpause(struct tunnel_endpoint *ep)
 	}
 }
 
+size_t tunnel_endpoint_trim(struct tunnel_endpoint *ep)
+{
+	return frameq_trim(&ep->send) * ep->send.buf_cap;
+}
+
 struct batch *tunnel_endpoint_batch(struct tunnel_endpoint *ep, size_t min_room, bool control)
 {
 	struct batch *b;

@@ -108,6 +108,8 @@ int tunnel_endpoint_seal(struct tunnel_endpoint *ep, uint64_t now_ms);
 int tunnel_endpoint_keepalive(struct tunnel_endpoint *ep, uint64_t now_ms);
 /* Called after frames left the queue: resume a paused TUN when there is room again. */
 void tunnel_endpoint_unpause(struct tunnel_endpoint *ep);
+/* Housekeeping: frees the frame buffers the last interval did not need (frameq_trim). */
+size_t tunnel_endpoint_trim(struct tunnel_endpoint *ep);
 
 /*
  * What tunnel_receive_body found: how many DATA frames opened, failed, or named a session

@@ -448,3 +448,8 @@ bool tunnel_client_connected(const struct tunnel_client *cli)
 {
 	return cli->connected;
 }
+
+size_t tunnel_client_trim(struct tunnel_client *cli)
+{
+	return tunnel_endpoint_trim(&cli->ep) + http_client_trim(cli->http);
+}

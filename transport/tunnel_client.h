@@ -28,6 +28,8 @@ int tunnel_client_new(struct tunnel_client **out, uv_loop_t *loop,
 		      const struct tunnel_client_config *cfg, char *err, size_t errlen);
 /* Stops everything; memory goes once libuv has closed the last handle. */
 void tunnel_client_free(struct tunnel_client *cli);
+/* Housekeeping: idle frame buffers and kept HTTP bodies; returns the bytes freed. */
+size_t tunnel_client_trim(struct tunnel_client *cli);
 /* The endpoint: the TUN read callbacks take it as ctx. */
 struct tunnel_endpoint *tunnel_client_endpoint(struct tunnel_client *cli);
 /* True while a session with the server is up. */

@@ -450,3 +450,12 @@ void tunnel_server_free(struct tunnel_server *srv)
 		uv_close((uv_handle_t *)&srv->channels[i]->hold, server_close_cb);
 	}
 }
+
+size_t tunnel_server_trim(struct tunnel_server *srv)
+{
+	size_t freed = 0;
+
+	for (unsigned i = 0; i < srv->nchannels; i++)
+		freed += tunnel_endpoint_trim(&srv->channels[i]->ep);
+	return freed;
+}

@@ -29,6 +29,8 @@ struct tunnel_server *tunnel_server_new(uv_loop_t *loop, const struct tunnel_ser
  * HTTP server first, so that no new request arrives.
  */
 void tunnel_server_free(struct tunnel_server *srv);
+/* Housekeeping: tunnel_endpoint_trim for every channel; returns the bytes freed. */
+size_t tunnel_server_trim(struct tunnel_server *srv);
 
 /* An http_request_cb; arg is the tunnel_server. */
 void tunnel_server_on_request(struct http_request *req, void *arg);

@@ -118,7 +118,9 @@ static void test_take_limits(void **state)
 	assert_int_equal(frames, 0);
 	assert_int_equal(bytes, 0);
 	assert_int_equal(q.queued_bytes, 0);
-	assert_int_equal(q.pooled, FRAMEQ_MAX_POOLED); /* 10 released, pool capped */
+	/* 10 released, all kept (or as many as the pool takes). */
+	assert_int_equal(q.pooled, 10 < FRAMEQ_MAX_POOLED ? 10 : FRAMEQ_MAX_POOLED);
+	assert_int_equal(q.nbufs, q.pooled);
 	frameq_close(&q);
 }
 
@@ -224,6 +226,145 @@ static void test_plaintext_cap(void **state)
 	frameq_close(&q);
 }
 
+/* Seal n one-packet frames, each in its own buffer; the queue holds them. */
+static void seal_frames(struct frameq *q, struct fake_seal *f, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		add_packet(q, (uint8_t)i, 10);
+		assert_int_equal(frameq_seal(q, fake_seal, f), 0);
+	}
+}
+
+static void release_all(struct frameq *q)
+{
+	size_t bytes;
+	unsigned frames;
+
+	frameq_release(q, frameq_take(q, SIZE_MAX, UINT32_MAX, &bytes, &frames));
+}
+
+/* The pool keeps what the busiest moment since the last trim had out, no more. */
+static void test_trim_working_set(void **state)
+{
+	struct fake_seal f = { 0 };
+	struct frameq q;
+	struct fbuf *list;
+	size_t bytes;
+	unsigned frames;
+
+	(void)state;
+	frameq_init(&q, 1000, 1 << 20);
+	assert_int_equal(frameq_trim(&q), 0); /* nothing allocated yet */
+
+	seal_frames(&q, &f, 6); /* 6 out at once */
+	assert_int_equal(q.nbufs, 6);
+	assert_int_equal(q.peak_busy, 6);
+	release_all(&q);
+	assert_int_equal(q.pooled, 6);
+	/* The interval needed 6: all stay; the next interval starts from 0 busy. */
+	assert_int_equal(frameq_trim(&q), 0);
+	assert_int_equal(q.pooled, 6);
+	assert_int_equal(q.peak_busy, 0);
+
+	seal_frames(&q, &f, 2); /* a quieter interval: 2 out at once, from the pool */
+	assert_int_equal(q.pooled, 4);
+	assert_int_equal(q.nbufs, 6);
+	assert_int_equal(q.stats.bufs_allocated, 6);
+	release_all(&q);
+	assert_int_equal(frameq_trim(&q), 4); /* 6 pooled, 2 needed */
+	assert_int_equal(q.pooled, 2);
+	assert_int_equal(q.nbufs, 2);
+
+	/* Busy now: the buffers out count against the peak, the pool keeps the rest. */
+	seal_frames(&q, &f, 3); /* peak 3: 2 from the pool, 1 new */
+	assert_int_equal(q.stats.bufs_allocated, 7);
+	assert_int_equal(frameq_trim(&q), 0); /* 3 out, 0 pooled: nothing to free */
+	assert_int_equal(q.nbufs, 3);
+	assert_int_equal(q.peak_busy, 3);
+	release_all(&q);
+	/* Peak 3, all back: keep 3. Then an idle interval: keep FRAMEQ_IDLE_POOLED. */
+	assert_int_equal(frameq_trim(&q), 0);
+	assert_int_equal(q.pooled, 3);
+	assert_int_equal(frameq_trim(&q), 3 - FRAMEQ_IDLE_POOLED);
+	assert_int_equal(q.pooled, FRAMEQ_IDLE_POOLED);
+	assert_int_equal(q.nbufs, FRAMEQ_IDLE_POOLED);
+	assert_int_equal(q.stats.bufs_trimmed, 4 + 3 - FRAMEQ_IDLE_POOLED);
+
+	/* Buffers still out at trim time are part of the peak: only the rest is pooled. */
+	seal_frames(&q, &f, 5);
+	release_all(&q);
+	assert_int_equal(frameq_trim(&q), 0); /* peak 5: keep 5 */
+	seal_frames(&q, &f, 4); /* peak 4 */
+	list = frameq_take(&q, SIZE_MAX, 2, &bytes, &frames);
+	frameq_release(&q, list); /* 2 out (queued), 3 pooled */
+	/* Keep 4 - 2 = 2 pooled (so 4 again fit), free 1. */
+	assert_int_equal(frameq_trim(&q), 1);
+	assert_int_equal(q.pooled, 2);
+	assert_int_equal(q.peak_busy, 2);
+	assert_int_equal(frameq_trim(&q), 2 - FRAMEQ_IDLE_POOLED);
+	assert_int_equal(q.nbufs, 2 + FRAMEQ_IDLE_POOLED);
+	release_all(&q);
+	frameq_close(&q);
+}
+
+/* The open frame counts as busy; trimming never touches it or the queue. */
+static void test_trim_keeps_open_and_queued(void **state)
+{
+	struct fake_seal f = { 0 };
+	struct frameq q;
+	struct fbuf *list;
+	size_t bytes;
+	unsigned frames;
+
+	(void)state;
+	frameq_init(&q, 1000, 1 << 20);
+	seal_frames(&q, &f, 4);
+	add_packet(&q, 9, 20); /* open, dirty */
+	list = frameq_take(&q, SIZE_MAX, 1, &bytes, &frames); /* 1 out, 3 queued */
+	assert_int_equal(q.peak_busy, 5);
+	frameq_trim(&q);
+	frameq_trim(&q);
+	assert_int_equal(q.nbufs, 5);
+	assert_int_equal(q.pooled, 0);
+	assert_true(frameq_dirty(&q));
+	assert_int_equal(q.queued_frames, 3);
+	frameq_release(&q, list);
+	/* One released buffer: the last interval had 5 out, so it stays... */
+	assert_int_equal(frameq_trim(&q), 0);
+	/* ...and goes when an interval with 4 out (open + 3 queued) is over. */
+	assert_int_equal(frameq_trim(&q), 1 - FRAMEQ_IDLE_POOLED);
+	assert_int_equal(q.nbufs, 4 + FRAMEQ_IDLE_POOLED);
+	assert_int_equal(frameq_seal(&q, fake_seal, &f), 0);
+	list = frameq_take(&q, SIZE_MAX, UINT32_MAX, &bytes, &frames);
+	assert_int_equal(frames, 4);
+	assert_int_equal(list->data[FRAME_HEADER_BYTES + 3], 1); /* frames intact, in order */
+	frameq_release(&q, list);
+	frameq_close(&q);
+}
+
+/* Under load the pool holds up to FRAMEQ_MAX_POOLED; past it buffers are freed at once. */
+static void test_pool_cap(void **state)
+{
+	struct fake_seal f = { 0 };
+	struct frameq q;
+
+	(void)state;
+	frameq_init(&q, 100, 1 << 24);
+	seal_frames(&q, &f, FRAMEQ_MAX_POOLED + 3);
+	assert_int_equal(q.nbufs, FRAMEQ_MAX_POOLED + 3);
+	release_all(&q);
+	assert_int_equal(q.pooled, FRAMEQ_MAX_POOLED);
+	assert_int_equal(q.nbufs, FRAMEQ_MAX_POOLED);
+	assert_int_equal(q.stats.bufs_allocated, FRAMEQ_MAX_POOLED + 3);
+	seal_frames(&q, &f, FRAMEQ_MAX_POOLED); /* all from the pool */
+	assert_int_equal(q.stats.bufs_allocated, FRAMEQ_MAX_POOLED + 3);
+	release_all(&q);
+	frameq_trim(&q);
+	assert_int_equal(frameq_trim(&q), FRAMEQ_MAX_POOLED - FRAMEQ_IDLE_POOLED);
+	assert_int_equal(q.nbufs, FRAMEQ_IDLE_POOLED);
+	frameq_close(&q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -234,6 +375,9 @@ int main(void)
 		cmocka_unit_test(test_open_reservation_cancelled),
 		cmocka_unit_test(test_plaintext_cap),
 		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_trim_working_set),
+		cmocka_unit_test(test_trim_keeps_open_and_queued),
+		cmocka_unit_test(test_pool_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

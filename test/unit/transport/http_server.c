@@ -347,6 +347,51 @@ static void test_roundtrip(void **state)
 	free(big);
 }
 
+/*
+ * Kept body buffers: a trim frees those of connections that had no body since the last
+ * trim, at both ends, also while a bodiless request is parked on the connection; the
+ * next body gets a new buffer.
+ */
+static void test_trim_bodies(void **state)
+{
+	struct fix f;
+	static uint8_t body[1000];
+	struct expect e_post, e_get;
+	uv_buf_t b = uv_buf_init((char *)body, sizeof(body));
+
+	(void)state;
+	memset(body, 0x5a, sizeof(body));
+	fix_start(&f, NULL);
+	fix_client(&f, 1);
+	for (int round = 0; round < 2; round++) {
+		e_post = (struct expect){ &f, 200, body, sizeof(body) };
+		assert_int_equal(http_client_request(f.cli, HTTP_METHOD_POST, "/p", NULL, &b, 1,
+						     5000, expect_cb, &e_post),
+				 0);
+		run_until_responses(&f, 2 * round + 1);
+		/* Used in this interval: kept. */
+		assert_int_equal(http_server_trim(f.srv), 0);
+		assert_int_equal(http_client_trim(f.cli), 0);
+		/* A GET parked on the same connection does not use the buffers. */
+		f.mode = MODE_PARK;
+		e_get = (struct expect){ &f, 200, (const uint8_t *)"/g", 2 };
+		assert_int_equal(http_client_request(f.cli, HTTP_METHOD_GET, "/g", NULL, NULL, 0,
+						     5000, expect_cb, &e_get),
+				 0);
+		while (!f.parked)
+			assert_int_not_equal(uv_run(&f.loop, UV_RUN_ONCE), 0);
+		assert_int_equal(http_server_trim(f.srv), sizeof(body));
+		assert_int_equal(http_client_trim(f.cli), sizeof(body));
+		assert_int_equal(http_server_trim(f.srv), 0);
+		assert_int_equal(http_client_trim(f.cli), 0);
+		run_until_responses(&f, 2 * round + 2);
+		f.mode = MODE_ECHO;
+	}
+	assert_int_equal(f.responses, 4);
+	assert_int_equal(http_client_stats(f.cli)->connects, 1);
+	fix_end(&f);
+}
+
 static void test_sendv(void **state)
 {
 	struct fix f;
@@ -521,6 +566,61 @@ static void assert_plain_error(const char *resp, const char *status_line, const 
 	snprintf(cl, sizeof(cl), "\r\nContent-Length: %zu\r\n", strlen(body));
 	assert_non_null(strstr(resp, cl));
 	assert_string_equal(strstr(resp, "\r\n\r\n") + 4, body);
+}
+
+static void stop_timer_cb(uv_timer_t *t)
+{
+	*(bool *)t->data = true;
+}
+
+/* Runs the loop for about ms milliseconds. */
+static void run_for(struct fix *f, uint64_t ms)
+{
+	uv_timer_t t;
+	bool done = false;
+
+	uv_timer_init(&f->loop, &t);
+	t.data = &done;
+	uv_timer_start(&t, stop_timer_cb, ms, 0);
+	while (!done)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
+/*
+ * A body announced but not arrived yet when trims run keeps its buffer: reads land in it
+ * directly.
+ */
+static void test_trim_while_body(void **state)
+{
+	struct fix f;
+	struct raw r;
+	static char req[1100];
+	static uv_write_t w2;
+	uv_buf_t rest;
+	int n;
+
+	(void)state;
+	n = snprintf(req, sizeof(req),
+		     "POST /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+		     "Content-Length: 1000\r\n\r\n");
+	for (int i = 0; i < 1000; i++)
+		req[n + i] = (char)('a' + i % 26);
+	fix_start(&f, NULL);
+	raw_start(&f, &r, req, (size_t)n); /* the header only */
+	run_for(&f, 100);
+	assert_int_equal(f.requests, 0);
+	assert_int_equal(http_server_trim(f.srv), 0);
+	assert_int_equal(http_server_trim(f.srv), 0);
+	rest = uv_buf_init(req + n, 1000);
+	assert_int_equal(uv_write(&w2, (uv_stream_t *)&r.tcp, &rest, 1, raw_write_cb), 0);
+	run_until_raw(&f, 1);
+	assert_int_equal(f.requests, 1);
+	assert_true(starts_with(r.in, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(r.in, "\r\nContent-Length: 1000\r\n"));
+	assert_memory_equal(strstr(r.in, "\r\n\r\n") + 4, req + n, 1000);
+	fix_end(&f);
 }
 
 static void test_413_before_body(void **state)
@@ -1109,6 +1209,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_trim_bodies),
+		cmocka_unit_test(test_trim_while_body),
 		cmocka_unit_test(test_sendv),
 		cmocka_unit_test(test_keepalive_reuse),
 		cmocka_unit_test(test_longpoll_parked),
