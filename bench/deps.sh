@@ -4,7 +4,7 @@
 set -euo pipefail
 
 want=(gcc libsodium-dev pkg-config iproute2 iperf3 iputils-ping openssl openvpn httptunnel
-	python3 procps)
+	lighttpd python3 procps)
 
 missing=()
 for p in "${want[@]}"; do
@@ -21,5 +21,13 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "httun bench: installing from Debian: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The bench starts lighttpd itself inside its namespace; keep the package's own service
+# (port 80 of this host) from starting during the install.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -22,13 +22,14 @@ import re
 import statistics
 import sys
 
-PATHS = ["direct", "relay", "openvpn-tcp", "httptunnel", "httun-ip", "httun-l7"]
+PATHS = ["direct", "relay", "openvpn-tcp", "httptunnel", "httun-ip", "httun-fcgi", "httun-l7"]
 LABELS = {
     "direct": "direct veth",
     "relay": "bare relay (AES-256-GCM/UDP)",
     "openvpn-tcp": "OpenVPN over TCP",
     "httptunnel": "GNU httptunnel",
     "httun-ip": "httun IP",
+    "httun-fcgi": "httun IP via lighttpd FastCGI",
     "httun-l7": "httun L7",
 }
 RTT_RE = re.compile(r"time=([0-9.]+) ms")
@@ -45,6 +46,11 @@ def percentile(xs, q):
         return None
     s = sorted(xs)
     return s[max(0, math.ceil(q / 100 * len(s)) - 1)]
+
+
+def run_no(f):
+    """The run number N of a raw file rN.<kind>."""
+    return int(re.match(r"r(\d+)\.", os.path.basename(f)).group(1))
 
 
 def runs_of(d, suffix):
@@ -170,13 +176,30 @@ def read_stream(f):
         return {"bits_per_second": None, "bytes": None, "error": "no tcpstream result"}
 
 
-def read_cpu(f, nbytes):
-    """CPU seconds per GB (1e9 bytes) moved, from a '<ticks> <hz>' file."""
+def read_cpu(f, nbytes, roles):
+    """CPU seconds per GB (1e9 bytes) moved, from a file of '<ticks> <hz>' (all the
+    path's processes) and then '<pid> <ticks>' per process: the total, and per process
+    by its role (ROLES maps pid to role) when the path has more than two."""
     if not os.path.exists(f) or not nbytes:
-        return None
+        return None, None
     with open(f) as fh:
-        ticks, hz = fh.read().split()
-    return int(ticks) / int(hz) / (nbytes / 1e9)
+        lines = [x.split() for x in fh.read().splitlines()]
+    ticks, hz = lines[0]
+    per_gb = lambda t: int(t) / int(hz) / (nbytes / 1e9)  # noqa: E731
+    procs = {roles.get(pid, pid): per_gb(t) for pid, t in lines[1:]}
+    return per_gb(ticks), (procs if len(procs) > 2 else None)
+
+
+def read_roles(f):
+    """pid -> role from a mem_idle file."""
+    out = {}
+    if os.path.exists(f):
+        with open(f) as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) == 3:
+                    out[parts[1]] = parts[0]
+    return out
 
 
 def read_mem(f):
@@ -215,6 +238,7 @@ def summarise_path(d):
             "median_ms": median([p["median_ms"] for p in lr]),
             "p99_ms": median([p["p99_ms"] for p in lr]),
         }
+    roles = read_roles(os.path.join(d, "mem_idle"))
     for kind, key, reader in KINDS:
         files = runs_of(d, kind + ".json")
         if not files:
@@ -222,13 +246,21 @@ def summarise_path(d):
         rs = []
         for f in files:
             x = reader(f)
-            x["cpu_s_per_gb"] = read_cpu(f[: -len(".json")] + ".cpu", x.get("bytes"))
+            x["run"] = run_no(f)
+            x["cpu_s_per_gb"], procs = read_cpu(f[: -len(".json")] + ".cpu", x.get("bytes"), roles)
+            if procs:
+                x["cpu_s_per_gb_by_process"] = procs
             rs.append(x)
         r[key] = {
             "runs": rs,
             "median_bps": median([x["bits_per_second"] for x in rs]),
             "cpu_s_per_gb_median": median([x["cpu_s_per_gb"] for x in rs]),
         }
+        procs = sorted({p for x in rs for p in x.get("cpu_s_per_gb_by_process", {})})
+        if procs:
+            r[key]["cpu_s_per_gb_by_process_median"] = {
+                p: median([x.get("cpu_s_per_gb_by_process", {}).get(p) for x in rs]) for p in procs
+            }
         if kind == "udp":
             r[key]["lost_percent_median"] = median([x.get("lost_percent") for x in rs])
             r[key]["offered_bps_median"] = median([x.get("offered_bits_per_second") for x in rs])
@@ -297,6 +329,8 @@ def add_ratios(res):
             v = get(path, key, "median_bps")
             rt[key + "_vs_direct"] = ratio(v, get("direct", key, "median_bps"))
             rt[key + "_vs_openvpn_tcp"] = ratio(v, get("openvpn-tcp", key, "median_bps"))
+        if path == "httun-fcgi":
+            add_vs_standalone(res, path, "httun-ip", rt)
         r["ratios"] = {k: v for k, v in rt.items() if v is not None}
         rtt = get(path, "rtt", "median_ms")
         if rtt is not None and d_rtt is not None and path != "direct":
@@ -305,6 +339,31 @@ def add_ratios(res):
         if load is not None and d_rtt is not None and path != "direct":
             # RTT under load minus the direct path's idle RTT
             r["added_rtt_load_median_ms"] = load - d_rtt
+
+
+# Behind a web server against standalone: the bar in PRODUCT.md is at least half.
+VS_STANDALONE_KINDS = (("tcp", "a->b"), ("tcp_reverse", "b->a (-R)"), ("tcp_p4", "4 streams"))
+
+
+def add_vs_standalone(res, path, base, rt):
+    """Throughput of PATH over BASE taken within each run (both paths see the same state
+    of the machine), then the median over the runs: res[path]["vs_httun_standalone"]
+    per kind, and ratios["<kind>_vs_httun_standalone"]."""
+    out = {}
+    for key, _ in VS_STANDALONE_KINDS:
+        mine = {x["run"]: x["bits_per_second"] for x in res[path].get(key, {}).get("runs", [])}
+        theirs = {x["run"]: x["bits_per_second"] for x in res.get(base, {}).get(key, {}).get("runs", [])}
+        runs = [
+            {"run": n, "ratio": ratio(mine[n], theirs.get(n))}
+            for n in sorted(mine)
+            if ratio(mine[n], theirs.get(n)) is not None
+        ]
+        if runs:
+            m = median([x["ratio"] for x in runs])
+            out[key] = {"runs": runs, "median": m}
+            rt[key + "_vs_httun_standalone"] = m
+    if out:
+        res[path]["vs_httun_standalone"] = out
 
 
 def fmt(x, spec, none="-"):
@@ -338,7 +397,13 @@ def table(res):
 
         def roles(key):
             vals = [mem.get(x, {}).get(key) for x in ("client", "server")]
-            return "-" if all(v is None for v in vals) else "/".join(fmt(v, "d") for v in vals)
+            if all(v is None for v in vals):
+                return "-"
+            cell = "/".join(fmt(v, "d") for v in vals)
+            # behind a web server: the relay process too (lighttpd's is in the JSON)
+            if mem.get("fcgi", {}).get(key) is not None:
+                cell += ", fcgi " + fmt(mem["fcgi"][key], "d")
+            return cell
 
         lines.append(
             "| "
@@ -362,6 +427,7 @@ def table(res):
             + " |"
         )
     lines += detail_table(res)
+    lines += standalone_lines(res)
     lines.append("")
     lines.append("Raw per run (Mbit/s; RTT median/p99 ms):")
     lines.append("")
@@ -400,6 +466,27 @@ def table(res):
                 )
         lines.append(f"- {LABELS[path]}: " + "; ".join(parts))
     return "\n".join(lines)
+
+
+def standalone_lines(res):
+    """httun behind lighttpd against httun standalone, ratio within each run."""
+    vs = res.get("httun-fcgi", {}).get("vs_httun_standalone")
+    if not vs:
+        return []
+    parts = []
+    for key, name in VS_STANDALONE_KINDS:
+        x = vs.get(key)
+        if x:
+            parts.append(
+                f"{name} {fmt(x['median'], '.2f')} (runs "
+                + ", ".join(fmt(r["ratio"], ".2f") for r in x["runs"])
+                + ")"
+            )
+    return [
+        "",
+        f"{LABELS['httun-fcgi']} vs httun standalone (httun IP), Mbit/s over Mbit/s within "
+        "each run, median (bar: at least 0.50): " + "; ".join(parts) + ".",
+    ]
 
 
 def detail_table(res):

@@ -205,7 +205,7 @@ wait_for 5 in_b sh -c 'ss -ltn | grep -q ":5201 " && ss -ltn | grep -q ":5202 "'
 	{ log "iperf3/tcpstream receivers did not start"; exit 1; }
 
 mkdir -p "$raw"
-paths=(direct relay openvpn-tcp httptunnel httun-ip httun-l7)
+paths=(direct relay openvpn-tcp httptunnel httun-ip httun-fcgi httun-l7)
 declare -A target stream_port tunnel_pids tun_dev
 for p in "${paths[@]}"; do
 	mkdir -p "$raw/$p"
@@ -414,6 +414,94 @@ bench_httun() {
 	fi
 }
 
+# ---- httun behind lighttpd (FastCGI), the deployment of docs/FASTCGI.md: lighttpd in B
+# on the carrier address spawns `httun fcgi` (mod_fastcgi bin-path, one process), which
+# relays to its own `httun server --fcgi-socket` (own key, TUN devices and addresses, so
+# it cannot meet the httun-ip path). lighttpd runs in the foreground with its config in
+# $tmp and drops to www-data as Debian's does; it is stopped by its PID, and `httun fcgi`
+# dies with it (it asks for SIGTERM when its parent dies).
+fcgi_user=www-data
+
+bench_httun_fcgi() {
+	local why key=$tmp/httun-fcgi.key d=$tmp/fcgi pb pl pf pa help
+	if ! why=$(httun_usable); then
+		mark httun-fcgi "$why"
+		return 0
+	fi
+	if ! help=$("$httun_bin" fcgi --help 2>&1) || grep -qi 'not implemented' <<<"$help"; then
+		mark httun-fcgi "not measured: httun fcgi not implemented yet"
+		return 0
+	fi
+	command -v lighttpd >/dev/null || { mark httun-fcgi "failed: no lighttpd"; return 0; }
+	id "$fcgi_user" >/dev/null 2>&1 ||
+		{ mark httun-fcgi "failed: no user $fcgi_user for lighttpd"; return 0; }
+	(umask 077 && "$httun_bin" genkey >"$key")
+	# lighttpd and `httun fcgi` run as www-data: they walk into $tmp (search only, no
+	# listing) to reach their sockets; the keys stay mode 600.
+	chmod 711 "$tmp"
+	mkdir -p "$d/www" "$d/websock"
+	chmod 755 "$d" "$d/www"
+	chown "$fcgi_user:" "$d/websock"
+	echo "httun bench" >"$d/www/index.html"
+	touch "$d/lighttpd-error.log"
+	chown "$fcgi_user:" "$d/lighttpd-error.log"
+	# The server creates $d/run (0750, group www-data) and its socket (0660).
+	start "$B" httun-fcgi-server "$httun_bin" server --fcgi-socket "$d/run/fcgi.sock" \
+		--fcgi-user "$fcgi_user" --path /httun/ --key-file "$key" \
+		--tun --tun-name htf-b --tun-address 198.18.4.2/30 --mtu 1500
+	pb=$started
+	if ! wait_for 10 test -S "$d/run/fcgi.sock"; then
+		mark httun-fcgi "failed: server has no relay socket ($(tail -1 "$tmp/httun-fcgi-server.log"))"
+		return 0
+	fi
+	# docs/FASTCGI.md "lighttpd" (fastcgi.server and the stream settings), with the
+	# bench's paths, after the least a lighttpd of its own needs (Debian's
+	# /etc/lighttpd/lighttpd.conf sets these too, user www-data included).
+	cat >"$d/lighttpd.conf" <<-EOF
+		server.modules += ( "mod_fastcgi" )
+		server.document-root = "$d/www"
+		server.bind = "198.18.0.6"
+		server.port = 8090
+		server.errorlog = "$d/lighttpd-error.log"
+		server.username = "$fcgi_user"
+		server.groupname = "$fcgi_user"
+		index-file.names = ( "index.html" )
+
+		fastcgi.server += ( "/httun/" => ((
+			"bin-path" => "$httun_bin fcgi --server-socket $d/run/fcgi.sock",
+			"socket" => "$d/websock/httun-fcgi.sock",
+			"check-local" => "disable",
+			"max-procs" => 1,
+		)))
+		server.stream-request-body = 2
+		server.stream-response-body = 2
+	EOF
+	start "$B" lighttpd lighttpd -D -f "$d/lighttpd.conf"
+	pl=$started
+	if ! wait_listen 10 "$B" "$pl" 198.18.0.6:8090; then
+		mark httun-fcgi "failed: lighttpd does not listen ($(tail -1 "$tmp/lighttpd.log") $(tail -1 "$d/lighttpd-error.log"))"
+		return 0
+	fi
+	pf=""
+	wait_for 10 pgrep -P "$pl" && pf=$(pgrep -P "$pl")
+	if [ -z "$pf" ] || [ "$(wc -w <<<"$pf")" != 1 ]; then
+		mark httun-fcgi "failed: lighttpd did not spawn one httun fcgi ($(tail -1 "$d/lighttpd-error.log"))"
+		return 0
+	fi
+	start "$A" httun-fcgi-client "$httun_bin" client --key-file "$key" --tun --tun-name htf-a \
+		--tun-address 198.18.4.1/30 --mtu 1500 http://198.18.0.6:8090/httun/
+	pa=$started
+	if ! wait_for 20 in_a ping -n -c1 -W1 198.18.4.2; then
+		mark httun-fcgi "failed: no ping through the tunnel ($(tail -1 "$tmp/httun-fcgi-client.log"))"
+		return 0
+	fi
+	target[httun-fcgi]=198.18.4.2
+	tun_dev[httun-fcgi]=htf-a
+	# CPU: every process on the path. Client and server first (sustained_rss's order).
+	tunnel_pids[httun-fcgi]="$pa $pb $pf $pl"
+	mem_idle httun-fcgi client="$pa" server="$pb" fcgi="$pf" lighttpd="$pl"
+}
+
 # ---- Measurements. Each writes raw files under $raw/PATH/ that report.py reads.
 # measure PATH RUN KIND: KIND one of
 #   ping       idle ping RTT
@@ -425,8 +513,8 @@ bench_httun() {
 #   ping_load  ping while iperf3 TCP a -> b runs for --seconds (RTT under load)
 #   stream     tcpstream.py, one connection a -> b
 measure() {
-	local path=$1 run=$2 kind=$3 f=$raw/$1/r$2 t0 t1 host
-	local -a tp
+	local path=$1 run=$2 kind=$3 f=$raw/$1/r$2 host i
+	local -a tp t0=()
 	read -r -a tp <<<"${tunnel_pids[$path]}"
 	if [ ${#tp[@]} -gt 0 ] && ! alive "${tp[@]}"; then
 		mark "$path" "failed: a tunnel process died (see its log)"
@@ -454,7 +542,9 @@ measure() {
 		return 0
 		;;
 	esac
-	[ ${#tp[@]} -gt 0 ] && t0=$(cpu_ticks "${tp[@]}")
+	for i in "${!tp[@]}"; do
+		t0[i]=$(cpu_ticks "${tp[i]}")
+	done
 	if [ "$kind" != stream ]; then
 		local -a opt=()
 		case $kind in
@@ -471,8 +561,19 @@ measure() {
 			log "$path: tcpstream failed in run $run"
 	fi
 	if [ ${#tp[@]} -gt 0 ]; then
-		t1=$(cpu_ticks "${tp[@]}")
-		echo "$(((t1 - t0))) $clk_tck" >"$f.$kind.cpu"
+		# the sum over the path's processes, then each process's share
+		local -a dt=()
+		local sum=0
+		for i in "${!tp[@]}"; do
+			dt[i]=$(($(cpu_ticks "${tp[i]}") - t0[i]))
+			sum=$((sum + dt[i]))
+		done
+		{
+			echo "$sum $clk_tck"
+			for i in "${!tp[@]}"; do
+				echo "${tp[i]} ${dt[i]}"
+			done
+		} >"$f.$kind.cpu"
 	fi
 }
 
@@ -483,11 +584,12 @@ setup_relay
 setup_openvpn
 setup_httptunnel
 bench_httun
+bench_httun_fcgi
 
 # The IP paths that also get -R, -P 4, UDP and ping under load. --quick keeps the smoke
-# run short: httun alone.
-extra_paths="direct relay openvpn-tcp httun-ip"
-[ "$quick" = 0 ] || extra_paths="httun-ip"
+# run short: httun's paths alone.
+extra_paths="direct relay openvpn-tcp httun-ip httun-fcgi"
+[ "$quick" = 0 ] || extra_paths="httun-ip httun-fcgi"
 
 log "$runs run(s), ${seconds} s per throughput test, $pings pings at 10 ms"
 for run in $(seq 1 "$runs"); do

@@ -4,7 +4,9 @@
 # direct path and the relay. OpenVPN and httptunnel rows must be measured or say why not;
 # the httun rows must be measured or say "not measured"/"failed"; a measured httun IP row
 # must have the extended numbers (-R, -P 4, UDP, RTT under load, RSS under sustained
-# load). Exit 77 = skipped.
+# load), and then httun behind lighttpd (FastCGI) must be measured too, with the same
+# numbers (RSS under sustained load aside), its CPU per process and its ratio against
+# httun standalone. Exit 77 = skipped.
 set -euo pipefail
 src=${HTTUN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 
@@ -55,29 +57,53 @@ if num("relay", "tcp", "cpu_s_per_gb_median") is None:
 mem = paths.get("relay", {}).get("memory_kib", {})
 if not all(isinstance(mem.get(r, {}).get("idle_rss"), int) for r in ("client", "server")):
     bad.append("relay: no idle RSS for both ends")
-for path in ("openvpn-tcp", "httptunnel", "httun-ip", "httun-l7"):
+for path in ("openvpn-tcp", "httptunnel", "httun-ip", "httun-fcgi", "httun-l7"):
     st = paths.get(path, {}).get("status")
     if not st:
         bad.append(f"{path}: row missing")
-for path in ("httun-ip", "httun-l7"):
-    st = paths[path].get("status", "")
+for path in ("httun-ip", "httun-fcgi", "httun-l7"):
+    st = paths.get(path, {}).get("status", "")
     if st != "ok" and not st.startswith(("not measured", "failed")):
         bad.append(f"{path}: unexplained status {st!r}")
 # httun IP, when measured, must have the extended rows: both directions, four streams,
-# UDP (received rate and loss), RTT under load, and RSS under sustained load.
+# UDP (received rate and loss), RTT under load, and RSS under sustained load. The same
+# httun serves the FastCGI path, so that must be measured as well (the bench installs
+# lighttpd), with the same rows, CPU per process and the ratio against standalone.
+EXTENDED = (
+    ("tcp", "median_bps"),
+    ("tcp_reverse", "median_bps"),
+    ("tcp_p4", "median_bps"),
+    ("udp", "median_bps"),
+    ("rtt", "median_ms"),
+    ("rtt_load", "median_ms"),
+    ("rtt_load", "p99_ms"),
+)
 if paths.get("httun-ip", {}).get("status") == "ok":
-    for keys in (
-        ("tcp", "median_bps"),
-        ("tcp_reverse", "median_bps"),
-        ("tcp_p4", "median_bps"),
-        ("udp", "median_bps"),
-        ("rtt_load", "median_ms"),
-        ("rtt_load", "p99_ms"),
-    ):
-        if num("httun-ip", *keys) is None:
-            bad.append(f"httun-ip: no number for {'.'.join(keys)}")
-    if not isinstance(paths["httun-ip"].get("udp", {}).get("lost_percent_median"), (int, float)):
-        bad.append("httun-ip: no UDP loss figure")
+    fcgi_st = paths.get("httun-fcgi", {}).get("status", "")
+    check = ["httun-ip"]
+    if fcgi_st == "ok":
+        check.append("httun-fcgi")
+    elif not fcgi_st.startswith("not measured"):
+        bad.append(f"httun-fcgi: httun IP was measured but this was not: {fcgi_st!r}")
+    for path in check:
+        for keys in EXTENDED:
+            if num(path, *keys) is None:
+                bad.append(f"{path}: no number for {'.'.join(keys)}")
+        if not isinstance(paths[path].get("udp", {}).get("lost_percent_median"), (int, float)):
+            bad.append(f"{path}: no UDP loss figure")
+    if "httun-fcgi" in check:
+        for keys in (
+            ("ratios", "tcp_vs_httun_standalone"),
+            ("tcp", "cpu_s_per_gb_median"),
+            ("tcp", "cpu_s_per_gb_by_process_median", "lighttpd"),
+            ("tcp", "cpu_s_per_gb_by_process_median", "fcgi"),
+        ):
+            if num("httun-fcgi", *keys) is None:
+                bad.append(f"httun-fcgi: no number for {'.'.join(keys)}")
+        mem = paths["httun-fcgi"].get("memory_kib", {})
+        for role in ("client", "server", "fcgi", "lighttpd"):
+            if not isinstance(mem.get(role, {}).get("idle_rss"), int):
+                bad.append(f"httun-fcgi: no idle RSS of {role}")
     for role in ("client", "server"):
         sus = paths["httun-ip"].get("rss_sustained_load", {}).get(role, {})
         for k in ("before_kib", "during_max_kib", "after_kib"):
