@@ -21,8 +21,7 @@ static size_t collect(struct list_node *head, int *out, size_t max)
 	struct list_node *n, *back = head;
 	size_t k = 0;
 
-	list_for_each(n, head)
-	{
+	list_for_each(n, head) {
 		assert_ptr_equal(n->prev, back);
 		assert_true(k < max);
 		out[k++] = list_entry(n, struct item, link)->value;
@@ -138,8 +137,7 @@ static void test_remove_while_walking(void **state)
 		it[i] = (struct item){ .value = i };
 		list_insert_tail(&head, &it[i].link);
 	}
-	list_for_each_safe(n, tmp, &head)
-	{
+	list_for_each_safe(n, tmp, &head) {
 		visited++;
 		if (list_entry(n, struct item, link)->value % 2 == 0)
 			list_remove(n);
@@ -147,8 +145,7 @@ static void test_remove_while_walking(void **state)
 	assert_int_equal(visited, 6);
 	assert_values(&head, odd, 3);
 	visited = 0;
-	list_for_each_safe(n, tmp, &head)
-	{
+	list_for_each_safe(n, tmp, &head) {
 		visited++;
 		list_remove(n);
 	}
