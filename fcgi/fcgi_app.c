@@ -6,6 +6,7 @@
 #include "fcgi/fcgi_app.h"
 #include "core/http_status.h"
 #include "core/limits.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/readbuf.h"
 #include "core/relay.h"
@@ -37,12 +38,12 @@ struct freq {
 	uint32_t relay_id; /* non-zero once sent to the server */
 	bool params_done;
 	bool stdin_done;
-	bool listed; /* in the app's pending list: waiting for the relay or for its answer */
 	uint64_t want; /* CONTENT_LENGTH */
 	uint64_t wait_until; /* when a request waiting for the relay gets 503 */
 	uint8_t *body;
 	size_t body_len;
-	struct freq *prev, *next;
+	/* In the app's pending list while waiting for the relay or for its answer. */
+	struct list_node link;
 	char method[RELAY_METHOD_MAX_BYTES + 1];
 	char target[HTTP_MAX_URL_BYTES + 1];
 	size_t target_len;
@@ -52,7 +53,7 @@ struct freq {
 struct fconn {
 	union stream io;
 	struct fcgi_app *app;
-	struct fconn *prev, *next;
+	struct list_node link; /* in app->conns until closing */
 	bool closing;
 	bool close_after_writes;
 	bool paused; /* reading stopped: FCGI_MAX_QUEUED_BYTES of output not yet written */
@@ -85,7 +86,7 @@ struct fcgi_app {
 	union stream lst;
 	bool listening;
 	bool lst_tcp;
-	struct fconn *conns;
+	struct list_node conns; /* newest first */
 	unsigned nconns;
 
 	uv_pipe_t rpipe;
@@ -101,7 +102,7 @@ struct fcgi_app {
 	uv_timer_t timer;
 	bool started;
 
-	struct freq *pending;
+	struct list_node pending; /* struct freq, newest first */
 	uint32_t next_id;
 	unsigned handles;
 	bool freeing;
@@ -129,31 +130,13 @@ static void handle_close_cb(uv_handle_t *h)
 
 static void freq_unlist(struct freq *r)
 {
-	struct fcgi_app *app;
-
-	if (!r->listed)
-		return;
-	app = r->conn->app;
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		app->pending = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	r->listed = false;
-	r->prev = r->next = NULL;
+	if (list_linked(&r->link))
+		list_remove(&r->link);
 }
 
 static void freq_list(struct freq *r)
 {
-	struct fcgi_app *app = r->conn->app;
-
-	r->next = app->pending;
-	r->prev = NULL;
-	if (app->pending)
-		app->pending->prev = r;
-	app->pending = r;
-	r->listed = true;
+	list_insert_head(&r->conn->app->pending, &r->link);
 }
 
 static void conn_close(struct fconn *c);
@@ -350,17 +333,26 @@ static void relay_cancel(struct fcgi_app *app, uint32_t id)
 	relay_write(app, o, w.len, NULL, 0); /* a failed write shows up as a read error */
 }
 
+/* The pending request relayed with id, or NULL. */
+static struct freq *pending_find(struct fcgi_app *app, uint32_t id)
+{
+	struct list_node *n;
+
+	list_for_each(n, &app->pending) {
+		struct freq *r = list_entry(n, struct freq, link);
+
+		if (r->relay_id == id)
+			return r;
+	}
+	return NULL;
+}
+
 static uint32_t relay_new_id(struct fcgi_app *app)
 {
 	for (;;) {
-		bool used = false;
 		uint32_t id = ++app->next_id;
 
-		if (id == 0)
-			continue;
-		for (struct freq *r = app->pending; r && !used; r = r->next)
-			used = r->relay_id == id;
-		if (!used)
+		if (id != 0 && !pending_find(app, id))
 			return id;
 	}
 }
@@ -405,9 +397,14 @@ static void relay_close_cb(uv_handle_t *h)
 /* The first request in the pending list that matches: relayed ones, or waiting ones. */
 static struct freq *pending_first(struct fcgi_app *app, bool relayed)
 {
-	for (struct freq *r = app->pending; r; r = r->next)
+	struct list_node *n;
+
+	list_for_each(n, &app->pending) {
+		struct freq *r = list_entry(n, struct freq, link);
+
 		if ((r->relay_id != 0) == relayed)
 			return r;
+	}
 	return NULL;
 }
 
@@ -470,9 +467,7 @@ static void relay_message(struct fcgi_app *app, const struct relay_msg *m)
 		relay_lost(app, "protocol error from", -EPROTO);
 		return;
 	}
-	for (r = app->pending; r; r = r->next)
-		if (r->relay_id == m->id)
-			break;
+	r = pending_find(app, m->id);
 	if (!r)
 		return; /* cancelled here while the answer was on its way */
 	r->relay_id = 0;
@@ -552,7 +547,7 @@ static void timer_cb(uv_timer_t *t)
 {
 	struct fcgi_app *app = t->data;
 	uint64_t now = uv_now(app->loop);
-	struct freq *r;
+	struct list_node *n;
 	bool again = true;
 
 	if (!app->rpipe_open && now >= app->next_connect_ms)
@@ -560,7 +555,9 @@ static void timer_cb(uv_timer_t *t)
 	/* Waiting requests whose time is up: 503 (restart the walk after each answer). */
 	while (again) {
 		again = false;
-		for (r = app->pending; r; r = r->next) {
+		list_for_each(n, &app->pending) {
+			struct freq *r = list_entry(n, struct freq, link);
+
 			if (r->relay_id == 0 && now >= r->wait_until) {
 				freq_error(r, 503);
 				again = true;
@@ -607,12 +604,7 @@ static void conn_close(struct fconn *c)
 			relay_cancel(app, id);
 		}
 	}
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		app->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_remove(&c->link);
 	app->nconns--;
 	uv_close(&c->io.h, conn_close_cb);
 }
@@ -881,10 +873,7 @@ static void lst_connection_cb(uv_stream_t *s, int status)
 	}
 	c->io.h.data = c;
 	app->handles++;
-	c->next = app->conns;
-	if (app->conns)
-		app->conns->prev = c;
-	app->conns = c;
+	list_insert_head(&app->conns, &c->link);
 	app->nconns++;
 	fcgi_reqs_init(&c->reqs);
 	if (uv_accept(s, &c->io.s) < 0) {
@@ -911,6 +900,8 @@ struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
 	if (!app)
 		return NULL;
 	app->loop = loop;
+	list_init(&app->conns);
+	list_init(&app->pending);
 	app->server_socket = strdup(server_socket);
 	if (!app->server_socket || readbuf_init(&app->rrb, RELAY_READ_BUF_BYTES,
 						RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
@@ -1022,8 +1013,8 @@ void fcgi_app_free(struct fcgi_app *app)
 	if (!app)
 		return;
 	app->freeing = true;
-	while (app->conns)
-		conn_close(app->conns);
+	while (!list_empty(&app->conns))
+		conn_close(list_first_entry(&app->conns, struct fconn, link));
 	if (app->listening)
 		uv_close(&app->lst.h, handle_close_cb);
 	app->listening = false;

@@ -16,6 +16,7 @@
 #include <llhttp.h>
 
 #include "core/limits.h"
+#include "core/list.h"
 #include "core/log.h"
 
 /* Longest Content-Type a request may name. */
@@ -129,7 +130,7 @@ struct cconn {
 	uv_connect_t connect_req;
 	uv_write_t wreq;
 	struct http_client *cli;
-	struct cconn *prev, *next;
+	struct list_node link; /* in cli->conns until closing */
 	llhttp_t parser;
 	enum cconn_state state;
 	bool closing;
@@ -162,7 +163,7 @@ struct http_client {
 	struct sockaddr_storage addr;
 	uv_timer_t timer;
 	uint64_t timer_due_ms; /* 0: not armed */
-	struct cconn *conns;
+	struct list_node conns; /* newest first */
 	unsigned nconns;
 	struct creq *queue_head, *queue_tail;
 	struct creq *free_reqs;
@@ -331,12 +332,7 @@ static void cconn_close(struct cconn *c, int err)
 	if (c->closing)
 		return;
 	c->closing = true;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		cli->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_remove(&c->link);
 	cli->nconns--;
 	if (r && !r->finished) {
 		if (c->reused && !c->got_bytes && !r->retried && !cli->freeing &&
@@ -684,10 +680,7 @@ static int cconn_open(struct http_client *cli, struct creq *r)
 	c->state = CC_CONNECTING;
 	c->req = r;
 	r->conn = c;
-	c->next = cli->conns;
-	if (c->next)
-		c->next->prev = c;
-	cli->conns = c;
+	list_insert_head(&cli->conns, &c->link);
 	cli->nconns++;
 	cli->handles++;
 	cli->stats.connects++;
@@ -704,15 +697,26 @@ static int cconn_open(struct http_client *cli, struct creq *r)
 	return 0;
 }
 
+/* The newest connection that can take a request now, or NULL. */
+static struct cconn *cconn_idle(struct http_client *cli)
+{
+	struct list_node *n;
+
+	list_for_each(n, &cli->conns) {
+		struct cconn *c = list_entry(n, struct cconn, link);
+
+		if (c->state == CC_IDLE && !c->closing && !c->req)
+			return c;
+	}
+	return NULL;
+}
+
 /* Gives queued requests to idle connections, opening new ones up to the pool size. */
 static void client_pump(struct http_client *cli)
 {
 	while (cli->queue_head) {
-		struct cconn *c;
+		struct cconn *c = cconn_idle(cli);
 
-		for (c = cli->conns; c; c = c->next)
-			if (c->state == CC_IDLE && !c->closing && !c->req)
-				break;
 		if (c) {
 			cconn_send(c, queue_pop(cli));
 			continue;
@@ -732,7 +736,7 @@ static void client_timer_cb(uv_timer_t *t)
 	struct http_client *cli = t->data;
 	uint64_t now = uv_now(cli->loop), next = 0;
 	struct creq **pp, *r;
-	struct cconn *c, *cn;
+	struct list_node *n, *nn;
 
 	cli->timer_due_ms = 0;
 	/* Queued requests past their deadline. */
@@ -750,22 +754,23 @@ static void client_timer_cb(uv_timer_t *t)
 	for (r = cli->queue_head; r; r = r->next)
 		cli->queue_tail = r;
 	/* Requests on connections, and connects that take too long. */
-	for (c = cli->conns; c; c = cn) {
-		cn = c->next;
+	list_for_each_safe(n, nn, &cli->conns) {
+		struct cconn *c = list_entry(n, struct cconn, link);
+
 		if (c->dead_err) {
 			cconn_close(c, c->dead_err);
-			cn = cli->conns;
+			nn = cli->conns.next;
 			continue;
 		}
 		if (c->req && !c->req->finished && c->req->deadline_ms <= now) {
 			cconn_close(c, -ETIMEDOUT);
-			cn = cli->conns; /* the list may have changed; start over */
+			nn = cli->conns.next; /* the list may have changed; start over */
 			continue;
 		}
 		if (c->state == CC_CONNECTING && c->connect_deadline_ms &&
 		    c->connect_deadline_ms <= now) {
 			cconn_close(c, -ETIMEDOUT);
-			cn = cli->conns;
+			nn = cli->conns.next;
 			continue;
 		}
 		if (c->req && !c->req->finished && (!next || c->req->deadline_ms < next))
@@ -825,11 +830,8 @@ int http_client_request(struct http_client *cli, enum http_method method, const 
 	memcpy(r->path, path, plen + 1);
 	memcpy(r->ctype, content_type, strlen(content_type) + 1);
 
-	struct cconn *c;
+	struct cconn *c = cconn_idle(cli);
 
-	for (c = cli->conns; c; c = c->next)
-		if (c->state == CC_IDLE && !c->closing && !c->req)
-			break;
 	if (c) {
 		cconn_send(c, r);
 	} else if (cli->nconns < cli->cfg.pool_size) {
@@ -882,6 +884,7 @@ int http_client_new(struct http_client **out, uv_loop_t *loop, const char *url,
 		return err;
 	}
 	cli->loop = loop;
+	list_init(&cli->conns);
 	if (cfg)
 		cli->cfg = *cfg;
 	else
@@ -918,7 +921,11 @@ size_t http_client_trim(struct http_client *cli)
 {
 	size_t freed = 0;
 
-	for (struct cconn *c = cli->conns; c; c = c->next) {
+	struct list_node *n;
+
+	list_for_each(n, &cli->conns) {
+		struct cconn *c = list_entry(n, struct cconn, link);
+
 		/* body_len 0 outside a body: no response points into the buffer. */
 		if (c->body && !c->body_used && c->body_len == 0 && !c->in_body) {
 			freed += c->body_cap;
@@ -940,7 +947,7 @@ void http_client_free(struct http_client *cli)
 	cli->freeing = true;
 	while ((r = queue_pop(cli)))
 		req_finish(r, -ECANCELED, 0);
-	while (cli->conns)
-		cconn_close(cli->conns, -ECANCELED);
+	while (!list_empty(&cli->conns))
+		cconn_close(list_first_entry(&cli->conns, struct cconn, link), -ECANCELED);
 	uv_close((uv_handle_t *)&cli->timer, client_timer_close_cb);
 }

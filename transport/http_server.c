@@ -14,6 +14,7 @@
 #include <llhttp.h>
 
 #include "core/limits.h"
+#include "core/list.h"
 #include "core/log.h"
 
 enum conn_state {
@@ -40,7 +41,7 @@ struct conn {
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
 	struct http_server *srv;
-	struct conn *prev, *next;
+	struct list_node link; /* in srv->conns until closing */
 	llhttp_t parser;
 	enum conn_state state;
 	enum conn_phase phase;
@@ -92,7 +93,7 @@ struct http_server {
 	void *arg;
 	struct listener *listeners;
 	unsigned nlisteners;
-	struct conn *conns;
+	struct list_node conns; /* newest first */
 	unsigned nconns;
 	size_t body_bytes; /* body buffers held by all connections */
 	unsigned handles; /* listeners + rejected sockets + connections not yet freed */
@@ -184,12 +185,7 @@ static void conn_close(struct conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_remove(&c->link);
 	srv->nconns--;
 
 	if (c->state == CONN_PENDING) {
@@ -897,10 +893,13 @@ static struct conn *conn_new(struct http_server *srv)
  */
 static bool server_evict(struct http_server *srv)
 {
-	struct conn *c, *victim = NULL;
+	struct conn *victim = NULL;
+	struct list_node *n;
 
 	/* New connections go to the head of the list: the last match is the oldest. */
-	for (c = srv->conns; c; c = c->next) {
+	list_for_each(n, &srv->conns) {
+		struct conn *c = list_entry(n, struct conn, link);
+
 		if (c->requests == 0 && c->state == CONN_READING && !c->closing)
 			victim = c;
 	}
@@ -934,10 +933,7 @@ static void server_connection_cb(uv_stream_t *lst, int status)
 	uv_timer_init(srv->loop, &c->timer);
 	c->handles = 2;
 	srv->handles++;
-	c->next = srv->conns;
-	if (c->next)
-		c->next->prev = c;
-	srv->conns = c;
+	list_insert_head(&srv->conns, &c->link);
 	srv->nconns++;
 	if (uv_accept(lst, (uv_stream_t *)&c->tcp) < 0) {
 		conn_close(c);
@@ -962,6 +958,7 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_co
 	if (!srv)
 		return NULL;
 	srv->loop = loop;
+	list_init(&srv->conns);
 	if (cfg)
 		srv->cfg = *cfg;
 	else
@@ -1041,7 +1038,11 @@ size_t http_server_trim(struct http_server *srv)
 {
 	size_t freed = 0;
 
-	for (struct conn *c = srv->conns; c; c = c->next) {
+	struct list_node *n;
+
+	list_for_each(n, &srv->conns) {
+		struct conn *c = list_entry(n, struct conn, link);
+
 		/*
 		 * Not while a body is being read (reads go straight into the buffer), nor
 		 * while a request holds a body (body_len > 0).
@@ -1070,7 +1071,7 @@ void http_server_free(struct http_server *srv)
 		uv_close((uv_handle_t *)&l->tcp, listener_close_cb);
 	}
 	srv->listeners = NULL;
-	while (srv->conns)
-		conn_close(srv->conns);
+	while (!list_empty(&srv->conns))
+		conn_close(list_first_entry(&srv->conns, struct conn, link));
 	server_maybe_free(srv);
 }

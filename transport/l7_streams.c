@@ -2,6 +2,7 @@
 #include "transport/l7_streams.h"
 #include "core/l7.h"
 #include "core/limits.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/stream.h"
 
@@ -39,7 +40,7 @@ struct fwd {
 struct st {
 	struct l7_streams *ls;
 	struct st *hnext; /* hash bucket */
-	struct st *prev, *next; /* every live stream, for the tick */
+	struct list_node link; /* in ls->streams while in the table, for the tick */
 	uint32_t id;
 	enum st_state state;
 	const struct fwd *fwd; /* client */
@@ -84,7 +85,7 @@ struct l7_streams {
 	uint64_t window_bytes;
 	uint64_t gap_timeout_ms;
 	struct st *buckets[L7_BUCKETS];
-	struct st *head;
+	struct list_node streams; /* newest first */
 	unsigned nstreams; /* in the table */
 	unsigned nalive; /* allocated, table or not */
 	uint32_t next_id;
@@ -124,10 +125,7 @@ static struct st *st_new(struct l7_streams *ls, uint32_t id)
 	stream_tx_init(&st->tx);
 	st->hnext = *b;
 	*b = st;
-	st->next = ls->head;
-	if (ls->head)
-		ls->head->prev = st;
-	ls->head = st;
+	list_insert_head(&ls->streams, &st->link);
 	ls->nstreams++;
 	ls->nalive++;
 	return st;
@@ -141,12 +139,7 @@ static void st_unlink(struct st *st)
 	while (*pp != st)
 		pp = &(*pp)->hnext;
 	*pp = st->hnext;
-	if (st->prev)
-		st->prev->next = st->next;
-	else
-		ls->head = st->next;
-	if (st->next)
-		st->next->prev = st->prev;
+	list_remove(&st->link);
 	ls->nstreams--;
 }
 
@@ -415,11 +408,10 @@ static void st_read_start(struct st *st)
 static void l7_resume(void *ctx)
 {
 	struct l7_streams *ls = ctx;
+	struct list_node *n, *next;
 
-	for (struct st *st = ls->head, *next; st; st = next) {
-		next = st->next;
-		st_read_start(st);
-	}
+	list_for_each_safe(n, next, &ls->streams)
+		st_read_start(list_entry(n, struct st, link));
 }
 
 /* ---- tunnel to the local socket ---- */
@@ -962,11 +954,12 @@ static void tick_cb(uv_timer_t *t)
 	struct l7_streams *ls = t->data;
 	uint64_t now = clock_now_ms();
 	char where[ST_WHERE_BYTES];
+	struct list_node *n, *next;
 
-	for (struct st *st = ls->head, *next; st; st = next) {
+	list_for_each_safe(n, next, &ls->streams) {
+		struct st *st = list_entry(n, struct st, link);
 		uint64_t age = now - st->since_ms;
 
-		next = st->next;
 		if (st->state == ST_WAIT_SESSION && ls->ep && peer_has_session(ls->ep->peer)) {
 			send_open(st);
 		} else if ((st->state == ST_WAIT_SESSION || st->state == ST_OPENING) &&
@@ -1045,6 +1038,7 @@ int l7_streams_new(struct l7_streams **out, uv_loop_t *loop, const struct l7_str
 	if (!ls)
 		goto nomem;
 	ls->loop = loop;
+	list_init(&ls->streams);
 	ls->server = cfg->server;
 	ls->policy = cfg->policy;
 	ls->window_bytes = cfg->window_bytes ? cfg->window_bytes : L7_WINDOW_BYTES_DEFAULT;
@@ -1092,8 +1086,8 @@ void l7_streams_session_lost(struct l7_streams *ls)
 	if (!n || ls->freeing)
 		return;
 	/* No reset records: there is no session left to carry them. */
-	while (ls->head)
-		st_kill(ls->head, 0, true);
+	while (!list_empty(&ls->streams))
+		st_kill(list_first_entry(&ls->streams, struct st, link), 0, true);
 	log_warnx("%s: session expired: closed its %u L7 stream%s", ls->name, n, n == 1 ? "" : "s");
 }
 
@@ -1113,8 +1107,8 @@ void l7_streams_attach(struct l7_streams *ls, struct tunnel_endpoint *ep)
 
 void l7_streams_free(struct l7_streams *ls)
 {
-	while (ls->head)
-		st_kill(ls->head, 0, true);
+	while (!list_empty(&ls->streams))
+		st_kill(list_first_entry(&ls->streams, struct st, link), 0, true);
 	ls->freeing = true;
 	if (ls->ep) {
 		ls->ep->io.l7_record = NULL;

@@ -5,6 +5,7 @@
  */
 #include "transport/relay_server.h"
 #include "core/limits.h"
+#include "core/list.h"
 #include "core/log.h"
 #include "core/readbuf.h"
 #include "core/relay.h"
@@ -29,7 +30,7 @@ struct relay_req {
 	uint32_t id;
 	http_cancel_cb cancel_cb;
 	void *cancel_arg;
-	struct relay_req *prev, *next;
+	struct list_node link; /* in conn->reqs while conn is set */
 	uint8_t *body;
 	char method[RELAY_METHOD_MAX_BYTES + 1];
 	char url[]; /* NUL-terminated target */
@@ -48,7 +49,7 @@ struct relay_write {
 struct relay_conn {
 	uv_pipe_t pipe;
 	struct relay_server *srv;
-	struct relay_conn *prev, *next;
+	struct list_node link; /* in srv->conns until closing */
 	bool closing;
 	bool hello;
 	bool paused; /* reading stopped: too many answers queued for this relay */
@@ -57,7 +58,7 @@ struct relay_conn {
 	uint64_t read_ms; /* last read */
 	uint64_t write_ms; /* last write completed, or the first queued after none */
 	struct readbuf rb;
-	struct relay_req *reqs;
+	struct list_node reqs; /* newest first */
 	unsigned nreqs;
 	uint8_t hello_out[RELAY_HEADER_BYTES + RELAY_HELLO_BYTES];
 	uv_write_t hello_w;
@@ -73,7 +74,7 @@ struct relay_server {
 	uv_timer_t timer;
 	uint64_t hello_timeout_ms, read_timeout_ms, write_timeout_ms;
 	char *path;
-	struct relay_conn *conns;
+	struct list_node conns; /* newest first */
 	unsigned nconns;
 	unsigned handles;
 	bool freeing;
@@ -98,12 +99,7 @@ static void req_unlink(struct relay_req *r)
 
 	if (!c)
 		return;
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		c->reqs = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
+	list_remove(&r->link);
 	c->nreqs--;
 	r->conn = NULL;
 }
@@ -117,9 +113,14 @@ static void req_free(struct relay_req *r)
 
 static struct relay_req *req_find(struct relay_conn *c, uint32_t id)
 {
-	for (struct relay_req *r = c->reqs; r; r = r->next)
+	struct list_node *n;
+
+	list_for_each(n, &c->reqs) {
+		struct relay_req *r = list_entry(n, struct relay_req, link);
+
 		if (r->id == id)
 			return r;
+	}
 	return NULL;
 }
 
@@ -280,14 +281,9 @@ static void conn_close(struct relay_conn *c)
 	if (c->closing)
 		return;
 	c->closing = true;
-	while (c->reqs)
-		req_cancel(c->reqs);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		rs->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	while (!list_empty(&c->reqs))
+		req_cancel(list_first_entry(&c->reqs, struct relay_req, link));
+	list_remove(&c->link);
 	rs->nconns--;
 	uv_close((uv_handle_t *)&c->pipe, conn_handle_close_cb);
 }
@@ -356,10 +352,7 @@ static int conn_request(struct relay_conn *c, const struct relay_msg *m)
 	memcpy(r->url, rq.target.p, rq.target.len);
 	r->id = m->id;
 	r->conn = c;
-	r->next = c->reqs;
-	if (c->reqs)
-		c->reqs->prev = r;
-	c->reqs = r;
+	list_insert_head(&c->reqs, &r->link);
 	c->nreqs++;
 	r->req.ops = &relay_req_ops;
 	r->req.method_name = r->method;
@@ -513,11 +506,15 @@ static bool peer_allowed(const struct relay_server *rs, int fd, struct ucred *cr
 static bool conn_evict(struct relay_server *rs, const struct relay_conn *fresh)
 {
 	struct relay_conn *victim = NULL;
+	struct list_node *n;
 
 	/* The list is newest first: the last match is the oldest. */
-	for (struct relay_conn *c = rs->conns; c; c = c->next)
+	list_for_each(n, &rs->conns) {
+		struct relay_conn *c = list_entry(n, struct relay_conn, link);
+
 		if (c != fresh && !c->hello)
 			victim = c;
+	}
 	if (!victim)
 		return false;
 	rs->stats.evicted++;
@@ -566,6 +563,7 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 		return;
 	}
 	c->srv = rs;
+	list_init(&c->reqs);
 	c->since_ms = c->read_ms = uv_now(rs->loop);
 	if (uv_pipe_init(rs->loop, &c->pipe, 0) < 0) {
 		readbuf_close(&c->rb);
@@ -574,10 +572,7 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 	}
 	c->pipe.data = c;
 	rs->handles++;
-	c->next = rs->conns;
-	if (rs->conns)
-		rs->conns->prev = c;
-	rs->conns = c;
+	list_insert_head(&rs->conns, &c->link);
 	rs->nconns++;
 	if (uv_accept(lst, (uv_stream_t *)&c->pipe) < 0) {
 		conn_close(c);
@@ -611,12 +606,12 @@ static void timer_cb(uv_timer_t *t)
 {
 	struct relay_server *rs = t->data;
 	uint64_t now = uv_now(rs->loop);
-	struct relay_conn *next;
+	struct list_node *n, *next;
 
-	for (struct relay_conn *c = rs->conns; c; c = next) {
+	list_for_each_safe(n, next, &rs->conns) {
+		struct relay_conn *c = list_entry(n, struct relay_conn, link);
 		const char *why = NULL;
 
-		next = c->next;
 		if (!c->hello && now - c->since_ms >= rs->hello_timeout_ms)
 			why = "no HELLO in time";
 		else if (c->nwrites && now - c->write_ms >= rs->write_timeout_ms)
@@ -639,6 +634,7 @@ struct relay_server *relay_server_new(uv_loop_t *loop, const struct relay_server
 	if (!rs)
 		return NULL;
 	rs->loop = loop;
+	list_init(&rs->conns);
 	rs->cfg = *cfg;
 	rs->on_request = on_request;
 	rs->arg = arg;
@@ -753,8 +749,8 @@ void relay_server_free(struct relay_server *rs)
 	if (!rs)
 		return;
 	rs->freeing = true;
-	while (rs->conns)
-		conn_close(rs->conns);
+	while (!list_empty(&rs->conns))
+		conn_close(list_first_entry(&rs->conns, struct relay_conn, link));
 	if (rs->listening) {
 		if (rs->path)
 			unlink(rs->path);

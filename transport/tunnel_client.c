@@ -134,18 +134,28 @@ static void handle_response(struct tunnel_client *cli, const char *what, struct 
 	}
 }
 
+/*
+ * Each request callback calls this once it has given back what the request held. True:
+ * the client is being freed (and may be gone now); the callback must return at once.
+ */
+static bool request_ended(struct tunnel_client *cli)
+{
+	cli->outstanding--;
+	if (!cli->freeing)
+		return false;
+	maybe_destroy(cli);
+	return true;
+}
+
 static void hs_cb(struct http_response *r, void *arg)
 {
 	struct tunnel_client *cli = arg;
 	uint64_t now;
 	int err;
 
-	cli->outstanding--;
 	cli->hs_inflight = false;
-	if (cli->freeing) {
-		maybe_destroy(cli);
+	if (request_ended(cli))
 		return;
-	}
 	now = clock_now_ms();
 	if (r->err || r->status != 200) {
 		cli->hs_failed = true;
@@ -207,12 +217,9 @@ static void poll_cb(struct http_response *r, void *arg)
 	uint32_t index = p->index;
 
 	free(p);
-	cli->outstanding--;
 	cli->polls--;
-	if (cli->freeing) {
-		maybe_destroy(cli);
+	if (request_ended(cli))
 		return;
-	}
 	handle_response(cli, "poll", r, &cli->poll_backoff, index);
 	client_kick(cli);
 }
@@ -260,12 +267,9 @@ static void post_cb(struct http_response *r, void *arg)
 	}
 	frameq_release(&cli->ep.send, tx->list);
 	tx->list = NULL;
-	cli->outstanding--;
 	cli->nposts--;
-	if (cli->freeing) {
-		maybe_destroy(cli);
+	if (request_ended(cli))
 		return;
-	}
 	/* Frames of a failed POST are lost, like packets on a lossy link. */
 	handle_response(cli, "sending", r, &cli->post_backoff, index);
 	tunnel_endpoint_unpause(&cli->ep);

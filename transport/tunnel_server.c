@@ -2,6 +2,7 @@
 #include "transport/tunnel_server.h"
 #include "core/carrier.h"
 #include "core/limits.h"
+#include "core/list.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -18,7 +19,7 @@ struct parked {
 	struct http_request *req; /* NULL: the slot is free */
 	struct tunnel_channel *ch;
 	uint64_t deadline_ms; /* uv_now time */
-	struct parked *prev, *next;
+	struct list_node link; /* in ch->parked while req is set */
 };
 
 /* One response body of frames being written; owns the frame buffers until sent. */
@@ -35,7 +36,7 @@ struct tunnel_channel {
 	char name[CHANNEL_NAME_MAX_BYTES + 1];
 	/* One more than may stay parked: a new poll is parked before the oldest is answered. */
 	struct parked slots[POLL_MAX_PARKED + 1];
-	struct parked *parked_head, *parked_tail;
+	struct list_node parked; /* oldest first */
 	unsigned nparked;
 	/* Runs while a poll is parked, due at or before the oldest one's deadline. */
 	uv_timer_t hold;
@@ -108,24 +109,21 @@ static void unpark(struct parked *p)
 {
 	struct tunnel_channel *ch = p->ch;
 
-	if (p->prev)
-		p->prev->next = p->next;
-	else
-		ch->parked_head = p->next;
-	if (p->next)
-		p->next->prev = p->prev;
-	else
-		ch->parked_tail = p->prev;
+	list_remove(&p->link);
 	ch->nparked--;
 	p->req = NULL;
-	p->prev = p->next = NULL;
-	if (!ch->parked_head)
+	if (list_empty(&ch->parked))
 		uv_timer_stop(&ch->hold);
+}
+
+static struct parked *oldest_parked(struct tunnel_channel *ch)
+{
+	return list_first_entry(&ch->parked, struct parked, link);
 }
 
 static void answer_oldest_parked(struct tunnel_channel *ch)
 {
-	struct parked *p = ch->parked_head;
+	struct parked *p = oldest_parked(ch);
 	struct http_request *req = p->req;
 
 	unpark(p);
@@ -137,11 +135,12 @@ static void hold_cb(uv_timer_t *t)
 {
 	struct tunnel_channel *ch = t->data;
 	uint64_t now = uv_now(ch->srv->loop);
+	struct parked *p;
 
-	while (ch->parked_head && ch->parked_head->deadline_ms <= now)
+	while ((p = oldest_parked(ch)) && p->deadline_ms <= now)
 		answer_oldest_parked(ch);
-	if (ch->parked_head)
-		uv_timer_start(&ch->hold, hold_cb, ch->parked_head->deadline_ms - now, 0);
+	if (p)
+		uv_timer_start(&ch->hold, hold_cb, p->deadline_ms - now, 0);
 }
 
 static void parked_cancel_cb(struct http_request *req, void *arg)
@@ -166,13 +165,7 @@ static void park(struct tunnel_channel *ch, struct http_request *req)
 	p->ch = ch;
 	p->deadline_ms = uv_now(ch->srv->loop) + ch->srv->hold_ms;
 	http_request_set_cancel(req, parked_cancel_cb, p);
-	p->prev = ch->parked_tail;
-	p->next = NULL;
-	if (ch->parked_tail)
-		ch->parked_tail->next = p;
-	else
-		ch->parked_head = p;
-	ch->parked_tail = p;
+	list_insert_tail(&ch->parked, &p->link);
 	ch->nparked++;
 	/* A later poll expires later: only the first one parked arms the timer. */
 	if (ch->nparked == 1)
@@ -342,7 +335,7 @@ static void flush_cb(uv_check_t *h)
 
 		if (ch->ep.dirty)
 			tunnel_endpoint_seal(&ch->ep, now);
-		while (!frameq_empty(&ch->ep.send) && ch->parked_head)
+		while (!frameq_empty(&ch->ep.send) && !list_empty(&ch->parked))
 			answer_oldest_parked(ch);
 		tunnel_endpoint_unpause(&ch->ep);
 	}
@@ -397,6 +390,7 @@ struct tunnel_channel *tunnel_server_add_channel(struct tunnel_server *srv, cons
 	if (!ch)
 		return NULL;
 	ch->srv = srv;
+	list_init(&ch->parked);
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
 	if (tunnel_endpoint_init(&ch->ep, ch->name, PEER_RESPONDER, psk, srv->ix, io) < 0) {
 		free(ch);
@@ -421,8 +415,8 @@ static void server_maybe_destroy(struct tunnel_server *srv)
 	for (unsigned i = 0; i < srv->nchannels; i++) {
 		struct tunnel_channel *ch = srv->channels[i];
 
-		while (ch->parked_head)
-			unpark(ch->parked_head);
+		while (!list_empty(&ch->parked))
+			unpark(oldest_parked(ch));
 		tunnel_endpoint_close(&ch->ep);
 		free(ch);
 	}

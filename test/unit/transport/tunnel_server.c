@@ -83,17 +83,22 @@ static const struct http_request_ops fake_ops = {
 static void check_list(const struct tunnel_channel *ch)
 {
 	const struct parked *prev = NULL;
+	const struct list_node *back = &ch->parked;
+	struct list_node *node;
 	unsigned n = 0;
 
-	for (const struct parked *p = ch->parked_head; p; p = p->next) {
-		assert_ptr_equal(p->prev, prev);
+	list_for_each(node, &ch->parked) {
+		const struct parked *p = list_entry(node, struct parked, link);
+
+		assert_ptr_equal(node->prev, back);
 		assert_non_null(p->req);
 		if (prev)
 			assert_true(prev->deadline_ms <= p->deadline_ms);
 		prev = p;
+		back = node;
 		n++;
 	}
-	assert_ptr_equal(prev, ch->parked_tail);
+	assert_ptr_equal(ch->parked.prev, back);
 	assert_int_equal(n, ch->nparked);
 	assert_int_equal(uv_is_active((const uv_handle_t *)&ch->hold), n > 0);
 }
@@ -194,7 +199,7 @@ static void test_overflow(void **state)
 	assert_int_equal(ch->nparked, POLL_MAX_PARKED);
 	for (int i = 0; i < POLL_MAX_PARKED + 3; i++)
 		assert_int_equal(reqs[i].answers, i < 3 ? 1 : 0);
-	assert_ptr_equal(ch->parked_head->req, &reqs[3].req);
+	assert_ptr_equal(oldest_parked(ch)->req, &reqs[3].req);
 	fake_cancel(&reqs[5]);
 	park(ch, &reqs[POLL_MAX_PARKED + 3].req);
 	check_list(ch);
@@ -222,8 +227,11 @@ static void test_overflow_answer_cancels_new(void **state)
 	check_list(ch);
 	assert_int_equal(reqs[0].answers, 1);
 	assert_int_equal(ch->nparked, POLL_MAX_PARKED - 1);
-	for (const struct parked *p = ch->parked_head; p; p = p->next)
-		assert_ptr_not_equal(p->req, &reqs[POLL_MAX_PARKED].req);
+	struct list_node *node;
+
+	list_for_each(node, &ch->parked)
+		assert_ptr_not_equal(list_entry(node, struct parked, link)->req,
+				     &reqs[POLL_MAX_PARKED].req);
 	teardown(srv);
 }
 
