@@ -474,7 +474,8 @@
  * make 100k+ allocations per window and an O(n) insert each (seconds of CPU blocking the
  * loop). A well-behaved sender's frames are KB-sized and reorder by a few HTTP requests:
  * 256 pieces is far more than the windows (256 KiB) hold of those. Beyond it the stream
- * is reset (out of resources).
+ * is reset (out of resources). Their bookkeeping (STREAM_SEG_OVERHEAD each, ~12 KiB per
+ * stream at most) comes on top of the window, not out of it.
  */
 #define L7_MAX_SEGMENTS 256
 /*

@@ -56,9 +56,13 @@ static int rx_buffer(struct stream_rx *rx, uint64_t offset, const uint8_t *data,
 			continue;
 		}
 		pend = s && s->offset < end ? s->offset : end;
-		if (rx->nsegs >= L7_MAX_SEGMENTS ||
-		    rx->seg_bytes + (pend - o) + (rx->nsegs + 1) * STREAM_SEG_OVERHEAD >
-			    rx->window_bytes)
+		/*
+		 * The data held lies inside the window (stream_rx_data checked it), so it is at
+		 * most window_bytes; the pieces' bookkeeping is bounded by their count, on top.
+		 * Charging it to the window refused data a well-behaved peer was allowed to send
+		 * (a full window that arrived ahead of a small late record).
+		 */
+		if (rx->nsegs >= L7_MAX_SEGMENTS || rx->seg_bytes + (pend - o) > rx->window_bytes)
 			return -ENOBUFS;
 		n = malloc(sizeof(*n) + (size_t)(pend - o));
 		if (!n)

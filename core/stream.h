@@ -8,9 +8,10 @@
  * Memory: the receiver accepts only data below the window it announced, and the window
  * is consumed + window_bytes, where consumed counts bytes the application has finished
  * with (written to its socket). Everything held for one stream (data delivered but not
- * yet consumed, plus the reassembly buffer) is therefore at most window_bytes. The
- * reassembly buffer holds at most L7_MAX_SEGMENTS pieces, and their bookkeeping
- * (STREAM_SEG_OVERHEAD each) counts against the window as if it were data.
+ * yet consumed, plus the reassembly buffer) is therefore at most window_bytes of data.
+ * The reassembly buffer holds at most L7_MAX_SEGMENTS pieces; their bookkeeping
+ * (STREAM_SEG_OVERHEAD each) comes on top, bounded by that count, and is not charged to
+ * the window: a peer may fill the whole window it was given, in any order.
  */
 #ifndef HTTUN_CORE_STREAM_H
 #define HTTUN_CORE_STREAM_H
@@ -65,9 +66,8 @@ void stream_rx_close(struct stream_rx *rx);
  * reached (once per stream). Returns 0; -EPROTO when data ends beyond the announced
  * window, lies beyond a known end, or a second FIN names a different end (the stream
  * is broken: reset it); -ENOBUFS when holding it would take more than L7_MAX_SEGMENTS
- * pieces or, counting STREAM_SEG_OVERHEAD per piece, more than window_bytes (a peer
- * that slices its data into tiny out-of-order records: reset the stream, out of
- * resources); -ENOMEM (nothing more buffered from this call).
+ * pieces (a peer that slices its data into tiny out-of-order records: reset the stream,
+ * out of resources); -ENOMEM (nothing more buffered from this call).
  */
 int stream_rx_data(struct stream_rx *rx, uint64_t offset, const uint8_t *data, size_t len, bool fin,
 		   uint64_t now_ms, stream_deliver_fn deliver, void *ctx, bool *fin_now);

@@ -64,8 +64,9 @@ e2e_bg wrong "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/wrong" --tun \
 	--tun-name httun-w --tun-address 198.18.2.2/24 http://198.18.0.1:8080/
 WRONG_PID=$E2E_LAST_PID
 e2e_wait_for 10 n2 ip link show httun-w
-sleep 1
-check "wrong key: server refuses the handshake" grep -q "handshake for no channel" "$E2E_TMP/server.log"
+# Waits for the refusal (not a fixed sleep: a loaded machine starts the client slowly).
+check "wrong key: server refuses the handshake" \
+	e2e_wait_for 30 grep -q "handshake for no channel" "$E2E_TMP/server.log"
 check "wrong key: client never connects" bash -c "! grep -q connected '$E2E_TMP/wrong.log'"
 check "wrong key: the good tunnel still answers" n2 ping -c 2 -i 0.1 -W 1 198.18.1.1
 kill -TERM "$WRONG_PID"
@@ -85,10 +86,13 @@ check "client logged the lost session" grep -q "handshaking again\|connected" "$
 # turns any use-after-free on that path into a non-zero exit.
 n1 iperf3 -s -1 -B 198.18.1.1 >/dev/null 2>&1 &
 IPERF_S=$!
-sleep 0.3
+e2e_wait_for 10 n1 sh -c "ss -ltn | grep -q ':5201 '" || true
 n2 iperf3 -c 198.18.1.1 -t 5 -R >/dev/null 2>&1 &
 IPERF_C=$!
-sleep 1.5
+# Data flowing (the test's data connection is the second one), then a moment of it.
+e2e_wait_for 10 n1 sh -c "[ \$(ss -tnH state established '( sport = :5201 )' | wc -l) -ge 2 ]" ||
+	true
+sleep 0.5
 kill -TERM "$SERVER_PID"
 rc=0
 wait "$SERVER_PID" || rc=$?
