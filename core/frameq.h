@@ -22,6 +22,7 @@
 #define HTTUN_CORE_FRAMEQ_H
 
 #include "core/batch.h"
+#include "core/limits.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -87,10 +88,17 @@ int frameq_seal(struct frameq *q, frameq_seal_fn seal, void *ctx);
  */
 int frameq_seal_keepalive(struct frameq *q, frameq_seal_fn seal, void *ctx);
 
-/* No room for one more full frame: the producer should pause. */
+/*
+ * No room for one more full frame: the producer should pause. Also when the queued
+ * frames' buffers (buf_cap each, however little a frame holds) would pass
+ * FRAMEQ_BUFFERS_OVER_QUEUE_FACTOR times max_queued_bytes: frames of a few small
+ * packets each would otherwise pin a buffer apiece far beyond the byte bound.
+ */
 static inline bool frameq_full(const struct frameq *q)
 {
-	return q->queued_bytes + q->buf_cap > q->max_queued_bytes;
+	return q->queued_bytes + q->buf_cap > q->max_queued_bytes ||
+	       ((size_t)q->queued_frames + 1) * q->buf_cap >
+		       q->max_queued_bytes * FRAMEQ_BUFFERS_OVER_QUEUE_FACTOR;
 }
 
 static inline bool frameq_empty(const struct frameq *q)

@@ -170,6 +170,14 @@
  * idle channel holds only its open frame. The first frame after a pause costs one malloc.
  */
 #define FRAMEQ_IDLE_POOLED 0
+/*
+ * Memory of the frames a queue holds, as a multiple of its byte bound
+ * (TUNNEL_QUEUE_MAX_BYTES): each sealed frame keeps a whole buffer however little it
+ * holds, and a flood of small packets is sealed a few packets per loop turn, so the byte
+ * bound alone let the sender of a 1 Gbit/s UDP flood behind lighttpd reach 46 MiB (bench,
+ * client peak). Twice the bound: full TCP frames (64 KiB segments) never reach it.
+ */
+#define FRAMEQ_BUFFERS_OVER_QUEUE_FACTOR 2
 
 /* ---- config and L7 policy (core/config.c, core/policy.c; docs/CONFIGURATION.md) ---- */
 

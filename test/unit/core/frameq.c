@@ -149,6 +149,35 @@ static void test_full_and_clear(void **state)
 	frameq_close(&q);
 }
 
+/* Frames of one tiny packet each: full by buffers (2x the bound), far below it in bytes. */
+static void test_full_by_buffers(void **state)
+{
+	struct fake_seal f = { 0 };
+	struct frameq q;
+	struct fbuf *one;
+	unsigned sealed = 0, n;
+	size_t bytes;
+
+	(void)state;
+	/* Buffers of 36 + 1000 bytes; a byte bound of 8 of them: 16 buffers at most. */
+	frameq_init(&q, 1000, 8 * 1036);
+	while (!frameq_full(&q)) {
+		add_packet(&q, 7, 1);
+		assert_int_equal(frameq_seal(&q, fake_seal, &f), 0);
+		sealed++;
+		assert_true(sealed < 1000);
+	}
+	assert_int_equal(sealed, 8 * FRAMEQ_BUFFERS_OVER_QUEUE_FACTOR);
+	assert_true(q.queued_bytes < 8 * 1036 / 4);
+	/* Taking one frame away makes room again. */
+	one = frameq_take(&q, 1 << 20, 1, &bytes, &n);
+	assert_int_equal(n, 1);
+	assert_false(frameq_full(&q));
+	frameq_release(&q, one);
+	frameq_clear(&q);
+	frameq_close(&q);
+}
+
 static void test_seal_failure_drops(void **state)
 {
 	struct fake_seal f = { .fail = -ENOTCONN };
@@ -371,6 +400,7 @@ int main(void)
 		cmocka_unit_test(test_seal_and_take),
 		cmocka_unit_test(test_take_limits),
 		cmocka_unit_test(test_full_and_clear),
+		cmocka_unit_test(test_full_by_buffers),
 		cmocka_unit_test(test_seal_failure_drops),
 		cmocka_unit_test(test_open_reservation_cancelled),
 		cmocka_unit_test(test_plaintext_cap),
