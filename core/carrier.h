@@ -18,6 +18,8 @@
 /* base64url without padding: 4 characters per 3 bytes, rounded up. */
 #define CARRIER_RANDOM_CHARS 22
 #define CARRIER_POLL_CHARS 48
+/* The longer of the two token kinds. */
+#define CARRIER_TOKEN_MAX_CHARS CARRIER_POLL_CHARS
 
 /* 16 random bytes as a token; out holds CARRIER_RANDOM_CHARS + 1. */
 void carrier_random_token(char out[CARRIER_RANDOM_CHARS + 1]);

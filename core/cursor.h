@@ -189,4 +189,23 @@ static inline bool wr_bytes(struct writer *w, const void *src, size_t n)
 	return true;
 }
 
+/* Text: a NUL-terminated string without its NUL. */
+static inline bool wr_str(struct writer *w, const char *s)
+{
+	return wr_bytes(w, s, strlen(s));
+}
+
+/* Text: v in decimal ASCII, no sign, no padding. */
+static inline bool wr_dec(struct writer *w, uint64_t v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do {
+		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return wr_bytes(w, digits + sizeof(digits) - n, n);
+}
+
 #endif

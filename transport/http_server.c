@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <llhttp.h>
 
+#include "core/cursor.h"
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
@@ -294,25 +295,24 @@ static int conn_send(struct conn *c, int status, const char *ctype, const uv_buf
 		     unsigned nbufs, bool head, http_sent_cb sent_cb, void *arg)
 {
 	uv_buf_t small[17], *all = small;
+	struct writer w = writer_make(c->resp_hdr, sizeof(c->resp_hdr));
 	size_t total = 0;
-	int n, err;
+	int err;
 
 	for (unsigned i = 0; i < nbufs; i++)
 		total += bufs[i].len;
 	if (c->close_after || !c->keep_alive)
 		c->close_after = true;
-	n = snprintf(c->resp_hdr, sizeof(c->resp_hdr),
-		     "HTTP/1.1 %d %s\r\n"
-		     "Content-Type: %s\r\n"
-		     "Content-Length: %zu\r\n"
-		     "Cache-Control: no-store\r\n"
-		     "%s"
-		     "\r\n",
-		     status, http_status_reason(status), ctype, total,
-		     c->close_after		 ? "Connection: close\r\n"
-		     : c->parser.http_minor == 0 ? "Connection: keep-alive\r\n"
-						 : "");
-	if (n < 0 || (size_t)n >= sizeof(c->resp_hdr)) {
+	/* No stdio: this runs per response, and its code path is most of the header's cost. */
+	if (status < 100 || status > 999 || !wr_str(&w, "HTTP/1.1 ") ||
+	    !wr_dec(&w, (unsigned)status) || !wr_u8(&w, ' ') ||
+	    !wr_str(&w, http_status_reason(status)) || !wr_str(&w, "\r\nContent-Type: ") ||
+	    !wr_str(&w, ctype) || !wr_str(&w, "\r\nContent-Length: ") || !wr_dec(&w, total) ||
+	    !wr_str(&w, "\r\nCache-Control: no-store\r\n") ||
+	    !wr_str(&w, c->close_after		    ? "Connection: close\r\n"
+			: c->parser.http_minor == 0 ? "Connection: keep-alive\r\n"
+						    : "") ||
+	    !wr_str(&w, "\r\n")) {
 		err = -EINVAL;
 		goto fail;
 	}
@@ -325,7 +325,7 @@ static int conn_send(struct conn *c, int status, const char *ctype, const uv_buf
 			goto fail;
 		}
 	}
-	all[0] = uv_buf_init(c->resp_hdr, (unsigned)n);
+	all[0] = uv_buf_init(c->resp_hdr, (unsigned)w.len);
 	for (unsigned i = 0; i < nbufs; i++)
 		all[i + 1] = bufs[i];
 	c->state = CONN_WRITING;

@@ -2,6 +2,7 @@
 #include "transport/tunnel_client.h"
 #include "transport/http_client.h"
 #include "core/carrier.h"
+#include "core/cursor.h"
 #include "core/limits.h"
 #include "core/log.h"
 
@@ -58,7 +59,11 @@ static void maybe_destroy(struct tunnel_client *cli);
 
 static void make_path(const struct tunnel_client *cli, const char *token, char *out, size_t len)
 {
-	snprintf(out, len, "%s%s", cli->prefix, token);
+	struct writer w = writer_make(out, len - 1);
+
+	/* Both fit: path buffers are sized for the longest prefix and token. */
+	(void)(wr_str(&w, cli->prefix) && wr_str(&w, token));
+	out[w.len] = '\0';
 }
 
 /*
@@ -362,12 +367,17 @@ int tunnel_client_new(struct tunnel_client **out, uv_loop_t *loop,
 				 : "not a valid http:// URL");
 		return ret;
 	}
+	plen = strlen(u.path);
+	if (plen + 1 + CARRIER_TOKEN_MAX_CHARS >= HTTP_MAX_URL_BYTES) {
+		snprintf(err, errlen, "URL path too long: %zu bytes, at most %d", plen,
+			 HTTP_MAX_URL_BYTES - 2 - CARRIER_TOKEN_MAX_CHARS);
+		return -ENAMETOOLONG;
+	}
 	cli = calloc(1, sizeof(*cli));
 	if (!cli)
 		goto err_nomem;
 	cli->loop = loop;
 	cli->url = strdup(cfg->url);
-	plen = strlen(u.path);
 	cli->prefix = malloc(plen + 2);
 	cli->ix = index_new();
 	if (!cli->url || !cli->prefix || !cli->ix)

@@ -8,6 +8,8 @@
 #include "transport/http_server.h"
 #include "transport/tunnel_client.h"
 #include "transport/tunnel_server.h"
+#include "core/carrier.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "core/session.h"
 
@@ -345,6 +347,35 @@ static void test_wrong_key(void **state)
 	world_down(&w);
 }
 
+/* The longest URL path a request can carry with its token is taken; one byte more is refused. */
+static void test_url_path_limit(void **state)
+{
+	struct tunnel_client_config ccfg = { 0 };
+	struct tunnel_client *cli;
+	struct fake_io fio = { 0 };
+	const size_t longest = HTTP_MAX_URL_BYTES - 2 - CARRIER_TOKEN_MAX_CHARS;
+	char url[HTTP_MAX_URL_BYTES + 64], err[256];
+	uv_loop_t loop;
+	int n;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	ccfg.psk = psk_a;
+	ccfg.io = fake_io_make(&fio);
+	ccfg.url = url;
+	n = snprintf(url, sizeof(url), "http://127.0.0.1:9/");
+	memset(url + n, 'p', longest - 1);
+	url[n + longest - 1] = '\0';
+	assert_int_equal(tunnel_client_new(&cli, &loop, &ccfg, err, sizeof(err)), 0);
+	tunnel_client_free(cli);
+	url[n + longest - 1] = 'p';
+	url[n + longest] = '\0';
+	assert_int_equal(tunnel_client_new(&cli, &loop, &ccfg, err, sizeof(err)), -ENAMETOOLONG);
+	assert_non_null(strstr(err, "URL path too long"));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_idle_polls),
 		cmocka_unit_test(test_reply_rides_on_post_answer),
 		cmocka_unit_test(test_wrong_key),
+		cmocka_unit_test(test_url_path_limit),
 	};
 
 	if (sodium_init() < 0 || session_crypto_init() < 0) {
