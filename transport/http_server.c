@@ -38,7 +38,9 @@ struct header_ref {
 
 struct conn {
 	uv_tcp_t tcp;
-	uv_timer_t timer;
+	uv_timer_t timer; /* armed for timer_due_ms; acts at deadline_ms (conn_timer) */
+	uint64_t timer_due_ms;
+	uint64_t deadline_ms; /* 0: none */
 	uv_write_t wreq;
 	uv_shutdown_t sreq;
 	struct http_server *srv;
@@ -225,9 +227,25 @@ static void conn_read_stop(struct conn *c)
 	c->reading = false;
 }
 
+/*
+ * The deadline moves several times per request (header, body, write, idle), and moving a
+ * libuv timer is timer-heap work each time. So the timer stays armed for the earliest
+ * deadline it was set for, and re-arms for the current one when it fires early.
+ */
 static void conn_timer(struct conn *c, uint64_t ms)
 {
-	uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
+	uint64_t due = uv_now(c->srv->loop) + ms;
+
+	c->deadline_ms = due;
+	if (!uv_is_active((uv_handle_t *)&c->timer) || due < c->timer_due_ms) {
+		uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
+		c->timer_due_ms = due;
+	}
+}
+
+static void conn_timer_stop(struct conn *c)
+{
+	c->deadline_ms = 0;
 }
 
 /* The body can be read straight into its buffer: nothing else is waiting in rbuf. */
@@ -695,7 +713,7 @@ static void conn_dispatch(struct conn *c)
 	struct http_server *srv = c->srv;
 	struct http_request *req = &c->req;
 
-	uv_timer_stop(&c->timer);
+	conn_timer_stop(c);
 	c->state = CONN_PENDING;
 	c->cancel_cb = NULL;
 	c->cancel_arg = NULL;
@@ -821,6 +839,15 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 static void conn_timer_cb(uv_timer_t *t)
 {
 	struct conn *c = t->data;
+	uint64_t now = uv_now(c->srv->loop);
+
+	if (c->deadline_ms == 0)
+		return;
+	if (now < c->deadline_ms) {
+		uv_timer_start(&c->timer, conn_timer_cb, c->deadline_ms - now, 0);
+		c->timer_due_ms = c->deadline_ms;
+		return;
+	}
 
 	if (c->state != CONN_CLOSING)
 		c->srv->stats.timeouts++; /* a linger running out is the normal end */

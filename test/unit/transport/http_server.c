@@ -770,6 +770,32 @@ static void test_timeouts(void **state)
 	fix_end(&f);
 }
 
+/*
+ * The timer is left armed for an earlier deadline when a later one replaces it: firing at
+ * the header deadline must re-arm for the idle one, not close the connection.
+ */
+static void test_timeout_moved_later(void **state)
+{
+	struct fix f;
+	struct raw r;
+	struct http_server_config cfg;
+	uint64_t t0;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.header_timeout_ms = 20;
+	cfg.idle_timeout_ms = 150;
+	fix_start(&f, &cfg);
+	t0 = uv_now(&f.loop);
+	raw_exchange(&f, &r, "GET /i HTTP/1.1\r\nHost: x\r\n\r\n", 28);
+	assert_true(starts_with(r.in, "HTTP/1.1 200 OK\r\n"));
+	assert_true(r.eof);
+	assert_true(uv_now(&f.loop) - t0 >= 150);
+	assert_int_equal(http_server_stats(f.srv)->timeouts, 1);
+	assert_int_equal(f.requests, 1);
+	fix_end(&f);
+}
+
 static struct raw cap_r2;
 
 static void start_second(struct fix *f, struct http_request *req)
@@ -1221,6 +1247,7 @@ int main(void)
 		cmocka_unit_test(test_garbage_400),
 		cmocka_unit_test(test_oversized_header_431),
 		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_timeout_moved_later),
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_cap_evicts_unfinished),
 		cmocka_unit_test(test_body_total),
