@@ -5,30 +5,69 @@
 #include <sodium.h>
 #include <string.h>
 
+/* Keystream drawn per ChaCha20 call: 32 random tokens. */
+#define CARRIER_KEYSTREAM_BYTES 512
+
+static const char b64url_alphabet[] =
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
 /*
- * Tokens are ChaCha20 keystream under a key drawn once per process, one block per token
- * with a counter as the nonce: as unpredictable as randombytes_buf's bytes, without a
- * getrandom(2) per request (docs/PERFORMANCE.md). Not thread-safe: every request is made
- * on the loop thread.
+ * base64url without padding, as sodium_bin2base64's URLSAFE_NO_PADDING variant, by table:
+ * tokens go on the wire in the clear, so there is nothing for a constant-time encoder to
+ * hide, and this runs per request. out holds 4 * len / 3 rounded up, plus the NUL. The
+ * token sizes leave no byte or one after the last whole group of three (asserted below).
+ */
+_Static_assert(CARRIER_RANDOM_BYTES % 3 <= 1 && MSG_POLL_BYTES % 3 <= 1,
+	       "b64url_encode handles a tail of one byte only");
+
+static void b64url_encode(char *out, const uint8_t *in, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 3 <= len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+		*out++ = b64url_alphabet[v >> 18];
+		*out++ = b64url_alphabet[(v >> 12) & 63];
+		*out++ = b64url_alphabet[(v >> 6) & 63];
+		*out++ = b64url_alphabet[v & 63];
+	}
+	if (len - i == 1) {
+		*out++ = b64url_alphabet[in[i] >> 2];
+		*out++ = b64url_alphabet[(in[i] & 3) << 4];
+	}
+	*out = '\0';
+}
+
+/*
+ * Tokens are ChaCha20 keystream under a key drawn once per process (the nonce counts
+ * refills), taken CARRIER_RANDOM_BYTES at a time from a buffer of CARRIER_KEYSTREAM_BYTES:
+ * as unpredictable as randombytes_buf's bytes, without a getrandom(2) or a ChaCha20 call
+ * per request (docs/PERFORMANCE.md). Not thread-safe: every request is made on the loop
+ * thread.
  */
 void carrier_random_token(char out[CARRIER_RANDOM_CHARS + 1])
 {
 	static uint8_t key[crypto_stream_chacha20_KEYBYTES];
-	static uint64_t counter;
-	uint8_t r[CARRIER_RANDOM_BYTES], nonce[crypto_stream_chacha20_NONCEBYTES];
+	static uint8_t stream[CARRIER_KEYSTREAM_BYTES];
+	static size_t used = sizeof(stream);
+	static uint64_t refills;
+	uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
 
-	if (counter == 0)
+	if (refills == 0 && used == sizeof(stream))
 		randombytes_buf(key, sizeof(key));
-	store_be64(nonce, counter++);
-	crypto_stream_chacha20(r, sizeof(r), nonce, key);
-	sodium_bin2base64(out, CARRIER_RANDOM_CHARS + 1, r, sizeof(r),
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	if (used + CARRIER_RANDOM_BYTES > sizeof(stream)) {
+		store_be64(nonce, refills++);
+		crypto_stream_chacha20(stream, sizeof(stream), nonce, key);
+		used = 0;
+	}
+	b64url_encode(out, stream + used, CARRIER_RANDOM_BYTES);
+	used += CARRIER_RANDOM_BYTES;
 }
 
 void carrier_poll_token(const uint8_t frame[MSG_POLL_BYTES], char out[CARRIER_POLL_CHARS + 1])
 {
-	sodium_bin2base64(out, CARRIER_POLL_CHARS + 1, frame, MSG_POLL_BYTES,
-			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	b64url_encode(out, frame, MSG_POLL_BYTES);
 }
 
 static bool b64url_char(char c)

@@ -20,6 +20,21 @@ static void test_random_tokens(void **state)
 	carrier_random_token(b);
 	assert_int_equal(strlen(a), CARRIER_RANDOM_CHARS);
 	assert_string_not_equal(a, b);
+	/* 16 bytes: five whole groups and a one-byte tail, which decodes back to 16 bytes. */
+	for (int i = 0; i < 256; i++) {
+		uint8_t bin[CARRIER_RANDOM_BYTES];
+		char again[CARRIER_RANDOM_CHARS + 1];
+		size_t bin_len = 0;
+
+		carrier_random_token(b);
+		assert_int_equal(sodium_base642bin(bin, sizeof(bin), b, strlen(b), NULL, &bin_len,
+						   NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
+				 0);
+		assert_int_equal(bin_len, CARRIER_RANDOM_BYTES);
+		sodium_bin2base64(again, sizeof(again), bin, sizeof(bin),
+				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		assert_string_equal(again, b);
+	}
 	snprintf(url, sizeof(url), "/t/%s", a);
 	assert_int_equal(carrier_parse_target(url, strlen(url), "/t/", poll), CARRIER_TOKEN_RANDOM);
 }
@@ -66,6 +81,27 @@ static void test_poll_token_round_trip(void **state)
 }
 
 /* Golden: 36 bytes 00..23 encode to this, the form a poll URL takes. */
+/* Poll tokens are base64url without padding, exactly as libsodium encodes it. */
+static void test_encoding_matches_sodium(void **state)
+{
+	uint8_t frame[MSG_POLL_BYTES];
+	char tok[CARRIER_POLL_CHARS + 1], want[CARRIER_POLL_CHARS + 1];
+
+	(void)state;
+	for (int round = 0; round < 64; round++) {
+		randombytes_buf(frame, sizeof(frame));
+		carrier_poll_token(frame, tok);
+		sodium_bin2base64(want, sizeof(want), frame, sizeof(frame),
+				  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+		assert_string_equal(tok, want);
+	}
+	memset(frame, 0xff, sizeof(frame));
+	carrier_poll_token(frame, tok);
+	sodium_bin2base64(want, sizeof(want), frame, sizeof(frame),
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	assert_string_equal(tok, want);
+}
+
 static void test_poll_token_golden(void **state)
 {
 	uint8_t frame[MSG_POLL_BYTES];
@@ -109,6 +145,7 @@ int main(void)
 		cmocka_unit_test(test_random_tokens_unique),
 		cmocka_unit_test(test_poll_token_round_trip),
 		cmocka_unit_test(test_poll_token_golden),
+		cmocka_unit_test(test_encoding_matches_sodium),
 		cmocka_unit_test(test_not_ours),
 	};
 
