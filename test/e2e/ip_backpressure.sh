@@ -23,16 +23,7 @@ RSS_BOUND_KB=$((64 * 1024))
 e2e_sanitized && RSS_BOUND_KB=$((256 * 1024))
 
 umask 077
-"$HTTUN_BIN" genkey >"$E2E_TMP/key"
-
-e2e_bg server "$E2E_NS1" "$HTTUN_BIN" server --listen 198.18.0.1:8080 \
-	--key-file "$E2E_TMP/key" --tun --tun-name httun-s --tun-address 198.18.1.1/24
-SERVER_PID=$E2E_LAST_PID
-e2e_wait_for 10 n1 ip link show httun-s
-e2e_bg client "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/key" --tun \
-	--tun-name httun-c --tun-address 198.18.1.2/24 http://198.18.0.1:8080/
-CLIENT_PID=$E2E_LAST_PID
-check "ping through the tunnel" e2e_wait_for 10 n2 ping -c 1 -W 1 198.18.1.1
+e2e_ip_tunnel
 tc_ok() { ip netns exec "$1" tc qdisc add dev "$2" root tbf rate 20mbit burst 64kb latency 50ms; }
 tc_ok "$E2E_NS2" veth2 || e2e_skip "tc tbf not available in this kernel"
 tc_ok "$E2E_NS1" veth1

@@ -36,16 +36,7 @@ RSS_BACK_KB=$RSS_BOUND_KB
 e2e_sanitized && RSS_BACK_KB=$((512 * 1024))
 
 umask 077
-"$HTTUN_BIN" genkey >"$E2E_TMP/key"
-
-e2e_bg server "$E2E_NS1" "$HTTUN_BIN" server --listen 198.18.0.1:8080 \
-	--key-file "$E2E_TMP/key" --tun --tun-name httun-s --tun-address 198.18.1.1/24
-SERVER_PID=$E2E_LAST_PID
-e2e_wait_for 10 n1 ip link show httun-s
-e2e_bg client "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/key" --tun \
-	--tun-name httun-c --tun-address 198.18.1.2/24 http://198.18.0.1:8080/
-
-check "ping through the tunnel" e2e_wait_for 10 n2 ping -c 1 -W 1 198.18.1.1
+e2e_ip_tunnel
 check "20 pings before the attack, none lost" n2 ping -q -c 20 -i 0.05 -W 1 198.18.1.1
 rss_before=$(e2e_status_kb "$SERVER_PID" VmRSS)
 

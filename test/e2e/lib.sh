@@ -105,6 +105,21 @@ e2e_bg() {
 	E2E_PIDS+=("$E2E_LAST_PID")
 }
 
+# e2e_ip_tunnel: after e2e_two_hosts, a fresh key in $E2E_TMP/key, `httun server` in n1
+# (198.18.0.1:8080, TUN httun-s 198.18.1.1/24) and `httun client` in n2 (TUN httun-c
+# 198.18.1.2/24); sets SERVER_PID and CLIENT_PID and checks that a ping gets through.
+e2e_ip_tunnel() {
+	(umask 077 && "$HTTUN_BIN" genkey >"$E2E_TMP/key")
+	e2e_bg server "$E2E_NS1" "$HTTUN_BIN" server --listen 198.18.0.1:8080 \
+		--key-file "$E2E_TMP/key" --tun --tun-name httun-s --tun-address 198.18.1.1/24
+	SERVER_PID=$E2E_LAST_PID
+	e2e_wait_for 10 n1 ip link show httun-s
+	e2e_bg client "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/key" --tun \
+		--tun-name httun-c --tun-address 198.18.1.2/24 http://198.18.0.1:8080/
+	CLIENT_PID=$E2E_LAST_PID
+	check "ping through the tunnel" e2e_wait_for 10 n2 ping -c 1 -W 1 198.18.1.1
+}
+
 # e2e_wait_for SECONDS COMMAND...: retry COMMAND every 0.1 s until it succeeds.
 e2e_wait_for() {
 	local deadline=$(($(date +%s) + $1))
