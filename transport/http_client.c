@@ -548,14 +548,12 @@ static void cconn_send(struct cconn *c, struct creq *r)
 	}
 	all[0] = uv_buf_init(c->hdr, (unsigned)w.len);
 	memcpy(all + 1, r->bufs, r->nbufs * sizeof(*all));
+	cli->stats.requests++; /* also when the write fails at once, as it may fail later */
 	err = cconn_write(c, all, r->nbufs + 1);
 	if (all != small)
 		free(all);
-	if (err < 0) {
+	if (err < 0)
 		cconn_fail_later(c, err);
-		return;
-	}
-	cli->stats.requests++;
 }
 
 static int on_message_begin(llhttp_t *p)

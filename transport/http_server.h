@@ -136,7 +136,7 @@ uint8_t *http_request_take_body(struct http_request *req, size_t *len);
 void http_request_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg);
 
 /*
- * Answers req with status and a body in nbufs buffers (written with one writev, never
+ * Answers req with status (100..999) and a body in nbufs buffers (written with one writev, never
  * copied). content_type NULL means application/octet-stream. The buffers must stay valid
  * until sent_cb runs; sent_cb may be NULL only for static buffers. req is invalid after
  * the call, whatever it returns. Returns 0, or a negative errno when the response could

@@ -80,7 +80,6 @@ static void test_poll_token_round_trip(void **state)
 	assert_memory_equal(frame, back, sizeof(frame));
 }
 
-/* Golden: 36 bytes 00..23 encode to this, the form a poll URL takes. */
 /* Poll tokens are base64url without padding, exactly as libsodium encodes it. */
 static void test_encoding_matches_sodium(void **state)
 {
@@ -102,6 +101,7 @@ static void test_encoding_matches_sodium(void **state)
 	assert_string_equal(tok, want);
 }
 
+/* Golden: 36 bytes 00..23 encode to this, the form a poll URL takes. */
 static void test_poll_token_golden(void **state)
 {
 	uint8_t frame[MSG_POLL_BYTES];

@@ -578,6 +578,167 @@ static void test_bad_args(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* ---- a sink that starts reading a POST late ---- */
+
+#define SINK_BUFS 20
+#define SINK_BUF_BYTES (1024 * 1024)
+
+struct sink {
+	uv_loop_t loop;
+	uv_tcp_t lst, conn;
+	uv_timer_t late;
+	uv_write_t wr;
+	char head[2048];
+	size_t head_len, body_want, body_got;
+	bool in_body;
+	uint32_t hash; /* FNV-1a over the body as it arrives */
+	char rbuf[65536];
+	int done, status;
+};
+
+static uint32_t fnv1a(uint32_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+static void sink_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct sink *k = h->data;
+
+	(void)hint;
+	*buf = uv_buf_init(k->rbuf, sizeof(k->rbuf));
+}
+
+static void sink_body(struct sink *k, const char *p, size_t n)
+{
+	static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	uv_buf_t b = uv_buf_init((char *)(uintptr_t)ok, sizeof(ok) - 1);
+
+	assert_true(k->body_got + n <= k->body_want);
+	k->hash = fnv1a(k->hash, (const uint8_t *)p, n);
+	k->body_got += n;
+	if (k->body_got == k->body_want)
+		assert_int_equal(uv_write(&k->wr, (uv_stream_t *)&k->conn, &b, 1, NULL), 0);
+}
+
+static void sink_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct sink *k = st->data;
+	const char *end, *cl;
+	size_t n, take;
+
+	if (nread <= 0)
+		return;
+	if (k->in_body) {
+		sink_body(k, buf->base, (size_t)nread);
+		return;
+	}
+	take = (size_t)nread;
+	if (take > sizeof(k->head) - 1 - k->head_len)
+		take = sizeof(k->head) - 1 - k->head_len;
+	memcpy(k->head + k->head_len, buf->base, take);
+	k->head_len += take;
+	k->head[k->head_len] = '\0';
+	end = strstr(k->head, "\r\n\r\n");
+	assert_non_null(end);
+	cl = strstr(k->head, "Content-Length: ");
+	assert_non_null(cl);
+	k->body_want = strtoul(cl + 16, NULL, 10);
+	k->in_body = true;
+	n = (size_t)(end + 4 - k->head);
+	sink_body(k, buf->base + n, (size_t)nread - n);
+}
+
+static void sink_late_cb(uv_timer_t *t)
+{
+	struct sink *k = t->data;
+
+	assert_int_equal(uv_read_start((uv_stream_t *)&k->conn, sink_alloc_cb, sink_read_cb), 0);
+}
+
+static void sink_connection_cb(uv_stream_t *lst, int status)
+{
+	struct sink *k = lst->data;
+
+	assert_int_equal(status, 0);
+	uv_tcp_init(&k->loop, &k->conn);
+	k->conn.data = k;
+	assert_int_equal(uv_accept(lst, (uv_stream_t *)&k->conn), 0);
+	uv_timer_start(&k->late, sink_late_cb, 100, 0);
+}
+
+static void sink_result_cb(struct http_response *resp, void *arg)
+{
+	struct sink *k = arg;
+
+	assert_int_equal(resp->err, 0);
+	k->status = resp->status;
+	k->done++;
+}
+
+/*
+ * A POST far larger than the socket buffers, to a peer that reads nothing for 100 ms: the
+ * first write takes only part of it and the rest is queued from the middle of a buffer.
+ * Every byte must arrive once, in order.
+ */
+static void test_large_post_partial_write(void **state)
+{
+	static uint8_t data[SINK_BUFS][SINK_BUF_BYTES];
+	struct sink *k = calloc(1, sizeof(*k));
+	struct http_client *cli;
+	struct sockaddr_storage ss;
+	struct sockaddr_in sin;
+	uv_buf_t bufs[SINK_BUFS];
+	int len = sizeof(ss);
+	uint32_t want = 2166136261u;
+	size_t total = 0;
+	char url[64];
+
+	(void)state;
+	assert_non_null(k);
+	k->hash = 2166136261u;
+	for (int i = 0; i < SINK_BUFS; i++) {
+		size_t n = SINK_BUF_BYTES - (size_t)i * 4099; /* odd sizes: cuts land anywhere */
+
+		for (size_t j = 0; j < n; j++)
+			data[i][j] = (uint8_t)(j * 31 + (size_t)i * 7 + (j >> 9));
+		bufs[i] = uv_buf_init((char *)data[i], (unsigned)n);
+		want = fnv1a(want, data[i], n);
+		total += n;
+	}
+	assert_int_equal(uv_loop_init(&k->loop), 0);
+	uv_timer_init(&k->loop, &k->late);
+	k->late.data = k;
+	uv_tcp_init(&k->loop, &k->lst);
+	k->lst.data = k;
+	assert_int_equal(uv_ip4_addr("127.0.0.1", 0, &sin), 0);
+	assert_int_equal(uv_tcp_bind(&k->lst, (const struct sockaddr *)&sin, 0), 0);
+	assert_int_equal(uv_listen((uv_stream_t *)&k->lst, 4, sink_connection_cb), 0);
+	assert_int_equal(uv_tcp_getsockname(&k->lst, (struct sockaddr *)&ss, &len), 0);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/",
+		 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	assert_int_equal(http_client_new(&cli, &k->loop, url, NULL), 0);
+	assert_int_equal(http_client_request(cli, HTTP_METHOD_POST, "/sink", NULL, bufs, SINK_BUFS,
+					     10000, sink_result_cb, k),
+			 0);
+	while (k->done == 0)
+		assert_int_not_equal(uv_run(&k->loop, UV_RUN_ONCE), 0);
+	assert_int_equal(k->status, 200);
+	assert_int_equal(k->body_want, total);
+	assert_int_equal(k->body_got, total);
+	assert_int_equal(k->hash, want);
+	assert_int_equal(http_client_stats(cli)->requests, 1);
+	http_client_free(cli);
+	uv_close((uv_handle_t *)&k->conn, NULL);
+	uv_close((uv_handle_t *)&k->lst, NULL);
+	uv_close((uv_handle_t *)&k->late, NULL);
+	assert_int_equal(uv_run(&k->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&k->loop), 0);
+	free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_stale_keepalive_retried),
 		cmocka_unit_test(test_free_cancels),
 		cmocka_unit_test(test_bad_args),
+		cmocka_unit_test(test_large_post_partial_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

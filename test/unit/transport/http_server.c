@@ -38,6 +38,7 @@ struct fix {
 	int errors;
 	struct http_request *parked;
 	uv_timer_t park_timer;
+	uint64_t park_ms; /* MODE_PARK's hold; 0: PARK_MS */
 	bool park_timer_used;
 	void (*on_request)(struct fix *f, struct http_request *req);
 	struct http_client *cli;
@@ -104,7 +105,7 @@ static void request_cb(struct http_request *req, void *arg)
 		assert_null(f->parked);
 		f->parked = req;
 		http_request_set_cancel(req, cancel_cb, f);
-		uv_timer_start(&f->park_timer, park_timer_cb, PARK_MS, 0);
+		uv_timer_start(&f->park_timer, park_timer_cb, f->park_ms ? f->park_ms : PARK_MS, 0);
 		break;
 	case MODE_FOREVER:
 		f->parked = req;
@@ -453,6 +454,30 @@ static void test_longpoll_parked(void **state)
 	assert_true(uv_now(&f.loop) - t0 >= PARK_MS);
 	assert_int_equal(f.requests, 1);
 	assert_int_equal(f.cancels, 0);
+	fix_end(&f);
+}
+
+/* A request parked with the handler has no deadline: not the header one, though it is shorter. */
+static void test_parked_outlives_header_timeout(void **state)
+{
+	struct fix f;
+	struct expect e;
+	struct http_server_config cfg;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.header_timeout_ms = 100;
+	fix_start(&f, &cfg);
+	fix_client(&f, 1);
+	f.mode = MODE_PARK;
+	f.park_ms = 400;
+	e = (struct expect){ &f, 200, (const uint8_t *)"/poll", 5 };
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_GET, "/poll", NULL, NULL, 0, 5000,
+					     expect_cb, &e),
+			 0);
+	run_until_responses(&f, 1);
+	assert_int_equal(f.requests, 1);
+	assert_int_equal(http_server_stats(f.srv)->timeouts, 0);
 	fix_end(&f);
 }
 
@@ -1240,6 +1265,7 @@ int main(void)
 		cmocka_unit_test(test_sendv),
 		cmocka_unit_test(test_keepalive_reuse),
 		cmocka_unit_test(test_longpoll_parked),
+		cmocka_unit_test(test_parked_outlives_header_timeout),
 		cmocka_unit_test(test_disconnect_while_parked),
 		cmocka_unit_test(test_client_timeout_cancels),
 		cmocka_unit_test(test_free_while_parked),
