@@ -1,20 +1,22 @@
 #!/bin/bash
 # httun behind lighttpd via FastCGI against httun standalone, A/B, in one run.
 #
-#   bench/fcgi-ab.sh [--rounds N] [--seconds S] [--no-reverse] [--strace S] VARIANT...
+#   bench/fcgi-ab.sh [--rounds N] [--seconds S] [--streams N] [--no-reverse] [--strace S]
+#                    VARIANT...
 #
-# VARIANT is BINARY or BINARY::FILE, FILE holding lines appended to lighttpd's config
-# (a lighttpd setting to compare). Two network namespaces joined by a veth pair, as in
+# VARIANT is BINARY or BINARY::FILE, FILE holding lighttpd settings ("name = value" lines)
+# that replace or add to the deployment's (a lighttpd setting to compare). Two network namespaces joined by a veth pair, as in
 # bench/run.sh. In every round, for each variant in turn: httun standalone (server
 # --listen, client, IP mode, MTU 1500; once per binary and round) and httun behind
 # lighttpd, deployed as bench/run.sh does it (fcgi_deploy in bench/lib.sh, which follows
 # docs/FASTCGI.md), each measured with iperf3 TCP a -> b and b -> a (-R) for --seconds
 # (default 5). Variants alternate within every round, so drift of the shared machine
-# hits all alike. Prints per round Mbit/s, CPU s/GB of the path's processes and the
+# hits all alike. --streams N: N parallel streams (iperf3 -P N) in both directions.
+# Prints per round Mbit/s, CPU s/GB of the path's processes and the
 # FastCGI/standalone ratio of that round; then per variant the medians over the rounds.
 #
 # --strace S: afterwards, once per variant, `strace -c -f` on lighttpd and on `httun fcgi`
-# for S seconds during iperf3 a -> b through lighttpd: the syscalls each made, per GB.
+# for S seconds during iperf3 a -> b through lighttpd: how often each made which syscall.
 # Needs root. Take the measurement lock around it (flock -x /tmp/httun-bench.lock).
 set -euo pipefail
 
@@ -24,11 +26,13 @@ prog=fcgi-ab
 rounds=5
 seconds=5
 reverse=1
+streams=1
 strace_s=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) rounds=${2:?--rounds N}; shift 2 ;;
 	--seconds) seconds=${2:?--seconds S}; shift 2 ;;
+	--streams) streams=${2:?--streams N}; shift 2 ;;
 	--no-reverse) reverse=0; shift ;;
 	--strace) strace_s=${2:?--strace S}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
@@ -37,7 +41,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ $# -ge 1 ] || usage_error "name at least one variant (try --help)"
-need_whole "--rounds, --seconds and --strace" "$rounds" "$seconds" "$strace_s"
+need_whole "--rounds, --seconds, --streams and --strace" "$rounds" "$seconds" "$streams" "$strace_s"
 need_root
 for v in "$@"; do
 	[ -x "${v%%::*}" ] || usage_error "${v%%::*} is not an executable"
@@ -77,7 +81,8 @@ measure() {
 	for p in "$@"; do
 		t0+=("$(cpu_ticks "$p")")
 	done
-	ip netns exec "$A" iperf3 -J -c "$target" -t "$seconds" $opt >"$tmp/iperf.json" 2>&1 || true
+	ip netns exec "$A" iperf3 -J -c "$target" -t "$seconds" -P "$streams" $opt \
+		>"$tmp/iperf.json" 2>&1 || true
 	bytes=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"])' "$tmp/iperf.json" 2>/dev/null || echo 0)
 	local -a dt=()
 	local i=0
