@@ -133,7 +133,7 @@ lighttpd_extra=()
 # ADDR_B/30, logs as $tmp/NAME-*.log. Sets fcgi_pids ("client server fcgi lighttpd") and
 # returns 0 once a ping crosses the tunnel; otherwise sets fcgi_why and returns 1.
 fcgi_deploy() {
-	local bin=$1 key=$2 d=$3 name=$4 addr_a=$5 addr_b=$6 listen=$7 pb pl pf pa line
+	local bin=$1 key=$2 d=$3 name=$4 addr_a=$5 addr_b=$6 listen=$7 pb pl pf pa line setting
 	fcgi_pids=""
 	fcgi_why=""
 	if ! id "$fcgi_user" >/dev/null 2>&1; then
@@ -177,12 +177,13 @@ fcgi_deploy() {
 			"check-local" => "disable",
 			"max-procs" => 1,
 		)))
-		server.upload-dirs = ( "/dev/shm" )
+		server.upload-dirs := ( "/dev/shm" )
 		server.stream-request-body = 1
 		server.stream-response-body = 2
 	EOF
 	for line in "${lighttpd_extra[@]}"; do
-		grep -vF "${line%%=*}=" "$d/lighttpd.conf" >"$d/lighttpd.conf.new" || true
+		setting=${line%%[ :=]*}
+		grep -v "^${setting//./\\.}[ :=]" "$d/lighttpd.conf" >"$d/lighttpd.conf.new" || true
 		echo "$line" >>"$d/lighttpd.conf.new"
 		mv "$d/lighttpd.conf.new" "$d/lighttpd.conf"
 	done
