@@ -144,8 +144,9 @@ for ((r = 1; r <= rounds; r++)); do
 		fi
 		fcgi_up "$v"
 		read -r fwd cpu cc cs cf cl <<<"$(measure 198.18.4.2 "" $fcgi_pids)"
-		rev=nan
-		[ "$reverse" = 0 ] || read -r rev _ <<<"$(measure 198.18.4.2 -R $fcgi_pids)"
+		rev=nan rcpu=nan rcc=- rcs=- rcf=- rcl=-
+		[ "$reverse" = 0 ] ||
+			read -r rev rcpu rcc rcs rcf rcl <<<"$(measure 198.18.4.2 -R $fcgi_pids)"
 		fcgi_down
 		rf=$(awk -v a="$fwd" -v b="${sa_fwd[$bin]}" 'BEGIN {printf "%.2f", b ? a / b : 0}')
 		rr=$(awk -v a="$rev" -v b="${sa_rev[$bin]}" 'BEGIN {printf "%.2f", b ? a / b : 0}')
@@ -158,9 +159,9 @@ for ((r = 1; r <= rounds; r++)); do
 		add "$v" cpu "$cpu"
 		add "$v" sa_cpu "${sa_cpu[$bin]}"
 		add "$v" cpu_by "$cc/$cs/$cf/$cl"
-		printf 'round %d %s: fcgi %s / -R %s Mbit/s, standalone %s / -R %s, ratio %s / -R %s; CPU s/GB fcgi path %s (client/server/fcgi/lighttpd %s/%s/%s/%s), standalone %s\n' \
+		printf 'round %d %s: fcgi %s / -R %s Mbit/s, standalone %s / -R %s, ratio %s / -R %s; CPU s/GB fcgi path %s (client/server/fcgi/lighttpd %s/%s/%s/%s), -R %s (%s/%s/%s/%s), standalone %s\n' \
 			"$r" "$v" "$fwd" "$rev" "${sa_fwd[$bin]}" "${sa_rev[$bin]}" "$rf" "$rr" \
-			"$cpu" "$cc" "$cs" "$cf" "$cl" "${sa_cpu[$bin]}"
+			"$cpu" "$cc" "$cs" "$cf" "$cl" "$rcpu" "$rcc" "$rcs" "$rcf" "$rcl" "${sa_cpu[$bin]}"
 	done
 done
 
