@@ -18,6 +18,9 @@
 # pings (strace -c -f), printed per ping. Needs root.
 set -euo pipefail
 
+here=$(cd "$(dirname "$0")" && pwd)
+prog=latency
+. "$here/lib.sh"
 rounds=5
 pings=300
 do_strace=0
@@ -28,61 +31,35 @@ while [ $# -gt 0 ]; do
 	--pings) pings=${2:?--pings N}; shift 2 ;;
 	--strace) do_strace=1; shift ;;
 	--load) load=1; shift ;;
-	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
-	--*) echo "latency: unknown option '$1' (try --help)" >&2; exit 2 ;;
+	-h | --help) usage; exit 0 ;;
+	--*) usage_error "unknown option '$1' (try --help)" ;;
 	*) break ;;
 	esac
 done
-[ $# -ge 1 ] || { echo "latency: name at least one httun binary (try --help)" >&2; exit 2; }
-case "$rounds$pings" in
-*[!0-9]*) echo "latency: --rounds and --pings take whole numbers" >&2; exit 2 ;;
-esac
-[ "$(id -u)" = 0 ] || { echo "latency: needs root" >&2; exit 1; }
+[ $# -ge 1 ] || usage_error "name at least one httun binary (try --help)"
+need_whole "--rounds and --pings" "$rounds" "$pings"
+need_root
 for b in "$@"; do
-	[ -x "$b" ] || { echo "latency: $b is not an executable" >&2; exit 2; }
+	[ -x "$b" ] || usage_error "$b is not an executable"
 done
 [ "$load" = 0 ] || command -v iperf3 >/dev/null ||
-	{ echo "latency: --load needs iperf3 (apt-get install iperf3)" >&2; exit 2; }
+	usage_error "--load needs iperf3 (apt-get install iperf3)"
 [ "$do_strace" = 0 ] || command -v strace >/dev/null ||
-	{ echo "latency: --strace needs strace (apt-get install strace)" >&2; exit 2; }
+	usage_error "--strace needs strace (apt-get install strace)"
 
 A=httun-lat-$$-a
 B=httun-lat-$$-b
 tmp=$(mktemp -d /tmp/httun-lat.XXXXXX)
 pids=()
 
-stop_pids() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	pids=()
-}
 iperf_pid=""
-cleanup() {
-	set +e
-	stop_pids
-	[ -z "$iperf_pid" ] || kill "$iperf_pid" 2>/dev/null
-	ip netns del "$A" 2>/dev/null
-	ip netns del "$B" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap netns_cleanup EXIT
 
-ip netns add "$A"
-ip netns add "$B"
-ip -n "$A" link add veth-a type veth peer name veth-b netns "$B"
-ip -n "$A" link set lo up
-ip -n "$B" link set lo up
-ip -n "$A" link set veth-a up
-ip -n "$B" link set veth-b up
-ip -n "$A" addr add 198.18.0.1/24 dev veth-a
-ip -n "$B" addr add 198.18.0.2/24 dev veth-b
-ip -n "$A" addr add 198.18.0.5/24 dev veth-a
-ip -n "$B" addr add 198.18.0.6/24 dev veth-b
+netns_pair 1500
+ip -n "$A" addr add 198.18.0.1/24 dev va
+ip -n "$B" addr add 198.18.0.2/24 dev vb
+ip -n "$A" addr add 198.18.0.5/24 dev va
+ip -n "$B" addr add 198.18.0.6/24 dev vb
 "${1}" genkey >"$tmp/key"
 chmod 600 "$tmp/key"
 
@@ -109,7 +86,6 @@ start_tunnel() { # start_tunnel BINARY
 	exit 1
 }
 
-median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 
 if [ "$load" = 1 ]; then
 	ip netns exec "$B" iperf3 -s >/dev/null 2>&1 &

@@ -24,6 +24,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
+prog=rss
+. "$here/lib.sh"
 seconds=5
 idle=8
 sustain=0
@@ -37,7 +39,7 @@ while [ $# -gt 0 ]; do
 	--sustain) sustain=${2:?--sustain S}; shift 2 ;;
 	--udp-rate) udp_rate=${2:?--udp-rate R}; shift 2 ;;
 	--malloc-stats) mstats=1; shift ;;
-	-h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+	-h | --help) usage; exit 0 ;;
 	*) echo "rss: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
@@ -67,14 +69,6 @@ trap "exit 130" INT
 
 in_a() { ip netns exec "$A" "$@"; }
 in_b() { ip netns exec "$B" "$@"; }
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
 
 # mem NAME PID: one line: VmRSS VmHWM and the smaps split, all KiB.
 mem() {

@@ -32,6 +32,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
+prog=bench
+# start, wait_for, wait_listen, alive, cpu_ticks, usage and the FastCGI deployment.
+. "$here/lib.sh"
 
 runs=3
 seconds=5
@@ -41,10 +44,6 @@ sustain=30
 quick=0
 keep=0
 out=""
-
-usage() {
-	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
-}
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -120,57 +119,7 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 in_a() { ip netns exec "$A" "$@"; }
 in_b() { ip netns exec "$B" "$@"; }
 
-# start NS LOGNAME CMD...: run CMD in namespace NS in the background (ip netns exec
-# execs, so $! is CMD itself); its PID goes to $started and to the cleanup list.
-start() {
-	local ns=$1 name=$2
-	shift 2
-	ip netns exec "$ns" "$@" >"$tmp/$name.log" 2>&1 &
-	started=$!
-	pids+=("$started")
-}
-
-# wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
-wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
-
-# wait_listen SECONDS NS PID ADDR:PORT: until something listens on PORT in NS (ADDR is
-# documentation: htc binds every address of its namespace); fails at once if PID exits.
-wait_listen() {
-	local deadline=$((SECONDS + $1)) ns=$2 pid=$3 addr=$4
-	until ip netns exec "$ns" ss -Hltn "sport = :${addr##*:}" | grep -q .; do
-		kill -0 "$pid" 2>/dev/null || return 1
-		[ $SECONDS -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
-
-alive() {
-	local p
-	for p in "$@"; do
-		kill -0 "$p" 2>/dev/null || return 1
-	done
-}
-
-# ---- Process accounting (/proc): CPU ticks, idle and peak RSS.
-clk_tck=$(getconf CLK_TCK)
-
-cpu_ticks() { # cpu_ticks PID...: utime+stime summed over the processes
-	local p total=0 rest
-	for p in "$@"; do
-		rest=$(sed 's/^.*) //' "/proc/$p/stat")
-		set -- $rest
-		total=$((total + ${12} + ${13}))
-	done
-	echo "$total"
-}
-
+# ---- Process accounting (/proc): CPU ticks (lib.sh), idle and peak RSS.
 status_kib() { # status_kib PID FIELD: e.g. VmRSS, VmHWM in KiB
 	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
 }
@@ -414,16 +363,10 @@ bench_httun() {
 	fi
 }
 
-# ---- httun behind lighttpd (FastCGI), the deployment of docs/FASTCGI.md: lighttpd in B
-# on the carrier address spawns `httun fcgi` (mod_fastcgi bin-path, one process), which
-# relays to its own `httun server --fcgi-socket` (own key, TUN devices and addresses, so
-# it cannot meet the httun-ip path). lighttpd runs in the foreground with its config in
-# $tmp and drops to www-data as Debian's does; it is stopped by its PID, and `httun fcgi`
-# dies with it (it asks for SIGTERM when its parent dies).
-fcgi_user=www-data
-
+# ---- httun behind lighttpd (FastCGI): fcgi_deploy in lib.sh, with its own key, TUN
+# devices, addresses and sockets, so it cannot meet the httun-ip path.
 bench_httun_fcgi() {
-	local why key=$tmp/httun-fcgi.key d=$tmp/fcgi pb pl pf pa help
+	local why key=$tmp/httun-fcgi.key help pa pb pf pl
 	if ! why=$(httun_usable); then
 		mark httun-fcgi "$why"
 		return 0
@@ -433,72 +376,16 @@ bench_httun_fcgi() {
 		return 0
 	fi
 	command -v lighttpd >/dev/null || { mark httun-fcgi "failed: no lighttpd"; return 0; }
-	id "$fcgi_user" >/dev/null 2>&1 ||
-		{ mark httun-fcgi "failed: no user $fcgi_user for lighttpd"; return 0; }
 	(umask 077 && "$httun_bin" genkey >"$key")
-	# lighttpd and `httun fcgi` run as www-data: they walk into $tmp (search only, no
-	# listing) to reach their sockets; the keys stay mode 600.
-	chmod 711 "$tmp"
-	mkdir -p "$d/www" "$d/websock"
-	chmod 755 "$d" "$d/www"
-	chown "$fcgi_user:" "$d/websock"
-	echo "httun bench" >"$d/www/index.html"
-	touch "$d/lighttpd-error.log"
-	chown "$fcgi_user:" "$d/lighttpd-error.log"
-	# The server creates $d/run (0750, group www-data) and its socket (0660).
-	start "$B" httun-fcgi-server "$httun_bin" server --fcgi-socket "$d/run/fcgi.sock" \
-		--fcgi-user "$fcgi_user" --path /httun/ --key-file "$key" \
-		--tun --tun-name htf-b --tun-address 198.18.4.2/30 --mtu 1500
-	pb=$started
-	if ! wait_for 10 test -S "$d/run/fcgi.sock"; then
-		mark httun-fcgi "failed: server has no relay socket ($(tail -1 "$tmp/httun-fcgi-server.log"))"
+	if ! fcgi_deploy "$httun_bin" "$key" "$tmp/fcgi" htf 198.18.4.1 198.18.4.2 198.18.0.6:8090; then
+		mark httun-fcgi "$fcgi_why"
 		return 0
 	fi
-	# docs/FASTCGI.md "lighttpd" (fastcgi.server and the stream settings), with the
-	# bench's paths, after the least a lighttpd of its own needs (Debian's
-	# /etc/lighttpd/lighttpd.conf sets these too, user www-data included).
-	cat >"$d/lighttpd.conf" <<-EOF
-		server.modules += ( "mod_fastcgi" )
-		server.document-root = "$d/www"
-		server.bind = "198.18.0.6"
-		server.port = 8090
-		server.errorlog = "$d/lighttpd-error.log"
-		server.username = "$fcgi_user"
-		server.groupname = "$fcgi_user"
-		index-file.names = ( "index.html" )
-
-		fastcgi.server += ( "/httun/" => ((
-			"bin-path" => "$httun_bin fcgi --server-socket $d/run/fcgi.sock",
-			"socket" => "$d/websock/httun-fcgi.sock",
-			"check-local" => "disable",
-			"max-procs" => 1,
-		)))
-		server.stream-request-body = 2
-		server.stream-response-body = 2
-	EOF
-	start "$B" lighttpd lighttpd -D -f "$d/lighttpd.conf"
-	pl=$started
-	if ! wait_listen 10 "$B" "$pl" 198.18.0.6:8090; then
-		mark httun-fcgi "failed: lighttpd does not listen ($(tail -1 "$tmp/lighttpd.log") $(tail -1 "$d/lighttpd-error.log"))"
-		return 0
-	fi
-	pf=""
-	wait_for 10 pgrep -P "$pl" && pf=$(pgrep -P "$pl")
-	if [ -z "$pf" ] || [ "$(wc -w <<<"$pf")" != 1 ]; then
-		mark httun-fcgi "failed: lighttpd did not spawn one httun fcgi ($(tail -1 "$d/lighttpd-error.log"))"
-		return 0
-	fi
-	start "$A" httun-fcgi-client "$httun_bin" client --key-file "$key" --tun --tun-name htf-a \
-		--tun-address 198.18.4.1/30 --mtu 1500 http://198.18.0.6:8090/httun/
-	pa=$started
-	if ! wait_for 20 in_a ping -n -c1 -W1 198.18.4.2; then
-		mark httun-fcgi "failed: no ping through the tunnel ($(tail -1 "$tmp/httun-fcgi-client.log"))"
-		return 0
-	fi
+	read -r pa pb pf pl <<<"$fcgi_pids"
 	target[httun-fcgi]=198.18.4.2
 	tun_dev[httun-fcgi]=htf-a
 	# CPU: every process on the path. Client and server first (sustained_rss's order).
-	tunnel_pids[httun-fcgi]="$pa $pb $pf $pl"
+	tunnel_pids[httun-fcgi]="$fcgi_pids"
 	mem_idle httun-fcgi client="$pa" server="$pb" fcgi="$pf" lighttpd="$pl"
 }
 

@@ -1,0 +1,210 @@
+# Shared by bench/run.sh and bench/fcgi-ab.sh (sourced, never run): starting processes
+# in the namespaces, waiting for them, CPU accounting, and httun behind lighttpd via
+# FastCGI deployed as docs/FASTCGI.md says. The sourcing script sets $tmp (its temporary
+# directory), the array pids (processes its cleanup stops, by PID) and, for the FastCGI
+# deployment, $A and $B (client and server namespaces). It defines functions only, so it
+# is sourced first thing; $prog names the script in error messages.
+
+# usage: the script's header comment (line 2 up to `set -euo`), without the '# '.
+usage() {
+	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
+}
+
+# usage_error MESSAGE...: print it after the script's name, exit 2 (a usage error).
+usage_error() {
+	echo "$prog: $*" >&2
+	exit 2
+}
+
+# need_root: measurements need namespaces and TUN devices.
+need_root() {
+	[ "$(id -u)" = 0 ] || { echo "$prog: needs root" >&2; exit 1; }
+}
+
+# need_whole WHAT VALUE...: each VALUE a whole number, else a usage error naming WHAT.
+need_whole() {
+	local what=$1 v
+	shift
+	for v in "$@"; do
+		[[ $v =~ ^[0-9]+$ ]] || usage_error "$what take whole numbers"
+	done
+}
+
+# stop_pids: stop what start() started (the array pids), by PID, and reap it.
+stop_pids() {
+	local p
+	for p in "${pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${pids[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	pids=()
+}
+
+# netns_pair MTU: namespaces $A and $B with loopback up, joined by a veth pair (va in $A,
+# vb in $B) of that MTU, both ends up; the caller adds the addresses.
+netns_pair() {
+	ip netns add "$A"
+	ip netns add "$B"
+	ip -n "$A" link set lo up
+	ip -n "$B" link set lo up
+	ip -n "$A" link add va type veth peer name vb netns "$B"
+	ip -n "$A" link set va mtu "$1" up
+	ip -n "$B" link set vb mtu "$1" up
+}
+
+# netns_cleanup: the EXIT trap of a script that made its namespaces with netns_pair:
+# stops its processes (pids, and $iperf_pid if set), deletes $A and $B, removes $tmp.
+netns_cleanup() {
+	set +e
+	stop_pids
+	[ -z "${iperf_pid:-}" ] || kill "$iperf_pid" 2>/dev/null
+	ip netns del "$A" 2>/dev/null
+	ip netns del "$B" 2>/dev/null
+	rm -rf "$tmp"
+}
+
+# median: of the numbers on stdin, one a line.
+median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+
+# start NS LOGNAME CMD...: run CMD in namespace NS in the background (ip netns exec
+# execs, so $! is CMD itself); its PID goes to $started and to the cleanup list.
+start() {
+	local ns=$1 name=$2
+	shift 2
+	ip netns exec "$ns" "$@" >"$tmp/$name.log" 2>&1 &
+	started=$!
+	pids+=("$started")
+}
+
+# wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@" >/dev/null 2>&1; do
+		[ $SECONDS -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+# wait_listen SECONDS NS PID ADDR:PORT: until something listens on PORT in NS (ADDR is
+# documentation: htc binds every address of its namespace); fails at once if PID exits.
+wait_listen() {
+	local deadline=$((SECONDS + $1)) ns=$2 pid=$3 addr=$4
+	until ip netns exec "$ns" ss -Hltn "sport = :${addr##*:}" | grep -q .; do
+		kill -0 "$pid" 2>/dev/null || return 1
+		[ $SECONDS -lt "$deadline" ] || return 1
+		sleep 0.1
+	done
+}
+
+alive() {
+	local p
+	for p in "$@"; do
+		kill -0 "$p" 2>/dev/null || return 1
+	done
+}
+
+clk_tck=$(getconf CLK_TCK)
+
+cpu_ticks() { # cpu_ticks PID...: utime+stime summed over the processes
+	local p total=0 rest
+	for p in "$@"; do
+		rest=$(sed 's/^.*) //' "/proc/$p/stat")
+		set -- $rest
+		total=$((total + ${12} + ${13}))
+	done
+	echo "$total"
+}
+
+# ---- httun behind lighttpd (FastCGI), the deployment of docs/FASTCGI.md: lighttpd in $B
+# on the carrier address spawns `httun fcgi` (mod_fastcgi bin-path, one process), which
+# relays to its own `httun server --fcgi-socket`. lighttpd runs in the foreground with its
+# config in DIR and drops to www-data as Debian's does; it is stopped by its PID, and
+# `httun fcgi` dies with it (it asks for SIGTERM when its parent dies).
+fcgi_user=www-data
+# Settings added to lighttpd's config, "name = value" each; one that names a setting the
+# config has already replaces it (A/B of lighttpd settings in bench/fcgi-ab.sh).
+lighttpd_extra=()
+
+# fcgi_deploy BIN KEY DIR NAME ADDR_A ADDR_B LISTEN: server, lighttpd on LISTEN
+# (ADDR:PORT in $B) and client, with TUN devices NAME-a / NAME-b addressed ADDR_A/30 and
+# ADDR_B/30, logs as $tmp/NAME-*.log. Sets fcgi_pids ("client server fcgi lighttpd") and
+# returns 0 once a ping crosses the tunnel; otherwise sets fcgi_why and returns 1.
+fcgi_deploy() {
+	local bin=$1 key=$2 d=$3 name=$4 addr_a=$5 addr_b=$6 listen=$7 pb pl pf pa line setting
+	fcgi_pids=""
+	fcgi_why=""
+	if ! id "$fcgi_user" >/dev/null 2>&1; then
+		fcgi_why="failed: no user $fcgi_user for lighttpd"
+		return 1
+	fi
+	# lighttpd and `httun fcgi` run as www-data: they walk into $tmp (search only, no
+	# listing) to reach their sockets; the keys stay mode 600.
+	chmod 711 "$tmp"
+	mkdir -p "$d/www" "$d/websock"
+	chmod 755 "$d" "$d/www"
+	chown "$fcgi_user:" "$d/websock"
+	echo "httun bench" >"$d/www/index.html"
+	touch "$d/lighttpd-error.log"
+	chown "$fcgi_user:" "$d/lighttpd-error.log"
+	# The server creates $d/run (0750, group www-data) and its socket (0660).
+	start "$B" "$name-server" "$bin" server --fcgi-socket "$d/run/fcgi.sock" \
+		--fcgi-user "$fcgi_user" --path /httun/ --key-file "$key" \
+		--tun --tun-name "$name-b" --tun-address "$addr_b/30" --mtu 1500
+	pb=$started
+	if ! wait_for 10 test -S "$d/run/fcgi.sock"; then
+		fcgi_why="failed: server has no relay socket ($(tail -1 "$tmp/$name-server.log"))"
+		return 1
+	fi
+	# docs/FASTCGI.md "lighttpd" (fastcgi.server, the upload directory and the stream
+	# settings), with the bench's paths, after the least a lighttpd of its own needs
+	# (Debian's /etc/lighttpd/lighttpd.conf sets these too, user www-data included).
+	cat >"$d/lighttpd.conf" <<-EOF
+		server.modules += ( "mod_fastcgi" )
+		server.document-root = "$d/www"
+		server.bind = "${listen%:*}"
+		server.port = ${listen##*:}
+		server.errorlog = "$d/lighttpd-error.log"
+		server.username = "$fcgi_user"
+		server.groupname = "$fcgi_user"
+		index-file.names = ( "index.html" )
+
+		fastcgi.server += ( "/httun/" => ((
+			"bin-path" => "$bin fcgi --server-socket $d/run/fcgi.sock",
+			"socket" => "$d/websock/httun-fcgi.sock",
+			"check-local" => "disable",
+			"max-procs" => 1,
+		)))
+		server.upload-dirs := ( "/dev/shm" )
+		server.stream-request-body = 1
+		server.stream-response-body = 2
+	EOF
+	for line in "${lighttpd_extra[@]}"; do
+		setting=${line%%[ :=]*}
+		grep -v "^${setting//./\\.}[ :=]" "$d/lighttpd.conf" >"$d/lighttpd.conf.new" || true
+		echo "$line" >>"$d/lighttpd.conf.new"
+		mv "$d/lighttpd.conf.new" "$d/lighttpd.conf"
+	done
+	start "$B" "$name-lighttpd" lighttpd -D -f "$d/lighttpd.conf"
+	pl=$started
+	if ! wait_listen 10 "$B" "$pl" "$listen"; then
+		fcgi_why="failed: lighttpd does not listen ($(tail -1 "$tmp/$name-lighttpd.log") $(tail -1 "$d/lighttpd-error.log"))"
+		return 1
+	fi
+	pf=""
+	wait_for 10 pgrep -P "$pl" && pf=$(pgrep -P "$pl")
+	if [ -z "$pf" ] || [ "$(wc -w <<<"$pf")" != 1 ]; then
+		fcgi_why="failed: lighttpd did not spawn one httun fcgi ($(tail -1 "$d/lighttpd-error.log"))"
+		return 1
+	fi
+	start "$A" "$name-client" "$bin" client --key-file "$key" --tun --tun-name "$name-a" \
+		--tun-address "$addr_a/30" --mtu 1500 "http://$listen/httun/"
+	pa=$started
+	if ! wait_for 20 ip netns exec "$A" ping -n -c1 -W1 "$addr_b"; then
+		fcgi_why="failed: no ping through the tunnel ($(tail -1 "$tmp/$name-client.log"))"
+		return 1
+	fi
+	fcgi_pids="$pa $pb $pf $pl"
+}
