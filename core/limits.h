@@ -510,4 +510,16 @@
  */
 #define MEM_TRIM_FREE_BYTES (256 * 1024)
 
+/* ---- httun fcgi: request bodies held at once ---- */
+/*
+ * Request bodies `httun fcgi` holds at once over all its connections. A body is allocated
+ * from CONTENT_LENGTH when PARAMS end (up to FCGI_STDIN_MAX_BYTES) and held until it is
+ * complete and passed to the server: without a budget, slow senders behind the web server
+ * could make it hold FCGI_MAX_CONNS x FCGI_MAX_REQS_PER_CONN of them. Over it, 503 at
+ * once. The standalone server's budget, for the same reason.
+ */
+#define FCGI_BODY_BYTES_TOTAL HTTP_MAX_BODY_BYTES_TOTAL
+/* A request body that gets no STDIN for this long is answered 408 and dropped. */
+#define FCGI_BODY_IDLE_MS HTTP_BODY_TIMEOUT_MS
+
 #endif

@@ -42,6 +42,8 @@ struct freq {
 	uint64_t wait_until; /* when a request waiting for the relay gets 503 */
 	uint8_t *body;
 	size_t body_len;
+	size_t body_charged; /* of app->body_bytes, while body is ours */
+	uint64_t body_seen_ms; /* last STDIN (or PARAMS end) while the body is incomplete */
 	/* In the app's pending list while waiting for the relay or for its answer. */
 	struct list_node link;
 	char method[RELAY_METHOD_MAX_BYTES + 1];
@@ -103,6 +105,8 @@ struct fcgi_app {
 	bool started;
 
 	struct list_node pending; /* struct freq, newest first */
+	uint64_t body_bytes; /* request bodies held, FCGI_BODY_BYTES_TOTAL at most */
+	uint64_t body_idle_ms; /* FCGI_BODY_IDLE_MS unless set */
 	uint32_t next_id;
 	unsigned handles;
 	bool freeing;
@@ -164,6 +168,13 @@ static void fout_cb(uv_write_t *w, int status)
 	}
 }
 
+/* r's body is freed or handed on: it no longer counts against FCGI_BODY_BYTES_TOTAL. */
+static void freq_body_release(struct fcgi_app *app, struct freq *r)
+{
+	app->body_bytes -= r->body_charged;
+	r->body_charged = 0;
+}
+
 /* Forgets request r of c after its END_REQUEST is queued. */
 static void freq_end(struct freq *r)
 {
@@ -177,6 +188,7 @@ static void freq_end(struct freq *r)
 	fcgi_reqs_end(&c->reqs, r->id, &close_conn);
 	if (close_conn)
 		c->close_after_writes = true;
+	freq_body_release(c->app, r);
 	free(r->body);
 	free(r);
 	if (c->close_after_writes && c->writes == 0)
@@ -379,6 +391,8 @@ static void relay_send(struct fcgi_app *app, struct freq *r)
 	}
 	r->relay_id = id;
 	app->stats.requests++;
+	/* From here the relay write owns the body; the server reads its socket at once. */
+	freq_body_release(app, r);
 	err = relay_write(app, o, w.len, r->body, r->body_len);
 	r->body = NULL;
 	if (err < 0)
@@ -565,6 +579,29 @@ static void timer_cb(uv_timer_t *t)
 			}
 		}
 	}
+	/*
+	 * Bodies that stopped coming for FCGI_BODY_IDLE_MS: 408, which frees the body. The
+	 * walk restarts after each, as an answer may close its connection.
+	 */
+	again = true;
+	while (again) {
+		again = false;
+		list_for_each(n, &app->conns) {
+			struct fconn *c = list_entry(n, struct fconn, link);
+
+			for (unsigned i = 0; i < FCGI_MAX_REQS_PER_CONN && !again; i++) {
+				struct freq *r = c->slot[i];
+
+				if (r && r->body_charged && !r->stdin_done &&
+				    now - r->body_seen_ms >= app->body_idle_ms) {
+					freq_error(r, 408);
+					again = true;
+				}
+			}
+			if (again)
+				break;
+		}
+	}
 }
 
 /* ---- FastCGI connections ---- */
@@ -596,6 +633,7 @@ static void conn_close(struct fconn *c)
 		id = r->relay_id;
 		c->slot[i] = NULL;
 		freq_unlist(r);
+		freq_body_release(app, r);
 		free(r->body);
 		free(r);
 		/* The web server gave up on the request (its client went away, or a timeout). */
@@ -675,9 +713,19 @@ static unsigned freq_params_done(struct freq *r)
 		return 414;
 	}
 	if (r->want) {
+		struct fcgi_app *app = r->conn->app;
+
+		if (app->body_bytes + r->want > FCGI_BODY_BYTES_TOTAL) {
+			log_warnx_rl("fcgi: %llu bytes of request bodies held already; 503",
+				     (unsigned long long)app->body_bytes);
+			return 503;
+		}
 		r->body = malloc(r->want);
 		if (!r->body)
 			return 503;
+		r->body_charged = r->want;
+		app->body_bytes += r->want;
+		r->body_seen_ms = uv_now(app->loop);
 	}
 	return 0;
 }
@@ -745,6 +793,7 @@ static int conn_request_record(struct fconn *c, struct freq *r, const struct fcg
 		}
 		memcpy(r->body + r->body_len, rec->content.p, rec->content.len);
 		r->body_len += rec->content.len;
+		r->body_seen_ms = uv_now(c->app->loop);
 		return 0;
 	default:
 		return 0; /* DATA: only for the filter role */
@@ -893,6 +942,11 @@ static void lst_connection_cb(uv_stream_t *s, int status)
 
 /* ---- the app ---- */
 
+void fcgi_app_set_body_idle_ms(struct fcgi_app *app, uint64_t ms)
+{
+	app->body_idle_ms = ms;
+}
+
 struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
 {
 	struct fcgi_app *app = calloc(1, sizeof(*app));
@@ -908,6 +962,7 @@ struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
 						RELAY_SHRINK_AFTER_READS) < 0)
 		goto err;
 	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
+	app->body_idle_ms = FCGI_BODY_IDLE_MS;
 	if (uv_timer_init(loop, &app->timer) < 0)
 		goto err_rrb;
 	app->timer.data = app;

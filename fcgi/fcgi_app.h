@@ -34,6 +34,12 @@ int fcgi_app_listen_fd(struct fcgi_app *app, int fd);
 int fcgi_app_listen_path(struct fcgi_app *app, const char *path);
 const struct fcgi_app_stats *fcgi_app_stats(const struct fcgi_app *app);
 /*
+ * How long a request body may get no STDIN before the request is answered 408 and its
+ * body freed (default FCGI_BODY_IDLE_MS; checked every FCGI_TICK_MS). Request bodies held
+ * at once are bounded by FCGI_BODY_BYTES_TOTAL: a request over it is answered 503.
+ */
+void fcgi_app_set_body_idle_ms(struct fcgi_app *app, uint64_t ms);
+/*
  * Starts connecting to the relay socket (and keeps reconnecting). Call once listening.
  */
 void fcgi_app_start(struct fcgi_app *app);

@@ -185,7 +185,8 @@ static size_t fcgi_answer(struct fixture *f, int fd, uint16_t id, char *out, siz
 	size_t have = 0, olen = 0;
 	bool eof = false;
 
-	for (;;) {
+	for (int rounds = 0;; rounds++) {
+		assert_true(rounds < 30); /* about 10 s without the END_REQUEST */
 		struct cursor c = cursor_make(buf, have);
 		struct fcgi_record r;
 		int ret;
@@ -404,6 +405,104 @@ static void test_bad_requests_answered_locally(void **state)
 	pump(f);
 }
 
+/* BEGIN and PARAMS (CONTENT_LENGTH len) for request id, but no STDIN yet. */
+static void fcgi_request_head(int fd, uint16_t id, size_t len)
+{
+	uint8_t b[1024], params[256], begin[8] = { 0, FCGI_RESPONDER, FCGI_KEEP_CONN };
+	struct writer w = writer_make(b, sizeof(b)), p = writer_make(params, sizeof(params));
+	char cl[24];
+
+	snprintf(cl, sizeof(cl), "%zu", len);
+	fcgi_write_pair(&p, S("REQUEST_METHOD"), S("POST"));
+	fcgi_write_pair(&p, S("SCRIPT_NAME"), S("/httun/t"));
+	fcgi_write_pair(&p, S("CONTENT_LENGTH"), S(cl));
+	assert_int_equal(fcgi_write_record(&w, FCGI_BEGIN_REQUEST, id, begin, 8), 0);
+	assert_int_equal(fcgi_write_record(&w, FCGI_PARAMS, id, params, p.len), 0);
+	assert_int_equal(fcgi_write_record(&w, FCGI_PARAMS, id, NULL, 0), 0);
+	send_all(fd, b, w.len);
+}
+
+/*
+ * Bodies held at once are bounded: a web server that opens requests and sends no body
+ * fills FCGI_BODY_BYTES_TOTAL, the next request gets 503 at once, and an ended request
+ * gives its share back.
+ */
+static void test_body_budget(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned fill = FCGI_BODY_BYTES_TOTAL / FCGI_STDIN_MAX_BYTES;
+	uint8_t abort_rec[FCGI_HEADER_BYTES];
+	struct writer w = writer_make(abort_rec, sizeof(abort_rec));
+	char out[512];
+	uint64_t errs;
+	int web[2];
+
+	_Static_assert(FCGI_BODY_BYTES_TOTAL % FCGI_STDIN_MAX_BYTES == 0, "whole bodies");
+	assert_true(fill <= FCGI_MAX_REQS_PER_CONN);
+	relay_accept(f);
+	web[0] = unix_connect(f->web_path);
+	web[1] = unix_connect(f->web_path);
+	for (unsigned i = 1; i <= fill; i++)
+		fcgi_request_head(web[0], (uint16_t)i, FCGI_STDIN_MAX_BYTES);
+	pump(f);
+	fcgi_request_head(web[1], 1, 1);
+	fcgi_answer(f, web[1], 1, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 503 "));
+	errs = fcgi_app_stats(f->app)->local_errors;
+	/* One of the held requests ends (aborted): its 2 MiB are free again. */
+	fcgi_write_header(&w, FCGI_ABORT_REQUEST, 1, 0, 0);
+	send_all(web[0], abort_rec, w.len);
+	fcgi_answer(f, web[0], 1, out, sizeof(out));
+	fcgi_request(web[1], 2, true, "POST", "/httun/t", NULL, "", "ok");
+	for (int tries = 0; tries < 1000 && fcgi_app_stats(f->app)->requests == 0 &&
+			    fcgi_app_stats(f->app)->local_errors == errs;
+	     tries++) {
+		pump(f);
+		usleep(1000);
+	}
+	assert_int_equal(fcgi_app_stats(f->app)->local_errors, errs); /* not another 503 */
+	assert_int_equal(fcgi_app_stats(f->app)->requests, 1);
+	{
+		struct relay_msg m;
+
+		assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+		relay_respond(f, m.id, 200, "fine");
+	}
+	fcgi_answer(f, web[1], 2, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 200 "));
+	close(web[0]);
+	close(web[1]);
+	pump(f);
+}
+
+/* A body that stops coming is answered 408 once the idle time has passed, and freed. */
+static void test_body_idle_408(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t b[64];
+	struct writer w = writer_make(b, sizeof(b));
+	char out[512];
+	uint64_t t0;
+	int web;
+
+	fcgi_app_set_body_idle_ms(f->app, 150);
+	relay_accept(f);
+	web = unix_connect(f->web_path);
+	fcgi_request_head(web, 3, 10);
+	assert_int_equal(fcgi_write_record(&w, FCGI_STDIN, 3, "abcd", 4), 0);
+	send_all(web, b, w.len);
+	pump(f);
+	uv_update_time(&f->loop);
+	t0 = uv_now(&f->loop);
+	fcgi_answer(f, web, 3, out, sizeof(out));
+	uv_update_time(&f->loop);
+	assert_true(uv_now(&f->loop) - t0 >= 100);
+	assert_non_null(strstr(out, "Status: 408 "));
+	assert_int_equal(fcgi_app_stats(f->app)->requests, 0);
+	close(web);
+	pump(f);
+}
+
 /* The server is away: the request waits RELAY_WAIT_MS, then 503. */
 static void test_server_away_503(void **state)
 {
@@ -576,6 +675,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests_answered_locally, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_server_away_503, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_idle_408, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unread_output_stops_reading, setup, teardown),
 	};
