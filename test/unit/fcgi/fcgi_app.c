@@ -490,10 +490,10 @@ static void test_body_idle_408(void **state)
 	web = unix_connect(f->web_path);
 	fcgi_request_head(web, 3, 10);
 	assert_int_equal(fcgi_write_record(&w, FCGI_STDIN, 3, "abcd", 4), 0);
+	uv_update_time(&f->loop);
+	t0 = uv_now(&f->loop); /* before the app can have read the STDIN */
 	send_all(web, b, w.len);
 	pump(f);
-	uv_update_time(&f->loop);
-	t0 = uv_now(&f->loop);
 	fcgi_answer(f, web, 3, out, sizeof(out));
 	uv_update_time(&f->loop);
 	assert_true(uv_now(&f->loop) - t0 >= 100);
