@@ -140,6 +140,13 @@ fcgi_deploy() {
 		fcgi_why="failed: no user $fcgi_user for lighttpd"
 		return 1
 	fi
+	# lighttpd starts `httun fcgi` as $fcgi_user by this path, from its own directory.
+	bin=$(realpath "$bin")
+	if ! runuser -u "$fcgi_user" -- test -x "$bin"; then
+		fcgi_why="failed: $fcgi_user cannot run $bin (lighttpd starts httun fcgi as"
+		fcgi_why+=" $fcgi_user; build where it can reach, e.g. not under /root)"
+		return 1
+	fi
 	# lighttpd and `httun fcgi` run as www-data: they walk into $tmp (search only, no
 	# listing) to reach their sockets; the keys stay mode 600.
 	chmod 711 "$tmp"
