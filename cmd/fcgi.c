@@ -116,7 +116,7 @@ int cmd_fcgi(int argc, char **argv)
 	if (!f.app)
 		fatalx("out of memory");
 	if (listen) {
-		ret = fcgi_app_listen_path(f.app, listen + 5);
+		ret = fcgi_app_listen_path(f.app, listen + 5, (gid_t)-1);
 		if (ret < 0) {
 			fprintf(stderr, "httun fcgi: listen %s: %s\n", listen, strerror(-ret));
 			ret = EXIT_RUNTIME;

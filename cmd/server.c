@@ -8,6 +8,8 @@
 #include "cmd/privdrop.h"
 #include "core/log.h"
 #include "core/session.h"
+#include "core/unixsock.h"
+#include "fcgi/fcgi_app.h"
 #include "transport/http_server.h"
 #include "transport/l7_streams.h"
 #include "transport/relay_server.h"
@@ -45,9 +47,14 @@ static void server_usage(FILE *f)
 		"      --mtu N             device MTU (default %d, right for almost\n"
 		"                          every network: docs/IP-TUNNEL.md)\n"
 		"      --user USER         switch to USER once devices and sockets are open\n"
-		"      --fcgi-socket PATH  serve behind a web server: the Unix socket where\n"
-		"                          `httun fcgi` relays connect (/run/httun/fcgi.sock)\n"
-		"      --fcgi-user USER    relays running as USER (or its group) may connect;\n"
+		"      --fcgi-listen PATH  serve behind a web server that connects to FastCGI\n"
+		"                          on this Unix socket (lighttpd \"socket\", nginx\n"
+		"                          fastcgi_pass unix:PATH): /run/httun/web.sock;\n"
+		"                          no `httun fcgi` needed (docs/FASTCGI.md)\n"
+		"      --fcgi-socket PATH  serve behind a web server that spawns `httun fcgi`:\n"
+		"                          the Unix socket where those relays connect\n"
+		"                          (/run/httun/fcgi.sock)\n"
+		"      --fcgi-user USER    USER (or its group) may connect to both sockets;\n"
 		"                          root always may (Debian's web servers: www-data)\n"
 		"      --l7-allow RULE     let clients' -L forwards connect to targets in RULE,\n"
 		"                          CIDR[:PORT[-PORT]] (198.18.0.0/15:22, [fd00::/8]:80-443);\n"
@@ -75,6 +82,7 @@ struct server {
 	struct config *cfg;
 	struct http_server *http;
 	struct relay_server *relay;
+	struct fcgi_app *fcgi;
 	struct tunnel_server *tunnel;
 	struct cmd_tun tuns[CONFIG_MAX_CHANNELS];
 	size_t ntuns;
@@ -94,6 +102,10 @@ static void server_stop(void *arg)
 	if (s->relay)
 		relay_server_free(s->relay);
 	s->relay = NULL;
+	/* Parked requests from the web server are cancelled into the tunnel: before it goes. */
+	if (s->fcgi)
+		fcgi_app_free(s->fcgi);
+	s->fcgi = NULL;
 	for (size_t i = 0; i < s->ntuns; i++)
 		cmd_tun_close(&s->tuns[i]);
 	/* Before the tunnel: streams write records into its endpoints. */
@@ -112,6 +124,7 @@ static int server_parse(int argc, char **argv, struct cmd_flags *f)
 		{ "listen", required_argument, NULL, CMD_OPT_VALUE },
 		{ "path", required_argument, NULL, CMD_OPT_VALUE },
 		{ "fcgi-socket", required_argument, NULL, CMD_OPT_VALUE },
+		{ "fcgi-listen", required_argument, NULL, CMD_OPT_VALUE },
 		{ "fcgi-user", required_argument, NULL, CMD_OPT_VALUE },
 		{ "key-file", required_argument, NULL, CMD_OPT_VALUE },
 		{ "tun", no_argument, NULL, CMD_OPT_BOOL },
@@ -217,27 +230,36 @@ static void server_set_own(struct config *cfg)
 	free(own);
 }
 
-/* The relay socket for `httun fcgi` (docs/FASTCGI.md), opened before dropping root. */
-static int server_relay(struct server *s)
+/* The --fcgi-user USER: its uid and primary gid, or -1 each without one. */
+static int server_fcgi_user(const struct server *s, uid_t *uid, gid_t *gid)
 {
-	struct relay_server_config rcfg = { .allow_uid = (uid_t)-1, .allow_gid = (gid_t)-1 };
+	const char *user = s->cfg->server.fcgi_user;
+	struct passwd *pw;
+
+	*uid = (uid_t)-1;
+	*gid = (gid_t)-1;
+	if (!user)
+		return EXIT_OK;
+	errno = 0;
+	pw = getpwnam(user);
+	if (!pw) {
+		fprintf(stderr, "httun server: fcgi-user %s: %s\n", user,
+			errno ? strerror(errno) : "no such user");
+		return EXIT_USAGE;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return EXIT_OK;
+}
+
+/* The relay socket for `httun fcgi` (docs/FASTCGI.md), opened before dropping root. */
+static int server_relay(struct server *s, uid_t uid, gid_t gid)
+{
+	struct relay_server_config rcfg = { .allow_uid = uid, .allow_gid = gid };
 	const char *path = s->cfg->server.fcgi_socket;
 	const char *user = s->cfg->server.fcgi_user;
 	int ret;
 
-	if (user) {
-		struct passwd *pw;
-
-		errno = 0;
-		pw = getpwnam(user);
-		if (!pw) {
-			fprintf(stderr, "httun server: fcgi-user %s: %s\n", user,
-				errno ? strerror(errno) : "no such user");
-			return EXIT_USAGE;
-		}
-		rcfg.allow_uid = pw->pw_uid;
-		rcfg.allow_gid = pw->pw_gid;
-	}
 	s->relay = relay_server_new(s->loop, &rcfg, tunnel_server_on_request, s->tunnel);
 	if (!s->relay)
 		fatalx("out of memory");
@@ -254,6 +276,39 @@ static int server_relay(struct server *s)
 	return EXIT_OK;
 }
 
+/*
+ * FastCGI from the web server itself (docs/FASTCGI.md "Straight to the server"), opened
+ * before dropping root. Who may connect is the socket file's business (0660, group of
+ * --fcgi-user): a FastCGI connection can do no more than an HTTP one to --listen.
+ */
+static int server_fcgi(struct server *s, gid_t gid)
+{
+	const char *path = s->cfg->server.fcgi_listen;
+	const char *user = s->cfg->server.fcgi_user;
+	int ret;
+
+	s->fcgi = fcgi_app_new_local(s->loop, tunnel_server_on_request, s->tunnel);
+	if (!s->fcgi)
+		fatalx("out of memory");
+	ret = unixsock_make_dir(path, gid);
+	if (ret == 1)
+		log_info("fcgi-listen: created the directory of %s (mode 0750)", path);
+	if (ret >= 0)
+		ret = fcgi_app_listen_path(s->fcgi, path, gid);
+	if (ret < 0) {
+		fprintf(stderr, "httun server: fcgi-listen %s: %s\n", path, strerror(-ret));
+		return EXIT_RUNTIME;
+	}
+	fcgi_app_start(s->fcgi);
+	log_info("serving FastCGI on %s to root%s%s; tunnel path %s", path, user ? " and " : "",
+		 user ? user : "", s->cfg->server.path);
+	if (!user)
+		log_info("only root may connect to %s; a web server's user (Debian: www-data) "
+			 "needs --fcgi-user",
+			 path);
+	return EXIT_OK;
+}
+
 static size_t server_trim(void *arg)
 {
 	struct server *s = arg;
@@ -266,6 +321,8 @@ static int server_run(void *arg, uv_loop_t *loop)
 	struct server *s = arg;
 	struct tunnel_server_config tcfg = { .path = s->cfg->server.path };
 	char err[CONFIG_ERR_BYTES], addr[64];
+	uid_t fuid;
+	gid_t fgid;
 	uint8_t *psk;
 	int ret;
 
@@ -331,7 +388,11 @@ static int server_run(void *arg, uv_loop_t *loop)
 		log_info("listening on http://%s%s", sockaddr_str(ss, addr, sizeof(addr)),
 			 s->cfg->server.path);
 	}
-	if (s->cfg->server.fcgi_socket && (ret = server_relay(s)) != EXIT_OK)
+	if ((ret = server_fcgi_user(s, &fuid, &fgid)) != EXIT_OK)
+		return ret;
+	if (s->cfg->server.fcgi_socket && (ret = server_relay(s, fuid, fgid)) != EXIT_OK)
+		return ret;
+	if (s->cfg->server.fcgi_listen && (ret = server_fcgi(s, fgid)) != EXIT_OK)
 		return ret;
 	if (s->cfg->server.user) {
 		ret = privdrop(s->cfg->server.user, err, sizeof(err));

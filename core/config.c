@@ -43,6 +43,7 @@ static const struct {
 	[CONFIG_KEY_ROUTE] = { "route", SEC_CHANNEL, true },
 	[CONFIG_KEY_L7_ALLOW] = { "l7-allow", SEC_CHANNEL, true },
 	[CONFIG_KEY_FCGI_USER] = { "fcgi-user", SEC_SERVER, false },
+	[CONFIG_KEY_FCGI_LISTEN] = { "fcgi-listen", SEC_SERVER, false },
 };
 
 static int key_lookup(const char *name)
@@ -583,6 +584,7 @@ void config_free(struct config *cfg)
 	free(cfg->channels);
 	free(cfg->server.listens);
 	free(cfg->server.fcgi_socket);
+	free(cfg->server.fcgi_listen);
 	free(cfg->server.user);
 	free(cfg->server.fcgi_user);
 	free(cfg->client.channel);
@@ -698,12 +700,14 @@ static int apply(struct config *cfg, struct config_channel *ch, enum config_key 
 	case CONFIG_KEY_PATH:
 		return config_parse_path(value, srv->path, why, whylen);
 	case CONFIG_KEY_FCGI_SOCKET:
+	case CONFIG_KEY_FCGI_LISTEN:
 		if (value[0] != '/' || strlen(value) >= CONFIG_SOCKET_PATH_MAX_BYTES) {
 			snprintf(why, whylen, "must be an absolute path of at most %d bytes",
 				 CONFIG_SOCKET_PATH_MAX_BYTES - 1);
 			return -EINVAL;
 		}
-		return set_string(&srv->fcgi_socket, value);
+		return set_string(
+			k == CONFIG_KEY_FCGI_SOCKET ? &srv->fcgi_socket : &srv->fcgi_listen, value);
 	case CONFIG_KEY_USER:
 		if ((ret = user_parse(value, why, whylen)) < 0)
 			return ret;
@@ -1210,12 +1214,21 @@ int config_check_server(struct config *cfg, char *err, size_t errlen)
 
 	if (cfg->n_channels == 0)
 		return no_channel(cfg, err, errlen);
-	if (cfg->server.n_listens == 0 && !cfg->server.fcgi_socket) {
+	if (cfg->server.n_listens == 0 && !cfg->server.fcgi_socket && !cfg->server.fcgi_listen) {
 		snprintf(err, errlen,
-			 "%s%snothing to serve on: give --listen ADDR:PORT or "
-			 "--fcgi-socket PATH%s",
+			 "%s%snothing to serve on: give --listen ADDR:PORT, --fcgi-listen PATH "
+			 "or --fcgi-socket PATH%s",
 			 cfg->name ? cfg->name : "", cfg->name ? ": " : "",
-			 cfg->name ? " (or listen / fcgi-socket in [server])" : "");
+			 cfg->name ? " (or listen / fcgi-listen / fcgi-socket in [server])" : "");
+		return -EINVAL;
+	}
+	if (cfg->server.fcgi_socket && cfg->server.fcgi_listen &&
+	    !strcmp(cfg->server.fcgi_socket, cfg->server.fcgi_listen)) {
+		snprintf(err, errlen,
+			 "%s%sfcgi-listen and fcgi-socket are both %s: the web server's FastCGI "
+			 "socket and the relay socket of httun fcgi need a path each",
+			 cfg->name ? cfg->name : "", cfg->name ? ": " : "",
+			 cfg->server.fcgi_listen);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < cfg->n_channels; i++) {

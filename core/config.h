@@ -53,6 +53,7 @@ enum config_key {
 	CONFIG_KEY_ROUTE,
 	CONFIG_KEY_L7_ALLOW,
 	CONFIG_KEY_FCGI_USER,
+	CONFIG_KEY_FCGI_LISTEN,
 	CONFIG_KEY_COUNT,
 };
 
@@ -99,6 +100,7 @@ struct config_server {
 	size_t n_listens;
 	char path[CONFIG_PATH_MAX_BYTES + 1]; /* "/" unless set; starts and ends with '/' */
 	char *fcgi_socket;
+	char *fcgi_listen; /* FastCGI served here directly, for a web server to connect to */
 	char *user;
 	char *fcgi_user; /* relays run as this user (or its group) are accepted, besides root */
 	uint32_t set_line[CONFIG_KEY_COUNT];
@@ -151,7 +153,7 @@ int config_flag(struct config *cfg, const char *key, const char *value, char *er
 
 /*
  * Whole-configuration checks for each role, after file and flags are in.
- * Server: at least one channel, at least one listen or fcgi-socket, every channel has a
+ * Server: at least one channel, at least one listen, fcgi-socket or fcgi-listen, every channel has a
  * key-file (all different) and no route, tun-names differ.
  * Client: a url; the channel named by channel (or the only one) exists, has a key-file
  * and no l7-allow; sets cfg->client.selected. Also re-runs the per-channel checks.

@@ -10,6 +10,39 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+/* The directory part of path (absolute) into dir[PATH_MAX]: "/" for "/x". */
+static int dir_of(const char *path, char dir[PATH_MAX])
+{
+	const char *slash = strrchr(path, '/');
+	size_t len;
+
+	if (!slash || path[0] != '/')
+		return -EINVAL;
+	len = slash == path ? 1 : (size_t)(slash - path);
+	if (len >= PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	return 0;
+}
+
+int unixsock_make_dir(const char *path, gid_t gid)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	int err = dir_of(path, dir);
+
+	if (err < 0)
+		return err;
+	if (stat(dir, &st) == 0)
+		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (mkdir(dir, 0750) < 0)
+		return -errno;
+	if (gid != (gid_t)-1 && lchown(dir, (uid_t)-1, gid) < 0)
+		return -errno;
+	return 1;
+}
+
 bool unixsock_alive(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -30,17 +63,11 @@ bool unixsock_alive(const char *path)
 int unixsock_dir_check(const char *path)
 {
 	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
 	struct stat st;
-	size_t len;
+	int err = dir_of(path, dir);
 
-	if (!slash || path[0] != '/')
-		return -EINVAL;
-	len = slash == path ? 1 : (size_t)(slash - path);
-	if (len >= sizeof(dir))
-		return -ENAMETOOLONG;
-	memcpy(dir, path, len);
-	dir[len] = '\0';
+	if (err < 0)
+		return err;
 	if (stat(dir, &st) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))

@@ -8,7 +8,15 @@
 #define HTTUN_CORE_UNIXSOCK_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
+/*
+ * Creates the directory that holds path (absolute) when it is missing: mode 0750, group
+ * gid unless (gid_t)-1, so that gid's members can reach a socket inside. Returns 1 when it
+ * was created, 0 when a directory is there already, or a negative errno (-ENOTDIR when
+ * something else is).
+ */
+int unixsock_make_dir(const char *path, gid_t gid);
 /* Whether something accepts connections on the Unix stream socket at path. */
 bool unixsock_alive(const char *path);
 /*

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * `httun fcgi`: FastCGI responder in front of the relay socket. docs/FASTCGI.md describes
- * the request flow, docs/PROTOCOL.md section 9 the relay messages.
+ * FastCGI responder: `httun fcgi` in front of the relay socket, or, in `httun server
+ * --fcgi-listen`, handing requests to the tunnel in the same process. docs/FASTCGI.md
+ * describes the request flow, docs/PROTOCOL.md section 9 the relay messages.
  */
 #include "fcgi/fcgi_app.h"
 #include "core/http_status.h"
@@ -12,9 +13,12 @@
 #include "core/relay.h"
 #include "core/unixsock.h"
 #include "fcgi/fcgi_record.h"
+#include "transport/http_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +35,20 @@ union stream {
 
 struct fconn;
 
-/* One FastCGI request, from BEGIN_REQUEST to END_REQUEST. */
+/*
+ * One FastCGI request, from BEGIN_REQUEST to END_REQUEST. In local mode the http_request
+ * is what the handler gets (first, so the handler's pointer is the freq's).
+ */
 struct freq {
+	struct http_request hreq;
+	struct fcgi_app *app;
+	/* NULL once the web server gave up on a request the handler still holds (an orphan). */
 	struct fconn *conn;
 	uint16_t id;
 	uint32_t relay_id; /* non-zero once sent to the server */
+	bool handed; /* local mode: given to the handler, not answered yet */
+	http_cancel_cb cancel_cb; /* set by a handler that parks the request */
+	void *cancel_arg;
 	bool params_done;
 	bool stdin_done;
 	uint64_t want; /* CONTENT_LENGTH */
@@ -65,7 +78,10 @@ struct fconn {
 	struct freq *slot[FCGI_MAX_REQS_PER_CONN];
 };
 
-/* A write to a FastCGI connection; the records' headers and the data live in it. */
+/*
+ * A write to a FastCGI connection; the records' headers live in it, the data it owns
+ * (freed when written) or borrows from a handler (sent_cb when written).
+ */
 struct fout {
 	uv_write_t w;
 	struct fconn *conn;
@@ -73,7 +89,12 @@ struct fout {
 	uv_buf_t *bufs;
 	uint8_t *data;
 	uint8_t *hdrs;
+	http_sent_cb sent_cb;
+	void *sent_arg;
 };
+
+/* "Status: ... Content-Length: ...\r\n\r\n" of an answer (ctype at most 64 bytes). */
+#define ANSWER_HEAD_MAX_BYTES 256
 
 /* A write to the relay: message head, plus the request body it owns. */
 struct rout {
@@ -84,10 +105,13 @@ struct rout {
 
 struct fcgi_app {
 	uv_loop_t *loop;
-	char *server_socket;
+	char *server_socket; /* relay mode */
+	http_request_cb on_request; /* local mode (httun server --fcgi-listen) */
+	void *on_request_arg;
 	union stream lst;
 	bool listening;
 	bool lst_tcp;
+	char *lst_path; /* bound by fcgi_app_listen_path: removed when freed */
 	struct list_node conns; /* newest first */
 	unsigned nconns;
 
@@ -118,6 +142,7 @@ static void app_maybe_free(struct fcgi_app *app)
 	if (app->freeing && app->handles == 0) {
 		readbuf_close(&app->rrb);
 		free(app->server_socket);
+		free(app->lst_path);
 		free(app);
 	}
 }
@@ -152,7 +177,9 @@ static void fout_cb(uv_write_t *w, int status)
 	struct fout *o = w->data;
 	struct fconn *c = o->conn;
 
-	(void)status; /* a failed write shows up as a read error */
+	/* Otherwise a failed write shows up as a read error. */
+	if (o->sent_cb)
+		o->sent_cb(status < 0 ? status : 0, o->sent_arg);
 	free(o->data);
 	free(o);
 	c->writes--;
@@ -175,8 +202,18 @@ static void freq_body_release(struct fcgi_app *app, struct freq *r)
 	r->body_charged = 0;
 }
 
-/* Forgets request r of c after its END_REQUEST is queued. */
-static void freq_end(struct freq *r)
+static void freq_free(struct freq *r)
+{
+	freq_body_release(r->app, r);
+	free(r->body);
+	free(r);
+}
+
+/*
+ * Takes r off its connection once its END_REQUEST is queued (or the web server aborted
+ * it): its id is free again. Returns whether the connection is to close now.
+ */
+static bool freq_unbind(struct freq *r)
 {
 	struct fconn *c = r->conn;
 	bool close_conn = false;
@@ -188,43 +225,65 @@ static void freq_end(struct freq *r)
 	fcgi_reqs_end(&c->reqs, r->id, &close_conn);
 	if (close_conn)
 		c->close_after_writes = true;
-	freq_body_release(c->app, r);
-	free(r->body);
-	free(r);
-	if (c->close_after_writes && c->writes == 0)
+	freq_body_release(r->app, r);
+	r->conn = NULL;
+	return c->close_after_writes && c->writes == 0;
+}
+
+/* Forgets request r of c after its END_REQUEST is queued. */
+static void freq_end(struct freq *r)
+{
+	struct fconn *c = r->conn;
+
+	if (freq_unbind(r))
 		conn_close(c);
+	freq_free(r);
 }
 
 /*
- * Queues data (may be NULL: an aborted request ends with no output) as STDOUT records,
- * the empty STDOUT record and END_REQUEST, taking ownership of data.
+ * Queues head (copied) and bufs as the STDOUT stream of request id, then the empty STDOUT
+ * record and END_REQUEST; an empty head and no bufs end a request with no output. The
+ * write owns data (may be NULL), which it frees, and calls sent_cb (may be NULL) once bufs
+ * are no longer referenced: when written, or at once when this fails.
  */
-static int conn_write_answer(struct fconn *c, uint16_t id, uint8_t *data, size_t len)
+static int conn_write_answer(struct fconn *c, uint16_t id, struct span head, const uv_buf_t *bufs,
+			     unsigned nbufs, uint8_t *data, http_sent_cb sent_cb, void *arg)
 {
-	size_t records = fcgi_stdout_count(len);
-	size_t nspans = records * FCGI_STDOUT_SPANS_PER_RECORD + 1;
-	size_t hdr_bytes = records * FCGI_HEADER_BYTES + FCGI_HEADER_BYTES + FCGI_HEADER_BYTES +
-			   FCGI_END_BODY_BYTES;
-	struct span *spans = NULL;
+	size_t len = head.len, nparts = (size_t)nbufs + 1, nspans, hdr_bytes;
+	struct span *parts, *spans;
 	struct writer hw;
 	struct fout *o;
 	size_t n = 0;
 	int err = -ENOMEM;
 
-	o = malloc(sizeof(*o) + nspans * sizeof(uv_buf_t) + hdr_bytes);
-	spans = malloc(nspans * sizeof(*spans));
-	if (!o || !spans)
+	for (unsigned i = 0; i < nbufs; i++)
+		len += bufs[i].len;
+	nspans = fcgi_stdout_spans(len, nparts) + 1;
+	hdr_bytes = fcgi_stdout_count(len) * FCGI_HEADER_BYTES + FCGI_HEADER_BYTES +
+		    FCGI_HEADER_BYTES + FCGI_END_BODY_BYTES + head.len;
+	/* One block: uv_bufs, the parts and spans they are made from, then header bytes. */
+	o = malloc(sizeof(*o) + nspans * sizeof(uv_buf_t) +
+		   (nparts + nspans) * sizeof(struct span) + hdr_bytes);
+	if (!o)
 		goto fail;
 	o->bufs = (uv_buf_t *)(o + 1);
-	o->hdrs = (uint8_t *)(o->bufs + nspans);
+	parts = (struct span *)(o->bufs + nspans);
+	spans = parts + nparts;
+	o->hdrs = (uint8_t *)(spans + nspans);
 	o->data = data;
-	hw = writer_make(o->hdrs, hdr_bytes);
-	if (len) {
-		err = fcgi_stdout_layout(id, (struct span){ data, len }, true, &hw, spans, nspans,
-					 &n);
-		if (err < 0)
-			goto fail;
-	}
+	o->sent_cb = sent_cb;
+	o->sent_arg = arg;
+	/* The head goes last in the block, so the record headers before it stay contiguous. */
+	parts[0].p = o->hdrs + hdr_bytes - head.len;
+	parts[0].len = head.len;
+	if (head.len)
+		memcpy(o->hdrs + hdr_bytes - head.len, head.p, head.len);
+	for (unsigned i = 0; i < nbufs; i++)
+		parts[i + 1] = (struct span){ (const uint8_t *)bufs[i].base, bufs[i].len };
+	hw = writer_make(o->hdrs, hdr_bytes - head.len);
+	err = fcgi_stdout_layoutv(id, parts, nparts, true, &hw, spans, nspans - 1, &n);
+	if (err < 0)
+		goto fail;
 	spans[n].p = o->hdrs + hw.len;
 	fcgi_write_header(&hw, FCGI_STDOUT, id, 0, 0);
 	fcgi_write_end_request(&hw, id, 0, FCGI_REQUEST_COMPLETE);
@@ -232,8 +291,6 @@ static int conn_write_answer(struct fconn *c, uint16_t id, uint8_t *data, size_t
 	n++;
 	for (size_t i = 0; i < n; i++)
 		o->bufs[i] = uv_buf_init((char *)(uintptr_t)spans[i].p, (unsigned)spans[i].len);
-	free(spans);
-	spans = NULL;
 	o->nbufs = (unsigned)n;
 	o->conn = c;
 	o->w.data = o;
@@ -243,10 +300,39 @@ static int conn_write_answer(struct fconn *c, uint16_t id, uint8_t *data, size_t
 	c->writes++;
 	return 0;
 fail:
-	free(spans);
 	free(o);
 	free(data);
+	if (sent_cb)
+		sent_cb(err, arg);
 	return err;
+}
+
+/*
+ * The CGI response head (docs/FASTCGI.md "Answers") into buf[ANSWER_HEAD_MAX_BYTES].
+ * no-store: nothing may cache a tunnel answer. X-Accel-Buffering: nginx passes a long-poll
+ * answer on as it comes instead of collecting it in its buffers. Neither on a 4xx: a probe
+ * must see what any web server's error page looks like.
+ */
+static struct span answer_head(uint8_t *buf, unsigned status, struct span ctype, size_t body_len)
+{
+	struct writer w = writer_make(buf, ANSWER_HEAD_MAX_BYTES);
+	bool plain_error = status >= 400 && status < 500;
+
+	wr_str(&w, "Status: ");
+	wr_dec(&w, status);
+	wr_str(&w, " ");
+	wr_str(&w, http_status_reason((int)status));
+	wr_str(&w, "\r\nContent-Type: ");
+	wr_bytes(&w, ctype.p, ctype.len);
+	wr_str(&w, "\r\nContent-Length: ");
+	wr_dec(&w, body_len);
+	wr_str(&w, "\r\n");
+	if (!plain_error)
+		wr_str(&w, "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n");
+	/* Cannot fail: ctype is at most RELAY_CTYPE_MAX_BYTES, reasons are short. */
+	if (!wr_str(&w, "\r\n"))
+		return (struct span){ NULL, 0 };
+	return (struct span){ buf, w.len };
 }
 
 #define SPAN_STR(s) ((struct span){ (const uint8_t *)(s), strlen(s) })
@@ -255,51 +341,148 @@ fail:
 static void freq_answer(struct freq *r, unsigned status, struct span ctype, struct span body)
 {
 	struct fconn *c = r->conn;
-	char head[256];
-	uint8_t *data;
-	int n;
+	uint8_t head[ANSWER_HEAD_MAX_BYTES];
+	uint8_t *data = NULL;
+	uv_buf_t b;
 
 	if (c->closing) {
 		freq_end(r); /* the web server is gone: nobody to answer */
 		return;
 	}
-
-	/*
-	 * no-store: nothing may cache a tunnel answer. X-Accel-Buffering: nginx passes a
-	 * long-poll answer on as it comes instead of collecting it in its buffers. Neither on
-	 * a 4xx: a probe must see what any web server's error page looks like.
-	 */
-	n = snprintf(head, sizeof(head),
-		     "Status: %u %s\r\n"
-		     "Content-Type: %.*s\r\n"
-		     "Content-Length: %zu\r\n"
-		     "%s"
-		     "\r\n",
-		     status, http_status_reason((int)status), (int)ctype.len, (const char *)ctype.p,
-		     body.len,
-		     status >= 400 && status < 500
-			     ? ""
-			     : "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n");
-	data = malloc((size_t)n + body.len);
-	if (data) {
-		memcpy(data, head, (size_t)n);
-		if (body.len)
-			memcpy(data + n, body.p, body.len);
+	/* The body lives in a buffer that is read into again: the write takes a copy. */
+	if (body.len && !(data = malloc(body.len))) {
+		/* The request still ends (END_REQUEST alone: the web server says 502). */
+		c->close_after_writes = true;
+		conn_write_answer(c, r->id, (struct span){ NULL, 0 }, NULL, 0, NULL, NULL, NULL);
+		freq_end(r);
+		return;
 	}
-	/* Without memory the request still ends (END_REQUEST alone: the web server says 502). */
-	if (conn_write_answer(c, r->id, data, data ? (size_t)n + body.len : 0) < 0)
+	if (body.len)
+		memcpy(data, body.p, body.len);
+	b = uv_buf_init((char *)data, (unsigned)body.len);
+	if (conn_write_answer(c, r->id, answer_head(head, status, ctype, body.len), &b,
+			      body.len ? 1 : 0, data, NULL, NULL) < 0)
 		c->close_after_writes = true;
 	freq_end(r);
 }
 
-static void freq_error(struct freq *r, unsigned status)
+/* Like the HTTP server's error bodies: the reason phrase and a newline. */
+static void freq_answer_reason(struct freq *r, unsigned status)
 {
 	char body[64];
 
-	/* Like the HTTP server's error bodies: the reason phrase and a newline. */
 	snprintf(body, sizeof(body), "%s\n", http_status_reason((int)status));
-	r->conn->app->stats.local_errors++;
 	freq_answer(r, status, SPAN_STR("text/plain"), SPAN_STR(body));
+}
+
+static void freq_error(struct freq *r, unsigned status)
+{
+	r->app->stats.local_errors++;
+	freq_answer_reason(r, status);
+}
+
+/* ---- local mode: requests for a handler in this process ---- */
+
+static int local_sendv(struct http_request *req, int status, const char *content_type,
+		       const uv_buf_t *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
+{
+	struct freq *r = (struct freq *)req;
+	struct fconn *c = r->conn;
+	const char *ct = content_type ? content_type : "application/octet-stream";
+	uint8_t head[ANSWER_HEAD_MAX_BYTES];
+	size_t len = 0;
+	int err;
+
+	if (!c) {
+		/* The web server gave up on it meanwhile: the answer goes nowhere. */
+		freq_free(r);
+		if (sent_cb)
+			sent_cb(-ECANCELED, arg);
+		return -ECANCELED;
+	}
+	for (unsigned i = 0; i < nbufs; i++)
+		len += bufs[i].len;
+	r->handed = false;
+	err = conn_write_answer(c, r->id, answer_head(head, (unsigned)status, SPAN_STR(ct), len),
+				bufs, nbufs, NULL, sent_cb, arg);
+	if (err < 0)
+		c->close_after_writes = true;
+	freq_end(r);
+	return err;
+}
+
+static int local_send_error(struct http_request *req, int status, bool close)
+{
+	struct freq *r = (struct freq *)req;
+
+	(void)close; /* the web server owns the client's connection */
+	if (!r->conn) {
+		freq_free(r);
+		return -ECANCELED;
+	}
+	r->handed = false;
+	freq_answer_reason(r, (unsigned)status);
+	return 0;
+}
+
+static void local_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg)
+{
+	struct freq *r = (struct freq *)req;
+
+	r->cancel_cb = cb;
+	r->cancel_arg = arg;
+}
+
+static uint8_t *local_take_body(struct http_request *req, size_t *len)
+{
+	struct freq *r = (struct freq *)req;
+	uint8_t *b = r->body;
+
+	*len = r->body_len;
+	freq_body_release(r->app, r); /* the handler's now, like a relayed body */
+	r->body = NULL;
+	r->body_len = 0;
+	req->body = NULL;
+	req->body_len = 0;
+	return b;
+}
+
+static const struct http_request_ops local_req_ops = {
+	.sendv = local_sendv,
+	.send_error = local_send_error,
+	.set_cancel = local_set_cancel,
+	.take_body = local_take_body,
+	.header = NULL, /* the relay carries no headers either: the tunnel needs none */
+};
+
+static void local_hand(struct fcgi_app *app, struct freq *r)
+{
+	struct http_request *q = &r->hreq;
+
+	r->target[r->target_len] = '\0';
+	q->ops = &local_req_ops;
+	q->method_name = r->method;
+	q->method = http_method_of(r->method);
+	q->url = r->target;
+	q->url_len = r->target_len;
+	q->body = r->body;
+	q->body_len = r->body_len;
+	r->handed = true;
+	app->stats.requests++;
+	app->on_request(q, app->on_request_arg);
+}
+
+/*
+ * The web server gave up on r, which the handler holds: a parked request is dropped
+ * through its cancel callback and freed; one the handler is about to answer becomes an
+ * orphan (conn NULL) that its answer frees. Call with r off its connection.
+ */
+static void local_abandon(struct freq *r)
+{
+	if (r->cancel_cb) {
+		r->cancel_cb(&r->hreq, r->cancel_arg);
+		freq_free(r);
+	}
 }
 
 /* ---- the relay to httun server ---- */
@@ -564,7 +747,7 @@ static void timer_cb(uv_timer_t *t)
 	struct list_node *n;
 	bool again = true;
 
-	if (!app->rpipe_open && now >= app->next_connect_ms)
+	if (app->server_socket && !app->rpipe_open && now >= app->next_connect_ms)
 		relay_connect(app);
 	/* Waiting requests whose time is up: 503 (restart the walk after each answer). */
 	while (again) {
@@ -631,12 +814,14 @@ static void conn_close(struct fconn *c)
 		if (!r)
 			continue;
 		id = r->relay_id;
-		c->slot[i] = NULL;
-		freq_unlist(r);
-		freq_body_release(app, r);
-		free(r->body);
-		free(r);
+		freq_unbind(r);
 		/* The web server gave up on the request (its client went away, or a timeout). */
+		if (r->handed) {
+			app->stats.aborted++;
+			local_abandon(r);
+			continue;
+		}
+		freq_free(r);
 		if (id) {
 			app->stats.aborted++;
 			relay_cancel(app, id);
@@ -659,6 +844,7 @@ static void conn_write_raw(struct fconn *c, const uint8_t *p, size_t len)
 	o->bufs = (uv_buf_t *)(o + 1);
 	o->hdrs = (uint8_t *)(o->bufs + 1);
 	o->data = NULL;
+	o->sent_cb = NULL;
 	memcpy(o->hdrs, p, len);
 	o->bufs[0] = uv_buf_init((char *)o->hdrs, (unsigned)len);
 	o->nbufs = 1;
@@ -733,8 +919,12 @@ static unsigned freq_params_done(struct freq *r)
 /* PARAMS and STDIN complete: relay now, or wait for the relay to come back. */
 static void freq_ready(struct freq *r)
 {
-	struct fcgi_app *app = r->conn->app;
+	struct fcgi_app *app = r->app;
 
+	if (app->on_request) {
+		local_hand(app, r);
+		return;
+	}
 	freq_list(r);
 	if (app->relay_ready) {
 		relay_send(app, r);
@@ -758,8 +948,15 @@ static int conn_request_record(struct fconn *c, struct freq *r, const struct fcg
 			relay_cancel(c->app, r->relay_id);
 		fcgi_write_end_request(&w, r->id, 0, FCGI_REQUEST_COMPLETE);
 		conn_write_raw(c, out, w.len);
-		if (!c->closing)
-			freq_end(r);
+		if (c->closing)
+			return 0;
+		if (r->handed) {
+			if (freq_unbind(r))
+				conn_close(c);
+			local_abandon(r);
+			return 0;
+		}
+		freq_end(r);
 		return 0;
 	case FCGI_PARAMS:
 		ret = fcgi_params_add(&r->params, rec->content);
@@ -836,6 +1033,7 @@ static int conn_record(struct fconn *c, const struct fcgi_record *rec)
 			conn_write_raw(c, out, w.len);
 			return 0;
 		}
+		r->app = c->app;
 		r->conn = c;
 		r->id = rec->request_id;
 		fcgi_params_init(&r->params);
@@ -947,7 +1145,9 @@ void fcgi_app_set_body_idle_ms(struct fcgi_app *app, uint64_t ms)
 	app->body_idle_ms = ms;
 }
 
-struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
+/* server_socket NULL: local mode, requests go to on_request. */
+static struct fcgi_app *app_new(uv_loop_t *loop, const char *server_socket,
+				http_request_cb on_request, void *arg)
 {
 	struct fcgi_app *app = calloc(1, sizeof(*app));
 
@@ -956,10 +1156,12 @@ struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
 	app->loop = loop;
 	list_init(&app->conns);
 	list_init(&app->pending);
-	app->server_socket = strdup(server_socket);
-	if (!app->server_socket || readbuf_init(&app->rrb, RELAY_READ_BUF_BYTES,
-						RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
-						RELAY_SHRINK_AFTER_READS) < 0)
+	app->on_request = on_request;
+	app->on_request_arg = arg;
+	if (server_socket && (!(app->server_socket = strdup(server_socket)) ||
+			      readbuf_init(&app->rrb, RELAY_READ_BUF_BYTES,
+					   RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
+					   RELAY_SHRINK_AFTER_READS) < 0))
 		goto err;
 	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
 	app->body_idle_ms = FCGI_BODY_IDLE_MS;
@@ -975,6 +1177,16 @@ err:
 	free(app->server_socket);
 	free(app);
 	return NULL;
+}
+
+struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
+{
+	return app_new(loop, server_socket, NULL, NULL);
+}
+
+struct fcgi_app *fcgi_app_new_local(uv_loop_t *loop, http_request_cb on_request, void *arg)
+{
+	return app_new(loop, NULL, on_request, arg);
 }
 
 int fcgi_app_listen_fd(struct fcgi_app *app, int fd)
@@ -1010,7 +1222,7 @@ int fcgi_app_listen_fd(struct fcgi_app *app, int fd)
 	return uv_listen(&app->lst.s, SOMAXCONN, lst_connection_cb);
 }
 
-int fcgi_app_listen_path(struct fcgi_app *app, const char *path)
+int fcgi_app_listen_path(struct fcgi_app *app, const char *path, gid_t gid)
 {
 	mode_t old;
 	int err;
@@ -1046,6 +1258,12 @@ int fcgi_app_listen_path(struct fcgi_app *app, const char *path)
 	umask(old);
 	if (err < 0)
 		return err;
+	app->lst_path = strdup(path);
+	if (!app->lst_path)
+		return -ENOMEM;
+	/* By the name, but not through a symlink that could have been put in its place. */
+	if (gid != (gid_t)-1 && fchownat(AT_FDCWD, path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
 	return uv_listen(&app->lst.s, SOMAXCONN, lst_connection_cb);
 }
 
@@ -1059,7 +1277,8 @@ void fcgi_app_start(struct fcgi_app *app)
 	if (app->started)
 		return;
 	app->started = true;
-	relay_connect(app);
+	if (app->server_socket)
+		relay_connect(app);
 	uv_timer_start(&app->timer, timer_cb, FCGI_TICK_MS, FCGI_TICK_MS);
 }
 
@@ -1070,8 +1289,11 @@ void fcgi_app_free(struct fcgi_app *app)
 	app->freeing = true;
 	while (!list_empty(&app->conns))
 		conn_close(list_first_entry(&app->conns, struct fconn, link));
-	if (app->listening)
+	if (app->listening) {
+		if (app->lst_path)
+			unlink(app->lst_path);
 		uv_close(&app->lst.h, handle_close_cb);
+	}
 	app->listening = false;
 	if (app->rpipe_open && !uv_is_closing((uv_handle_t *)&app->rpipe))
 		uv_close((uv_handle_t *)&app->rpipe, relay_close_cb);

@@ -381,38 +381,69 @@ size_t fcgi_stdout_count(size_t len)
 	return (len + FCGI_STDOUT_RECORD_BYTES - 1) / FCGI_STDOUT_RECORD_BYTES;
 }
 
-int fcgi_stdout_layout(uint16_t request_id, struct span body, bool pad, struct writer *hdrs,
-		       struct span *spans, size_t spans_cap, size_t *n)
+size_t fcgi_stdout_spans(size_t len, size_t nparts)
 {
-	size_t records = fcgi_stdout_count(body.len);
-	size_t need_spans = 2 * records;
-	uint8_t last_pad = pad ? pad_for(body.len) : 0;
-	size_t k = 0;
+	return 2 * fcgi_stdout_count(len) + nparts;
+}
 
-	if (last_pad)
-		need_spans++;
-	if (records > SIZE_MAX / FCGI_HEADER_BYTES || !wr_room(hdrs, records * FCGI_HEADER_BYTES) ||
-	    need_spans > spans_cap)
+int fcgi_stdout_layoutv(uint16_t request_id, const struct span *parts, size_t nparts, bool pad,
+			struct writer *hdrs, struct span *spans, size_t spans_cap, size_t *n)
+{
+	size_t total = 0, records, k = 0, part = 0, off = 0, mark = hdrs->len;
+
+	for (size_t i = 0; i < nparts; i++) {
+		if (parts[i].len > SIZE_MAX - total)
+			return -ENOBUFS;
+		total += parts[i].len;
+	}
+	records = fcgi_stdout_count(total);
+	if (records > SIZE_MAX / FCGI_HEADER_BYTES || !wr_room(hdrs, records * FCGI_HEADER_BYTES))
 		return -ENOBUFS;
 	for (size_t i = 0; i < records; i++) {
-		size_t off = i * FCGI_STDOUT_RECORD_BYTES;
-		size_t len = body.len - off;
-		uint8_t p = 0;
+		size_t len = total - i * FCGI_STDOUT_RECORD_BYTES, left;
+		uint8_t p = pad && i == records - 1 ? pad_for(total) : 0;
 
 		if (len > FCGI_STDOUT_RECORD_BYTES)
 			len = FCGI_STDOUT_RECORD_BYTES;
-		if (i == records - 1)
-			p = last_pad;
+		if (k == spans_cap)
+			goto nobufs;
 		spans[k].p = hdrs->p + hdrs->len;
 		spans[k++].len = FCGI_HEADER_BYTES;
 		fcgi_write_header(hdrs, FCGI_STDOUT, request_id, (uint16_t)len, p);
-		spans[k].p = body.p + off;
-		spans[k++].len = len;
+		/* The record's content: the rest of the current part, then the next ones. */
+		for (left = len; left;) {
+			size_t take = parts[part].len - off;
+
+			if (take == 0) {
+				part++;
+				off = 0;
+				continue;
+			}
+			if (take > left)
+				take = left;
+			if (k == spans_cap)
+				goto nobufs;
+			spans[k].p = parts[part].p + off;
+			spans[k++].len = take;
+			off += take;
+			left -= take;
+		}
 		if (p) {
+			if (k == spans_cap)
+				goto nobufs;
 			spans[k].p = fcgi_zeros;
 			spans[k++].len = p;
 		}
 	}
 	*n = k;
 	return 0;
+nobufs:
+	hdrs->len = mark; /* nothing laid out */
+	return -ENOBUFS;
+}
+
+int fcgi_stdout_layout(uint16_t request_id, struct span body, bool pad, struct writer *hdrs,
+		       struct span *spans, size_t spans_cap, size_t *n)
+{
+	return fcgi_stdout_layoutv(request_id, &body, 1, pad, hdrs, spans, spans_cap, n);
 }

@@ -231,5 +231,15 @@ size_t fcgi_stdout_count(size_t len);
  */
 int fcgi_stdout_layout(uint16_t request_id, struct span body, bool pad, struct writer *hdrs,
 		       struct span *spans, size_t spans_cap, size_t *n);
+/*
+ * The same for a body in nparts pieces (an HTTP head and the caller's buffers, say), laid
+ * out as if they were one: a record's content may take the end of one piece and the start
+ * of the next, and empty pieces leave no span. spans_cap of fcgi_stdout_spans(total,
+ * nparts) is always enough, total being the pieces' length together.
+ */
+int fcgi_stdout_layoutv(uint16_t request_id, const struct span *parts, size_t nparts, bool pad,
+			struct writer *hdrs, struct span *spans, size_t spans_cap, size_t *n);
+/* Spans that fcgi_stdout_layoutv needs at the most for len bytes in nparts pieces. */
+size_t fcgi_stdout_spans(size_t len, size_t nparts);
 
 #endif

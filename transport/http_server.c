@@ -493,6 +493,17 @@ int http_response_send_error(struct http_request *req, int status, bool close)
 	return req->ops->send_error(req, status, close);
 }
 
+enum http_method http_method_of(const char *name)
+{
+	if (!strcmp(name, "GET"))
+		return HTTP_METHOD_GET;
+	if (!strcmp(name, "POST"))
+		return HTTP_METHOD_POST;
+	if (!strcmp(name, "HEAD"))
+		return HTTP_METHOD_HEAD;
+	return HTTP_METHOD_OTHER;
+}
+
 const char *http_request_header(const struct http_request *req, const char *name)
 {
 	return req->ops->header ? req->ops->header(req, name) : NULL;

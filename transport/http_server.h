@@ -125,6 +125,8 @@ size_t http_server_trim(struct http_server *srv);
  */
 void http_server_free(struct http_server *srv);
 
+/* The method named name (case-sensitive, as HTTP has it): HTTP_METHOD_OTHER for the rest. */
+enum http_method http_method_of(const char *name);
 /* First value of a header, case-insensitive name, NUL-terminated; NULL when absent. */
 const char *http_request_header(const struct http_request *req, const char *name);
 /*

@@ -356,14 +356,7 @@ static int conn_request(struct relay_conn *c, const struct relay_msg *m)
 	c->nreqs++;
 	r->req.ops = &relay_req_ops;
 	r->req.method_name = r->method;
-	if (!strcmp(r->method, "GET"))
-		r->req.method = HTTP_METHOD_GET;
-	else if (!strcmp(r->method, "POST"))
-		r->req.method = HTTP_METHOD_POST;
-	else if (!strcmp(r->method, "HEAD"))
-		r->req.method = HTTP_METHOD_HEAD;
-	else
-		r->req.method = HTTP_METHOD_OTHER;
+	r->req.method = http_method_of(r->method);
 	r->req.url = r->url;
 	r->req.url_len = rq.target.len;
 	r->req.body = r->body;
@@ -652,30 +645,6 @@ struct relay_server *relay_server_new(uv_loop_t *loop, const struct relay_server
 	return rs;
 }
 
-/* Creates the socket's directory when missing: 0750, group allow_gid. */
-static int make_dir(const struct relay_server *rs, const char *path)
-{
-	char dir[CONFIG_SOCKET_PATH_MAX_BYTES];
-	char *slash;
-	struct stat st;
-
-	if (strlen(path) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	if (stat(dir, &st) == 0)
-		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-	if (mkdir(dir, 0750) < 0)
-		return -errno;
-	if (rs->cfg.allow_gid != (gid_t)-1 && lchown(dir, (uid_t)-1, rs->cfg.allow_gid) < 0)
-		return -errno;
-	log_info("relay: created %s (mode 0750)", dir);
-	return 0;
-}
-
 static void server_handle_close_cb(uv_handle_t *h)
 {
 	struct relay_server *rs = h->data;
@@ -693,9 +662,11 @@ int relay_server_listen(struct relay_server *rs, const char *path)
 		return -EALREADY;
 	if (path[0] != '/')
 		return -EINVAL;
-	err = make_dir(rs, path);
+	err = unixsock_make_dir(path, rs->cfg.allow_gid);
 	if (err < 0)
 		return err;
+	if (err == 1)
+		log_info("relay: created the directory of %s (mode 0750)", path);
 	/* Whoever may write the directory can swap the socket file for a symlink. */
 	err = unixsock_dir_check(path);
 	if (err == -EPERM)

@@ -274,6 +274,9 @@ static const struct error_case error_cases[] = {
 	{ "[server]\nuser = -root\n", -EINVAL,
 	  "httun.conf:2: invalid user '-root' in [server]: user names are 1..32 letters, "
 	  "digits, '-', '.', '_'" },
+	{ "[server]\nfcgi-listen = web.sock\n", -EINVAL,
+	  "httun.conf:2: invalid fcgi-listen 'web.sock' in [server]: must be an absolute path "
+	  "of at most 107 bytes" },
 	{ "[server]\nfcgi-user = www data\n", -EINVAL,
 	  "httun.conf:2: invalid fcgi-user 'www data' in [server]: user names are 1..32 "
 	  "letters, digits, '-', '.', '_'" },
@@ -565,8 +568,8 @@ static void test_flags(void **state)
 	assert_string_equal(cfg->client.url.path, "/t/");
 	assert_ptr_equal(config_client_channel(cfg), &cfg->channels[0]);
 	assert_int_equal(config_check_server(cfg, err, sizeof(err)), -EINVAL);
-	assert_string_equal(err, "nothing to serve on: give --listen ADDR:PORT or --fcgi-socket "
-				 "PATH");
+	assert_string_equal(err, "nothing to serve on: give --listen ADDR:PORT, --fcgi-listen PATH "
+				 "or --fcgi-socket PATH");
 	config_free(cfg);
 }
 
@@ -606,10 +609,16 @@ static void test_check_server(void **state)
 		{ "[server]\nlisten = 0.0.0.0:80\n",
 		  "s.conf: no [channel NAME] section, and no --key-file" },
 		{ "[channel a]\nkey-file = k\n",
-		  "s.conf: nothing to serve on: give --listen ADDR:PORT or --fcgi-socket PATH (or "
-		  "listen / fcgi-socket in [server])" },
+		  "s.conf: nothing to serve on: give --listen ADDR:PORT, --fcgi-listen PATH or "
+		  "--fcgi-socket PATH (or listen / fcgi-listen / fcgi-socket in [server])" },
 		{ "[server]\nfcgi-socket = /run/f.sock\n[channel a]\ntun = yes\n",
 		  "s.conf:3: [channel a] has no key-file" },
+		{ "[server]\nfcgi-listen = /run/f.sock\n[channel a]\ntun = yes\n",
+		  "s.conf:3: [channel a] has no key-file" },
+		{ "[server]\nfcgi-listen = /run/f.sock\nfcgi-socket = /run/f.sock\n[channel a]\n"
+		  "key-file = k\n",
+		  "s.conf: fcgi-listen and fcgi-socket are both /run/f.sock: the web server's "
+		  "FastCGI socket and the relay socket of httun fcgi need a path each" },
 		{ "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = k\n[channel b]\n"
 		  "key-file = /etc/../k\nkey-file2 = x\n",
 		  NULL },
@@ -921,6 +930,26 @@ static void test_fcgi_user(void **state)
 	assert_string_equal(cfg->server.fcgi_socket, "/run/httun/fcgi.sock");
 	assert_string_equal(cfg->server.fcgi_user, "www-data");
 	assert_int_equal(cfg->server.set_line[CONFIG_KEY_FCGI_USER], 3);
+	assert_null(cfg->server.fcgi_listen);
+	config_free(cfg);
+}
+
+/* fcgi-listen: an absolute path like fcgi-socket, kept apart from it. */
+static void test_fcgi_listen(void **state)
+{
+	static const char text[] = "[server]\nfcgi-listen = /run/httun/web.sock\n"
+				   "fcgi-user = www-data\n";
+	struct config *cfg = parse_ok("f.conf", text, strlen(text));
+	char err[CONFIG_ERR_BYTES];
+
+	(void)state;
+	assert_string_equal(cfg->server.fcgi_listen, "/run/httun/web.sock");
+	assert_null(cfg->server.fcgi_socket);
+	assert_int_equal(cfg->server.set_line[CONFIG_KEY_FCGI_LISTEN], 2);
+	assert_int_equal(config_flag(cfg, "fcgi-listen", "/run/x.sock", err, sizeof(err)), 0);
+	assert_string_equal(cfg->server.fcgi_listen, "/run/x.sock");
+	assert_int_equal(config_flag(cfg, "fcgi-listen", "/run/y.sock", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--fcgi-listen given twice");
 	config_free(cfg);
 }
 
@@ -998,6 +1027,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_fcgi_user),
+		cmocka_unit_test(test_fcgi_listen),
 		cmocka_unit_test(test_crlf_and_bom),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_nul_byte),

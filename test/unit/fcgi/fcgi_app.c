@@ -556,18 +556,30 @@ static void test_listen_path(void **state)
 
 	snprintf(path, sizeof(path), "%s/listen.sock", f->dir);
 	a = fcgi_app_new(&f->loop, f->relay_path);
-	assert_int_equal(fcgi_app_listen_path(a, path), 0);
+	assert_int_equal(fcgi_app_listen_path(a, path, (gid_t)-1), 0);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0660);
 	b = fcgi_app_new(&f->loop, f->relay_path);
-	assert_int_equal(fcgi_app_listen_path(b, path), -EADDRINUSE);
+	assert_int_equal(fcgi_app_listen_path(b, path, (gid_t)-1), -EADDRINUSE);
 	fcgi_app_free(b);
 	fcgi_app_free(a);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
-	/* The listener closed, a stale socket file is left: it is replaced. */
+	/* Its socket file went with it (b, refused, left it alone until then). */
+	assert_int_equal(lstat(path, &st), -1);
+	/* A stale socket file, as a killed process leaves it: it is replaced. */
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		strcpy(sa.sun_path, path);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	close(fd);
+	assert_int_equal(lstat(path, &st), 0);
 	b = fcgi_app_new(&f->loop, f->relay_path);
-	assert_int_equal(fcgi_app_listen_path(b, path), 0);
+	assert_int_equal(fcgi_app_listen_path(b, path, (gid_t)-1), 0);
 	fcgi_app_free(b);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
 	unlink(path);
@@ -577,7 +589,7 @@ static void test_listen_path(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	b = fcgi_app_new(&f->loop, f->relay_path);
-	assert_int_equal(fcgi_app_listen_path(b, file), -EEXIST);
+	assert_int_equal(fcgi_app_listen_path(b, file, (gid_t)-1), -EEXIST);
 	fcgi_app_free(b);
 	unlink(file);
 
@@ -586,7 +598,7 @@ static void test_listen_path(void **state)
 	assert_int_equal(mkdir(dir, 0700), 0);
 	assert_int_equal(chmod(dir, 01777), 0);
 	b = fcgi_app_new(&f->loop, f->relay_path);
-	assert_int_equal(fcgi_app_listen_path(b, path), -EPERM);
+	assert_int_equal(fcgi_app_listen_path(b, path, (gid_t)-1), -EPERM);
 	fcgi_app_free(b);
 	assert_int_equal(lstat(path, &st), -1);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
@@ -666,6 +678,238 @@ static void test_unread_output_stops_reading(void **state)
 	pump(f);
 }
 
+/* ---- local mode (httun server --fcgi-listen): requests for a handler in the process ---- */
+
+struct local {
+	struct fixture f;
+	struct http_request *held; /* the request the handler holds */
+	int handled, cancelled, sent, sent_status;
+	uint8_t *body; /* taken from the last POST */
+	size_t body_len;
+	uint8_t big[150000]; /* answered in three buffers: records cut across them */
+};
+
+static void local_sent_cb(int status, void *arg)
+{
+	struct local *l = arg;
+
+	l->sent++;
+	l->sent_status = status;
+}
+
+static void local_cancel_cb(struct http_request *req, void *arg)
+{
+	struct local *l = arg;
+
+	assert_ptr_equal(req, l->held);
+	l->cancelled++;
+	l->held = NULL;
+}
+
+/*
+ * /big: answered at once from three buffers; /missing: an error answer; /park: held with
+ * a cancel callback; /hold: held without one (the handler is about to answer).
+ */
+static void local_on_request(struct http_request *req, void *arg)
+{
+	struct local *l = arg;
+
+	l->handled++;
+	assert_null(http_request_header(req, "Host"));
+	if (req->method == HTTP_METHOD_POST) {
+		free(l->body);
+		l->body = http_request_take_body(req, &l->body_len);
+		assert_null(req->body);
+	}
+	if (!strcmp(req->url, "/httun/big?q=1")) {
+		uv_buf_t b[3] = { uv_buf_init((char *)l->big, 1000),
+				  uv_buf_init((char *)l->big + 1000, 70000),
+				  uv_buf_init((char *)l->big + 71000, sizeof(l->big) - 71000) };
+
+		assert_int_equal(req->method, HTTP_METHOD_GET);
+		assert_int_equal(req->url_len, strlen("/httun/big?q=1"));
+		assert_int_equal(http_response_sendv(req, 200, NULL, b, 3, local_sent_cb, l), 0);
+	} else if (!strcmp(req->url, "/httun/missing")) {
+		http_response_send_error(req, 404, false);
+	} else if (!strcmp(req->url, "/httun/park")) {
+		l->held = req;
+		http_request_set_cancel(req, local_cancel_cb, l);
+	} else {
+		assert_string_equal(req->url, "/httun/hold");
+		l->held = req;
+	}
+}
+
+static int setup_local(void **state)
+{
+	struct local *l = calloc(1, sizeof(*l));
+	struct fixture *f = &l->f;
+
+	uv_loop_init(&f->loop);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/httun-fcgi-test.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->web_path, sizeof(f->web_path), "%s/web.sock", f->dir);
+	f->relay = -1;
+	f->relay_lst = -1;
+	for (size_t i = 0; i < sizeof(l->big); i++)
+		l->big[i] = (uint8_t)(i * 31 + 7);
+	f->app = fcgi_app_new_local(&f->loop, local_on_request, l);
+	assert_non_null(f->app);
+	assert_int_equal(fcgi_app_listen_path(f->app, f->web_path, getgid()), 0);
+	fcgi_app_start(f->app);
+	*state = l;
+	return 0;
+}
+
+static int teardown_local(void **state)
+{
+	struct local *l = *state;
+
+	free(l->body);
+	return teardown(state); /* f is l's first member */
+}
+
+/* Answers come from the handler's buffers, whole; errors look like any web server's. */
+static void test_local_answers(void **state)
+{
+	struct local *l = *state;
+	struct fixture *f = &l->f;
+	static char out[200000];
+	const char *head = "Status: 200 OK\r\n"
+			   "Content-Type: application/octet-stream\r\n"
+			   "Content-Length: 150000\r\n"
+			   "Cache-Control: no-store\r\n"
+			   "X-Accel-Buffering: no\r\n"
+			   "\r\n";
+	struct stat st;
+	size_t n;
+	int web;
+
+	assert_int_equal(lstat(f->web_path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	assert_int_equal(st.st_gid, getgid());
+	web = unix_connect(f->web_path);
+	fcgi_request(web, 1, true, "GET", "/httun", "/big", "q=1", "");
+	n = fcgi_answer(f, web, 1, out, sizeof(out));
+	assert_int_equal(n, strlen(head) + sizeof(l->big));
+	assert_memory_equal(out, head, strlen(head));
+	assert_memory_equal(out + strlen(head), l->big, sizeof(l->big));
+	pump(f);
+	assert_int_equal(l->sent, 1);
+	assert_int_equal(l->sent_status, 0);
+
+	fcgi_request(web, 2, true, "GET", "/httun", "/missing", "", "");
+	fcgi_answer(f, web, 2, out, sizeof(out));
+	assert_string_equal(out, "Status: 404 Not Found\r\n"
+				 "Content-Type: text/plain\r\n"
+				 "Content-Length: 10\r\n"
+				 "\r\n"
+				 "Not Found\n");
+	assert_int_equal(l->handled, 2);
+	assert_int_equal(fcgi_app_stats(f->app)->requests, 2);
+	close(web);
+	pump(f);
+}
+
+/*
+ * A parked request: answered later it goes out; aborted, or its connection closed, the
+ * handler hears of it once through the cancel callback. A POST body goes to the handler.
+ */
+static void test_local_park_and_cancel(void **state)
+{
+	struct local *l = *state;
+	struct fixture *f = &l->f;
+	char out[4096];
+	uint8_t b[64];
+	struct writer w = writer_make(b, sizeof(b));
+	int web;
+
+	web = unix_connect(f->web_path);
+	fcgi_request(web, 1, true, "POST", "/httun", "/park", "", "FRAMES");
+	pump(f);
+	assert_non_null(l->held);
+	assert_int_equal(l->body_len, 6);
+	assert_memory_equal(l->body, "FRAMES", 6);
+	assert_int_equal(http_response_send(l->held, 200, NULL, "late", 4, NULL, NULL), 0);
+	l->held = NULL;
+	fcgi_answer(f, web, 1, out, sizeof(out));
+	assert_non_null(strstr(out, "Content-Length: 4\r\n"));
+	assert_non_null(strstr(out, "\r\n\r\nlate"));
+	assert_int_equal(strlen(strstr(out, "\r\n\r\n")), 8);
+	assert_int_equal(l->cancelled, 0);
+
+	/* ABORT_REQUEST: cancelled, and END_REQUEST answers the abort. */
+	fcgi_request(web, 2, true, "GET", "/httun", "/park", "", "");
+	pump(f);
+	assert_non_null(l->held);
+	assert_int_equal(fcgi_write_record(&w, FCGI_ABORT_REQUEST, 2, NULL, 0), 0);
+	send_all(web, b, w.len);
+	fcgi_answer(f, web, 2, out, sizeof(out));
+	assert_int_equal(l->cancelled, 1);
+	assert_null(l->held);
+
+	/* The web server closes the connection: cancelled too. */
+	fcgi_request(web, 3, true, "GET", "/httun", "/park", "", "");
+	pump(f);
+	assert_non_null(l->held);
+	close(web);
+	pump(f);
+	assert_int_equal(l->cancelled, 2);
+	assert_null(l->held);
+	assert_int_equal(fcgi_app_stats(f->app)->aborted, 2);
+}
+
+/*
+ * A request the handler holds without a cancel callback when the web server goes away:
+ * the handler's answer later goes nowhere, its buffers are handed back, nothing leaks.
+ */
+static void test_local_orphan(void **state)
+{
+	struct local *l = *state;
+	struct fixture *f = &l->f;
+	int web;
+
+	web = unix_connect(f->web_path);
+	fcgi_request(web, 1, true, "POST", "/httun", "/hold", "", "x");
+	pump(f);
+	assert_non_null(l->held);
+	close(web);
+	pump(f);
+	assert_int_equal(l->cancelled, 0);
+	assert_int_equal(http_response_send(l->held, 200, NULL, "gone", 4, local_sent_cb, l),
+			 -ECANCELED);
+	assert_int_equal(l->sent, 1);
+	assert_int_equal(l->sent_status, -ECANCELED);
+	l->held = NULL;
+
+	/* The same after an ABORT_REQUEST on a connection that stays. */
+	web = unix_connect(f->web_path);
+	fcgi_request(web, 1, true, "GET", "/httun", "/hold", "", "");
+	pump(f);
+	assert_non_null(l->held);
+	{
+		uint8_t b[16];
+		struct writer w = writer_make(b, sizeof(b));
+		char out[256];
+
+		assert_int_equal(fcgi_write_record(&w, FCGI_ABORT_REQUEST, 1, NULL, 0), 0);
+		send_all(web, b, w.len);
+		fcgi_answer(f, web, 1, out, sizeof(out));
+	}
+	assert_int_equal(http_response_send_error(l->held, 404, false), -ECANCELED);
+	l->held = NULL;
+	/* The connection still serves: the id is free again. */
+	{
+		char out[256];
+
+		fcgi_request(web, 1, true, "GET", "/httun", "/missing", "", "");
+		fcgi_answer(f, web, 1, out, sizeof(out));
+		assert_non_null(strstr(out, "Status: 404 Not Found\r\n"));
+	}
+	close(web);
+	pump(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -679,6 +923,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_body_idle_408, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unread_output_stops_reading, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_answers, setup_local, teardown_local),
+		cmocka_unit_test_setup_teardown(test_local_park_and_cancel, setup_local,
+						teardown_local),
+		cmocka_unit_test_setup_teardown(test_local_orphan, setup_local, teardown_local),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

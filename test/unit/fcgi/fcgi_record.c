@@ -952,6 +952,62 @@ static void test_stdout_layout(void **state)
 	assert_int_equal(fcgi_stdout_count(65529), 2);
 }
 
+/*
+ * A body in pieces comes out as the same records as the joined body: cut into three at
+ * every pair of positions near the record boundaries, with an empty piece in between.
+ */
+static void test_stdout_layoutv(void **state)
+{
+	static uint8_t body[140000], joined[140000 + 8 * 8 + 8], ref[140000 + 8 * 8 + 8];
+	static const size_t cuts[] = { 0, 1, 7, 8, 65527, 65528, 65529, 131056, 131057, 139999 };
+	size_t len = sizeof(body);
+	uint8_t hdrs[8 * 8];
+	struct span spans[16], rspans[16];
+	size_t n, rn, jl, rl;
+
+	(void)state;
+	for (size_t i = 0; i < len; i++)
+		body[i] = (uint8_t)(i * 13 + 5);
+	for (int pad = 0; pad < 2; pad++) {
+		struct writer hw = writer_make(hdrs, sizeof(hdrs));
+
+		assert_int_equal(fcgi_stdout_layout(4, sp(body, len), pad, &hw, rspans,
+						    ARRAY_LEN(rspans), &rn),
+				 0);
+		rl = 0;
+		for (size_t i = 0; i < rn; i++) {
+			memcpy(ref + rl, rspans[i].p, rspans[i].len);
+			rl += rspans[i].len;
+		}
+		for (size_t a = 0; a < ARRAY_LEN(cuts); a++) {
+			for (size_t b = a; b < ARRAY_LEN(cuts); b++) {
+				struct span parts[4] = { sp(body, cuts[a]), sp(body + cuts[a], 0),
+							 sp(body + cuts[a], cuts[b] - cuts[a]),
+							 sp(body + cuts[b], len - cuts[b]) };
+
+				hw = writer_make(hdrs, sizeof(hdrs));
+				assert_int_equal(fcgi_stdout_layoutv(4, parts, 4, pad, &hw, spans,
+								     fcgi_stdout_spans(len, 4), &n),
+						 0);
+				jl = 0;
+				for (size_t i = 0; i < n; i++) {
+					assert_true(spans[i].len > 0);
+					memcpy(joined + jl, spans[i].p, spans[i].len);
+					jl += spans[i].len;
+				}
+				assert_int_equal(jl, rl);
+				assert_memory_equal(joined, ref, rl);
+				/* one span short: refused, and the headers are taken back */
+				hw = writer_make(hdrs, sizeof(hdrs));
+				assert_int_equal(fcgi_stdout_layoutv(4, parts, 4, pad, &hw, spans,
+								     n - 1, &n),
+						 -ENOBUFS);
+				assert_int_equal(hw.len, 0);
+			}
+		}
+	}
+}
+
 /* The golden STDOUT record, laid out without copying. */
 static void test_stdout_golden(void **state)
 {
@@ -991,6 +1047,7 @@ int main(void)
 		cmocka_unit_test(test_route),
 		cmocka_unit_test(test_get_values),
 		cmocka_unit_test(test_stdout_layout),
+		cmocka_unit_test(test_stdout_layoutv),
 		cmocka_unit_test(test_stdout_golden),
 	};
 
