@@ -4,8 +4,10 @@
 #   bench/fcgi-ab.sh [--rounds N] [--seconds S] [--streams N] [--no-reverse] [--strace S]
 #                    VARIANT...
 #
-# VARIANT is BINARY or BINARY::FILE, FILE holding lighttpd settings ("name = value" lines)
-# that replace or add to the deployment's (a lighttpd setting to compare). Two network namespaces joined by a veth pair, as in
+# VARIANT is BINARY[@MODE][::FILE]: MODE direct (lighttpd connects to `httun server
+# --fcgi-listen`, the default) or relay (lighttpd spawns `httun fcgi`, which relays to
+# `httun server --fcgi-socket`); FILE holds lighttpd settings ("name = value" lines) that
+# replace or add to the deployment's (a lighttpd setting to compare). Two network namespaces joined by a veth pair, as in
 # bench/run.sh. In every round, for each variant in turn: httun standalone (server
 # --listen, client, IP mode, MTU 1500; once per binary and round) and httun behind
 # lighttpd, deployed as bench/run.sh does it (fcgi_deploy in bench/lib.sh, which follows
@@ -16,6 +18,7 @@
 # FastCGI/standalone ratio of that round; then per variant the medians over the rounds.
 #
 # --strace S: afterwards, once per variant, `strace -c -f` on lighttpd and on `httun fcgi`
+# (or on the server, when direct)
 # for S seconds during iperf3 a -> b through lighttpd: how often each made which syscall.
 # Needs root. Take the measurement lock around it (flock -x /tmp/httun-bench.lock).
 set -euo pipefail
@@ -43,8 +46,11 @@ done
 [ $# -ge 1 ] || usage_error "name at least one variant (try --help)"
 need_whole "--rounds, --seconds, --streams and --strace" "$rounds" "$seconds" "$streams" "$strace_s"
 need_root
+variant_bin() { local b=${1%%::*}; echo "${b%@*}"; }
+variant_mode() { local b=${1%%::*}; [[ $b == *@* ]] && echo "${b##*@}" || echo direct; }
 for v in "$@"; do
-	[ -x "${v%%::*}" ] || usage_error "${v%%::*} is not an executable"
+	[ -x "$(variant_bin "$v")" ] || usage_error "$(variant_bin "$v") is not an executable"
+	case $(variant_mode "$v") in direct | relay) ;; *) usage_error "$v: MODE is direct or relay" ;; esac
 	[[ $v != *::* ]] || [ -r "${v#*::}" ] || usage_error "cannot read ${v#*::}"
 done
 for c in lighttpd iperf3 python3; do
@@ -69,7 +75,7 @@ iperf_pid=$started
 wait_for 5 ip netns exec "$B" sh -c 'ss -ltn | grep -q ":5201 "' ||
 	{ echo "fcgi-ab: iperf3 -s did not start" >&2; exit 1; }
 pids=() # the iperf3 server stays for the whole run
-"${1%%::*}" genkey >"$tmp/key"
+"$(variant_bin "$1")" genkey >"$tmp/key"
 chmod 600 "$tmp/key"
 
 # Mbit/s at the receiver and CPU s/GB of PIDS (and each one's share) for one iperf3 run.
@@ -113,7 +119,9 @@ standalone_up() { # standalone_up BIN: server and client in IP mode; sets sa_pid
 
 deploy=0
 fcgi_up() { # fcgi_up VARIANT: behind lighttpd; sets fcgi_pids
-	local bin=${1%%::*}
+	local bin
+	bin=$(variant_bin "$1")
+	fcgi_mode=$(variant_mode "$1")
 	lighttpd_extra=()
 	[[ $1 != *::* ]] || mapfile -t lighttpd_extra <"${1#*::}"
 	deploy=$((deploy + 1))
@@ -121,10 +129,10 @@ fcgi_up() { # fcgi_up VARIANT: behind lighttpd; sets fcgi_pids
 		{ echo "fcgi-ab: $1: $fcgi_why" >&2; exit 1; }
 }
 
-fcgi_down() { # stop_pids, then wait until lighttpd's `httun fcgi` is gone too
-	local pf
-	read -r _ _ pf _ <<<"$fcgi_pids"
+fcgi_down() { # stop_pids, then wait until lighttpd's `httun fcgi` (if any) is gone too
+	local pf=$fcgi_pid_relay
 	stop_pids
+	[ -n "$pf" ] || return 0
 	wait_for 5 sh -c "! kill -0 $pf" || kill -KILL "$pf" 2>/dev/null || true
 }
 
@@ -134,7 +142,7 @@ add() { res[$1,$2]="${res[$1,$2]:-} $3"; }
 for ((r = 1; r <= rounds; r++)); do
 	declare -A sa_fwd=() sa_rev=() sa_cpu=()
 	for v in "$@"; do
-		bin=${v%%::*}
+		bin=$(variant_bin "$v")
 		if [ -z "${sa_fwd[$bin]:-}" ]; then
 			standalone_up "$bin"
 			read -r sa_fwd[$bin] sa_cpu[$bin] _ <<<"$(measure 198.18.3.2 "" $sa_pids)"
@@ -143,10 +151,11 @@ for ((r = 1; r <= rounds; r++)); do
 			stop_pids
 		fi
 		fcgi_up "$v"
-		read -r fwd cpu cc cs cf cl <<<"$(measure 198.18.4.2 "" $fcgi_pids)"
-		rev=nan rcpu=nan rcc=- rcs=- rcf=- rcl=-
+		read -r fwd cpu by <<<"$(measure 198.18.4.2 "" $fcgi_pids)"
+		rev=nan rcpu=nan rby=-
 		[ "$reverse" = 0 ] ||
-			read -r rev rcpu rcc rcs rcf rcl <<<"$(measure 198.18.4.2 -R $fcgi_pids)"
+			read -r rev rcpu rby <<<"$(measure 198.18.4.2 -R $fcgi_pids)"
+		names=${fcgi_names// //}
 		fcgi_down
 		rf=$(awk -v a="$fwd" -v b="${sa_fwd[$bin]}" 'BEGIN {printf "%.2f", b ? a / b : 0}')
 		rr=$(awk -v a="$rev" -v b="${sa_rev[$bin]}" 'BEGIN {printf "%.2f", b ? a / b : 0}')
@@ -158,10 +167,9 @@ for ((r = 1; r <= rounds; r++)); do
 		add "$v" rr "$rr"
 		add "$v" cpu "$cpu"
 		add "$v" sa_cpu "${sa_cpu[$bin]}"
-		add "$v" cpu_by "$cc/$cs/$cf/$cl"
-		printf 'round %d %s: fcgi %s / -R %s Mbit/s, standalone %s / -R %s, ratio %s / -R %s; CPU s/GB fcgi path %s (client/server/fcgi/lighttpd %s/%s/%s/%s), -R %s (%s/%s/%s/%s), standalone %s\n' \
+		printf 'round %d %s: fcgi %s / -R %s Mbit/s, standalone %s / -R %s, ratio %s / -R %s; CPU s/GB fcgi path %s (%s %s), -R %s (%s), standalone %s\n' \
 			"$r" "$v" "$fwd" "$rev" "${sa_fwd[$bin]}" "${sa_rev[$bin]}" "$rf" "$rr" \
-			"$cpu" "$cc" "$cs" "$cf" "$cl" "$rcpu" "$rcc" "$rcs" "$rcf" "$rcl" "${sa_cpu[$bin]}"
+			"$cpu" "$names" "${by// //}" "$rcpu" "${rby// //}" "${sa_cpu[$bin]}"
 	done
 done
 
@@ -178,13 +186,15 @@ done
 command -v strace >/dev/null || usage_error "--strace needs strace"
 for v in "$@"; do
 	fcgi_up "$v"
-	read -r _ _ pf pl <<<"$fcgi_pids"
+	# The process behind lighttpd: `httun fcgi`, or the server itself when direct.
+	pf=${fcgi_pid_relay:-$fcgi_pid_server} pl=$fcgi_pid_lighttpd
+	behind=$([ -n "$fcgi_pid_relay" ] && echo fcgi || echo server)
 	ip netns exec "$A" iperf3 -J -c 198.18.4.2 -t $((strace_s + 2)) >"$tmp/iperf.json" 2>&1 &
 	ipid=$!
 	sleep 1
 	strace -c -f -p "$pl" -o "$tmp/strace.lighttpd" &
 	s1=$!
-	strace -c -f -p "$pf" -o "$tmp/strace.fcgi" &
+	strace -c -f -p "$pf" -o "$tmp/strace.$behind" &
 	s2=$!
 	sleep "$strace_s"
 	kill -INT "$s1" "$s2"
@@ -193,7 +203,7 @@ for v in "$@"; do
 	fcgi_down
 	echo
 	echo "$v: syscalls in ${strace_s} s under iperf3 a -> b (calls, name; strace slows both):"
-	for who in lighttpd fcgi; do
+	for who in lighttpd "$behind"; do
 		printf '  %s:' "$who"
 		awk '$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $NF != "total" {printf " %s %s", $4, $NF}' \
 			"$tmp/strace.$who"

@@ -118,24 +118,35 @@ cpu_ticks() { # cpu_ticks PID...: utime+stime summed over the processes
 	echo "$total"
 }
 
-# ---- httun behind lighttpd (FastCGI), the deployment of docs/FASTCGI.md: lighttpd in $B
-# on the carrier address spawns `httun fcgi` (mod_fastcgi bin-path, one process), which
-# relays to its own `httun server --fcgi-socket`. lighttpd runs in the foreground with its
+# ---- httun behind lighttpd (FastCGI), the deployments of docs/FASTCGI.md: lighttpd in $B
+# on the carrier address connects to `httun server --fcgi-listen` (fcgi_mode=direct, the
+# default), or spawns `httun fcgi` (mod_fastcgi bin-path, one process), which relays to
+# `httun server --fcgi-socket` (fcgi_mode=relay). lighttpd runs in the foreground with its
 # config in DIR and drops to www-data as Debian's does; it is stopped by its PID, and
 # `httun fcgi` dies with it (it asks for SIGTERM when its parent dies).
 fcgi_user=www-data
+fcgi_mode=${HTTUN_FCGI_MODE:-direct} # or relay
 # Settings added to lighttpd's config, "name = value" each; one that names a setting the
 # config has already replaces it (A/B of lighttpd settings in bench/fcgi-ab.sh).
 lighttpd_extra=()
 
 # fcgi_deploy BIN KEY DIR NAME ADDR_A ADDR_B LISTEN: server, lighttpd on LISTEN
 # (ADDR:PORT in $B) and client, with TUN devices NAME-a / NAME-b addressed ADDR_A/30 and
-# ADDR_B/30, logs as $tmp/NAME-*.log. Sets fcgi_pids ("client server fcgi lighttpd") and
-# returns 0 once a ping crosses the tunnel; otherwise sets fcgi_why and returns 1.
+# ADDR_B/30, logs as $tmp/NAME-*.log. Sets fcgi_pid_client, fcgi_pid_server,
+# fcgi_pid_relay (`httun fcgi`; empty when direct), fcgi_pid_lighttpd, and fcgi_pids and
+# fcgi_names (the processes on the path and their names, in the same order), and returns
+# 0 once a ping crosses the tunnel; otherwise sets fcgi_why and returns 1.
 fcgi_deploy() {
 	local bin=$1 key=$2 d=$3 name=$4 addr_a=$5 addr_b=$6 listen=$7 pb pl pf pa line setting
+	local sock sockflag fastcgi
 	fcgi_pids=""
+	fcgi_names=""
+	fcgi_pid_client="" fcgi_pid_server="" fcgi_pid_relay="" fcgi_pid_lighttpd=""
 	fcgi_why=""
+	case $fcgi_mode in
+	direct | relay) ;;
+	*) fcgi_why="failed: fcgi_mode $fcgi_mode (direct or relay)"; return 1 ;;
+	esac
 	if ! id "$fcgi_user" >/dev/null 2>&1; then
 		fcgi_why="failed: no user $fcgi_user for lighttpd"
 		return 1
@@ -156,13 +167,23 @@ fcgi_deploy() {
 	echo "httun bench" >"$d/www/index.html"
 	touch "$d/lighttpd-error.log"
 	chown "$fcgi_user:" "$d/lighttpd-error.log"
-	# The server creates $d/run (0750, group www-data) and its socket (0660).
-	start "$B" "$name-server" "$bin" server --fcgi-socket "$d/run/fcgi.sock" \
+	# The server creates $d/run (0750, group www-data) and its socket (0660): the one
+	# lighttpd connects to (direct), or the relay socket that `httun fcgi` connects to.
+	if [ "$fcgi_mode" = direct ]; then
+		sock=$d/run/web.sock sockflag=--fcgi-listen
+		fastcgi="\"socket\" => \"$sock\","
+	else
+		sock=$d/run/fcgi.sock sockflag=--fcgi-socket
+		fastcgi="\"bin-path\" => \"$bin fcgi --server-socket $sock\",
+			\"socket\" => \"$d/websock/httun-fcgi.sock\",
+			\"max-procs\" => 1,"
+	fi
+	start "$B" "$name-server" "$bin" server "$sockflag" "$sock" \
 		--fcgi-user "$fcgi_user" --path /httun/ --key-file "$key" \
 		--tun --tun-name "$name-b" --tun-address "$addr_b/30" --mtu 1500
 	pb=$started
-	if ! wait_for 10 test -S "$d/run/fcgi.sock"; then
-		fcgi_why="failed: server has no relay socket ($(tail -1 "$tmp/$name-server.log"))"
+	if ! wait_for 10 test -S "$sock"; then
+		fcgi_why="failed: server has no socket $sock ($(tail -1 "$tmp/$name-server.log"))"
 		return 1
 	fi
 	# docs/FASTCGI.md "lighttpd" (fastcgi.server, the upload directory and the stream
@@ -179,14 +200,13 @@ fcgi_deploy() {
 		index-file.names = ( "index.html" )
 
 		fastcgi.server += ( "/httun/" => ((
-			"bin-path" => "$bin fcgi --server-socket $d/run/fcgi.sock",
-			"socket" => "$d/websock/httun-fcgi.sock",
+			$fastcgi
 			"check-local" => "disable",
-			"max-procs" => 1,
 		)))
 		server.upload-dirs := ( "/dev/shm" )
 		server.stream-request-body = 1
 		server.stream-response-body = 2
+		server.chunkqueue-chunk-sz = 65536
 	EOF
 	for line in "${lighttpd_extra[@]}"; do
 		setting=${line%%[ :=]*}
@@ -201,10 +221,12 @@ fcgi_deploy() {
 		return 1
 	fi
 	pf=""
-	wait_for 10 pgrep -P "$pl" && pf=$(pgrep -P "$pl")
-	if [ -z "$pf" ] || [ "$(wc -w <<<"$pf")" != 1 ]; then
-		fcgi_why="failed: lighttpd did not spawn one httun fcgi ($(tail -1 "$d/lighttpd-error.log"))"
-		return 1
+	if [ "$fcgi_mode" = relay ]; then
+		wait_for 10 pgrep -P "$pl" && pf=$(pgrep -P "$pl")
+		if [ -z "$pf" ] || [ "$(wc -w <<<"$pf")" != 1 ]; then
+			fcgi_why="failed: lighttpd did not spawn one httun fcgi ($(tail -1 "$d/lighttpd-error.log"))"
+			return 1
+		fi
 	fi
 	start "$A" "$name-client" "$bin" client --key-file "$key" --tun --tun-name "$name-a" \
 		--tun-address "$addr_a/30" --mtu 1500 "http://$listen/httun/"
@@ -213,5 +235,12 @@ fcgi_deploy() {
 		fcgi_why="failed: no ping through the tunnel ($(tail -1 "$tmp/$name-client.log"))"
 		return 1
 	fi
-	fcgi_pids="$pa $pb $pf $pl"
+	fcgi_pid_client=$pa fcgi_pid_server=$pb fcgi_pid_relay=$pf fcgi_pid_lighttpd=$pl
+	if [ -n "$pf" ]; then
+		fcgi_pids="$pa $pb $pf $pl"
+		fcgi_names="client server fcgi lighttpd"
+	else
+		fcgi_pids="$pa $pb $pl"
+		fcgi_names="client server lighttpd"
+	fi
 }

@@ -366,7 +366,7 @@ bench_httun() {
 # ---- httun behind lighttpd (FastCGI): fcgi_deploy in lib.sh, with its own key, TUN
 # devices, addresses and sockets, so it cannot meet the httun-ip path.
 bench_httun_fcgi() {
-	local why key=$tmp/httun-fcgi.key help pa pb pf pl
+	local why key=$tmp/httun-fcgi.key help
 	if ! why=$(httun_usable); then
 		mark httun-fcgi "$why"
 		return 0
@@ -381,12 +381,12 @@ bench_httun_fcgi() {
 		mark httun-fcgi "$fcgi_why"
 		return 0
 	fi
-	read -r pa pb pf pl <<<"$fcgi_pids"
 	target[httun-fcgi]=198.18.4.2
 	tun_dev[httun-fcgi]=htf-a
 	# CPU: every process on the path. Client and server first (sustained_rss's order).
 	tunnel_pids[httun-fcgi]="$fcgi_pids"
-	mem_idle httun-fcgi client="$pa" server="$pb" fcgi="$pf" lighttpd="$pl"
+	mem_idle httun-fcgi client="$fcgi_pid_client" server="$fcgi_pid_server" \
+		${fcgi_pid_relay:+fcgi="$fcgi_pid_relay"} lighttpd="$fcgi_pid_lighttpd"
 }
 
 # ---- Measurements. Each writes raw files under $raw/PATH/ that report.py reads.

@@ -96,12 +96,13 @@ if paths.get("httun-ip", {}).get("status") == "ok":
             ("ratios", "tcp_vs_httun_standalone"),
             ("tcp", "cpu_s_per_gb_median"),
             ("tcp", "cpu_s_per_gb_by_process_median", "lighttpd"),
-            ("tcp", "cpu_s_per_gb_by_process_median", "fcgi"),
+            ("tcp", "cpu_s_per_gb_by_process_median", "server"),
         ):
             if num("httun-fcgi", *keys) is None:
                 bad.append(f"httun-fcgi: no number for {'.'.join(keys)}")
         mem = paths["httun-fcgi"].get("memory_kib", {})
-        for role in ("client", "server", "fcgi", "lighttpd"):
+        # Straight to the server (bench/lib.sh fcgi_mode direct): no httun fcgi process.
+        for role in ("client", "server", "lighttpd"):
             if not isinstance(mem.get(role, {}).get("idle_rss"), int):
                 bad.append(f"httun-fcgi: no idle RSS of {role}")
     for role in ("client", "server"):

@@ -13,6 +13,7 @@
 
 FCGI_DIR=$(dirname "${BASH_SOURCE[0]}")
 RELAY_SOCK=$E2E_TMP/run/fcgi.sock
+WEB_SOCK=$E2E_TMP/run/web.sock # httun server --fcgi-listen (fcgi_direct.sh)
 URL=http://198.18.0.1:8080/httun/
 WWW_USER=www-data
 
@@ -26,7 +27,8 @@ fcgi_need() {
 # fill TEMPLATE OUT: copy a config template with the test's paths filled in.
 fill() {
 	sed -e "s|@TMP@|$E2E_TMP|g" -e "s|@HTTUN_BIN@|$HTTUN_BIN|g" \
-		-e "s|@RELAY_SOCK@|$RELAY_SOCK|g" -e "s|@WWW_USER@|$WWW_USER|g" "$1" >"$2"
+		-e "s|@RELAY_SOCK@|$RELAY_SOCK|g" -e "s|@WEB_SOCK@|$WEB_SOCK|g" \
+		-e "s|@WWW_USER@|$WWW_USER|g" "$1" >"$2"
 }
 
 fcgi_setup() {
