@@ -34,6 +34,41 @@ static uint8_t out[FCGI_RECORD_MAX_BYTES];
 			__builtin_trap();                                                          \
 	} while (0)
 
+/*
+ * The same content in three pieces, cut where its first bytes say: laid out as the same
+ * bytes as in one piece (spans of the one-piece layout in want[0..nwant)).
+ */
+static void check_layoutv(const struct fcgi_record *r, const struct span *want, size_t nwant)
+{
+	static uint8_t joined_one[2 * FCGI_RECORD_MAX_BYTES],
+		joined_three[2 * FCGI_RECORD_MAX_BYTES];
+	uint8_t hdrs[4 * FCGI_HEADER_BYTES];
+	struct writer w = writer_make(hdrs, sizeof(hdrs));
+	struct span parts[3], spans[16];
+	size_t len = r->content.len, a = 0, b = 0, n = 0, l1 = 0, l3 = 0;
+
+	if (len >= 2) {
+		a = r->content.p[0] % (len + 1);
+		b = a + r->content.p[1] % (len - a + 1);
+	}
+	parts[0] = (struct span){ r->content.p, a };
+	parts[1] = (struct span){ r->content.p + a, b - a };
+	parts[2] = (struct span){ r->content.p + b, len - b };
+	CHECK(fcgi_stdout_spans(len, 3) <= 16);
+	CHECK(fcgi_stdout_layoutv(r->request_id, parts, 3, r->padding & 1, &w, spans,
+				  fcgi_stdout_spans(len, 3), &n) == 0);
+	for (size_t i = 0; i < nwant; i++) {
+		memcpy(joined_one + l1, want[i].p, want[i].len);
+		l1 += want[i].len;
+	}
+	for (size_t i = 0; i < n; i++) {
+		CHECK(spans[i].len > 0);
+		memcpy(joined_three + l3, spans[i].p, spans[i].len);
+		l3 += spans[i].len;
+	}
+	CHECK(l1 == l3 && memcmp(joined_one, joined_three, l1) == 0);
+}
+
 static void handle(struct fcgi_reqs *t, const struct fcgi_record *r)
 {
 	struct writer w = writer_make(out, sizeof(out));
@@ -80,6 +115,7 @@ static void handle(struct fcgi_reqs *t, const struct fcgi_record *r)
 			for (size_t i = 0; i < n; i++)
 				total += spans[i].len;
 			CHECK(total >= r->content.len + 8 * fcgi_stdout_count(r->content.len));
+			check_layoutv(r, spans, n);
 		}
 		break;
 	case FCGI_ROUTE_IGNORE:
