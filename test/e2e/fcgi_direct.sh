@@ -15,23 +15,15 @@ fcgi_need
 command -v lighttpd >/dev/null || e2e_skip "lighttpd is missing: scripts/deps.sh test"
 command -v nginx >/dev/null || e2e_skip "nginx is missing: scripts/deps.sh test"
 
-direct_server_start() {
-	e2e_bg server "$E2E_NS1" "$HTTUN_BIN" server --fcgi-listen "$WEB_SOCK" \
-		--fcgi-user "$WWW_USER" --path /httun/ --key-file "$E2E_TMP/key" --tun \
-		--tun-name httun-s --tun-address 198.18.1.1/24 -v
-	SERVER_PID=$E2E_LAST_PID
-	e2e_wait_for 10 test -S "$WEB_SOCK"
-}
+direct_server_start() { server_start --fcgi-listen "$WEB_SOCK"; }
 
 web_start() { # web_start lighttpd|nginx
-	WEB=$1
-	fill "$FCGI_DIR/$WEB-direct.conf.in" "$E2E_TMP/$WEB.conf"
-	if [ "$WEB" = lighttpd ]; then
-		e2e_bg lighttpd "$E2E_NS1" lighttpd -D -f "$E2E_TMP/lighttpd.conf"
-	else
-		e2e_bg nginx "$E2E_NS1" nginx -e "$E2E_TMP/web-error.log" -p "$E2E_TMP" \
-			-c "$E2E_TMP/nginx.conf"
+	if [ "$1" = nginx ]; then
+		nginx_start nginx-direct.conf.in
+		return
 	fi
+	fill "$FCGI_DIR/lighttpd-direct.conf.in" "$E2E_TMP/lighttpd.conf"
+	e2e_bg lighttpd "$E2E_NS1" lighttpd -D -f "$E2E_TMP/lighttpd.conf"
 	WEB_PID=$E2E_LAST_PID
 	e2e_wait_for 10 n1 sh -c "ss -ltn | grep -q '198.18.0.1:8080 '"
 }

@@ -18,11 +18,7 @@ relay_start() {
 
 web_start() {
 	[ -n "${RELAY_PID:-}" ] || relay_start
-	fill "$FCGI_DIR/nginx.conf.in" "$E2E_TMP/nginx.conf"
-	e2e_bg nginx "$E2E_NS1" nginx -e "$E2E_TMP/web-error.log" -p "$E2E_TMP" \
-		-c "$E2E_TMP/nginx.conf"
-	WEB_PID=$E2E_LAST_PID
-	e2e_wait_for 10 n1 sh -c "ss -ltn | grep -q '198.18.0.1:8080 '"
+	nginx_start nginx.conf.in
 }
 
 web_stop() {

@@ -45,12 +45,24 @@ fcgi_setup() {
 	(umask 077 && "$HTTUN_BIN" genkey >"$E2E_TMP/key")
 }
 
+# server_start [FLAG SOCKET]: httun server with --fcgi-socket "$RELAY_SOCK", or with
+# FLAG SOCKET instead (--fcgi-listen "$WEB_SOCK"); returns once the socket is there.
 server_start() {
-	e2e_bg server "$E2E_NS1" "$HTTUN_BIN" server --fcgi-socket "$RELAY_SOCK" \
+	local flag=${1:---fcgi-socket} sock=${2:-$RELAY_SOCK}
+	e2e_bg server "$E2E_NS1" "$HTTUN_BIN" server "$flag" "$sock" \
 		--fcgi-user "$WWW_USER" --path /httun/ --key-file "$E2E_TMP/key" --tun \
 		--tun-name httun-s --tun-address 198.18.1.1/24 -v
 	SERVER_PID=$E2E_LAST_PID
-	e2e_wait_for 10 test -S "$RELAY_SOCK"
+	e2e_wait_for 10 test -S "$sock"
+}
+
+# nginx_start TEMPLATE: nginx in n1 on 198.18.0.1:8080 with that config template.
+nginx_start() {
+	fill "$FCGI_DIR/$1" "$E2E_TMP/nginx.conf"
+	e2e_bg nginx "$E2E_NS1" nginx -e "$E2E_TMP/web-error.log" -p "$E2E_TMP" \
+		-c "$E2E_TMP/nginx.conf"
+	WEB_PID=$E2E_LAST_PID
+	e2e_wait_for 10 n1 sh -c "ss -ltn | grep -q '198.18.0.1:8080 '"
 }
 
 server_stop() {
