@@ -128,12 +128,12 @@ static void tun_resume(void *ctx)
 		tun_read_start(&t->tun, tunnel_endpoint_get_buf, tunnel_endpoint_packet, t->ep);
 }
 
-static void tun_read_now(void *ctx)
+static void tun_read_now(void *ctx, unsigned max_packets)
 {
 	struct cmd_tun *t = ctx;
 
 	if (t->open)
-		tun_read_pending(&t->tun);
+		tun_read_pending(&t->tun, max_packets);
 }
 
 struct tunnel_io cmd_tun_io(struct cmd_tun *t)

@@ -19,6 +19,7 @@
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
+#include "transport/stream_write.h"
 
 /* Longest Content-Type a request may name. */
 #define CTYPE_MAX 128
@@ -477,34 +478,14 @@ static void cconn_fail_later(struct cconn *c, int err)
 	client_arm(c->cli, uv_now(c->cli->loop));
 }
 
-/*
- * Writes what the socket takes now, then queues the rest. A request that fits the socket
- * buffer (every small one) is then done without a write request, so no completion runs on
- * a later loop turn and libuv has no POLLOUT interest to drop with an epoll_ctl(2): both
- * sat on an idle ping's path between the POST leaving and the server running
- * (docs/PERFORMANCE.md). bufs is modified.
- */
+/* The request goes out with stream_write: one that fits the socket buffer needs no write request. */
 static int cconn_write(struct cconn *c, uv_buf_t *bufs, unsigned nbufs)
 {
-	int sent = uv_try_write((uv_stream_t *)&c->tcp, bufs, nbufs);
-	size_t skip = sent > 0 ? (size_t)sent : 0;
-	int err;
+	int ret = stream_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, nbufs, cconn_write_cb);
 
-	if (sent < 0 && sent != UV_EAGAIN)
-		return sent;
-	while (nbufs > 0 && skip >= bufs->len) {
-		skip -= bufs->len;
-		bufs++;
-		nbufs--;
-	}
-	if (nbufs == 0)
-		return 0;
-	bufs->base += skip;
-	bufs->len -= skip;
-	err = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, nbufs, cconn_write_cb);
-	if (err == 0)
+	if (ret == 0)
 		c->write_pending = true;
-	return err;
+	return ret < 0 ? ret : 0;
 }
 
 static void cconn_send(struct cconn *c, struct creq *r)

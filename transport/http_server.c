@@ -17,6 +17,7 @@
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
+#include "transport/stream_write.h"
 
 enum conn_state {
 	CONN_READING, /* parsing a request (or waiting for one) */
@@ -53,6 +54,7 @@ struct conn {
 	bool reading;
 	bool keep_alive;
 	bool close_after; /* this response ends the connection */
+	bool dispatching; /* inside srv->on_request: the caller's conn_parse goes on */
 	int err_status; /* status a callback wants sent for the parse error */
 
 	/* Read buffer: bytes [rstart, rend) are received but not parsed yet. */
@@ -280,9 +282,14 @@ static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 
 static void conn_resume(struct conn *c);
 
-static void conn_write_cb(uv_write_t *w, int status)
+/*
+ * The response is written (status 0) or failed: the sender's callback, then close or the
+ * next request. Runs from conn_send itself when the socket took everything at once; the
+ * pipelined request that may follow is then parsed by the conn_parse loop that dispatched
+ * this one (conn_resume does not parse from inside a dispatch).
+ */
+static void conn_written(struct conn *c, int status)
 {
-	struct conn *c = w->data;
 	http_sent_cb cb = c->sent_cb;
 
 	c->sent_cb = NULL;
@@ -307,6 +314,11 @@ static void conn_write_cb(uv_write_t *w, int status)
 		return;
 	}
 	conn_resume(c);
+}
+
+static void conn_write_cb(uv_write_t *w, int status)
+{
+	conn_written(w->data, status);
 }
 
 static int conn_send(struct conn *c, int status, const char *ctype, const uv_buf_t *bufs,
@@ -349,12 +361,24 @@ static int conn_send(struct conn *c, int status, const char *ctype, const uv_buf
 	c->state = CONN_WRITING;
 	c->sent_cb = sent_cb;
 	c->sent_arg = arg;
-	err = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, all, nbufs + 1, conn_write_cb);
+	/*
+	 * Written at once, the response completes here (conn_written). Not when it answers a
+	 * parked request while a pipelined one waits in rbuf: that one would be dispatched
+	 * from inside whoever answered, so it waits for the write callback's loop turn.
+	 */
+	if (c->dispatching || c->rstart == c->rend)
+		err = stream_write(&c->wreq, (uv_stream_t *)&c->tcp, all, nbufs + 1, conn_write_cb);
+	else
+		err = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, all, nbufs + 1, conn_write_cb);
 	if (all != small)
 		free(all); /* uv_write keeps its own copy of the array */
 	if (err < 0) {
 		c->sent_cb = NULL;
 		goto fail;
+	}
+	if (err == 1) {
+		conn_written(c, 0);
+		return 0;
 	}
 	conn_timer(c, c->srv->cfg.write_timeout_ms);
 	return 0;
@@ -749,7 +773,9 @@ static void conn_dispatch(struct conn *c)
 	req->user = NULL;
 	srv->stats.requests++;
 	c->requests++;
+	c->dispatching = true;
 	srv->on_request(req, srv->arg);
+	c->dispatching = false;
 }
 
 /* Handles the result of llhttp_execute over [data, data+len). */
@@ -804,7 +830,8 @@ static void conn_resume(struct conn *c)
 	}
 	conn_timer(c, c->srv->cfg.idle_timeout_ms);
 	llhttp_resume(&c->parser);
-	conn_parse(c);
+	if (!c->dispatching)
+		conn_parse(c);
 	if (!c->closing && (c->state == CONN_READING || c->rend < HTTP_READ_BUF_BYTES))
 		conn_read_start(c);
 }
@@ -833,6 +860,8 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		/* Straight into the body buffer; on_body sees the bytes already in place. */
 		conn_after_execute(c, llhttp_execute(&c->parser, buf->base, (size_t)nread),
 				   buf->base, (size_t)nread, false);
+		if (c->state == CONN_READING)
+			conn_parse(c); /* answered at once: whatever rbuf holds (nothing, today) */
 		return;
 	}
 	c->rend += (size_t)nread;

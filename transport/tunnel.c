@@ -201,7 +201,7 @@ static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct s
 	if (ret < 0)
 		ep->stats.rx_malformed++;
 	ep->stats.rx_packets += delivered;
-	ep->delivered |= delivered > 0;
+	ep->delivered += delivered;
 }
 
 void tunnel_receive_body(struct index_table *ix, uint8_t *body, size_t len, uint64_t now_ms,

@@ -22,9 +22,10 @@
  * must be done with it when it returns (the receive path rewrites bytes around it).
  * resume says the send queue has room again after get_buf returned 0. deliver NULL: the
  * channel carries no IP, its IP records are dropped and counted. read_now (may be NULL)
- * reads what the TUN holds at once, into the send queue: the server calls it after a
- * POST delivered packets, so the replies the kernel made meanwhile (a ping's echo, an
- * ACK) leave in that POST's answer instead of a later message (docs/DESIGN.md).
+ * reads what the TUN holds at once, into the send queue, at most max_packets: the server
+ * calls it after a POST delivered packets, with their number, so the replies the kernel
+ * made meanwhile (a ping's echo, an ACK: one per packet at most, as a rule) leave in that
+ * POST's answer instead of a later message (docs/DESIGN.md).
  *
  * The l7 hooks are the channel's L7 streams (transport/l7_streams.h sets them): l7_record
  * gets every L7 record of an opened frame (type, body borrowed for the call) and returns
@@ -37,7 +38,7 @@
 struct tunnel_io {
 	void (*deliver)(void *ctx, uint8_t *vnet_pkt, size_t len);
 	void (*resume)(void *ctx);
-	void (*read_now)(void *ctx);
+	void (*read_now)(void *ctx, unsigned max_packets);
 	void *ctx;
 	/* Bytes one TUN read needs (tun_read_bytes): a frame with less room is sealed first. */
 	size_t read_bytes;
@@ -70,8 +71,8 @@ struct tunnel_endpoint {
 	struct tunnel_io io;
 	bool paused; /* get_buf returned 0: io.resume is owed */
 	bool dirty; /* send has an open frame with records: seal at the end of this loop turn */
-	/* IP packets went to io.deliver since the owner last cleared this (server: read_now). */
-	bool delivered;
+	/* IP packets given to io.deliver since the owner last cleared this (server: read_now). */
+	unsigned delivered;
 	struct tunnel_stats stats;
 };
 

@@ -248,13 +248,15 @@ static void read_replies(struct tunnel_server *srv)
 {
 	for (unsigned i = 0; i < srv->nchannels; i++) {
 		struct tunnel_endpoint *ep = &srv->channels[i]->ep;
+		unsigned n = ep->delivered;
 
-		if (!ep->delivered)
+		if (n == 0)
 			continue;
-		ep->delivered = false;
+		ep->delivered = 0;
 		if (!ep->io.read_now)
 			continue;
-		ep->io.read_now(ep->io.ctx);
+		/* As many as were delivered: a ping's echo is read without a read that finds none. */
+		ep->io.read_now(ep->io.ctx, n);
 		if (ep->dirty)
 			tunnel_endpoint_seal(ep, clock_now_ms());
 	}

@@ -434,12 +434,14 @@ err_fd:
 	return ret;
 }
 
-void tun_read_pending(struct tun *t)
+void tun_read_pending(struct tun *t, unsigned max_packets)
 {
 	size_t need = tun_read_bytes(t);
 
+	if (max_packets > TUN_READ_BUDGET_PACKETS)
+		max_packets = TUN_READ_BUDGET_PACKETS;
 	/* on_packet may stop reading or close the device: check t->reading every round. */
-	for (int i = 0; i < TUN_READ_BUDGET_PACKETS && t->reading; i++) {
+	for (unsigned i = 0; i < max_packets && t->reading; i++) {
 		uint8_t *buf = NULL;
 		size_t cap = t->get_buf(t->ctx, &buf);
 		ssize_t n;
@@ -491,7 +493,7 @@ static void tun_poll_cb(uv_poll_t *h, int status, int events)
 		return;
 	}
 	if (events & UV_READABLE)
-		tun_read_pending(t);
+		tun_read_pending(t, TUN_READ_BUDGET_PACKETS);
 }
 
 int tun_read_start(struct tun *t, tun_get_buf_fn get_buf, tun_packet_fn on_packet, void *ctx)

@@ -114,13 +114,15 @@ int tun_read_start(struct tun *t, tun_get_buf_fn get_buf, tun_packet_fn on_packe
 /* Pause reading: the kernel queues, then drops, what arrives meanwhile. */
 void tun_read_stop(struct tun *t);
 /*
- * Read what the device holds now, as the readable callback would (at most
- * TUN_READ_BUDGET_PACKETS packets; nothing when reading is stopped), without waiting for
- * the loop to report the device readable. For the packets the kernel answers at once
+ * Read what the device holds now, as the readable callback would (at most max_packets,
+ * and at most TUN_READ_BUDGET_PACKETS; nothing when reading is stopped), without waiting
+ * for the loop to report the device readable. For the packets the kernel answers at once
  * (a ping to a local address, an ACK) while tun_write() delivers: reading them in the same
- * loop turn lets them leave with the answer to the request that brought their cause.
+ * loop turn lets them leave with the answer to the request that brought their cause. A
+ * caller that knows how many to expect passes that, and is spared the read that would
+ * find the device empty; what it leaves is read when the loop reports the device readable.
  */
-void tun_read_pending(struct tun *t);
+void tun_read_pending(struct tun *t, unsigned max_packets);
 
 /* Smallest buffer get_buf may hand out: MTU, or a whole GSO packet with offload. */
 size_t tun_read_bytes(const struct tun *t);

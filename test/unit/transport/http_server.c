@@ -32,6 +32,7 @@ struct fix {
 	struct sockaddr_in addr;
 	enum mode mode;
 	int requests;
+	int depth; /* request_cb calls under way: a nested dispatch is a bug */
 	int cancels;
 	int sent_ok;
 	int responses;
@@ -88,15 +89,24 @@ static void cancel_cb(struct http_request *req, void *arg)
 
 static const uint8_t part_a[] = "first,", part_b[] = "second,", part_c[] = "third";
 
+static void answer_by_mode(struct fix *f, struct http_request *req);
+
 static void request_cb(struct http_request *req, void *arg)
 {
 	struct fix *f = arg;
 
+	assert_int_equal(f->depth, 0);
+	f->depth++;
 	f->requests++;
-	if (f->on_request) {
+	if (f->on_request)
 		f->on_request(f, req);
-		return;
-	}
+	else
+		answer_by_mode(f, req);
+	f->depth--;
+}
+
+static void answer_by_mode(struct fix *f, struct http_request *req)
+{
 	switch (f->mode) {
 	case MODE_ECHO:
 		answer_echo(req);
@@ -1178,7 +1188,13 @@ static void test_write_timeout(void **state)
 	fix_end(&f);
 }
 
-static void test_pipelined(void **state)
+/*
+ * Three requests in one segment, answered in order: parked (each answer comes from a
+ * timer while the next request waits in the read buffer) or at once (each answer is
+ * written inside the dispatch, and the next request is parsed after it returns).
+ * request_cb asserts that no dispatch happens inside another.
+ */
+static void check_pipelined(enum mode mode)
 {
 	struct fix f;
 	struct raw r;
@@ -1187,9 +1203,8 @@ static void test_pipelined(void **state)
 				  "GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	const char *a, *b, *c;
 
-	(void)state;
 	fix_start(&f, NULL);
-	f.mode = MODE_PARK; /* each answer waits, so order is the server's doing */
+	f.mode = mode;
 	raw_exchange(&f, &r, req, sizeof(req) - 1);
 	assert_int_equal(f.requests, 3);
 	a = strstr(r.in, "\r\n\r\n/a");
@@ -1201,6 +1216,46 @@ static void test_pipelined(void **state)
 	assert_true(a < b && b < c);
 	assert_true(starts_with(r.in, "HTTP/1.1 200 OK\r\n"));
 	assert_true(r.eof);
+	assert_int_equal(f.sent_ok, 1); /* the POST's answer */
+	fix_end(&f);
+}
+
+static void test_pipelined(void **state)
+{
+	(void)state;
+	check_pipelined(MODE_PARK);
+}
+
+static void test_pipelined_answered_at_once(void **state)
+{
+	(void)state;
+	check_pipelined(MODE_ECHO);
+}
+
+/* A small answer fits the socket buffer: it is complete when http_response_send returns. */
+static void answer_and_check_sent(struct fix *f, struct http_request *req)
+{
+	static const char body[] = "small";
+
+	assert_int_equal(http_response_send(req, 200, NULL, body, sizeof(body) - 1, sent_cb, f), 0);
+	assert_int_equal(f->sent_ok, 1);
+}
+
+static void test_small_answer_done_at_once(void **state)
+{
+	struct fix f;
+	struct expect e;
+
+	(void)state;
+	fix_start(&f, NULL);
+	fix_client(&f, 1);
+	f.on_request = answer_and_check_sent;
+	e = (struct expect){ &f, 200, (const uint8_t *)"small", 5 };
+	assert_int_equal(http_client_request(f.cli, HTTP_METHOD_GET, "/", NULL, NULL, 0, 5000,
+					     expect_cb, &e),
+			 0);
+	run_until_responses(&f, 1);
+	assert_int_equal(f.requests, 1);
 	fix_end(&f);
 }
 
@@ -1285,6 +1340,8 @@ int main(void)
 		cmocka_unit_test(test_reused_body_buffer),
 		cmocka_unit_test(test_write_timeout),
 		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_pipelined_answered_at_once),
+		cmocka_unit_test(test_small_answer_done_at_once),
 		cmocka_unit_test(test_http10),
 		cmocka_unit_test(test_ipv6_listener),
 	};

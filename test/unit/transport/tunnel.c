@@ -36,6 +36,7 @@ struct fake_io {
 	/* Set: read_now "reads" one reply packet into it, as a TUN holding a ping's echo. */
 	struct tunnel_endpoint *echo_ep;
 	unsigned read_now_calls;
+	unsigned read_now_max; /* max_packets of the last call */
 };
 
 static void fake_deliver(void *ctx, uint8_t *pkt, size_t len)
@@ -56,11 +57,12 @@ static void fake_resume(void *ctx)
 
 static void inject(struct tunnel_endpoint *ep, uint8_t fill, size_t payload);
 
-static void fake_read_now(void *ctx)
+static void fake_read_now(void *ctx, unsigned max_packets)
 {
 	struct fake_io *f = ctx;
 
 	f->read_now_calls++;
+	f->read_now_max = max_packets;
 	if (f->echo_ep)
 		inject(f->echo_ep, 0xec, 64);
 }
@@ -320,6 +322,7 @@ static void test_reply_rides_on_post_answer(void **state)
 	assert_true(run_until(&w, client_got_one));
 	assert_int_equal(w.sio.delivered, 1);
 	assert_int_equal(w.sio.read_now_calls, 1);
+	assert_int_equal(w.sio.read_now_max, 1); /* one packet delivered, one reply at most */
 	len = make_packet(want, 0xec, 64);
 	assert_int_equal(w.cio.last_len, len);
 	assert_memory_equal(w.cio.last, want, len);

@@ -628,6 +628,29 @@ static void test_device(void **state)
 	assert_string_equal(r.last4, "burst");
 	reader_check_cb(&r.check); /* the last iteration's count */
 	assert_int_equal(r.max_per_iteration, TUN_READ_BUDGET_PACKETS);
+	/*
+	 * tun_read_pending reads no more than it is asked for: of three queued datagrams,
+	 * two, then the rest; and nothing while reading is stopped.
+	 */
+	{
+		struct pollfd pfd = { t.fd, POLLIN, 0 };
+		int before;
+
+		r.want4 = 1 << 20; /* not done: reading stays on */
+		r.udp4 = 0;
+		for (int i = 0; i < 3; i++)
+			udp_send(s4, AF_INET, far_ip4, 5555, "counted");
+		assert_int_equal(poll(&pfd, 1, 2000), 1);
+		tun_read_pending(&t, 2);
+		assert_int_equal(r.udp4, 0); /* stopped: nothing read */
+		assert_int_equal(tun_read_start(&t, reader_get_buf, reader_packet, &r), 0);
+		before = r.packets;
+		tun_read_pending(&t, 2);
+		assert_int_equal(r.packets - before, 2);
+		tun_read_pending(&t, 100);
+		assert_int_equal(r.udp4, 3);
+		tun_read_stop(&t);
+	}
 	close(s4);
 	close(s6);
 
