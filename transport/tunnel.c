@@ -139,15 +139,21 @@ size_t tunnel_endpoint_get_buf(void *ctx, uint8_t **buf)
 	return room;
 }
 
-void tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len)
+bool tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len)
 {
 	struct tunnel_endpoint *ep = ctx;
+	bool alone = ep->quiet && !ep->dirty && frameq_empty(&ep->send);
 
 	(void)pkt; /* it lies in the open frame's reservation */
 	if (batch_commit(&ep->send.batch, len) == 0) {
 		ep->stats.tx_packets++;
 		ep->dirty = true;
 	}
+	/*
+	 * An idle ping's packet: sealed and sent this turn without first reading the device
+	 * until EAGAIN. Under load the owner is never quiet, so batches fill as before.
+	 */
+	return !alone;
 }
 
 /*

@@ -71,6 +71,11 @@ struct tunnel_endpoint {
 	struct tunnel_io io;
 	bool paused; /* get_buf returned 0: io.resume is owed */
 	bool dirty; /* send has an open frame with records: seal at the end of this loop turn */
+	/*
+	 * The owner has nothing of this end under way (client: no POST): a packet read now
+	 * leaves at once, alone (tunnel_endpoint_packet).
+	 */
+	bool quiet;
 	/* IP packets given to io.deliver since the owner last cleared this (server: read_now). */
 	unsigned delivered;
 	struct tunnel_stats stats;
@@ -84,10 +89,12 @@ void tunnel_endpoint_close(struct tunnel_endpoint *ep);
 
 /*
  * TUN read callbacks (tun_get_buf_fn, tun_packet_fn) with ctx = the endpoint: packets land
- * in the open frame as IP_GSO records, without a copy.
+ * in the open frame as IP_GSO records, without a copy. A packet read while the endpoint
+ * is quiet (nothing sealed or open, quiet set by the owner) ends the read round: it
+ * leaves alone this loop turn, without the read(2) that would find the device empty.
  */
 size_t tunnel_endpoint_get_buf(void *ctx, uint8_t **buf);
-void tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len);
+bool tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len);
 
 /*
  * The open frame, with room for a record body of at least min_room bytes: a fuller one

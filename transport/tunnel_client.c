@@ -276,6 +276,7 @@ static void post_cb(struct http_response *r, void *arg)
 	frameq_release(&cli->ep.send, tx->list);
 	tx->list = NULL;
 	cli->nposts--;
+	cli->ep.quiet = cli->nposts == 0;
 	if (request_ended(cli))
 		return;
 	/* Frames of a failed POST are lost, like packets on a lossy link. */
@@ -312,6 +313,7 @@ static void send_posts(struct tunnel_client *cli, uint64_t now)
 			return;
 		}
 		cli->nposts++;
+		cli->ep.quiet = false;
 		cli->outstanding++;
 	}
 }

@@ -480,7 +480,8 @@ void tun_read_pending(struct tun *t, unsigned max_packets)
 		}
 		t->stats.rx_packets++;
 		t->stats.rx_bytes += (uint64_t)n;
-		t->on_packet(t->ctx, buf, (size_t)n);
+		if (!t->on_packet(t->ctx, buf, (size_t)n))
+			return;
 	}
 }
 

@@ -71,10 +71,12 @@ struct tun;
  * returns its size; returning 0 means "no room" and pauses reading (tun_read_start resumes
  * it), which is the backpressure path. on_packet gets back that same buffer with the packet
  * in its first len bytes (with offload: virtio_net_hdr first); the buffer belongs to the
- * caller again. Only valid packets reach on_packet.
+ * caller again. Only valid packets reach on_packet. on_packet returns true to go on
+ * reading, false to end this round after this packet: the device stays watched, so what
+ * it still holds is read when the loop reports it readable again.
  */
 typedef size_t (*tun_get_buf_fn)(void *ctx, uint8_t **buf);
-typedef void (*tun_packet_fn)(void *ctx, uint8_t *pkt, size_t len);
+typedef bool (*tun_packet_fn)(void *ctx, uint8_t *pkt, size_t len);
 typedef void (*tun_close_fn)(struct tun *t);
 
 struct tun {

@@ -55,7 +55,7 @@ static void fake_resume(void *ctx)
 	f->resumed++;
 }
 
-static void inject(struct tunnel_endpoint *ep, uint8_t fill, size_t payload);
+static bool inject(struct tunnel_endpoint *ep, uint8_t fill, size_t payload);
 
 static void fake_read_now(void *ctx, unsigned max_packets)
 {
@@ -96,8 +96,8 @@ static size_t make_packet(uint8_t *p, uint8_t fill, size_t payload)
 	return VNET + len;
 }
 
-/* Feed one packet into an endpoint the way the TUN reader does. */
-static void inject(struct tunnel_endpoint *ep, uint8_t fill, size_t payload)
+/* Feed one packet into an endpoint the way the TUN reader does; true: read on. */
+static bool inject(struct tunnel_endpoint *ep, uint8_t fill, size_t payload)
 {
 	uint8_t *buf = NULL;
 	size_t room = tunnel_endpoint_get_buf(ep, &buf), len;
@@ -105,7 +105,7 @@ static void inject(struct tunnel_endpoint *ep, uint8_t fill, size_t payload)
 	assert_true(room >= READ_BYTES);
 	assert_non_null(buf);
 	len = make_packet(buf, fill, payload);
-	tunnel_endpoint_packet(ep, buf, len);
+	return tunnel_endpoint_packet(ep, buf, len);
 }
 
 struct world {
@@ -334,6 +334,44 @@ static void test_reply_rides_on_post_answer(void **state)
 	world_down(&w);
 }
 
+static bool server_got_3(struct world *w)
+{
+	return w->sio.delivered >= 3;
+}
+
+static bool client_quiet(struct world *w)
+{
+	return tunnel_client_endpoint(w->cli)->quiet;
+}
+
+/*
+ * A client with no POST under way is quiet: the first packet ends the TUN read round (it
+ * leaves this turn, without a read that finds the device empty); the next one, and any
+ * while a POST is under way, lets reading go on so that batches fill.
+ */
+static void test_idle_packet_leaves_alone(void **state)
+{
+	struct world w;
+	struct tunnel_endpoint *ep;
+
+	(void)state;
+	world_up(&w, psk_a, psk_a);
+	assert_true(run_until(&w, connected));
+	uv_timer_start(&w.deadline, deadline_cb, 200, 0);
+	w.until = long_idle;
+	uv_run(&w.loop, UV_RUN_DEFAULT);
+	ep = tunnel_client_endpoint(w.cli);
+	assert_true(ep->quiet);
+	assert_false(inject(ep, 0x21, 100));
+	assert_true(inject(ep, 0x22, 100));
+	uv_run(&w.loop, UV_RUN_NOWAIT); /* the check seals both and sends one POST */
+	assert_false(ep->quiet);
+	assert_true(inject(ep, 0x23, 100));
+	assert_true(run_until(&w, server_got_3));
+	assert_true(run_until(&w, client_quiet));
+	world_down(&w);
+}
+
 /* A client with another key never connects and nothing it sends is delivered. */
 static void test_wrong_key(void **state)
 {
@@ -385,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_packets_both_ways),
 		cmocka_unit_test(test_idle_polls),
 		cmocka_unit_test(test_reply_rides_on_post_answer),
+		cmocka_unit_test(test_idle_packet_leaves_alone),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_url_path_limit),
 	};

@@ -451,6 +451,7 @@ struct reader {
 	int resume_calls, timeout_calls;
 	uv_check_t check; /* runs once per loop iteration, after the poll callbacks */
 	int in_iteration, max_per_iteration;
+	bool one_per_round; /* reader_packet ends every read round after its packet */
 };
 
 static void reader_check_cb(uv_check_t *h)
@@ -482,7 +483,7 @@ static void reader_done(struct reader *r)
 	uv_check_stop(&r->check);
 }
 
-static void reader_packet(void *ctx, uint8_t *pkt, size_t len)
+static bool reader_packet(void *ctx, uint8_t *pkt, size_t len)
 {
 	struct reader *r = ctx;
 	const uint8_t *ip = pkt + r->hdr;
@@ -515,6 +516,7 @@ static void reader_packet(void *ctx, uint8_t *pkt, size_t len)
 	}
 	if (r->udp4 >= r->want4 && r->udp6 >= r->want6)
 		reader_done(r);
+	return !r->one_per_round;
 }
 
 static void reader_resume_cb(uv_timer_t *h)
@@ -630,7 +632,8 @@ static void test_device(void **state)
 	assert_int_equal(r.max_per_iteration, TUN_READ_BUDGET_PACKETS);
 	/*
 	 * tun_read_pending reads no more than it is asked for: of three queued datagrams,
-	 * two, then the rest; and nothing while reading is stopped.
+	 * two, then the rest; nothing while reading is stopped; and one when on_packet says
+	 * the round ends.
 	 */
 	{
 		struct pollfd pfd = { t.fd, POLLIN, 0 };
@@ -649,6 +652,16 @@ static void test_device(void **state)
 		assert_int_equal(r.packets - before, 2);
 		tun_read_pending(&t, 100);
 		assert_int_equal(r.udp4, 3);
+		for (int i = 0; i < 2; i++)
+			udp_send(s4, AF_INET, far_ip4, 5555, "counted");
+		assert_int_equal(poll(&pfd, 1, 2000), 1);
+		r.one_per_round = true;
+		before = r.packets;
+		tun_read_pending(&t, 100);
+		assert_int_equal(r.packets - before, 1);
+		r.one_per_round = false;
+		tun_read_pending(&t, 100);
+		assert_int_equal(r.udp4, 5);
 		tun_read_stop(&t);
 	}
 	close(s4);
@@ -735,12 +748,13 @@ static size_t short_get_buf(void *ctx, uint8_t **buf)
 	return sizeof(short_buf);
 }
 
-static void short_packet(void *ctx, uint8_t *pkt, size_t len)
+static bool short_packet(void *ctx, uint8_t *pkt, size_t len)
 {
 	(void)ctx;
 	(void)pkt;
 	(void)len;
 	short_packets++;
+	return true;
 }
 
 /* Failures name the device and the address or route, and unwind everything. */
@@ -894,7 +908,7 @@ static size_t capture_get_buf(void *ctx, uint8_t **buf)
 	return sizeof(c->buf);
 }
 
-static void capture_packet(void *ctx, uint8_t *pkt, size_t len)
+static bool capture_packet(void *ctx, uint8_t *pkt, size_t len)
 {
 	struct capture *c = ctx;
 	const uint8_t *ip = pkt + TUN_VNET_HDR_BYTES;
@@ -909,13 +923,14 @@ static void capture_packet(void *ctx, uint8_t *pkt, size_t len)
 		match = load_be16(ip + 2) > 20 + (ip[20 + 12] >> 4) * 4;
 	if (!match) {
 		c->skipped++;
-		return;
+		return true;
 	}
 	memcpy(c->pkt, pkt, len);
 	c->len = len;
 	c->got++;
 	tun_read_stop(c->t);
 	uv_timer_stop(&c->timeout);
+	return true;
 }
 
 static void capture_timeout_cb(uv_timer_t *h)
