@@ -4,7 +4,7 @@
 set -euo pipefail
 
 want=(gcc libsodium-dev pkg-config iproute2 iperf3 iputils-ping openssl openvpn httptunnel
-	lighttpd python3 procps)
+	lighttpd python3 procps valgrind binutils)
 
 missing=()
 for p in "${want[@]}"; do

@@ -152,6 +152,12 @@
  * device cannot starve the HTTP side (same idea as NAPI's budget of 64).
  */
 #define TUN_READ_BUDGET_PACKETS 64
+/*
+ * A quiet endpoint's first packet leaves alone (tunnel_endpoint_packet), but not within
+ * this long of packets delivered to its TUN: what the kernel answers to a burst (the ACKs
+ * of downstream data) is a batch, read whole. An idle ping's last delivery is 10 ms old.
+ */
+#define TUNNEL_QUIET_AFTER_RX_MS 2
 
 /* ---- frame queues (core/frameq.c, docs/DESIGN.md) ---- */
 

@@ -142,7 +142,8 @@ size_t tunnel_endpoint_get_buf(void *ctx, uint8_t **buf)
 bool tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len)
 {
 	struct tunnel_endpoint *ep = ctx;
-	bool alone = ep->quiet && !ep->dirty && frameq_empty(&ep->send);
+	bool alone = ep->quiet && !ep->dirty && frameq_empty(&ep->send) &&
+		     clock_now_ms() >= ep->last_rx_ms + TUNNEL_QUIET_AFTER_RX_MS;
 
 	(void)pkt; /* it lies in the open frame's reservation */
 	if (batch_commit(&ep->send.batch, len) == 0) {
@@ -223,6 +224,7 @@ void tunnel_receive_body(struct index_table *ix, uint8_t *body, size_t len, uint
 		struct peer *p;
 		struct span pt;
 		uint8_t *frame;
+		unsigned before;
 		int err;
 
 		if (m.type != MSG_DATA) {
@@ -242,7 +244,10 @@ void tunnel_receive_body(struct index_table *ix, uint8_t *body, size_t len, uint
 			rx->opened++;
 			rx->ep = ep;
 			ep->stats.rx_frames++;
+			before = ep->delivered;
 			deliver_records(ep, frame, pt);
+			if (ep->delivered != before)
+				ep->last_rx_ms = now_ms;
 			continue;
 		case -ENOENT:
 			rx->unknown++;

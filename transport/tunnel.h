@@ -73,9 +73,11 @@ struct tunnel_endpoint {
 	bool dirty; /* send has an open frame with records: seal at the end of this loop turn */
 	/*
 	 * The owner has nothing of this end under way (client: no POST): a packet read now
-	 * leaves at once, alone (tunnel_endpoint_packet).
+	 * leaves at once, alone (tunnel_endpoint_packet), unless packets were delivered in
+	 * the last TUNNEL_QUIET_AFTER_RX_MS (the kernel's answers to them are a batch).
 	 */
 	bool quiet;
+	uint64_t last_rx_ms; /* clock_now_ms() when packets were last delivered */
 	/* IP packets given to io.deliver since the owner last cleared this (server: read_now). */
 	unsigned delivered;
 	struct tunnel_stats stats;

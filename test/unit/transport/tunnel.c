@@ -353,6 +353,7 @@ static void test_idle_packet_leaves_alone(void **state)
 {
 	struct world w;
 	struct tunnel_endpoint *ep;
+	uint64_t t0;
 
 	(void)state;
 	world_up(&w, psk_a, psk_a);
@@ -369,6 +370,14 @@ static void test_idle_packet_leaves_alone(void **state)
 	assert_true(inject(ep, 0x23, 100));
 	assert_true(run_until(&w, server_got_3));
 	assert_true(run_until(&w, client_quiet));
+	/* A delivery stamps last_rx_ms; just after one, what the client reads is a batch. */
+	t0 = clock_now_ms();
+	inject(tunnel_channel_endpoint(w.ch), 0x24, 100);
+	assert_true(run_until(&w, client_got_one));
+	assert_true(ep->last_rx_ms >= t0);
+	assert_true(ep->quiet);
+	ep->last_rx_ms = clock_now_ms(); /* as if it had come this very moment */
+	assert_true(inject(ep, 0x25, 100));
 	world_down(&w);
 }
 
