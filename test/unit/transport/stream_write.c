@@ -34,7 +34,8 @@ static void pair_open(struct pair *p, int sndbuf)
 	memset(p, 0, sizeof(*p));
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	if (sndbuf > 0)
-		assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)), 0);
+		assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)),
+				 0);
 	assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
 	assert_int_equal(uv_loop_init(&p->loop), 0);
 	assert_int_equal(uv_pipe_init(&p->loop, &p->pipe, 0), 0);
@@ -93,7 +94,10 @@ static void test_small_at_once(void **state)
 /* Three buffers, far more than a small send buffer takes: the rest is queued. */
 static void test_large_queued_in_order(void **state)
 {
-	enum { PART = 256 * 1024, TOTAL = 3 * PART };
+	enum {
+		PART = 256 * 1024,
+		TOTAL = 3 * PART
+	};
 	struct pair p;
 	uv_write_t w;
 	uint8_t *src = malloc(TOTAL), *out = malloc(TOTAL);
@@ -127,7 +131,9 @@ static void test_large_queued_in_order(void **state)
 /* Once something is queued, a later message must not overtake it. */
 static void test_no_overtaking(void **state)
 {
-	enum { BIG = 512 * 1024 };
+	enum {
+		BIG = 512 * 1024
+	};
 	struct pair p;
 	uv_write_t w1, w2;
 	uint8_t *src = malloc(BIG), *out = malloc(BIG + 4);
