@@ -1,7 +1,7 @@
 #!/bin/bash
 # Memory footprint of an idle ping, per httun process: what it touches, not how long.
 #
-#   bench/footprint.sh [--pings N] BINARY...
+#   bench/footprint.sh [--pings N] [--relay] BINARY...
 #
 # Idle latency here is the CPU time of the path with cold caches (docs/PERFORMANCE.md),
 # so the cache lines and pages one ping touches are what it costs; unlike a latency
@@ -13,7 +13,7 @@
 # lines and 4 KiB pages of code and of data (the same path every ping, so about what one
 # ping touches), code lines per object file and the functions with the most code lines.
 # Needs root, valgrind and binutils (nm); the bare relay of bench/run.sh, one end, for
-# comparison: `bench/footprint.sh --relay`. Takes about a minute per binary.
+# comparison: `--relay` (with or without binaries). Takes about a minute per binary.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
