@@ -75,8 +75,7 @@ ip -n "$A" addr add 198.18.0.5/24 dev va
 ip -n "$B" addr add 198.18.0.6/24 dev vb
 
 if [ "$relay" = 1 ]; then
-	read -r -a sodium <<<"$(pkg-config --cflags --libs libsodium)"
-	cc -O2 -std=c17 -D_GNU_SOURCE -o "$tmp/relay" "$here/relay.c" "${sodium[@]}"
+	relay_build "$tmp/relay"
 	key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 	ip -n "$A" tuntap add dev fpr-a mode tun
 	ip -n "$B" tuntap add dev fpr-b mode tun

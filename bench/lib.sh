@@ -1,9 +1,10 @@
-# Shared by bench/run.sh and bench/fcgi-ab.sh (sourced, never run): starting processes
-# in the namespaces, waiting for them, CPU accounting, and httun behind lighttpd via
-# FastCGI deployed as docs/FASTCGI.md says. The sourcing script sets $tmp (its temporary
-# directory), the array pids (processes its cleanup stops, by PID) and, for the FastCGI
-# deployment, $A and $B (client and server namespaces). It defines functions only, so it
-# is sourced first thing; $prog names the script in error messages.
+# Shared by the bench scripts (run.sh, fcgi-ab.sh, latency.sh, footprint.sh; sourced,
+# never run): starting processes in the namespaces, waiting for them, CPU accounting, the
+# bare relay's build, and httun behind lighttpd via FastCGI deployed as docs/FASTCGI.md
+# says. The sourcing script sets $here (bench/), $tmp (its temporary directory), the
+# array pids (processes its cleanup stops, by PID) and, for the FastCGI deployment, $A
+# and $B (client and server namespaces). It defines functions only, so it is sourced
+# first thing; $prog names the script in error messages.
 
 # usage: the script's header comment (line 2 up to `set -euo`), without the '# '.
 usage() {
@@ -63,6 +64,13 @@ netns_cleanup() {
 	ip netns del "$A" 2>/dev/null
 	ip netns del "$B" 2>/dev/null
 	rm -rf "$tmp"
+}
+
+# relay_build OUT: compile bench/relay.c (the bare AES-256-GCM relay) to OUT; its status.
+relay_build() {
+	local -a sodium
+	read -r -a sodium <<<"$(pkg-config --cflags --libs libsodium)"
+	cc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$1" "$here/relay.c" "${sodium[@]}"
 }
 
 # median: of the numbers on stdin, one a line.

@@ -181,10 +181,7 @@ mem_idle() {
 # ---- Relay (bench/relay.c), compiled here: it is an instrument, not part of httun.
 setup_relay() {
 	local key
-	local -a sodium
-	read -r -a sodium <<<"$(pkg-config --cflags --libs libsodium)"
-	cc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$tmp/relay" "$here/relay.c" "${sodium[@]}" ||
-		{ mark relay "failed: relay.c does not compile"; return 0; }
+	relay_build "$tmp/relay" || { mark relay "failed: relay.c does not compile"; return 0; }
 	key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
 	in_a ip tuntap add dev rly-a mode tun
 	in_b ip tuntap add dev rly-b mode tun
