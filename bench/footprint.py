@@ -4,12 +4,18 @@
 footprint.py LABEL TRACE WINDOW MAPS PINGS: TRACE is lackey's --trace-mem output, WINDOW
 holds two byte offsets into it (before and after the measured pings), MAPS the traced
 process's /proc/PID/maps. Prints per ping the instructions and data accesses, the
-distinct 64-byte lines and 4 KiB pages of code and data over the window, code lines per
-object file, and the functions with the most code lines (nearest symbol below the
-address: in a stripped library that may be the exported function before a static one).
+distinct 64-byte lines and 4 KiB pages of code and data over the window, and the same
+for the lines of every ping: the window cut into PINGS equal parts by trace records, a
+line counted if at least half of the parts touch it. That leaves out what periodic timers
+touch once a second (memory trimming, the URL tokens' refill once per 32 requests), which
+a ping does not wait for. Then the every-ping code lines per object file and the
+functions with the most of them (nearest symbol below the address, from the object's
+separate debug file when installed, e.g. libc6-dbg; in a stripped library without one
+that may be the exported function before a static one).
 """
 
 import bisect
+import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -35,12 +41,26 @@ class Symbols:
     def __init__(self):
         self.by_obj = {}
 
+    @staticmethod
+    def debug_file(obj):
+        """The separate debug file of obj by its build ID (Debian's -dbg and -dbgsym
+        packages put them there), which names static functions too; else obj."""
+        out = subprocess.run(["readelf", "-n", obj], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            if "Build ID:" in line:
+                bid = line.split()[-1]
+                path = f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug"
+                if os.path.exists(path):
+                    return path
+        return obj
+
     def table(self, obj):
         if obj not in self.by_obj:
             syms = []
+            src = self.debug_file(obj)
             for flags in (["--defined-only"], ["-D", "--defined-only"]):
                 out = subprocess.run(
-                    ["nm", "-n", *flags, obj], capture_output=True, text=True
+                    ["nm", "-n", *flags, src], capture_output=True, text=True
                 ).stdout
                 for line in out.splitlines():
                     p = line.split()
@@ -69,7 +89,7 @@ def main():
         f.seek(start)
         text = f.read(end - start).decode(errors="replace").splitlines()[1:-1]
     n_instr = n_data = 0
-    code, data = set(), set()
+    recs = []  # (is code, line) in trace order
     for line in text:
         kind = line[:2].strip()
         try:
@@ -78,10 +98,19 @@ def main():
             continue
         if kind == "I":
             n_instr += 1
-            code.add(addr >> LINE)
+            recs.append((True, addr >> LINE))
         elif kind in ("L", "S", "M"):
             n_data += 1
-            data.add(addr >> LINE)
+            recs.append((False, addr >> LINE))
+    code = {ln for is_code, ln in recs if is_code}
+    data = {ln for is_code, ln in recs if not is_code}
+    parts = defaultdict(int)  # (is code, line) -> parts of the window touching it
+    for k in range(pings):
+        part = recs[len(recs) * k // pings : len(recs) * (k + 1) // pings]
+        for key in set(part):
+            parts[key] += 1
+    every_code = {ln for (c, ln), n in parts.items() if c and 2 * n >= pings}
+    every_data = {ln for (c, ln), n in parts.items() if not c and 2 * n >= pings}
 
     def region(addr):
         i = bisect.bisect_right(starts, addr) - 1
@@ -92,7 +121,7 @@ def main():
     syms = Symbols()
     per_obj = defaultdict(set)
     per_fn = defaultdict(set)
-    for ln in code:
+    for ln in every_code:
         m = region(ln << LINE)
         if not m:
             per_obj["?"].add(ln)
@@ -111,11 +140,15 @@ def main():
         f"  touched: code {len(code)} lines in {pages(code)} pages, "
         f"data {len(data)} lines in {pages(data)} pages"
     )
-    print("  code lines by object: " + ", ".join(
+    print(
+        f"  every ping: code {len(every_code)} lines in {pages(every_code)} pages, "
+        f"data {len(every_data)} lines in {pages(every_data)} pages"
+    )
+    print("  every-ping code lines by object: " + ", ".join(
         f"{o} {len(s)}" for o, s in sorted(per_obj.items(), key=lambda x: -len(x[1]))
     ))
     top = sorted(per_fn.items(), key=lambda x: -len(x[1]))[:12]
-    print("  most code lines: " + ", ".join(f"{fn} {len(s)}" for (_, fn), s in top))
+    print("  most every-ping code lines: " + ", ".join(f"{fn} {len(s)}" for (_, fn), s in top))
 
 
 if __name__ == "__main__":

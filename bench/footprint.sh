@@ -10,8 +10,9 @@
 # 1500) under valgrind's lackey (--trace-mem=yes), warm-up pings, then --pings (default
 # 20) pings at 50 ms intervals; the part of each trace written during those pings gives,
 # per ping, the instructions and data accesses, and over all of them the distinct 64-byte
-# lines and 4 KiB pages of code and of data (the same path every ping, so about what one
-# ping touches), code lines per object file and the functions with the most code lines.
+# lines and 4 KiB pages of code and of data, the part of them every ping touches (without
+# what periodic timers touch once in a while), and those code lines per object file and
+# the functions with the most of them.
 # Needs root, valgrind and binutils (nm); the bare relay of bench/run.sh, one end, for
 # comparison: `--relay` (with or without binaries). Takes about a minute per binary.
 set -euo pipefail
@@ -77,16 +78,8 @@ ip -n "$B" addr add 198.18.0.6/24 dev vb
 if [ "$relay" = 1 ]; then
 	relay_build "$tmp/relay"
 	key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-	ip -n "$A" tuntap add dev fpr-a mode tun
-	ip -n "$B" tuntap add dev fpr-b mode tun
-	start "$A" relay-a.out "${lackey[@]}" --log-file="$tmp/relay-a.trace" "$tmp/relay" fpr-a \
-		"$key" 1 198.18.0.5 7000 198.18.0.6 7000
-	ra=$started
-	start "$B" relay-b.out "$tmp/relay" fpr-b "$key" 2 198.18.0.6 7000 198.18.0.5 7000
-	ip -n "$A" link set fpr-a mtu 1500 up
-	ip -n "$B" link set fpr-b mtu 1500 up
-	ip -n "$A" addr add 198.18.1.1/30 dev fpr-a
-	ip -n "$B" addr add 198.18.1.2/30 dev fpr-b
+	relay_up "$tmp/relay" fpr "$key" "${lackey[@]}" --log-file="$tmp/relay-a.trace"
+	ra=$relay_pa
 	wait_for 60 ip netns exec "$A" ping -n -c1 -W1 198.18.1.2 ||
 		{ echo "$prog: no ping through the relay" >&2; exit 1; }
 	measure 198.18.1.2 relay-a:"$ra"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Idle added latency of one or more httun binaries, A/B, in one run.
 #
-#   bench/latency.sh [--rounds N] [--pings N] [--load] [--strace] BINARY...
+#   bench/latency.sh [--rounds N] [--pings N] [--relay] [--load] [--strace] BINARY...
 #
 # Two network namespaces joined by a veth pair (carrier 198.18.0.5/.6, direct path
 # 198.18.0.1/.2). In each round, for each binary in turn: start `httun server` and
@@ -10,6 +10,10 @@
 # the tunnel's median minus the direct median. Binaries alternate within every round, so
 # drift of a shared machine hits all of them alike. Prints, per binary, the added median
 # of every round and the median over the rounds (ms).
+#
+# --relay: measure the bare relay of bench/run.sh (bench/relay.c) in every round too, first,
+# and print each binary's median over the relay's, round by round: the floor of a
+# userspace tunnel on the machine as it is during the run.
 #
 # --load: ping while `iperf3` TCP a -> b saturates the tunnel instead (RTT under load):
 # prints the tunnel's median and p99 RTT and iperf3's Mbit/s per round, and their medians.
@@ -25,12 +29,14 @@ rounds=5
 pings=300
 do_strace=0
 load=0
+relay=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) rounds=${2:?--rounds N}; shift 2 ;;
 	--pings) pings=${2:?--pings N}; shift 2 ;;
 	--strace) do_strace=1; shift ;;
 	--load) load=1; shift ;;
+	--relay) relay=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--*) usage_error "unknown option '$1' (try --help)" ;;
 	*) break ;;
@@ -44,6 +50,7 @@ for b in "$@"; do
 done
 [ "$load" = 0 ] || command -v iperf3 >/dev/null ||
 	usage_error "--load needs iperf3 (apt-get install iperf3)"
+[ "$relay" = 0 ] || [ "$load" = 0 ] || usage_error "--relay goes with idle pings, not --load"
 [ "$do_strace" = 0 ] || command -v strace >/dev/null ||
 	usage_error "--strace needs strace (apt-get install strace)"
 
@@ -124,9 +131,33 @@ if [ "$load" = 1 ]; then
 	exit 0
 fi
 
+# start_relay: the relay between the namespaces, its inner far end at 198.18.1.2.
+start_relay() {
+	relay_up "$tmp/relay" lat-r "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')"
+	wait_for 10 ip netns exec "$A" ping -n -c1 -W1 198.18.1.2 ||
+		{ echo "latency: no ping through the relay: $(cat "$tmp/lat-r-a.log")" >&2; exit 1; }
+}
+
 declare -A added
+names=("$@")
+if [ "$relay" = 1 ]; then
+	relay_build "$tmp/relay"
+	names=(relay "$@")
+fi
 for ((r = 1; r <= rounds; r++)); do
-	for b in "$@"; do
+	for b in "${names[@]}"; do
+		if [ "$b" = relay ]; then
+			start_relay
+			t=$(ping_median 198.18.1.2)
+			d=$(ping_median 198.18.0.2)
+			stop_pids
+			ip -n "$A" link del lat-r-a
+			ip -n "$B" link del lat-r-b
+			a=$(awk -v t="$t" -v d="$d" 'BEGIN {printf "%.3f", t - d}')
+			added[$b]="${added[$b]:-} $a"
+			printf 'round %d relay: tunnel %s ms, direct %s ms, added %s ms\n' "$r" "$t" "$d" "$a"
+			continue
+		fi
 		start_tunnel "$b"
 		t=$(ping_median 198.18.3.2)
 		d=$(ping_median 198.18.0.2)
@@ -139,10 +170,22 @@ done
 
 echo
 echo "added idle latency, ms (median of $rounds rounds; per round):"
-for b in "$@"; do
+for b in "${names[@]}"; do
 	m=$(tr ' ' '\n' <<<"${added[$b]}" | sed '/^$/d' | median)
 	printf '%s: %s  (%s )\n' "$b" "$m" "${added[$b]}"
 done
+if [ "$relay" = 1 ]; then
+	echo
+	echo "over the relay's added latency (median of the rounds' ratios; per round):"
+	read -r -a rl <<<"${added[relay]}"
+	for b in "$@"; do
+		read -r -a bl <<<"${added[$b]}"
+		ratios=$(for ((i = 0; i < ${#rl[@]}; i++)); do
+			awk -v x="${bl[i]}" -v y="${rl[i]}" 'BEGIN {printf "%.2f\n", x / y}'
+		done)
+		printf '%s: %s  (%s )\n' "$b" "$(median <<<"$ratios")" "$(echo $ratios)"
+	done
+fi
 
 if [ "$do_strace" = 1 ]; then
 	for b in "$@"; do

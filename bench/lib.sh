@@ -73,6 +73,27 @@ relay_build() {
 	cc -O2 -std=c17 -D_GNU_SOURCE -Wall -Wextra -o "$1" "$here/relay.c" "${sodium[@]}"
 }
 
+# relay_up BINARY DEV KEY [WRAPPER...]: the relay BINARY between $A and $B over the
+# carrier 198.18.0.5/.6 (UDP port 7000), TUN devices DEV-a and DEV-b at MTU 1500 with
+# 198.18.1.1/30 and .2 (fd00:b1::1 and ::2), its end in $A run under WRAPPER if given
+# (footprint.sh's valgrind); the two PIDs go to $relay_pa and $relay_pb.
+relay_up() {
+	local bin=$1 dev=$2 key=$3
+	shift 3
+	ip -n "$A" tuntap add dev "$dev-a" mode tun
+	ip -n "$B" tuntap add dev "$dev-b" mode tun
+	start "$A" "$dev-a" "$@" "$bin" "$dev-a" "$key" 1 198.18.0.5 7000 198.18.0.6 7000
+	relay_pa=$started
+	start "$B" "$dev-b" "$bin" "$dev-b" "$key" 2 198.18.0.6 7000 198.18.0.5 7000
+	relay_pb=$started
+	ip -n "$A" link set "$dev-a" mtu 1500 up
+	ip -n "$B" link set "$dev-b" mtu 1500 up
+	ip -n "$A" addr add 198.18.1.1/30 dev "$dev-a"
+	ip -n "$B" addr add 198.18.1.2/30 dev "$dev-b"
+	ip -n "$A" addr add fd00:b1::1/64 dev "$dev-a" nodad
+	ip -n "$B" addr add fd00:b1::2/64 dev "$dev-b" nodad
+}
+
 # median: of the numbers on stdin, one a line.
 median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 

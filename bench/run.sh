@@ -183,21 +183,11 @@ setup_relay() {
 	local key
 	relay_build "$tmp/relay" || { mark relay "failed: relay.c does not compile"; return 0; }
 	key=$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')
-	in_a ip tuntap add dev rly-a mode tun
-	in_b ip tuntap add dev rly-b mode tun
-	start "$A" relay-a "$tmp/relay" rly-a "$key" 1 198.18.0.5 7000 198.18.0.6 7000
-	local pa=$started
-	start "$B" relay-b "$tmp/relay" rly-b "$key" 2 198.18.0.6 7000 198.18.0.5 7000
-	local pb=$started
-	in_a ip link set rly-a mtu 1500 up
-	in_b ip link set rly-b mtu 1500 up
-	in_a ip addr add 198.18.1.1/30 dev rly-a
-	in_b ip addr add 198.18.1.2/30 dev rly-b
-	in_a ip addr add fd00:b1::1/64 dev rly-a nodad
-	in_b ip addr add fd00:b1::2/64 dev rly-b nodad
+	relay_up "$tmp/relay" rly "$key"
+	local pa=$relay_pa pb=$relay_pb
 	if ! wait_for 5 in_a ping -n -c1 -W1 198.18.1.2 ||
 		! wait_for 5 in_a ping -n -c1 -W1 fd00:b1::2; then
-		mark relay "failed: relay does not carry ping ($(cat "$tmp/relay-a.log"))"
+		mark relay "failed: relay does not carry ping ($(cat "$tmp/rly-a.log"))"
 		return 0
 	fi
 	target[relay]=198.18.1.2
