@@ -463,6 +463,26 @@ static int conn_req_send_error(struct http_request *req, int status, bool close)
 
 /* ---- request accessors ---- */
 
+/*
+ * Header names are ASCII tokens, compared without case (RFC 9110 5.1). Not strcasecmp:
+ * glibc's goes through the locale's case table, data lines touched on every request.
+ */
+static bool header_name_eq(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+
+		if ((unsigned)(x - 'A') < 26u)
+			x += 'a' - 'A';
+		if ((unsigned)(y - 'A') < 26u)
+			y += 'a' - 'A';
+		if (x != y)
+			return false;
+		if (!x)
+			return true;
+	}
+}
+
 static const char *conn_req_header(const struct http_request *req, const char *name)
 {
 	const struct conn *c =
@@ -470,7 +490,7 @@ static const char *conn_req_header(const struct http_request *req, const char *n
 	const char *area = c->hbuf + c->srv->cfg.max_url_bytes + 1;
 
 	for (unsigned i = 0; i < c->hcount; i++)
-		if (strcasecmp(area + c->hdrs[i].name_off, name) == 0)
+		if (header_name_eq(area + c->hdrs[i].name_off, name))
 			return area + c->hdrs[i].value_off;
 	return NULL;
 }

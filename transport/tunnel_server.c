@@ -41,6 +41,12 @@ struct tunnel_channel {
 	/* Runs while a poll is parked, due at or before the oldest one's deadline. */
 	uv_timer_t hold;
 	uint32_t current_index; /* to notice a newly confirmed session */
+	/*
+	 * The buffer list of the last answer whose write completed, kept for the next one:
+	 * an answer does not malloc (struct tx is 1 KiB, past glibc's per-thread cache) on
+	 * an idle ping's path. One per channel, freed with the channel.
+	 */
+	struct tx *spare_tx;
 };
 
 struct tunnel_server {
@@ -68,7 +74,10 @@ static void tx_sent_cb(int status, void *arg)
 
 	(void)status; /* frames of a failed write are lost: the tunnel is a lossy link */
 	frameq_release(&ch->ep.send, tx->list);
-	free(tx);
+	if (!ch->spare_tx)
+		ch->spare_tx = tx;
+	else
+		free(tx);
 	srv->outstanding--;
 	if (srv->freeing) {
 		/* Writes cancelled by closing connections may come after our handles closed. */
@@ -90,7 +99,8 @@ static void respond_frames(struct tunnel_channel *ch, struct http_request *req)
 		http_response_send(req, 200, NULL, NULL, 0, NULL, NULL);
 		return;
 	}
-	tx = malloc(sizeof(*tx));
+	tx = ch->spare_tx ? ch->spare_tx : malloc(sizeof(*tx));
+	ch->spare_tx = NULL;
 	if (!tx) {
 		frameq_release(&ch->ep.send, list);
 		http_response_send_error(req, 503, false);
@@ -420,6 +430,7 @@ static void server_maybe_destroy(struct tunnel_server *srv)
 		while (!list_empty(&ch->parked))
 			unpark(oldest_parked(ch));
 		tunnel_endpoint_close(&ch->ep);
+		free(ch->spare_tx);
 		free(ch);
 	}
 	index_free(srv->ix);

@@ -1311,6 +1311,27 @@ static void test_http10(void **state)
 	fix_end(&f);
 }
 
+/* Header names match without regard to case, and only whole: a longer or shorter name
+ * is another header. */
+static void test_header_name_case(void **state)
+{
+	static const char req[] = "POST /e HTTP/1.0\r\n"
+				  "Content-Typ: a/short\r\n"
+				  "Content-Types: a/long\r\n"
+				  "cONTENT-tYPE: x/y\r\n"
+				  "Content-Length: 2\r\n\r\nhi";
+	struct fix f;
+	struct raw r;
+
+	(void)state;
+	fix_start(&f, NULL);
+	raw_exchange(&f, &r, req, sizeof(req) - 1);
+	assert_true(starts_with(r.in, "HTTP/1.1 200 OK\r\n"));
+	assert_non_null(strstr(r.in, "\r\nContent-Type: x/y\r\n"));
+	assert_string_equal(strstr(r.in, "\r\n\r\n") + 4, "hi");
+	fix_end(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1343,6 +1364,7 @@ int main(void)
 		cmocka_unit_test(test_pipelined_answered_at_once),
 		cmocka_unit_test(test_small_answer_done_at_once),
 		cmocka_unit_test(test_http10),
+		cmocka_unit_test(test_header_name_case),
 		cmocka_unit_test(test_ipv6_listener),
 	};
 
