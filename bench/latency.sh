@@ -181,7 +181,7 @@ if [ "$relay" = 1 ]; then
 	for b in "$@"; do
 		read -r -a bl <<<"${added[$b]}"
 		ratios=$(for ((i = 0; i < ${#rl[@]}; i++)); do
-			awk -v x="${bl[i]}" -v y="${rl[i]}" 'BEGIN {printf "%.2f\n", x / y}'
+			awk -v x="${bl[i]}" -v y="${rl[i]}" 'BEGIN {if (y > 0) printf "%.2f\n", x / y; else print "nan"}'
 		done)
 		printf '%s: %s  (%s )\n' "$b" "$(median <<<"$ratios")" "$(echo $ratios)"
 	done
