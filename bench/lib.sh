@@ -1,9 +1,9 @@
 # Shared by the bench scripts (run.sh, fcgi-ab.sh, latency.sh, footprint.sh; sourced,
 # never run): starting processes in the namespaces, waiting for them, CPU accounting, the
-# bare relay's build, and httun behind lighttpd via FastCGI deployed as docs/FASTCGI.md
-# says. The sourcing script sets $here (bench/), $tmp (its temporary directory), the
-# array pids (processes its cleanup stops, by PID) and, for the FastCGI deployment, $A
-# and $B (client and server namespaces). It defines functions only, so it is sourced
+# bare relay's build and start, and httun behind lighttpd via FastCGI deployed as
+# docs/FASTCGI.md says. The sourcing script sets $here (bench/), $tmp (its temporary
+# directory), the array pids (processes its cleanup stops, by PID) and, for the relay and
+# the FastCGI deployment, $A and $B (client and server namespaces). It defines functions only, so it is sourced
 # first thing; $prog names the script in error messages.
 
 # usage: the script's header comment (line 2 up to `set -euo`), without the '# '.
