@@ -16,6 +16,7 @@
 #include <llhttp.h>
 
 #include "core/cursor.h"
+#include "core/http_head.h"
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
@@ -127,6 +128,13 @@ enum cconn_state {
 	CC_BUSY,
 };
 
+/* Who reads the current response (docs/TRANSPORT.md, "Parsing"). */
+enum cconn_parse {
+	CP_START, /* no byte of it yet: the fast path may take the head */
+	CP_FAST, /* core/http_head.c took the head; the body is counted here */
+	CP_LLHTTP, /* llhttp has its bytes */
+};
+
 struct cconn {
 	uv_tcp_t tcp;
 	uv_connect_t connect_req;
@@ -143,6 +151,9 @@ struct cconn {
 	bool in_body;
 	bool chunked;
 	bool msg_done; /* on_message_complete ran for the current request */
+	bool keep_alive; /* the response allows another request on the connection */
+	enum cconn_parse parse;
+	unsigned status;
 	int err; /* set by a parser callback that refuses the response */
 	int dead_err; /* failed while sending; closed from the timer */
 	uint64_t connect_deadline_ms;
@@ -173,6 +184,7 @@ struct http_client {
 	unsigned handles;
 	bool freeing;
 	struct http_client_stats stats;
+	struct http_head_limits head_lim; /* cfg's, for the fast path */
 	llhttp_settings_t settings;
 };
 
@@ -377,13 +389,14 @@ static void cconn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void cconn_response_done(struct cconn *c)
 {
 	struct creq *r = c->req;
-	bool keep = llhttp_should_keep_alive(&c->parser) && c->rstart == c->rend;
+	bool keep = c->keep_alive && c->rstart == c->rend;
 
 	c->in_body = false;
 	c->reused = true;
 	c->got_bytes = false;
+	c->parse = CP_START;
 	llhttp_resume(&c->parser);
-	req_finish(r, 0, c->parser.status_code);
+	req_finish(r, 0, (int)c->status);
 	if (c->closing)
 		return;
 	if (!keep) {
@@ -415,6 +428,76 @@ static void cconn_execute(struct cconn *c, const char *data, size_t len, bool in
 	cconn_close(c, c->err ? c->err : -EPROTO);
 }
 
+static int cconn_headers_done(struct cconn *c, bool has_length, uint64_t length, bool chunked);
+
+/* Body bytes of a fast-path response at data (in place when it is the body's end). */
+static void cconn_fast_body(struct cconn *c, const char *data, size_t len, bool in_rbuf)
+{
+	size_t take = http_body_take(c->body, &c->body_len, c->body_want, data, len);
+
+	if (take)
+		c->body_used = true;
+	if (in_rbuf)
+		c->rstart += take;
+	if (c->body_len < c->body_want)
+		return;
+	c->msg_done = true;
+	c->in_body = false;
+	cconn_response_done(c);
+}
+
+/*
+ * A response head whole at the start of [data, data+len) in the plain shape takes the
+ * fast path (core/http_head.c); false leaves everything to llhttp, which has not seen
+ * these bytes. Not for HEAD, whose answer has a length but no body.
+ */
+static bool cconn_fast_head(struct cconn *c, const char *data, size_t len)
+{
+	struct http_head h;
+	int err;
+
+	/*
+	 * The llhttp path counts the reason phrase against max_header_bytes too; the whole
+	 * head within it is never looser than that.
+	 */
+	if (c->req->method == HTTP_METHOD_HEAD ||
+	    !http_head_response(data, len, &c->cli->head_lim, &h, NULL, NULL) ||
+	    h.len > c->cli->cfg.max_header_bytes)
+		return false;
+	c->header_bytes = h.header_bytes;
+	c->hcount = h.header_count;
+	c->body_len = 0;
+	c->status = h.status;
+	c->keep_alive = h.keep_alive;
+	c->rstart += h.len;
+	err = cconn_headers_done(c, h.has_length, h.length, false);
+	if (err < 0) {
+		cconn_close(c, err);
+		return true;
+	}
+	c->parse = CP_FAST;
+	cconn_fast_body(c, data + h.len, len - h.len, true);
+	return true;
+}
+
+/* What rbuf holds, to whichever parser reads the current response. */
+static void cconn_input(struct cconn *c)
+{
+	const char *data = (const char *)c->rbuf + c->rstart;
+	size_t len = c->rend - c->rstart;
+
+	if (c->closing || len == 0)
+		return;
+	if (c->parse == CP_FAST) {
+		cconn_fast_body(c, data, len, true);
+		return;
+	}
+	if (c->parse == CP_START && cconn_fast_head(c, data, len))
+		return;
+	c->parse = CP_LLHTTP;
+	cconn_execute(c, data, len, true);
+}
+
 static void cconn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct cconn *c = s->data;
@@ -422,7 +505,7 @@ static void cconn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (c->closing)
 		return;
 	if (nread == UV_EOF && c->state == CC_BUSY && c->req && !c->req->finished && c->got_bytes &&
-	    llhttp_message_needs_eof(&c->parser)) {
+	    c->parse == CP_LLHTTP && llhttp_message_needs_eof(&c->parser)) {
 		/* Body delimited by the end of the connection (no length, not chunked). */
 		(void)llhttp_finish(&c->parser);
 		if (c->msg_done)
@@ -442,12 +525,15 @@ static void cconn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	c->got_bytes = true;
 	if ((uint8_t *)buf->base != c->rbuf + c->rend) {
-		cconn_execute(c, buf->base, (size_t)nread, false);
+		/* Straight into the body buffer (cconn_alloc_cb). */
+		if (c->parse == CP_FAST)
+			cconn_fast_body(c, buf->base, (size_t)nread, false);
+		else
+			cconn_execute(c, buf->base, (size_t)nread, false);
 		return;
 	}
 	c->rend += (size_t)nread;
-	if (!c->closing && c->rstart < c->rend)
-		cconn_execute(c, (const char *)c->rbuf + c->rstart, c->rend - c->rstart, true);
+	cconn_input(c);
 }
 
 static void cconn_write_cb(uv_write_t *w, int status)
@@ -505,6 +591,7 @@ static void cconn_send(struct cconn *c, struct creq *r)
 	c->state = CC_BUSY;
 	c->got_bytes = false;
 	c->msg_done = false;
+	c->parse = CP_START;
 	c->err = 0;
 	c->body_len = 0;
 	c->body_want = 0;
@@ -571,6 +658,28 @@ static int on_header_value_complete(llhttp_t *p)
 	return 0;
 }
 
+/* The head is read (by llhttp or the fast path): set up for the body. 0 or -errno. */
+static int cconn_headers_done(struct cconn *c, bool has_length, uint64_t length, bool chunked)
+{
+	c->chunked = chunked;
+	c->in_body = c->req->method != HTTP_METHOD_HEAD;
+	c->body_want = 0;
+	if (has_length && length > 0 && c->req->method != HTTP_METHOD_HEAD) {
+		if (length > c->cli->cfg.max_body_bytes)
+			return -EMSGSIZE;
+		if (c->body_cap < length) {
+			free(c->body);
+			c->body_cap = 0;
+			c->body = malloc(length);
+			if (!c->body)
+				return -ENOMEM;
+			c->body_cap = length;
+		}
+		c->body_want = length;
+	}
+	return 0;
+}
+
 static int on_headers_complete(llhttp_t *p)
 {
 	struct cconn *c = p->data;
@@ -579,27 +688,11 @@ static int on_headers_complete(llhttp_t *p)
 		c->err = -EPROTO;
 		return -1;
 	}
-	c->chunked = (p->flags & F_CHUNKED) != 0;
-	c->in_body = c->req->method != HTTP_METHOD_HEAD;
-	c->body_want = 0;
-	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0 &&
-	    c->req->method != HTTP_METHOD_HEAD) {
-		if (p->content_length > c->cli->cfg.max_body_bytes) {
-			c->err = -EMSGSIZE;
-			return -1;
-		}
-		if (c->body_cap < p->content_length) {
-			free(c->body);
-			c->body_cap = 0;
-			c->body = malloc(p->content_length);
-			if (!c->body) {
-				c->err = -ENOMEM;
-				return -1;
-			}
-			c->body_cap = p->content_length;
-		}
-		c->body_want = p->content_length;
-	}
+	c->status = p->status_code;
+	c->err = cconn_headers_done(c, (p->flags & F_CONTENT_LENGTH) != 0, p->content_length,
+				    (p->flags & F_CHUNKED) != 0);
+	if (c->err < 0)
+		return -1;
 	/* A HEAD answer has no body whatever its Content-Length says. */
 	return c->req->method == HTTP_METHOD_HEAD ? 1 : 0;
 }
@@ -645,6 +738,7 @@ static int on_message_complete(llhttp_t *p)
 
 	c->msg_done = true;
 	c->in_body = false;
+	c->keep_alive = llhttp_should_keep_alive(p);
 	return HPE_PAUSED;
 }
 
@@ -908,6 +1002,9 @@ int http_client_new(struct http_client **out, uv_loop_t *loop, const char *url,
 		http_client_config_default(&cli->cfg);
 	if (cli->cfg.pool_size == 0)
 		cli->cfg.pool_size = 1;
+	cli->head_lim.max_target_bytes = 0; /* responses have none */
+	cli->head_lim.max_header_bytes = cli->cfg.max_header_bytes;
+	cli->head_lim.max_header_count = cli->cfg.max_header_count;
 	llhttp_settings_init(&cli->settings);
 	cli->settings.on_message_begin = on_message_begin;
 	cli->settings.on_status = on_header_data;

@@ -14,6 +14,7 @@
 #include <llhttp.h>
 
 #include "core/cursor.h"
+#include "core/http_head.h"
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
@@ -55,6 +56,10 @@ struct conn {
 	bool keep_alive;
 	bool close_after; /* this response ends the connection */
 	bool dispatching; /* inside srv->on_request: the caller's conn_parse goes on */
+	bool fast; /* this request's head came through core/http_head.c: llhttp never saw it */
+	enum http_method method;
+	const char *method_name;
+	unsigned minor; /* HTTP/1.minor of the request */
 	int err_status; /* status a callback wants sent for the parse error */
 
 	/* Read buffer: bytes [rstart, rend) are received but not parsed yet. */
@@ -104,6 +109,7 @@ struct http_server {
 	unsigned handles; /* listeners + rejected sockets + connections not yet freed */
 	bool freeing;
 	struct http_server_stats stats;
+	struct http_head_limits head_lim; /* cfg's, for the fast path */
 	llhttp_settings_t settings;
 };
 
@@ -339,9 +345,9 @@ static int conn_send(struct conn *c, int status, const char *ctype, const uv_buf
 	    !wr_str(&w, http_status_reason(status)) || !wr_str(&w, "\r\nContent-Type: ") ||
 	    !wr_str(&w, ctype) || !wr_str(&w, "\r\nContent-Length: ") || !wr_dec(&w, total) ||
 	    !wr_str(&w, "\r\nCache-Control: no-store\r\n") ||
-	    !wr_str(&w, c->close_after		    ? "Connection: close\r\n"
-			: c->parser.http_minor == 0 ? "Connection: keep-alive\r\n"
-						    : "") ||
+	    !wr_str(&w, c->close_after	? "Connection: close\r\n"
+			: c->minor == 0 ? "Connection: keep-alive\r\n"
+					: "") ||
 	    !wr_str(&w, "\r\n")) {
 		err = -EINVAL;
 		goto fail;
@@ -576,10 +582,8 @@ static int refuse(struct conn *c, int status)
 	return -1;
 }
 
-static int on_message_begin(llhttp_t *p)
+static void conn_message_begin(struct conn *c)
 {
-	struct conn *c = parser_conn(p);
-
 	c->phase = PHASE_HEADERS;
 	c->url_len = 0;
 	c->hlen = 0;
@@ -591,6 +595,11 @@ static int on_message_begin(llhttp_t *p)
 	c->chunked = false;
 	c->err_status = 0;
 	conn_timer(c, c->srv->cfg.header_timeout_ms);
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+	conn_message_begin(parser_conn(p));
 	return 0;
 }
 
@@ -670,36 +679,37 @@ static int on_header_value_complete(llhttp_t *p)
 	return 0;
 }
 
-static int on_headers_complete(llhttp_t *p)
+/*
+ * The head is read (by llhttp or the fast path): set up for the body. Returns 0, or the
+ * status that refuses the request.
+ */
+static int conn_headers_done(struct conn *c, bool has_length, uint64_t length, bool chunked)
 {
-	struct conn *c = parser_conn(p);
 	const struct http_server_config *cfg = &c->srv->cfg;
 
 	c->hbuf[c->url_len] = '\0';
-	if (p->upgrade)
-		return refuse(c, 400); /* CONNECT, Upgrade: nothing here speaks them */
 	c->phase = PHASE_BODY;
-	c->chunked = (p->flags & F_CHUNKED) != 0;
-	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > 0) {
+	c->chunked = chunked;
+	if (has_length && length > 0) {
 		/* Refuse before reading a byte of it (and before allocating). */
-		if (p->content_length > cfg->max_body_bytes)
-			return refuse(c, 413);
-		if (c->body_cap < p->content_length) {
+		if (length > cfg->max_body_bytes)
+			return 413;
+		if (c->body_cap < length) {
 			uint8_t *nb;
 
-			if (!conn_body_fits(c, p->content_length))
-				return refuse(c, 503);
+			if (!conn_body_fits(c, length))
+				return 503;
 			/* Not realloc: the old contents are not needed, so do not copy them. */
 			free(c->body);
 			conn_body_set(c, NULL, 0);
-			nb = malloc(p->content_length);
+			nb = malloc(length);
 			if (!nb)
-				return refuse(c, 503);
-			conn_body_set(c, nb, p->content_length);
+				return 503;
+			conn_body_set(c, nb, length);
 		}
-		c->body_want = p->content_length;
+		c->body_want = length;
 	}
-	if (c->chunked || (p->flags & F_CONTENT_LENGTH && p->content_length > 0)) {
+	if (c->chunked || (has_length && length > 0)) {
 		const char *expect = http_request_header(&c->req, "expect");
 
 		c->body_used = true;
@@ -708,7 +718,7 @@ static int on_headers_complete(llhttp_t *p)
 		 * curl and others wait up to a second for this before a large body; nothing is
 		 * queued on the connection now, so the bytes go straight to the socket buffer.
 		 */
-		if (expect && strcasecmp(expect, "100-continue") == 0 && p->http_minor >= 1) {
+		if (expect && strcasecmp(expect, "100-continue") == 0 && c->minor >= 1) {
 			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 			uv_buf_t b = uv_buf_init((char *)(uintptr_t)cont, sizeof(cont) - 1);
 
@@ -717,6 +727,33 @@ static int on_headers_complete(llhttp_t *p)
 		conn_timer(c, cfg->body_timeout_ms);
 	}
 	return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+	struct conn *c = parser_conn(p);
+	int status;
+
+	if (p->upgrade)
+		return refuse(c, 400); /* CONNECT, Upgrade: nothing here speaks them */
+	switch (p->method) {
+	case HTTP_GET:
+		c->method = HTTP_METHOD_GET;
+		break;
+	case HTTP_POST:
+		c->method = HTTP_METHOD_POST;
+		break;
+	case HTTP_HEAD:
+		c->method = HTTP_METHOD_HEAD;
+		break;
+	default:
+		c->method = HTTP_METHOD_OTHER;
+	}
+	c->method_name = llhttp_method_name(p->method);
+	c->minor = p->http_minor;
+	status = conn_headers_done(c, (p->flags & F_CONTENT_LENGTH) != 0, p->content_length,
+				   (p->flags & F_CHUNKED) != 0);
+	return status ? refuse(c, status) : 0;
 }
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
@@ -772,20 +809,8 @@ static void conn_dispatch(struct conn *c)
 	c->state = CONN_PENDING;
 	c->cancel_cb = NULL;
 	c->cancel_arg = NULL;
-	switch (c->parser.method) {
-	case HTTP_GET:
-		req->method = HTTP_METHOD_GET;
-		break;
-	case HTTP_POST:
-		req->method = HTTP_METHOD_POST;
-		break;
-	case HTTP_HEAD:
-		req->method = HTTP_METHOD_HEAD;
-		break;
-	default:
-		req->method = HTTP_METHOD_OTHER;
-	}
-	req->method_name = llhttp_method_name(c->parser.method);
+	req->method = c->method;
+	req->method_name = c->method_name;
 	req->url = c->hbuf;
 	req->url_len = c->url_len;
 	req->body = c->body_len ? c->body : NULL;
@@ -796,6 +821,15 @@ static void conn_dispatch(struct conn *c)
 	c->dispatching = true;
 	srv->on_request(req, srv->arg);
 	c->dispatching = false;
+}
+
+/* The request is refused with status: an error answer, and nothing more is read. */
+static void conn_refuse(struct conn *c, int status, bool in_rbuf)
+{
+	if (in_rbuf)
+		c->rstart = c->rend;
+	c->req.method = HTTP_METHOD_OTHER;
+	conn_send_error(c, status, true);
 }
 
 /* Handles the result of llhttp_execute over [data, data+len). */
@@ -819,10 +853,72 @@ static void conn_after_execute(struct conn *c, llhttp_errno_t err, const char *d
 	}
 	/* Malformed or over a limit: an ordinary error answer, then close. */
 	log_debug("http: %s (%s)", llhttp_errno_name(err), llhttp_get_error_reason(&c->parser));
+	conn_refuse(c, c->err_status ? c->err_status : 400, in_rbuf);
+}
+
+/* Body bytes of a fast-path request at data (in place when it is the body's end). */
+static void conn_fast_body(struct conn *c, const char *data, size_t len, bool in_rbuf)
+{
+	size_t take = http_body_take(c->body, &c->body_len, c->body_want, data, len);
+
 	if (in_rbuf)
-		c->rstart = c->rend;
-	c->req.method = HTTP_METHOD_OTHER;
-	conn_send_error(c, c->err_status ? c->err_status : 400, true);
+		c->rstart += take;
+	if (c->body_len < c->body_want) {
+		conn_timer(c, c->srv->cfg.body_timeout_ms);
+		return;
+	}
+	c->fast = false;
+	conn_dispatch(c);
+}
+
+static void conn_fast_field_cb(void *arg, const char *name, size_t name_len, const char *value,
+			       size_t value_len)
+{
+	struct conn *c = arg;
+	char *area = c->hbuf + c->srv->cfg.max_url_bytes + 1;
+
+	/* http_head_request() checked count and bytes against the limits before this call. */
+	c->hdrs[c->hcount].name_off = c->hlen;
+	memcpy(area + c->hlen, name, name_len);
+	c->hlen += name_len;
+	area[c->hlen++] = '\0';
+	c->hdrs[c->hcount].value_off = c->hlen;
+	memcpy(area + c->hlen, value, value_len);
+	c->hlen += value_len;
+	area[c->hlen++] = '\0';
+	c->hcount++;
+}
+
+/*
+ * A request head whole at the start of [data, data+len) in the plain shape takes the
+ * fast path (core/http_head.c, docs/TRANSPORT.md "Parsing"); false leaves everything
+ * to llhttp, which has not seen these bytes.
+ */
+static bool conn_fast_head(struct conn *c, const char *data, size_t len)
+{
+	static const char *const names[] = { "", "GET", "POST", "HEAD" };
+	struct http_head h;
+	int status;
+
+	conn_message_begin(c);
+	if (!http_head_request(data, len, &c->srv->head_lim, &h, conn_fast_field_cb, c))
+		return false;
+	memcpy(c->hbuf, h.target, h.target_len);
+	c->url_len = h.target_len;
+	c->header_bytes = h.header_bytes;
+	c->method = h.method;
+	c->method_name = names[h.method];
+	c->minor = h.minor;
+	c->keep_alive = h.keep_alive;
+	c->rstart += h.len;
+	status = conn_headers_done(c, h.has_length, h.length, false);
+	if (status) {
+		conn_refuse(c, status, true);
+		return true;
+	}
+	c->fast = true;
+	conn_fast_body(c, data + h.len, len - h.len, true);
+	return true;
 }
 
 static void conn_parse(struct conn *c)
@@ -831,7 +927,11 @@ static void conn_parse(struct conn *c)
 		const char *data = (const char *)c->rbuf + c->rstart;
 		size_t len = c->rend - c->rstart;
 
-		conn_after_execute(c, llhttp_execute(&c->parser, data, len), data, len, true);
+		if (c->fast)
+			conn_fast_body(c, data, len, true);
+		else if (c->phase != PHASE_IDLE || !conn_fast_head(c, data, len))
+			conn_after_execute(c, llhttp_execute(&c->parser, data, len), data, len,
+					   true);
 	}
 }
 
@@ -840,6 +940,7 @@ static void conn_resume(struct conn *c)
 {
 	c->state = CONN_READING;
 	c->phase = PHASE_IDLE;
+	c->fast = false;
 	c->close_after = false;
 	c->req.body = NULL;
 	c->req.body_len = 0;
@@ -878,8 +979,11 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if ((uint8_t *)buf->base != c->rbuf + c->rend) {
 		/* Straight into the body buffer; on_body sees the bytes already in place. */
-		conn_after_execute(c, llhttp_execute(&c->parser, buf->base, (size_t)nread),
-				   buf->base, (size_t)nread, false);
+		if (c->fast)
+			conn_fast_body(c, buf->base, (size_t)nread, false);
+		else
+			conn_after_execute(c, llhttp_execute(&c->parser, buf->base, (size_t)nread),
+					   buf->base, (size_t)nread, false);
 		if (c->state == CONN_READING)
 			conn_parse(c); /* answered at once: whatever rbuf holds (nothing, today) */
 		return;
@@ -1053,6 +1157,9 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_co
 	srv->on_request = on_request;
 	srv->arg = arg;
 	llhttp_settings_init(&srv->settings);
+	srv->head_lim.max_target_bytes = srv->cfg.max_url_bytes;
+	srv->head_lim.max_header_bytes = srv->cfg.max_header_bytes;
+	srv->head_lim.max_header_count = srv->cfg.max_header_count;
 	srv->settings.on_message_begin = on_message_begin;
 	srv->settings.on_url = on_url;
 	srv->settings.on_header_field = on_header_field;

@@ -14,14 +14,8 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "core/http_head.h" /* enum http_method */
 #include "core/http_status.h" /* http_status_reason */
-
-enum http_method {
-	HTTP_METHOD_OTHER = 0,
-	HTTP_METHOD_GET,
-	HTTP_METHOD_POST,
-	HTTP_METHOD_HEAD,
-};
 
 /* Limits and timeouts; http_server_config_default() fills in the core/limits.h values. */
 struct http_server_config {

@@ -266,6 +266,24 @@ static void script_chunked(struct rsrv *s, struct rconn *c, int n)
 	rconn_write(c, "4;x=y\r\ndefg\r\n0\r\n\r\n");
 }
 
+/*
+ * Answers the fast path takes (the first with its body in a second write) and a chunked
+ * one for llhttp between them; four writes, what an rconn holds.
+ */
+static void script_mixed(struct rsrv *s, struct rconn *c, int n)
+{
+	(void)s;
+	if (n == 0) {
+		rconn_write(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe");
+		rconn_write(c, "llo");
+	} else if (n == 1) {
+		rconn_write(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+			       "5\r\nhello\r\n0\r\n\r\n");
+	} else {
+		rconn_write(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+	}
+}
+
 static void script_close(struct rsrv *s, struct rconn *c, int n)
 {
 	(void)s;
@@ -344,6 +362,26 @@ static void test_content_length_and_reuse(void **state)
 	snprintf(want, sizeof(want), "GET /b HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n",
 		 ntohs(s.addr.sin_port));
 	assert_string_equal(s.last_request, want);
+	rsrv_end(&s);
+}
+
+/* Fast-path and llhttp answers by turns on one keep-alive connection. */
+static void test_mixed_responses(void **state)
+{
+	struct rsrv s;
+
+	(void)state;
+	rsrv_start(&s, script_mixed, NULL);
+	for (int i = 0; i < 3; i++) {
+		get(&s, i, "/m", 1000);
+		rsrv_run(&s, i + 1);
+		assert_int_equal(s.results[i], 0);
+		assert_int_equal(s.statuses[i], 200);
+		assert_int_equal(s.body_lens[i], 5);
+		assert_memory_equal(s.bodies[i], "hello", 5);
+	}
+	assert_int_equal(s.accepted, 1);
+	assert_int_equal(http_client_stats(s.cli)->connects, 1);
 	rsrv_end(&s);
 }
 
@@ -745,6 +783,7 @@ int main(void)
 		cmocka_unit_test(test_url_parse),
 		cmocka_unit_test(test_content_length_and_reuse),
 		cmocka_unit_test(test_chunked_response),
+		cmocka_unit_test(test_mixed_responses),
 		cmocka_unit_test(test_connection_close),
 		cmocka_unit_test(test_eof_delimited),
 		cmocka_unit_test(test_malformed),

@@ -1232,6 +1232,39 @@ static void test_pipelined_answered_at_once(void **state)
 	check_pipelined(MODE_ECHO);
 }
 
+/*
+ * Heads the fast path takes (core/http_head.c) and one it leaves to llhttp (chunked), in
+ * one write on one connection: each is read whole, in order, whichever parser reads it.
+ */
+static void test_pipelined_mixed(void **state)
+{
+	struct fix f;
+	struct raw r;
+	static const char req[] = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+				  "POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+				  "3\r\ndef\r\n0\r\n\r\n"
+				  "POST /c HTTP/1.1\r\nContent-Length: 3\r\n\r\nghi"
+				  "GET /d HTTP/1.1\r\nConnection: close\r\n\r\n";
+	const char *a, *b, *c, *d;
+
+	(void)state;
+	fix_start(&f, NULL);
+	f.mode = MODE_ECHO;
+	raw_exchange(&f, &r, req, sizeof(req) - 1);
+	assert_int_equal(f.requests, 4);
+	a = strstr(r.in, "\r\n\r\nabc");
+	b = strstr(r.in, "\r\n\r\ndef");
+	c = strstr(r.in, "\r\n\r\nghi");
+	d = strstr(r.in, "\r\n\r\n/d");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_non_null(d);
+	assert_true(a < b && b < c && c < d);
+	assert_true(r.eof);
+	fix_end(&f);
+}
+
 /* A small answer fits the socket buffer: it is complete when http_response_send returns. */
 static void answer_and_check_sent(struct fix *f, struct http_request *req)
 {
@@ -1362,6 +1395,7 @@ int main(void)
 		cmocka_unit_test(test_write_timeout),
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_pipelined_answered_at_once),
+		cmocka_unit_test(test_pipelined_mixed),
 		cmocka_unit_test(test_small_answer_done_at_once),
 		cmocka_unit_test(test_http10),
 		cmocka_unit_test(test_header_name_case),
