@@ -43,8 +43,8 @@ struct http_head {
 };
 
 /* Called for each field in order; value without the whitespace around it. */
-typedef void (*http_head_field_cb)(void *arg, const char *name, size_t name_len,
-				   const char *value, size_t value_len);
+typedef void (*http_head_field_cb)(void *arg, const char *name, size_t name_len, const char *value,
+				   size_t value_len);
 
 /*
  * Scan the request head at the start of [p, p+n). Returns true with *h filled in (and

@@ -17,9 +17,9 @@ static struct head_fast_fields fields;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct http_head_limits lim = {
-		.max_target_bytes = 2048, .max_header_bytes = 8192, .max_header_count = 64
-	};
+	struct http_head_limits lim = { .max_target_bytes = 2048,
+					.max_header_bytes = 8192,
+					.max_header_count = 64 };
 	struct http_head h;
 	const char *p, *diff;
 	bool request, taken;

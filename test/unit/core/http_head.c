@@ -56,8 +56,9 @@ static bool resp(const char *s, struct http_head *h)
 /* What tunnel_client sends (transport/http_client.c cconn_send), with body bytes after. */
 static void test_client_post(void **state)
 {
-	const char *s = "POST /httun/AbC-_9?x=1 HTTP/1.1\r\nHost: 198.18.0.1:8080\r\n"
-			"Content-Type: application/octet-stream\r\nContent-Length: 1234\r\n\r\nBODY";
+	const char *s =
+		"POST /httun/AbC-_9?x=1 HTTP/1.1\r\nHost: 198.18.0.1:8080\r\n"
+		"Content-Type: application/octet-stream\r\nContent-Length: 1234\r\n\r\nBODY";
 	struct http_head h;
 	struct fields f;
 
@@ -113,8 +114,8 @@ static void test_keep_alive(void **state)
 	assert_false(h.keep_alive);
 	assert_true(req("GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n", &h, &f));
 	assert_true(h.keep_alive);
-	assert_true(req("GET / HTTP/1.1\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
-			&h, &f));
+	assert_true(req("GET / HTTP/1.1\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n", &h,
+			&f));
 	assert_false(h.keep_alive);
 }
 
@@ -242,9 +243,9 @@ static void test_declined_responses(void **state)
 /* At a limit is taken, one over is declined (llhttp's callbacks refuse it). */
 static void test_limits(void **state)
 {
-	const struct http_head_limits small = {
-		.max_target_bytes = 4, .max_header_bytes = 6, .max_header_count = 2
-	};
+	const struct http_head_limits small = { .max_target_bytes = 4,
+						.max_header_bytes = 6,
+						.max_header_count = 2 };
 	struct http_head h;
 
 	(void)state;
@@ -269,7 +270,8 @@ static void test_byte_classes(void **state)
 	(void)state;
 	for (unsigned b = 0; b < 256; b++) {
 		char s[64];
-		bool alnum = (b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
+		bool alnum =
+			(b >= '0' && b <= '9') || (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z');
 		bool want_name = alnum || (b && strchr(tchar, (int)b));
 		bool want_url = alnum || (b && strchr(url, (int)b));
 		bool want_value = b >= 0x21 && b <= 0x7e;
@@ -278,7 +280,8 @@ static void test_byte_classes(void **state)
 		n = snprintf(s, sizeof(s), "GET / HTTP/1.1\r\nA%cB: v\r\n\r\n", 'x');
 		s[17] = (char)b;
 		/* "A:B: v" is the field A with the value "B: v". */
-		if (http_head_request(s, (size_t)n, &lim, &h, NULL, NULL) != (want_name || b == ':'))
+		if (http_head_request(s, (size_t)n, &lim, &h, NULL, NULL) !=
+		    (want_name || b == ':'))
 			fail_msg("name byte 0x%02x", b);
 		n = snprintf(s, sizeof(s), "GET /a%cb HTTP/1.1\r\n\r\n", 'x');
 		s[6] = (char)b;

@@ -146,9 +146,9 @@ static void test_random_edits(void **state)
 	(void)state;
 	for (unsigned round = 0; round < EDIT_ROUNDS; round++) {
 		bool request = round & 1;
-		const char *seed = request ? requests[rng() % (sizeof(requests) / sizeof(requests[0]))]
-					   : responses[rng() % (sizeof(responses) /
-								sizeof(responses[0]))];
+		const char *seed =
+			request ? requests[rng() % (sizeof(requests) / sizeof(requests[0]))]
+				: responses[rng() % (sizeof(responses) / sizeof(responses[0]))];
 		size_t n = strlen(seed);
 		unsigned edits = 1 + (unsigned)(rng() % 4);
 		struct http_head_limits l = lim;
