@@ -582,9 +582,9 @@ static int refuse(struct conn *c, int status)
 	return -1;
 }
 
-static void conn_message_begin(struct conn *c)
+/* What a message's head fills in, empty; the phase and the timer are left alone. */
+static void conn_head_reset(struct conn *c)
 {
-	c->phase = PHASE_HEADERS;
 	c->url_len = 0;
 	c->hlen = 0;
 	c->header_bytes = 0;
@@ -594,6 +594,12 @@ static void conn_message_begin(struct conn *c)
 	c->body_want = 0;
 	c->chunked = false;
 	c->err_status = 0;
+}
+
+static void conn_message_begin(struct conn *c)
+{
+	conn_head_reset(c);
+	c->phase = PHASE_HEADERS;
 	conn_timer(c, c->srv->cfg.header_timeout_ms);
 }
 
@@ -900,9 +906,16 @@ static bool conn_fast_head(struct conn *c, const char *data, size_t len)
 	struct http_head h;
 	int status;
 
-	conn_message_begin(c);
+	/*
+	 * The phase and the header timer change only once the head is taken: a declined one
+	 * is llhttp's, which begins a message (on_message_begin) at its first byte that is
+	 * not CR or LF and skips the empty lines before it, as RFC 9112 section 2.2 asks.
+	 */
+	conn_head_reset(c);
 	if (!http_head_request(data, len, &c->srv->head_lim, &h, conn_fast_field_cb, c))
 		return false;
+	c->phase = PHASE_HEADERS;
+	conn_timer(c, c->srv->cfg.header_timeout_ms);
 	memcpy(c->hbuf, h.target, h.target_len);
 	c->url_len = h.target_len;
 	c->header_bytes = h.header_bytes;

@@ -88,7 +88,7 @@ static bool check_one(bool request, const char *buf, size_t n, const struct http
 static void test_seeds(void **state)
 {
 	(void)state;
-	/* The first four of each are the plain shape; the rest are not. */
+	/* The first five requests and the first three responses are the plain shape. */
 	for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
 		assert_int_equal(check_one(true, requests[i], strlen(requests[i]), &lim), i < 5);
 	for (size_t i = 0; i < sizeof(responses) / sizeof(responses[0]); i++)

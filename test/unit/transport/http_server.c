@@ -831,6 +831,70 @@ static void test_timeout_moved_later(void **state)
 	fix_end(&f);
 }
 
+/*
+ * An empty line after a request (RFC 9112 section 2.2: a server should ignore it) leaves
+ * the connection idle under the idle timeout: the fast path, which declines it, must not
+ * have begun a message and armed the shorter header timeout.
+ */
+static void test_crlf_between_requests_idle(void **state)
+{
+	struct fix f;
+	struct raw r;
+	struct http_server_config cfg;
+	uint64_t t0;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.header_timeout_ms = 20;
+	cfg.idle_timeout_ms = 150;
+	fix_start(&f, &cfg);
+	t0 = uv_now(&f.loop);
+	raw_exchange(&f, &r, "GET /i HTTP/1.1\r\nHost: x\r\n\r\n\r\n", 30);
+	assert_true(starts_with(r.in, "HTTP/1.1 200 OK\r\n"));
+	assert_true(r.eof);
+	assert_true(uv_now(&f.loop) - t0 >= 150);
+	assert_int_equal(http_server_stats(f.srv)->timeouts, 1);
+	assert_int_equal(f.requests, 1);
+	fix_end(&f);
+}
+
+static void check_fields_after_decline(struct fix *f, struct http_request *req)
+{
+	bool first = req->url_len == 2 && memcmp(req->url, "/a", 2) == 0;
+
+	assert_string_equal(http_request_header(req, "host"), "x");
+	assert_string_equal(http_request_header(req, "x-a"), first ? "1" : "2");
+	assert_string_equal(http_request_header(req, "transfer-encoding"), "chunked");
+	answer_echo(req);
+	(void)f;
+}
+
+/*
+ * The fast path declines these heads at their third field, after it has stored the first
+ * two: llhttp reads each head again from its first byte, and the request has the fields
+ * as llhttp read them, none left over from the request before (X-A differs).
+ */
+static void test_decline_after_fields(void **state)
+{
+	struct fix f;
+	struct raw r;
+	static const char req[] =
+		"POST /a HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n"
+		"Transfer-Encoding: chunked\r\n\r\n3\r\ndef\r\n0\r\n\r\n"
+		"GET /b HTTP/1.1\r\nHost: x\r\nX-A: 2\r\n"
+		"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n";
+
+	(void)state;
+	fix_start(&f, NULL);
+	f.on_request = check_fields_after_decline;
+	raw_exchange(&f, &r, req, sizeof(req) - 1);
+	assert_int_equal(f.requests, 2);
+	assert_non_null(strstr(r.in, "\r\n\r\ndef"));
+	assert_non_null(strstr(r.in, "\r\n\r\n/b"));
+	assert_true(r.eof);
+	fix_end(&f);
+}
+
 static struct raw cap_r2;
 
 static void start_second(struct fix *f, struct http_request *req)
@@ -1383,6 +1447,8 @@ int main(void)
 		cmocka_unit_test(test_oversized_header_431),
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_timeout_moved_later),
+		cmocka_unit_test(test_crlf_between_requests_idle),
+		cmocka_unit_test(test_decline_after_fields),
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_cap_evicts_unfinished),
 		cmocka_unit_test(test_body_total),
