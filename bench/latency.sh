@@ -1,7 +1,7 @@
 #!/bin/bash
 # Idle added latency of one or more httun binaries, A/B, in one run.
 #
-#   bench/latency.sh [--rounds N] [--pings N] [--relay] [--load] [--strace] BINARY...
+#   bench/latency.sh [--rounds N] [--pings N] [--relay] [--cpu] [--load] [--strace] BINARY...
 #
 # Two network namespaces joined by a veth pair (carrier 198.18.0.5/.6, direct path
 # 198.18.0.1/.2). In each round, for each binary in turn: start `httun server` and
@@ -14,6 +14,12 @@
 # --relay: measure the bare relay of bench/run.sh (bench/relay.c) in every round too, first,
 # and print each binary's median over the relay's, round by round: the floor of a
 # userspace tunnel on the machine as it is during the run.
+#
+# --cpu: with idle pings, also count each tunnel process's CPU time (perf stat task-clock:
+# user and kernel time in its context, the receive path of what it sends on the veth
+# included) and its migrations between CPUs during the measured pings, per ping; medians
+# over the rounds. perf's counting adds a little to every context switch, so compare
+# --cpu runs with --cpu runs. Needs root and perf (Debian's linux-perf).
 #
 # --load: ping while `iperf3` TCP a -> b saturates the tunnel instead (RTT under load):
 # prints the tunnel's median and p99 RTT and iperf3's Mbit/s per round, and their medians.
@@ -30,6 +36,7 @@ pings=300
 do_strace=0
 load=0
 relay=0
+cpu=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) rounds=${2:?--rounds N}; shift 2 ;;
@@ -37,6 +44,7 @@ while [ $# -gt 0 ]; do
 	--strace) do_strace=1; shift ;;
 	--load) load=1; shift ;;
 	--relay) relay=1; shift ;;
+	--cpu) cpu=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	--*) usage_error "unknown option '$1' (try --help)" ;;
 	*) break ;;
@@ -51,6 +59,9 @@ done
 [ "$load" = 0 ] || command -v iperf3 >/dev/null ||
 	usage_error "--load needs iperf3 (apt-get install iperf3)"
 [ "$relay" = 0 ] || [ "$load" = 0 ] || usage_error "--relay goes with idle pings, not --load"
+[ "$cpu" = 0 ] || [ "$load" = 0 ] || usage_error "--cpu goes with idle pings, not --load"
+[ "$cpu" = 0 ] || command -v perf >/dev/null ||
+	usage_error "--cpu needs perf (apt-get install linux-perf)"
 [ "$do_strace" = 0 ] || command -v strace >/dev/null ||
 	usage_error "--strace needs strace (apt-get install strace)"
 
@@ -70,12 +81,31 @@ ip -n "$B" addr add 198.18.0.6/24 dev vb
 "${1}" genkey >"$tmp/key"
 chmod 600 "$tmp/key"
 
-# median of the per-packet RTTs of a ping run (ms)
+# ping_median TARGET [PID...]: median of the per-packet RTTs of a ping run (ms), after a
+# warm-up run; with PIDs (--cpu), perf counts those processes during the measured run
+# and "CPU-us/ping migrations/ping" of each goes to $cpu_out, in PID order.
 ping_median() {
-	ip netns exec "$A" ping -n -q -i 0.01 -c "$pings" "$1" >/dev/null 2>&1 || true
-	ip netns exec "$A" ping -n -i 0.01 -c "$pings" "$1" 2>/dev/null |
+	local target=$1 p i
+	local -a perfs=()
+	shift
+	ip netns exec "$A" ping -n -q -i 0.01 -c "$pings" "$target" >/dev/null 2>&1 || true
+	for p in "$@"; do
+		perf stat -x, -e task-clock,cpu-migrations -p "$p" -o "$tmp/perf.$p" &
+		perfs+=($!)
+	done
+	[ $# -eq 0 ] || sleep 0.2 # perf attached before the first ping
+	ip netns exec "$A" ping -n -i 0.01 -c "$pings" "$target" 2>/dev/null |
 		sed -n 's/.*time=\([0-9.]*\) ms/\1/p' | sort -n |
 		awk '{v[NR]=$1} END {if (NR == 0) print "nan"; else print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'
+	[ $# -gt 0 ] || return 0
+	kill -INT "${perfs[@]}"
+	wait "${perfs[@]}" 2>/dev/null || true
+	cpu_out=()
+	for p in "$@"; do
+		cpu_out+=("$(awk -F, -v n="$pings" '$3 ~ /^task-clock/ {t = $1}
+			$3 ~ /^cpu-migrations/ {m = $1}
+			END {printf "%.1f %.2f", t * 1000 / n, m / n}' "$tmp/perf.$p")")
+	done
 }
 
 start_tunnel() { # start_tunnel BINARY
@@ -138,7 +168,27 @@ start_relay() {
 		{ echo "latency: no ping through the relay: $(cat "$tmp/lat-r-a.log")" >&2; exit 1; }
 }
 
-declare -A added
+# measure_cpu TARGET CLIENT_PID SERVER_PID: the tunnel's median RTT to $t; with --cpu
+# also each end's CPU time and migrations per ping, kept per binary ($b) in cpu_c and cpu_s
+# and shown by the round's line ($cpu_line).
+measure_cpu() {
+	local c s
+	cpu_line=""
+	if [ "$cpu" = 0 ]; then
+		t=$(ping_median "$1")
+		return
+	fi
+	ping_median "$1" "$2" "$3" >"$tmp/median"
+	t=$(cat "$tmp/median")
+	read -r c _ <<<"${cpu_out[0]}"
+	read -r s _ <<<"${cpu_out[1]}"
+	cpu_c[$b]="${cpu_c[$b]:-} $c"
+	cpu_s[$b]="${cpu_s[$b]:-} $s"
+	cpu_line=$(printf '; CPU per ping: client %s us (%s migrations), server %s us (%s)' \
+		"$c" "${cpu_out[0]#* }" "$s" "${cpu_out[1]#* }")
+}
+
+declare -A added cpu_c cpu_s
 names=("$@")
 if [ "$relay" = 1 ]; then
 	relay_build "$tmp/relay"
@@ -148,23 +198,25 @@ for ((r = 1; r <= rounds; r++)); do
 	for b in "${names[@]}"; do
 		if [ "$b" = relay ]; then
 			start_relay
-			t=$(ping_median 198.18.1.2)
+			measure_cpu 198.18.1.2 "$relay_pa" "$relay_pb"
 			d=$(ping_median 198.18.0.2)
 			stop_pids
 			ip -n "$A" link del lat-r-a
 			ip -n "$B" link del lat-r-b
 			a=$(awk -v t="$t" -v d="$d" 'BEGIN {printf "%.3f", t - d}')
 			added[$b]="${added[$b]:-} $a"
-			printf 'round %d relay: tunnel %s ms, direct %s ms, added %s ms\n' "$r" "$t" "$d" "$a"
+			printf 'round %d relay: tunnel %s ms, direct %s ms, added %s ms%s\n' "$r" "$t" \
+				"$d" "$a" "$cpu_line"
 			continue
 		fi
 		start_tunnel "$b"
-		t=$(ping_median 198.18.3.2)
+		measure_cpu 198.18.3.2 "${pids[1]}" "${pids[0]}" # client, server
 		d=$(ping_median 198.18.0.2)
 		stop_pids
 		a=$(awk -v t="$t" -v d="$d" 'BEGIN {printf "%.3f", t - d}')
 		added[$b]="${added[$b]:-} $a"
-		printf 'round %d %s: tunnel %s ms, direct %s ms, added %s ms\n' "$r" "$b" "$t" "$d" "$a"
+		printf 'round %d %s: tunnel %s ms, direct %s ms, added %s ms%s\n' "$r" "$b" "$t" "$d" \
+			"$a" "$cpu_line"
 	done
 done
 
@@ -184,6 +236,17 @@ if [ "$relay" = 1 ]; then
 			awk -v x="${bl[i]}" -v y="${rl[i]}" 'BEGIN {if (y > 0) printf "%.2f\n", x / y; else print "nan"}'
 		done)
 		printf '%s: %s  (%s )\n' "$b" "$(median <<<"$ratios")" "$(echo $ratios)"
+	done
+fi
+
+if [ "$cpu" = 1 ]; then
+	echo
+	echo "CPU time per idle ping, us, client / server (median of $rounds rounds; per round):"
+	for b in "${names[@]}"; do
+		printf '%s: %s / %s  (%s / %s )\n' "$b" \
+			"$(tr ' ' '\n' <<<"${cpu_c[$b]}" | sed '/^$/d' | median)" \
+			"$(tr ' ' '\n' <<<"${cpu_s[$b]}" | sed '/^$/d' | median)" \
+			"${cpu_c[$b]}" "${cpu_s[$b]}"
 	done
 fi
 
