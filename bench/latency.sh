@@ -81,6 +81,9 @@ ip -n "$B" addr add 198.18.0.6/24 dev vb
 "${1}" genkey >"$tmp/key"
 chmod 600 "$tmp/key"
 
+# words_median "X Y ...": median of the numbers in one string (the per-round lists).
+words_median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | median; }
+
 # ping_median TARGET [PID...]: median of the per-packet RTTs of a ping run (ms), after a
 # warm-up run; with PIDs (--cpu), perf counts those processes during the measured run
 # and "CPU-us/ping migrations/ping" of each goes to $cpu_out, in PID order.
@@ -154,9 +157,9 @@ if [ "$load" = 1 ]; then
 	echo "RTT under load (median / p99 ms) and Mbit/s, medians of $rounds rounds:"
 	for b in "$@"; do
 		printf '%s: %s / %s ms, %s Mbit/s\n' "$b" \
-			"$(tr ' ' '\n' <<<"${rtt[$b]}" | sed '/^$/d' | median)" \
-			"$(tr ' ' '\n' <<<"${p99[$b]}" | sed '/^$/d' | median)" \
-			"$(tr ' ' '\n' <<<"${mbit[$b]}" | sed '/^$/d' | median)"
+			"$(words_median "${rtt[$b]}")" \
+			"$(words_median "${p99[$b]}")" \
+			"$(words_median "${mbit[$b]}")"
 	done
 	exit 0
 fi
@@ -223,7 +226,7 @@ done
 echo
 echo "added idle latency, ms (median of $rounds rounds; per round):"
 for b in "${names[@]}"; do
-	m=$(tr ' ' '\n' <<<"${added[$b]}" | sed '/^$/d' | median)
+	m=$(words_median "${added[$b]}")
 	printf '%s: %s  (%s )\n' "$b" "$m" "${added[$b]}"
 done
 if [ "$relay" = 1 ]; then
@@ -244,8 +247,8 @@ if [ "$cpu" = 1 ]; then
 	echo "CPU time per idle ping, us, client / server (median of $rounds rounds; per round):"
 	for b in "${names[@]}"; do
 		printf '%s: %s / %s  (%s / %s )\n' "$b" \
-			"$(tr ' ' '\n' <<<"${cpu_c[$b]}" | sed '/^$/d' | median)" \
-			"$(tr ' ' '\n' <<<"${cpu_s[$b]}" | sed '/^$/d' | median)" \
+			"$(words_median "${cpu_c[$b]}")" \
+			"$(words_median "${cpu_s[$b]}")" \
 			"${cpu_c[$b]}" "${cpu_s[$b]}"
 	done
 fi
