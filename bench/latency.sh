@@ -88,7 +88,7 @@ words_median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | median; }
 # warm-up run; with PIDs (--cpu), perf counts those processes during the measured run
 # and "CPU-us/ping migrations/ping" of each goes to $cpu_out, in PID order.
 ping_median() {
-	local target=$1 p i
+	local target=$1 p
 	local -a perfs=()
 	shift
 	ip netns exec "$A" ping -n -q -i 0.01 -c "$pings" "$target" >/dev/null 2>&1 || true
@@ -171,9 +171,9 @@ start_relay() {
 		{ echo "latency: no ping through the relay: $(cat "$tmp/lat-r-a.log")" >&2; exit 1; }
 }
 
-# measure_cpu TARGET CLIENT_PID SERVER_PID: the tunnel's median RTT to $t; with --cpu
-# also each end's CPU time and migrations per ping, kept per binary ($b) in cpu_c and cpu_s
-# and shown by the round's line ($cpu_line).
+# measure_cpu TARGET CLIENT_PID SERVER_PID: sets $t to the median RTT to TARGET; with
+# --cpu also counts each end's CPU time and migrations per ping, kept per binary ($b) in
+# cpu_c and cpu_s and shown by the round's line ($cpu_line).
 measure_cpu() {
 	local c s
 	cpu_line=""
