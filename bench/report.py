@@ -22,13 +22,23 @@ import re
 import statistics
 import sys
 
-PATHS = ["direct", "relay", "openvpn-tcp", "httptunnel", "httun-ip", "httun-fcgi", "httun-l7"]
+PATHS = [
+    "direct",
+    "relay",
+    "openvpn-tcp",
+    "httptunnel",
+    "httun-ip",
+    "httun-ip-bp",
+    "httun-fcgi",
+    "httun-l7",
+]
 LABELS = {
     "direct": "direct veth",
     "relay": "bare relay (AES-256-GCM/UDP)",
     "openvpn-tcp": "OpenVPN over TCP",
     "httptunnel": "GNU httptunnel",
     "httun-ip": "httun IP",
+    "httun-ip-bp": "httun IP, client --busy-poll 50",
     "httun-fcgi": "httun IP via lighttpd FastCGI",
     "httun-l7": "httun L7",
 }

@@ -13,6 +13,7 @@
 #   httptunnel  GNU httptunnel (hts/htc), one forwarded TCP port, no encryption
 #   httun-ip    httun IP mode       } only once `httun server` is implemented;
 #   httun-l7    httun L7 forward    } see bench_httun below
+#   httun-ip-bp httun IP mode with the client's --busy-poll 50 (ping and iperf3 TCP only)
 # Metrics: iperf3 TCP throughput (IP paths), one-connection TCP throughput with
 # bench/tcpstream.py (direct, L7 paths: httptunnel forwards one connection at a time,
 # iperf3 needs two), ping RTT median and p99, CPU seconds per GB moved (utime+stime of
@@ -154,7 +155,7 @@ wait_for 5 in_b sh -c 'ss -ltn | grep -q ":5201 " && ss -ltn | grep -q ":5202 "'
 	{ log "iperf3/tcpstream receivers did not start"; exit 1; }
 
 mkdir -p "$raw"
-paths=(direct relay openvpn-tcp httptunnel httun-ip httun-fcgi httun-l7)
+paths=(direct relay openvpn-tcp httptunnel httun-ip httun-ip-bp httun-fcgi httun-l7)
 declare -A target stream_port tunnel_pids tun_dev
 for p in "${paths[@]}"; do
 	mkdir -p "$raw/$p"
@@ -350,6 +351,38 @@ bench_httun() {
 	fi
 }
 
+# ---- httun IP with the client busy-polling (docs/PERFORMANCE.md "Busy polling"): its own
+# key, server port, TUN devices and addresses, so it cannot meet the httun-ip path.
+bench_httun_busypoll() {
+	local why key=$tmp/httun-bp.key pb pa
+	if ! why=$(httun_usable); then
+		mark httun-ip-bp "$why"
+		return 0
+	fi
+	if ! "$httun_bin" client --help | grep -q -- '--busy-poll'; then
+		mark httun-ip-bp "not measured: this httun has no --busy-poll"
+		return 0
+	fi
+	(umask 077 && "$httun_bin" genkey >"$key")
+	start "$B" httun-bp-server "$httun_bin" server --listen 198.18.0.6:8081 --key-file "$key" \
+		--tun --tun-name htp-b --tun-address 198.18.5.2/30 --mtu 1500
+	pb=$started
+	wait_listen 10 "$B" "$pb" 198.18.0.6:8081 ||
+		{ mark httun-ip-bp "failed: server does not listen ($(tail -1 "$tmp/httun-bp-server.log"))"
+		  return 0; }
+	start "$A" httun-bp-client "$httun_bin" client --key-file "$key" --tun --tun-name htp-a \
+		--tun-address 198.18.5.1/30 --mtu 1500 --busy-poll 50 http://198.18.0.6:8081/
+	pa=$started
+	if wait_for 20 in_a ping -n -c1 -W1 198.18.5.2; then
+		target[httun-ip-bp]=198.18.5.2
+		tun_dev[httun-ip-bp]=htp-a
+		tunnel_pids[httun-ip-bp]="$pa $pb"
+		mem_idle httun-ip-bp client="$pa" server="$pb"
+	else
+		mark httun-ip-bp "failed: no ping through the tunnel ($(tail -1 "$tmp/httun-bp-client.log"))"
+	fi
+}
+
 # ---- httun behind lighttpd (FastCGI): fcgi_deploy in lib.sh, with its own key, TUN
 # devices, addresses and sockets, so it cannot meet the httun-ip path.
 bench_httun_fcgi() {
@@ -458,6 +491,7 @@ setup_relay
 setup_openvpn
 setup_httptunnel
 bench_httun
+bench_httun_busypoll
 bench_httun_fcgi
 
 # The IP paths that also get -R, -P 4, UDP and ping under load. --quick keeps the smoke

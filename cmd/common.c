@@ -7,6 +7,7 @@
 #include "core/session.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,31 @@ fail:
 	fprintf(stderr, "httun %s: %s\n", cmd, err);
 	config_free(cfg);
 	return NULL;
+}
+
+void cmd_loop_run(uv_loop_t *loop, uint32_t busy_poll_us)
+{
+	/* libuv's epoll descriptor polls readable while any watcher in it is ready. */
+	struct pollfd pfd = { .fd = uv_backend_fd(loop), .events = POLLIN };
+	uint64_t window = (uint64_t)busy_poll_us * 1000, seen = 0;
+
+	if (busy_poll_us == 0) {
+		uv_run(loop, UV_RUN_DEFAULT);
+		return;
+	}
+	/*
+	 * Blocking stays libuv's own (UV_RUN_ONCE), so a watcher a callback has just started
+	 * is registered before the process sleeps. The window counts from when the spin saw
+	 * work, not from when that work was done: a burst and its handling share one window.
+	 */
+	while (uv_run(loop, UV_RUN_ONCE)) {
+		uint64_t end = (seen ? seen : uv_hrtime()) + window;
+		int ready;
+
+		while ((ready = poll(&pfd, 1, 0)) == 0 && uv_hrtime() < end)
+			;
+		seen = ready > 0 ? uv_hrtime() : 0;
+	}
 }
 
 int cmd_run(int (*run)(void *arg, uv_loop_t *loop), void (*stop)(void *arg), void *arg)

@@ -57,6 +57,14 @@ struct config *cmd_config(const char *cmd, const struct cmd_flags *f,
  */
 int cmd_run(int (*run)(void *arg, uv_loop_t *loop), void (*stop)(void *arg), void *arg);
 
+/*
+ * uv_run(loop, UV_RUN_DEFAULT), and with busy_poll_us > 0 (the client's busy-poll) each
+ * pass of the loop is followed by up to busy_poll_us of polling without sleeping, which
+ * ends as soon as something is ready: an answer that comes back within the window is
+ * handled without the process going to sleep and being woken for it.
+ */
+void cmd_loop_run(uv_loop_t *loop, uint32_t busy_poll_us);
+
 /* A channel's TUN device feeding a tunnel endpoint. */
 struct cmd_tun {
 	struct tun tun;

@@ -44,6 +44,7 @@ static const struct {
 	[CONFIG_KEY_L7_ALLOW] = { "l7-allow", SEC_CHANNEL, true },
 	[CONFIG_KEY_FCGI_USER] = { "fcgi-user", SEC_SERVER, false },
 	[CONFIG_KEY_FCGI_LISTEN] = { "fcgi-listen", SEC_SERVER, false },
+	[CONFIG_KEY_BUSY_POLL] = { "busy-poll", SEC_CLIENT, false },
 };
 
 static int key_lookup(const char *name)
@@ -725,6 +726,12 @@ static int apply(struct config *cfg, struct config_channel *ch, enum config_key 
 		if ((ret = config_parse_channel_name(value, why, whylen)) < 0)
 			return ret;
 		return set_string(&cli->channel, value);
+	case CONFIG_KEY_BUSY_POLL:
+		ret = config_parse_uint(value, 0, CONFIG_BUSY_POLL_MAX_US, &ul, why, whylen);
+		if (ret < 0)
+			return ret;
+		cli->busy_poll_us = (uint32_t)ul;
+		return 0;
 	case CONFIG_KEY_FORWARD: {
 		struct config_forward *f;
 

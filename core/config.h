@@ -54,6 +54,7 @@ enum config_key {
 	CONFIG_KEY_L7_ALLOW,
 	CONFIG_KEY_FCGI_USER,
 	CONFIG_KEY_FCGI_LISTEN,
+	CONFIG_KEY_BUSY_POLL,
 	CONFIG_KEY_COUNT,
 };
 
@@ -114,6 +115,7 @@ struct config_client {
 	struct config_forward *forwards;
 	size_t n_forwards;
 	size_t selected; /* index into channels, set by config_check_client() */
+	uint32_t busy_poll_us; /* 0 (off) unless set; at most CONFIG_BUSY_POLL_MAX_US */
 	uint32_t set_line[CONFIG_KEY_COUNT];
 };
 

@@ -82,6 +82,12 @@ else
 fi
 expect 0 "client --help" -- "$bin" client --help
 contains "$tmp/out" "forward \[BIND:\]PORT:HOST:PORT" "client --help describes -L"
+contains "$tmp/out" "0: off); cuts latency" "client --help names busy-poll's default"
+expect 2 "--busy-poll out of range" -- \
+	"$bin" client --key-file "$tmp/key" -L 8022:h:22 --busy-poll 1001 http://127.0.0.1:9/
+contains "$tmp/err" "--busy-poll '1001': must be 0..1000" "the busy-poll error names the range"
+expect 2 "--busy-poll on the server" -- \
+	"$bin" server --listen 127.0.0.1:9 --key-file "$tmp/key" --tun --busy-poll 50
 # httun fcgi: stdin must be a listening socket unless --listen names one.
 expect 2 "fcgi with stdin not a socket" -- "$bin" fcgi </dev/null
 contains "$tmp/err" "stdin is not a listening socket" "fcgi says why it cannot run by hand"

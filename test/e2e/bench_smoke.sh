@@ -57,11 +57,11 @@ if num("relay", "tcp", "cpu_s_per_gb_median") is None:
 mem = paths.get("relay", {}).get("memory_kib", {})
 if not all(isinstance(mem.get(r, {}).get("idle_rss"), int) for r in ("client", "server")):
     bad.append("relay: no idle RSS for both ends")
-for path in ("openvpn-tcp", "httptunnel", "httun-ip", "httun-fcgi", "httun-l7"):
+for path in ("openvpn-tcp", "httptunnel", "httun-ip", "httun-ip-bp", "httun-fcgi", "httun-l7"):
     st = paths.get(path, {}).get("status")
     if not st:
         bad.append(f"{path}: row missing")
-for path in ("httun-ip", "httun-fcgi", "httun-l7"):
+for path in ("httun-ip", "httun-ip-bp", "httun-fcgi", "httun-l7"):
     st = paths.get(path, {}).get("status", "")
     if st != "ok" and not st.startswith(("not measured", "failed")):
         bad.append(f"{path}: unexplained status {st!r}")
@@ -105,6 +105,14 @@ if paths.get("httun-ip", {}).get("status") == "ok":
         for role in ("client", "server", "lighttpd"):
             if not isinstance(mem.get(role, {}).get("idle_rss"), int):
                 bad.append(f"httun-fcgi: no idle RSS of {role}")
+    # The same httun with the client busy-polling: ping and TCP throughput.
+    bp_st = paths.get("httun-ip-bp", {}).get("status", "")
+    if bp_st == "ok":
+        for keys in (("tcp", "median_bps"), ("rtt", "median_ms"), ("added_rtt_median_ms",)):
+            if num("httun-ip-bp", *keys) is None:
+                bad.append(f"httun-ip-bp: no number for {'.'.join(keys)}")
+    else:
+        bad.append(f"httun-ip-bp: httun IP was measured but this was not: {bp_st!r}")
     for role in ("client", "server"):
         sus = paths["httun-ip"].get("rss_sustained_load", {}).get(role, {})
         for k in ("before_kib", "during_max_kib", "after_kib"):

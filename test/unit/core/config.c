@@ -131,6 +131,7 @@ static void test_full_config(void **state)
 	assert_sockaddr(&cfg->client.forwards[2].bind, "198.18.0.1", 5353);
 	assert_string_equal(cfg->client.forwards[2].host, "198.18.0.53");
 	assert_int_equal(cfg->client.forwards[2].port, 53);
+	assert_int_equal(cfg->client.busy_poll_us, 0);
 
 	assert_int_equal(cfg->n_channels, 2);
 	ch = &cfg->channels[0];
@@ -175,6 +176,17 @@ static void test_full_config(void **state)
 	config_free(cfg);
 }
 
+static void test_busy_poll(void **state)
+{
+	static const char text[] = "[client]\nurl = http://198.18.0.1/\nbusy-poll = 50\n";
+	struct config *cfg = parse_ok("httun.conf", text, sizeof(text) - 1);
+
+	(void)state;
+	assert_int_equal(cfg->client.busy_poll_us, 50);
+	assert_int_equal(cfg->client.set_line[CONFIG_KEY_BUSY_POLL], 3);
+	config_free(cfg);
+}
+
 static void test_crlf_and_bom(void **state)
 {
 	static const char text[] = "\xef\xbb\xbf[channel a]\r\n"
@@ -210,6 +222,14 @@ static const struct error_case error_cases[] = {
 	  "httun.conf:2: 'listen' belongs in [server], not in [channel a]" },
 	{ "[server]\nurl = http://x/\n", -EINVAL,
 	  "httun.conf:2: 'url' belongs in [client], not in [server]" },
+	{ "[server]\nbusy-poll = 50\n", -EINVAL,
+	  "httun.conf:2: 'busy-poll' belongs in [client], not in [server]" },
+	{ "[client]\nbusy-poll = 1001\n", -EINVAL,
+	  "httun.conf:2: invalid busy-poll '1001' in [client]: must be 0..1000" },
+	{ "[client]\nbusy-poll = -1\n", -EINVAL,
+	  "httun.conf:2: invalid busy-poll '-1' in [client]: expected a decimal number 0..1000" },
+	{ "[client]\nbusy-poll = 50\nbusy-poll = 60\n", -EINVAL,
+	  "httun.conf:3: duplicate key 'busy-poll' in [client] (first set at line 2)" },
 	{ "[servers]\n", -EINVAL,
 	  "httun.conf:1: unknown section '[servers]'; expected [server], [client] or "
 	  "[channel NAME]" },
@@ -544,6 +564,12 @@ static void test_flags(void **state)
 	assert_int_equal(config_flag(cfg, "l7-allow", "fd00::/8", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "--l7-allow 'fd00::/8': IPv6 prefixes must be in brackets, as "
 				 "in [fd00::/8] or [fd00::/8]:22");
+
+	assert_int_equal(config_flag(cfg, "busy-poll", "1001", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--busy-poll '1001': must be 0..1000");
+	assert_int_equal(config_flag(cfg, "busy-poll", "50", err, sizeof(err)), 0);
+	assert_int_equal(cfg->client.busy_poll_us, 50);
+	assert_int_equal(cfg->client.set_line[CONFIG_KEY_BUSY_POLL], CONFIG_LINE_FLAG);
 
 	assert_int_equal(config_flag(cfg, "url", "ftp://h/", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "URL 'ftp://h/': must start with http:// or https://");
@@ -1029,6 +1055,7 @@ int main(void)
 		cmocka_unit_test(test_fcgi_user),
 		cmocka_unit_test(test_fcgi_listen),
 		cmocka_unit_test(test_crlf_and_bom),
+		cmocka_unit_test(test_busy_poll),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_long_lines),
