@@ -3,6 +3,9 @@
 #
 #   bench/latency.sh [--rounds N] [--pings N] [--relay] [--cpu] [--load] [--strace] BINARY...
 #
+# A BINARY may carry flags for its client after commas, to compare settings of one binary:
+# build/cmd/httun,--busy-poll=50 (no spaces; the whole word labels its results).
+#
 # Two network namespaces joined by a veth pair (carrier 198.18.0.5/.6, direct path
 # 198.18.0.1/.2). In each round, for each binary in turn: start `httun server` and
 # `httun client` in IP mode (MTU 1500), ping the far tunnel address --pings times at 10 ms
@@ -54,7 +57,7 @@ done
 need_whole "--rounds and --pings" "$rounds" "$pings"
 need_root
 for b in "$@"; do
-	[ -x "$b" ] || usage_error "$b is not an executable"
+	[ -x "${b%%,*}" ] || usage_error "${b%%,*} is not an executable"
 done
 [ "$load" = 0 ] || command -v iperf3 >/dev/null ||
 	usage_error "--load needs iperf3 (apt-get install iperf3)"
@@ -78,7 +81,7 @@ ip -n "$A" addr add 198.18.0.1/24 dev va
 ip -n "$B" addr add 198.18.0.2/24 dev vb
 ip -n "$A" addr add 198.18.0.5/24 dev va
 ip -n "$B" addr add 198.18.0.6/24 dev vb
-"${1}" genkey >"$tmp/key"
+"${1%%,*}" genkey >"$tmp/key"
 chmod 600 "$tmp/key"
 
 # words_median "X Y ...": median of the numbers in one string (the per-round lists).
@@ -111,12 +114,15 @@ ping_median() {
 	done
 }
 
-start_tunnel() { # start_tunnel BINARY
-	ip netns exec "$B" "$1" server --listen 198.18.0.6:8080 --key-file "$tmp/key" --tun \
+start_tunnel() { # start_tunnel BINARY[,CLIENT-FLAG...]
+	local bin=${1%%,*} cflags=()
+	[ "$bin" = "$1" ] || IFS=, read -r -a cflags <<<"${1#*,}"
+	ip netns exec "$B" "$bin" server --listen 198.18.0.6:8080 --key-file "$tmp/key" --tun \
 		--tun-name lat-b --tun-address 198.18.3.2/30 --mtu 1500 2>"$tmp/server.log" &
 	pids+=($!)
-	ip netns exec "$A" "$1" client --key-file "$tmp/key" --tun --tun-name lat-a \
-		--tun-address 198.18.3.1/30 --mtu 1500 http://198.18.0.6:8080/ 2>"$tmp/client.log" &
+	ip netns exec "$A" "$bin" client --key-file "$tmp/key" --tun --tun-name lat-a \
+		--tun-address 198.18.3.1/30 --mtu 1500 "${cflags[@]}" http://198.18.0.6:8080/ \
+		2>"$tmp/client.log" &
 	pids+=($!)
 	for _ in $(seq 100); do
 		ip netns exec "$A" ping -n -c1 -W1 198.18.3.2 >/dev/null 2>&1 && return 0

@@ -106,15 +106,20 @@ void cmd_loop_run(uv_loop_t *loop, uint32_t busy_poll_us)
 		return;
 	}
 	/*
-	 * Blocking stays libuv's own (UV_RUN_ONCE), so a watcher a callback has just started
-	 * is registered before the process sleeps. The window counts from when the spin saw
-	 * work, not from when that work was done: a burst and its handling share one window.
+	 * Sleeping stays libuv's own (UV_RUN_ONCE). The NOWAIT pass after it adds the
+	 * watchers the last pass started to the epoll set, so the spin sees their events,
+	 * and runs what is already due. What only libuv knows about (a pending callback, a
+	 * timer due, a handle closing: uv_backend_timeout() 0) ends the spin at once, and a
+	 * timer due within the window ends it then. The window counts from when the spin
+	 * last saw work, so a burst and its handling share one window.
 	 */
-	while (uv_run(loop, UV_RUN_ONCE)) {
-		uint64_t end = (seen ? seen : uv_hrtime()) + window;
-		int ready;
+	while (uv_run(loop, UV_RUN_ONCE) && uv_run(loop, UV_RUN_NOWAIT)) {
+		uint64_t now = uv_hrtime(), end = (seen ? seen : now) + window;
+		int timeout = uv_backend_timeout(loop), ready = 0;
 
-		while ((ready = poll(&pfd, 1, 0)) == 0 && uv_hrtime() < end)
+		if (timeout >= 0 && now + (uint64_t)timeout * 1000000 < end)
+			end = now + (uint64_t)timeout * 1000000;
+		while (uv_hrtime() < end && (ready = poll(&pfd, 1, 0)) == 0)
 			;
 		seen = ready > 0 ? uv_hrtime() : 0;
 	}

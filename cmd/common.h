@@ -61,7 +61,9 @@ int cmd_run(int (*run)(void *arg, uv_loop_t *loop), void (*stop)(void *arg), voi
  * uv_run(loop, UV_RUN_DEFAULT), and with busy_poll_us > 0 (the client's busy-poll) each
  * pass of the loop is followed by up to busy_poll_us of polling without sleeping, which
  * ends as soon as something is ready: an answer that comes back within the window is
- * handled without the process going to sleep and being woken for it.
+ * handled without the process going to sleep and being woken for it. It returns when no
+ * handle is left; unlike UV_RUN_DEFAULT it does not return on uv_stop(), which httun
+ * never calls.
  */
 void cmd_loop_run(uv_loop_t *loop, uint32_t busy_poll_us);
 

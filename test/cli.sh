@@ -88,6 +88,7 @@ expect 2 "--busy-poll out of range" -- \
 contains "$tmp/err" "--busy-poll '1001': must be 0..1000" "the busy-poll error names the range"
 expect 2 "--busy-poll on the server" -- \
 	"$bin" server --listen 127.0.0.1:9 --key-file "$tmp/key" --tun --busy-poll 50
+contains "$tmp/err" "busy-poll" "the server names the option it refuses"
 # httun fcgi: stdin must be a listening socket unless --listen names one.
 expect 2 "fcgi with stdin not a socket" -- "$bin" fcgi </dev/null
 contains "$tmp/err" "stdin is not a listening socket" "fcgi says why it cannot run by hand"

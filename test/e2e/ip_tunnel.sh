@@ -9,8 +9,9 @@
 # Checks: IPv4 and IPv6 ping through the tunnel; iperf3 TCP both directions and UDP; a
 # client with the wrong key gets no session and no packet through; the server killed
 # with SIGKILL and restarted: the client recovers by itself; clean shutdown on SIGTERM
-# removes the devices and exits 0. The client busy-polls (--busy-poll 50), so its polling
-# loop carries all of that; the other tests run clients without it.
+# removes the devices and exits 0. The client busy-polls (--busy-poll 1000), so its
+# polling loop carries all of that, and is seen to spin; the other tests run clients
+# without it.
 source "$(dirname "$0")/lib.sh"
 e2e_need_root
 command -v iperf3 >/dev/null || e2e_skip "iperf3 is missing: scripts/deps.sh test"
@@ -31,13 +32,25 @@ start_server() {
 start_server
 e2e_bg client "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/key" --tun \
 	--tun-name httun-c --tun-address 198.18.1.2/24 --tun-address fd00:1::2/64 \
-	--busy-poll 50 http://198.18.0.1:8080/
+	--busy-poll 1000 http://198.18.0.1:8080/
 CLIENT_PID=$E2E_LAST_PID
 
 check "IPv4 ping through the tunnel" e2e_wait_for 10 n2 ping -c 1 -W 1 198.18.1.1
 check "IPv6 ping through the tunnel" e2e_wait_for 10 n2 ping -6 -c 1 -W 1 fd00:1::1
 check "10 pings, none lost" n2 ping -c 10 -i 0.05 -W 1 198.18.1.1
-check "client busy-polls" grep -q "busy polling for 50 us" "$E2E_TMP/client.log"
+check "client busy-polls" grep -q "busy polling for 1000 us" "$E2E_TMP/client.log"
+# It spins: after each wake-up it polls for up to 1 ms before it sleeps, so over 200 pings
+# at 10 ms it spends 200 ms or more of CPU beyond the server's (which does not spin);
+# without the spin the two ends cost about the same. Ticks of 10 ms, utime + stime.
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+c0=$(ticks "$CLIENT_PID")
+s0=$(ticks "$SERVER_PID")
+n2 ping -q -c 200 -i 0.01 -W 1 198.18.1.1 >/dev/null
+c1=$(ticks "$CLIENT_PID")
+s1=$(ticks "$SERVER_PID")
+echo "CPU ticks over 200 pings: client $((c1 - c0)), server $((s1 - s0))"
+check "the busy-polling client spins (10+ ticks over the server's)" \
+	test $((c1 - c0)) -ge $((s1 - s0 + 10))
 
 iperf() { # iperf NAME ARGS...: run iperf3 from n2 against a one-shot server in n1
 	local name=$1

@@ -185,6 +185,18 @@ static void test_busy_poll(void **state)
 	assert_int_equal(cfg->client.busy_poll_us, 50);
 	assert_int_equal(cfg->client.set_line[CONFIG_KEY_BUSY_POLL], 3);
 	config_free(cfg);
+
+	/* Both ends of the range are accepted: 0 (off, the default) and the limit. */
+	static const char lo[] = "[client]\nbusy-poll = 0\n";
+	static const char hi[] = "[client]\nbusy-poll = 1000\n";
+
+	cfg = parse_ok("httun.conf", lo, sizeof(lo) - 1);
+	assert_int_equal(cfg->client.busy_poll_us, 0);
+	assert_int_equal(cfg->client.set_line[CONFIG_KEY_BUSY_POLL], 2);
+	config_free(cfg);
+	cfg = parse_ok("httun.conf", hi, sizeof(hi) - 1);
+	assert_int_equal(cfg->client.busy_poll_us, CONFIG_BUSY_POLL_MAX_US);
+	config_free(cfg);
 }
 
 static void test_crlf_and_bom(void **state)
