@@ -224,8 +224,8 @@
 /*
  * Client busy polling (docs/PERFORMANCE.md "Busy polling"): after each pass of the event
  * loop, poll for more work without sleeping for up to this many microseconds. 0, the
- * default, is off: it only pays where the round trip through the server is shorter than
- * the window, on a LAN, and costs up to the window in CPU time per wakeup. 1000 us covers
+ * default, is off: it only pays where the server is a LAN away, and costs up to the
+ * window in CPU time per wakeup. 1000 us covers
  * a LAN's round trip with room to spare; a longer window would only spend CPU.
  */
 #define CONFIG_BUSY_POLL_MAX_US 1000
