@@ -61,6 +61,12 @@ static void server_usage(FILE *f)
 		"                          repeatable; without any rule every L7 stream is refused;\n"
 		"                          loopback, link-local, multicast and this host's own\n"
 		"                          addresses only when a rule names them\n"
+		"      --max-unauth-per-source N\n"
+		"                          HTTP connections one address (IPv6: one /64) may hold\n"
+		"                          before any request on them is authenticated (default\n"
+		"                          %d, 0 no limit); at the limit its own quietest one\n"
+		"                          is closed. Raise it behind a reverse proxy with many\n"
+		"                          clients (docs/TRANSPORT.md)\n"
 		"  -v, --verbose           one log level more (info, the default, to debug);\n"
 		"                          or set HTTUN_LOG=debug|info|warn|error\n"
 		"  -h, --help              this text\n"
@@ -74,7 +80,7 @@ static void server_usage(FILE *f)
 		"docs/IP-TUNNEL.md shows how. Runs in the foreground and logs to stderr;\n"
 		"SIGINT or SIGTERM remove the devices and stop it.\n"
 		"Exit status: 0 stopped by a signal, 1 runtime failure, 2 usage or config error.\n",
-		CONFIG_MTU_DEFAULT);
+		CONFIG_MTU_DEFAULT, HTTP_MAX_UNVOUCHED_PER_SOURCE);
 }
 
 struct server {
@@ -133,6 +139,7 @@ static int server_parse(int argc, char **argv, struct cmd_flags *f)
 		{ "mtu", required_argument, NULL, CMD_OPT_VALUE },
 		{ "l7-allow", required_argument, NULL, CMD_OPT_VALUE },
 		{ "user", required_argument, NULL, CMD_OPT_VALUE },
+		{ "max-unauth-per-source", required_argument, NULL, CMD_OPT_VALUE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -320,6 +327,7 @@ static int server_run(void *arg, uv_loop_t *loop)
 {
 	struct server *s = arg;
 	struct tunnel_server_config tcfg = { .path = s->cfg->server.path };
+	struct http_server_config hcfg;
 	char err[CONFIG_ERR_BYTES], addr[64];
 	uid_t fuid;
 	gid_t fgid;
@@ -373,7 +381,9 @@ static int server_run(void *arg, uv_loop_t *loop)
 	/* After the loop: every TUN device has its addresses now; no stream runs yet. */
 	server_set_own(s->cfg);
 
-	s->http = http_server_new(s->loop, NULL, tunnel_server_on_request, s->tunnel);
+	http_server_config_default(&hcfg);
+	hcfg.max_unvouched_per_source = s->cfg->server.max_unauth_per_source;
+	s->http = http_server_new(s->loop, &hcfg, tunnel_server_on_request, s->tunnel);
 	if (!s->http)
 		fatalx("out of memory");
 	for (size_t i = 0; i < s->cfg->server.n_listens; i++) {

@@ -45,6 +45,7 @@ static const struct {
 	[CONFIG_KEY_FCGI_USER] = { "fcgi-user", SEC_SERVER, false },
 	[CONFIG_KEY_FCGI_LISTEN] = { "fcgi-listen", SEC_SERVER, false },
 	[CONFIG_KEY_BUSY_POLL] = { "busy-poll", SEC_CLIENT, false },
+	[CONFIG_KEY_MAX_UNAUTH_PER_SOURCE] = { "max-unauth-per-source", SEC_SERVER, false },
 };
 
 static int key_lookup(const char *name)
@@ -566,6 +567,7 @@ struct config *config_new(void)
 	if (!cfg)
 		return NULL;
 	strcpy(cfg->server.path, "/");
+	cfg->server.max_unauth_per_source = HTTP_MAX_UNVOUCHED_PER_SOURCE;
 	cfg->client.selected = SIZE_MAX;
 	return cfg;
 }
@@ -726,6 +728,12 @@ static int apply(struct config *cfg, struct config_channel *ch, enum config_key 
 		if ((ret = config_parse_channel_name(value, why, whylen)) < 0)
 			return ret;
 		return set_string(&cli->channel, value);
+	case CONFIG_KEY_MAX_UNAUTH_PER_SOURCE:
+		ret = config_parse_uint(value, 0, HTTP_MAX_CONNECTIONS, &ul, why, whylen);
+		if (ret < 0)
+			return ret;
+		srv->max_unauth_per_source = (uint32_t)ul;
+		return 0;
 	case CONFIG_KEY_BUSY_POLL:
 		ret = config_parse_uint(value, 0, CONFIG_BUSY_POLL_MAX_US, &ul, why, whylen);
 		if (ret < 0)

@@ -55,6 +55,7 @@ enum config_key {
 	CONFIG_KEY_FCGI_USER,
 	CONFIG_KEY_FCGI_LISTEN,
 	CONFIG_KEY_BUSY_POLL,
+	CONFIG_KEY_MAX_UNAUTH_PER_SOURCE,
 	CONFIG_KEY_COUNT,
 };
 
@@ -104,6 +105,8 @@ struct config_server {
 	char *fcgi_listen; /* FastCGI served here directly, for a web server to connect to */
 	char *user;
 	char *fcgi_user; /* relays run as this user (or its group) are accepted, besides root */
+	/* HTTP connections per source not yet authenticated; 0 no limit */
+	uint32_t max_unauth_per_source;
 	uint32_t set_line[CONFIG_KEY_COUNT];
 };
 

@@ -299,10 +299,13 @@
  */
 #define HTTP_MAX_BODY_BYTES (2 * 1024 * 1024)
 /*
- * Body buffers of all connections together. Bodies arrive before anything in them is
- * authenticated, so without this a few hundred connections announcing big bodies pin
+ * Body bytes received and held by all connections together, charged as they arrive (a
+ * buffer's pages are resident only once written). Bodies arrive before anything in them
+ * is authenticated, so without this a few hundred connections sending big bodies pin
  * HTTP_MAX_BODY_BYTES * HTTP_MAX_CONNECTIONS (512 MiB). 32 MiB still carries 16 clients
- * each with two full POSTs in flight; a request over the total gets a 503.
+ * each with two full POSTs in flight. When it is full, the slowest body still arriving
+ * (on a connection no request vouched for, first) is dropped with a 503, never the
+ * newcomer's.
  */
 #define HTTP_MAX_BODY_BYTES_TOTAL (32 * 1024 * 1024)
 /*
@@ -312,6 +315,23 @@
  * connection has done real work, the new one gets a 503 and is closed at once.
  */
 #define HTTP_MAX_CONNECTIONS 256
+/*
+ * Connections from one source (an IPv4 address, an IPv6 /64) that have not yet carried an
+ * authenticated request. A live tunnel's connections are vouched for by their first frame
+ * or poll and do not count, so many clients behind one NAT or one reverse proxy are not
+ * limited by it; only their fresh connections (about four each after a server restart)
+ * do, and at the cap the source's own quietest one gives way rather than the newcomer.
+ * A quarter of HTTP_MAX_CONNECTIONS: an attacking host can hold at most this many and
+ * cannot push out anyone else's connections. --max-unvouched-per-source changes it.
+ */
+#define HTTP_MAX_UNVOUCHED_PER_SOURCE 64
+/*
+ * From the end of a request's head to the end of its body. httun's client gives up a
+ * POST after CLIENT_POST_TIMEOUT_MS, so a body still arriving after twice that is
+ * nobody's; without a deadline a sender trickling a byte per HTTP_BODY_TIMEOUT_MS held
+ * its body (and its share of the budget) for hours.
+ */
+#define HTTP_BODY_DEADLINE_MS (2 * CLIENT_POST_TIMEOUT_MS)
 /*
  * From the first byte of a request (or from accept) to the end of its header. Stops
  * slowloris: a peer trickling header bytes holds a connection for at most this long.

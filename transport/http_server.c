@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <llhttp.h>
 
 #include "core/cursor.h"
@@ -38,6 +39,15 @@ struct header_ref {
 	size_t value_off;
 };
 
+/*
+ * Where a connection comes from, for max_unvouched_per_source: an IPv4 address, or the /64
+ * of an IPv6 address (one host usually holds a whole /64). IPv4-mapped IPv6 counts as
+ * IPv4.
+ */
+struct source {
+	uint8_t b[9]; /* 4 or 6, then the address's first 4 or 8 bytes */
+};
+
 struct conn {
 	uv_tcp_t tcp;
 	uv_timer_t timer; /* armed for timer_due_ms; acts at deadline_ms (conn_timer) */
@@ -57,6 +67,9 @@ struct conn {
 	bool close_after; /* this response ends the connection */
 	bool dispatching; /* inside srv->on_request: the caller's conn_parse goes on */
 	bool fast; /* this request's head came through core/http_head.c: llhttp never saw it */
+	bool vouched; /* a request carried proof of a key (http_request_vouch) */
+	struct source source;
+	uint64_t last_active_ms; /* uv_now of the last byte read or response written */
 	enum http_method method;
 	const char *method_name;
 	unsigned minor; /* HTTP/1.minor of the request */
@@ -76,7 +89,13 @@ struct conn {
 	unsigned hcount;
 
 	uint8_t *body;
-	size_t body_len, body_cap; /* body_cap counts in srv->body_bytes */
+	size_t body_len, body_cap;
+	/*
+	 * Bytes of the body buffer that a body was ever written to: what it holds in memory
+	 * (pages never written are not resident). These count in srv->body_bytes.
+	 */
+	size_t body_touched;
+	uint64_t body_start_ms; /* uv_now at the end of the head, while in PHASE_BODY */
 	bool body_used; /* a request had a body since the last http_server_trim */
 	uint64_t requests; /* requests parsed on this connection */
 	size_t body_want; /* Content-Length: direct reads never go past it */
@@ -105,21 +124,15 @@ struct http_server {
 	unsigned nlisteners;
 	struct list_node conns; /* newest first */
 	unsigned nconns;
-	size_t body_bytes; /* body buffers held by all connections */
+	size_t body_bytes; /* body_touched of all connections */
 	unsigned handles; /* listeners + rejected sockets + connections not yet freed */
 	bool freeing;
 	struct http_server_stats stats;
 	struct http_head_limits head_lim; /* cfg's, for the fast path */
+	time_t date_sec; /* the second that date[] shows */
+	char date[40]; /* "Mon, 07 Dec 2026 23:19:59 GMT" */
 	llhttp_settings_t settings;
 };
-
-static const char resp_503[] = "HTTP/1.1 503 Service Unavailable\r\n"
-			       "Content-Type: text/plain\r\n"
-			       "Content-Length: 20\r\n"
-			       "Cache-Control: no-store\r\n"
-			       "Connection: close\r\n"
-			       "\r\n"
-			       "Service Unavailable\n";
 
 void http_server_config_default(struct http_server_config *cfg)
 {
@@ -128,10 +141,12 @@ void http_server_config_default(struct http_server_config *cfg)
 	cfg->max_header_count = HTTP_MAX_HEADER_COUNT;
 	cfg->max_body_bytes = HTTP_MAX_BODY_BYTES;
 	cfg->max_connections = HTTP_MAX_CONNECTIONS;
+	cfg->max_unvouched_per_source = HTTP_MAX_UNVOUCHED_PER_SOURCE;
 	cfg->max_body_bytes_total = HTTP_MAX_BODY_BYTES_TOTAL;
 	cfg->header_timeout_ms = HTTP_HEADER_TIMEOUT_MS;
 	cfg->idle_timeout_ms = HTTP_IDLE_TIMEOUT_MS;
 	cfg->body_timeout_ms = HTTP_BODY_TIMEOUT_MS;
+	cfg->body_deadline_ms = HTTP_BODY_DEADLINE_MS;
 	cfg->write_timeout_ms = HTTP_WRITE_TIMEOUT_MS;
 	cfg->linger_ms = HTTP_LINGER_MS;
 }
@@ -145,24 +160,22 @@ static void server_maybe_free(struct http_server *srv)
 /* ---- body buffers ---- */
 
 /*
- * Replace a connection's body buffer, keeping srv->body_bytes (what all connections hold)
- * exact: max_body_bytes_total bounds it, so unauthenticated bodies cannot pin more than
- * that, however many connections send them.
+ * Replace a connection's body buffer (contents not yet written: nothing is charged for it
+ * until bytes arrive), keeping srv->body_bytes exact.
  */
-static void conn_body_set(struct conn *c, uint8_t *body, size_t cap)
+static void conn_body_set(struct conn *c, uint8_t *body, size_t cap, size_t touched)
 {
-	c->srv->body_bytes -= c->body_cap;
+	c->srv->body_bytes -= c->body_touched;
 	c->body = body;
 	c->body_cap = cap;
-	c->srv->body_bytes += cap;
+	c->body_touched = touched;
+	c->srv->body_bytes += touched;
 }
 
-/* Would growing this connection's body buffer to cap stay within the server's total? */
-static bool conn_body_fits(const struct conn *c, size_t cap)
+static void conn_body_free(struct conn *c)
 {
-	const struct http_server *srv = c->srv;
-
-	return srv->body_bytes - c->body_cap + cap <= srv->cfg.max_body_bytes_total;
+	free(c->body);
+	conn_body_set(c, NULL, 0, 0);
 }
 
 /* ---- connection teardown ---- */
@@ -171,8 +184,7 @@ static void conn_free(struct conn *c)
 {
 	struct http_server *srv = c->srv;
 
-	free(c->body);
-	conn_body_set(c, NULL, 0);
+	conn_body_free(c);
 	free(c->rbuf);
 	free(c->hbuf);
 	free(c->hdrs);
@@ -209,6 +221,85 @@ static void conn_close(struct conn *c)
 	c->state = CONN_CLOSING;
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_close_cb);
 	uv_close((uv_handle_t *)&c->timer, conn_handle_close_cb);
+}
+
+/* ---- the body budget ---- */
+
+static void conn_refuse(struct conn *c, int status, bool in_rbuf);
+
+/* A body still arriving: the only kind that can be dropped to make room. */
+static bool conn_receiving_body(const struct conn *c)
+{
+	return !c->closing && c->state == CONN_READING && c->phase == PHASE_BODY;
+}
+
+/* Is a slower than b (bytes per millisecond since the end of each head)? */
+static bool body_slower(const struct conn *a, const struct conn *b, uint64_t now)
+{
+	return (uint64_t)a->body_len * (now - b->body_start_ms + 1) <
+	       (uint64_t)b->body_len * (now - a->body_start_ms + 1);
+}
+
+/*
+ * The body to drop when the budget is full: the slowest one arriving on a connection no
+ * request has vouched for, and only when there is none, the slowest of all.
+ */
+static struct conn *body_victim(struct http_server *srv)
+{
+	uint64_t now = uv_now(srv->loop);
+	struct conn *victim = NULL;
+	struct list_node *n;
+
+	list_for_each(n, &srv->conns) {
+		struct conn *c = list_entry(n, struct conn, link);
+
+		if (!conn_receiving_body(c) || c->body_len == 0)
+			continue;
+		if (!victim || (victim->vouched && !c->vouched) ||
+		    (victim->vouched == c->vouched && body_slower(c, victim, now)))
+			victim = c;
+	}
+	return victim;
+}
+
+/*
+ * Body bytes arrived on c: charge the memory they newly touched. Over
+ * max_body_bytes_total, make room: first the buffers idle connections keep for their
+ * next request, then the slowest body still arriving. Bodies are unauthenticated until
+ * the handler opens them, so a full budget must not turn away a newcomer (a 64-byte
+ * handshake) while slow senders hold it; they are the ones that give way. Returns false
+ * when c's own body was dropped: the caller refuses c's request with 503.
+ */
+static bool conn_body_charge(struct conn *c)
+{
+	struct http_server *srv = c->srv;
+	struct list_node *n;
+
+	if (c->body_len > c->body_touched) {
+		srv->body_bytes += c->body_len - c->body_touched;
+		c->body_touched = c->body_len;
+	}
+	if (srv->body_bytes <= srv->cfg.max_body_bytes_total)
+		return true;
+	list_for_each(n, &srv->conns) {
+		struct conn *k = list_entry(n, struct conn, link);
+
+		if (k->body && k->body_len == 0 && !conn_receiving_body(k))
+			conn_body_free(k);
+	}
+	while (srv->body_bytes > srv->cfg.max_body_bytes_total) {
+		struct conn *v = body_victim(srv);
+
+		if (!v)
+			break; /* the rest belongs to requests with the handler */
+		srv->stats.bodies_dropped++;
+		log_debug("http: body budget full: dropping the slowest body (%zu of %zu bytes)",
+			  v->body_len, v->body_want);
+		if (v == c)
+			return false;
+		conn_refuse(v, 503, true);
+	}
+	return true;
 }
 
 /* ---- reading ---- */
@@ -256,6 +347,23 @@ static void conn_timer_stop(struct conn *c)
 	c->deadline_ms = 0;
 }
 
+/*
+ * While a body arrives: at most body_timeout_ms between two reads, and the whole body
+ * within body_deadline_ms of the end of its head, however steadily it trickles.
+ */
+static void conn_body_timer(struct conn *c)
+{
+	const struct http_server_config *cfg = &c->srv->cfg;
+	uint64_t now = uv_now(c->srv->loop), end = c->body_start_ms + cfg->body_deadline_ms;
+	uint64_t ms = cfg->body_timeout_ms;
+
+	if (end <= now)
+		ms = 0;
+	else if (end - now < ms)
+		ms = end - now;
+	conn_timer(c, ms);
+}
+
 /* The body can be read straight into its buffer: nothing else is waiting in rbuf. */
 static bool conn_direct_body(const struct conn *c)
 {
@@ -289,6 +397,24 @@ static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 static void conn_resume(struct conn *c);
 
 /*
+ * The Date header's value (RFC 9110 5.6.7), formatted once per second: every ordinary
+ * web server sends one, and an answer without it stands out.
+ */
+static const char *server_date(struct http_server *srv)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != srv->date_sec || !srv->date[0]) {
+		srv->date_sec = now;
+		if (!gmtime_r(&now, &tm) ||
+		    !strftime(srv->date, sizeof(srv->date), "%a, %d %b %Y %H:%M:%S GMT", &tm))
+			srv->date[0] = '\0';
+	}
+	return srv->date;
+}
+
+/*
  * The response is written (status 0) or failed: the sender's callback, then close or the
  * next request. Runs from conn_send itself when the socket took everything at once; the
  * pipelined request that may follow is then parsed by the conn_parse loop that dispatched
@@ -307,6 +433,7 @@ static void conn_written(struct conn *c, int status)
 		conn_close(c);
 		return;
 	}
+	c->last_active_ms = uv_now(c->srv->loop);
 	if (c->close_after) {
 		/* Drain what the peer still sends, so close() does not become a RST. */
 		c->state = CONN_CLOSING;
@@ -339,12 +466,16 @@ static int conn_send(struct conn *c, int status, const char *ctype, const uv_buf
 		total += bufs[i].len;
 	if (c->close_after || !c->keep_alive)
 		c->close_after = true;
-	/* No stdio: this runs per response, and its code path is most of the header's cost. */
+	/*
+	 * No stdio: this runs per response, and its code path is most of the header's cost.
+	 * Errors go without Cache-Control, as an ordinary server's do.
+	 */
 	if (status < 100 || status > 999 || !wr_str(&w, "HTTP/1.1 ") ||
 	    !wr_dec(&w, (unsigned)status) || !wr_u8(&w, ' ') ||
-	    !wr_str(&w, http_status_reason(status)) || !wr_str(&w, "\r\nContent-Type: ") ||
+	    !wr_str(&w, http_status_reason(status)) || !wr_str(&w, "\r\nDate: ") ||
+	    !wr_str(&w, server_date(c->srv)) || !wr_str(&w, "\r\nContent-Type: ") ||
 	    !wr_str(&w, ctype) || !wr_str(&w, "\r\nContent-Length: ") || !wr_dec(&w, total) ||
-	    !wr_str(&w, "\r\nCache-Control: no-store\r\n") ||
+	    !wr_str(&w, status < 400 ? "\r\nCache-Control: no-store\r\n" : "\r\n") ||
 	    !wr_str(&w, c->close_after	? "Connection: close\r\n"
 			: c->minor == 0 ? "Connection: keep-alive\r\n"
 					: "") ||
@@ -508,7 +639,7 @@ static uint8_t *conn_req_take_body(struct http_request *req, size_t *len)
 
 	*len = req->body_len;
 	if (b)
-		conn_body_set(c, NULL, 0); /* the caller's now, outside our accounting */
+		conn_body_set(c, NULL, 0, 0); /* the caller's now, outside our accounting */
 	req->body = NULL;
 	req->body_len = 0;
 	return b;
@@ -522,12 +653,20 @@ static void conn_req_set_cancel(struct http_request *req, http_cancel_cb cb, voi
 	c->cancel_arg = arg;
 }
 
+static void conn_req_vouch(struct http_request *req)
+{
+	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
+
+	c->vouched = true;
+}
+
 static const struct http_request_ops conn_req_ops = {
 	.sendv = conn_req_sendv,
 	.send_error = conn_req_send_error,
 	.set_cancel = conn_req_set_cancel,
 	.take_body = conn_req_take_body,
 	.header = conn_req_header,
+	.vouch = conn_req_vouch,
 };
 
 /* ---- the request API handlers use, whatever the request's source ---- */
@@ -567,6 +706,12 @@ uint8_t *http_request_take_body(struct http_request *req, size_t *len)
 void http_request_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg)
 {
 	req->ops->set_cancel(req, cb, arg);
+}
+
+void http_request_vouch(struct http_request *req)
+{
+	if (req->ops->vouch)
+		req->ops->vouch(req);
 }
 
 /* ---- parser callbacks; each returns -1 with err_status set to refuse the request ---- */
@@ -703,15 +848,16 @@ static int conn_headers_done(struct conn *c, bool has_length, uint64_t length, b
 		if (c->body_cap < length) {
 			uint8_t *nb;
 
-			if (!conn_body_fits(c, length))
-				return 503;
-			/* Not realloc: the old contents are not needed, so do not copy them. */
-			free(c->body);
-			conn_body_set(c, NULL, 0);
+			/*
+			 * Not realloc: the old contents are not needed, so do not copy them.
+			 * Nothing is charged yet: pages not written are not resident, and the
+			 * budget counts bytes as they arrive (conn_body_charge).
+			 */
+			conn_body_free(c);
 			nb = malloc(length);
 			if (!nb)
 				return 503;
-			conn_body_set(c, nb, length);
+			conn_body_set(c, nb, length, 0);
 		}
 		c->body_want = length;
 	}
@@ -730,7 +876,8 @@ static int conn_headers_done(struct conn *c, bool has_length, uint64_t length, b
 
 			(void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
 		}
-		conn_timer(c, cfg->body_timeout_ms);
+		c->body_start_ms = uv_now(c->srv->loop);
+		conn_body_timer(c);
 	}
 	return 0;
 }
@@ -770,7 +917,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 	if ((const uint8_t *)at == c->body + c->body_len) {
 		/* Read straight into the body buffer (conn_alloc_cb): nothing to copy. */
 		c->body_len += len;
-		return 0;
+		return conn_body_charge(c) ? 0 : refuse(c, 503);
 	}
 	if (len > max - c->body_len)
 		return refuse(c, 413);
@@ -783,16 +930,14 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 			cap = c->body_len + len;
 		if (cap > max)
 			cap = max;
-		if (!conn_body_fits(c, cap))
-			return refuse(c, 503);
 		nb = realloc(c->body, cap);
 		if (!nb)
 			return refuse(c, 503);
-		conn_body_set(c, nb, cap);
+		conn_body_set(c, nb, cap, c->body_touched);
 	}
 	memcpy(c->body + c->body_len, at, len);
 	c->body_len += len;
-	return 0;
+	return conn_body_charge(c) ? 0 : refuse(c, 503);
 }
 
 static int on_message_complete(llhttp_t *p)
@@ -829,12 +974,17 @@ static void conn_dispatch(struct conn *c)
 	c->dispatching = false;
 }
 
-/* The request is refused with status: an error answer, and nothing more is read. */
+/*
+ * The request is refused with status: an error answer, and nothing more is read. Its
+ * body, if any, is nobody's: freed at once, so a refused body stops counting.
+ */
 static void conn_refuse(struct conn *c, int status, bool in_rbuf)
 {
 	if (in_rbuf)
 		c->rstart = c->rend;
 	c->req.method = HTTP_METHOD_OTHER;
+	c->body_len = 0;
+	conn_body_free(c);
 	conn_send_error(c, status, true);
 }
 
@@ -846,7 +996,7 @@ static void conn_after_execute(struct conn *c, llhttp_errno_t err, const char *d
 		if (in_rbuf)
 			c->rstart += len;
 		if (c->phase == PHASE_BODY && !c->closing)
-			conn_timer(c, c->srv->cfg.body_timeout_ms);
+			conn_body_timer(c);
 		return;
 	}
 	if (err == HPE_PAUSED) {
@@ -869,8 +1019,12 @@ static void conn_fast_body(struct conn *c, const char *data, size_t len, bool in
 
 	if (in_rbuf)
 		c->rstart += take;
+	if (!conn_body_charge(c)) {
+		conn_refuse(c, 503, in_rbuf);
+		return;
+	}
 	if (c->body_len < c->body_want) {
-		conn_timer(c, c->srv->cfg.body_timeout_ms);
+		conn_body_timer(c);
 		return;
 	}
 	c->fast = false;
@@ -958,10 +1112,8 @@ static void conn_resume(struct conn *c)
 	c->req.body = NULL;
 	c->req.body_len = 0;
 	c->body_len = 0;
-	if (c->body_cap > HTTP_BODY_KEEP_BYTES) {
-		free(c->body);
-		conn_body_set(c, NULL, 0);
-	}
+	if (c->body_cap > HTTP_BODY_KEEP_BYTES)
+		conn_body_free(c);
 	conn_timer(c, c->srv->cfg.idle_timeout_ms);
 	llhttp_resume(&c->parser);
 	if (!c->dispatching)
@@ -986,6 +1138,7 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	if (nread == 0)
 		return;
+	c->last_active_ms = uv_now(c->srv->loop);
 	if (c->state == CONN_CLOSING) {
 		c->rstart = c->rend = 0; /* draining before close */
 		return;
@@ -1042,11 +1195,30 @@ static void reject_close_cb(uv_handle_t *h)
 	server_maybe_free(srv);
 }
 
-/* Over max_connections: a 503 into the socket buffer and close, no per-connection state. */
+/*
+ * A refused connection: a 503 into the socket buffer, and the caller closes it at once.
+ * The client fails fast instead of hanging in the listen backlog.
+ */
+static void reject_write(struct http_server *srv, uv_stream_t *t)
+{
+	char resp[256];
+	struct writer w = writer_make(resp, sizeof(resp));
+	uv_buf_t b;
+
+	srv->stats.rejected++;
+	if (!wr_str(&w, "HTTP/1.1 503 Service Unavailable\r\nDate: ") ||
+	    !wr_str(&w, server_date(srv)) ||
+	    !wr_str(&w, "\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n"
+			"Connection: close\r\n\r\nService Unavailable\n"))
+		return;
+	b = uv_buf_init(resp, (unsigned)w.len);
+	(void)uv_try_write(t, &b, 1);
+}
+
+/* Out of memory for a connection: refused without any per-connection state. */
 static void server_reject(struct http_server *srv, uv_stream_t *lst)
 {
 	uv_tcp_t *t = malloc(sizeof(*t));
-	uv_buf_t b = uv_buf_init((char *)(uintptr_t)resp_503, sizeof(resp_503) - 1);
 
 	if (!t || uv_tcp_init(srv->loop, t) < 0) {
 		free(t);
@@ -1054,9 +1226,8 @@ static void server_reject(struct http_server *srv, uv_stream_t *lst)
 	}
 	t->data = srv;
 	srv->handles++;
-	srv->stats.rejected++;
 	if (uv_accept(lst, (uv_stream_t *)t) == 0)
-		(void)uv_try_write((uv_stream_t *)t, &b, 1);
+		reject_write(srv, (uv_stream_t *)t);
 	uv_close((uv_handle_t *)t, reject_close_cb);
 }
 
@@ -1089,24 +1260,93 @@ static struct conn *conn_new(struct http_server *srv)
 	return c;
 }
 
+static void source_of(const struct sockaddr_storage *ss, struct source *out)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	memset(out, 0, sizeof(*out));
+	if (ss->ss_family == AF_INET) {
+		out->b[0] = 4;
+		memcpy(out->b + 1, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			out->b[0] = 4;
+			memcpy(out->b + 1, a + 12, 4);
+		} else {
+			out->b[0] = 6;
+			memcpy(out->b + 1, a, 8);
+		}
+	}
+}
+
 /*
- * At the connection cap, make room by closing the oldest connection that has not yet
- * sent a whole request: a flood of slow or silent connections then only pushes out its
- * own kind, never a connection that carries a live tunnel (every one of those has
- * completed requests). Returns false when every connection has done real work.
+ * May c be closed to make room? Only while no request has vouched for it (a connection
+ * that carried an authenticated frame or poll belongs to a live tunnel) and no request of
+ * it is with the handler.
  */
-static bool server_evict(struct http_server *srv)
+static bool conn_evictable(const struct conn *c)
+{
+	return !c->vouched && !c->closing && c->state == CONN_READING;
+}
+
+/*
+ * The evictable connection (from src, or from anywhere when src is NULL) that has been
+ * quiet longest: idle keep-alives of an unauthenticated flood go first, a newcomer that is
+ * sending its first request right now goes last. A linear walk: it runs only at a cap,
+ * over at most max_connections entries.
+ */
+static struct conn *oldest_evictable(struct http_server *srv, const struct source *src)
 {
 	struct conn *victim = NULL;
 	struct list_node *n;
 
-	/* New connections go to the head of the list: the last match is the oldest. */
 	list_for_each(n, &srv->conns) {
 		struct conn *c = list_entry(n, struct conn, link);
 
-		if (c->requests == 0 && c->state == CONN_READING && !c->closing)
+		if (!conn_evictable(c) || (src && memcmp(&c->source, src, sizeof(*src)) != 0))
+			continue;
+		if (!victim || c->last_active_ms <= victim->last_active_ms)
 			victim = c;
 	}
+	return victim;
+}
+
+static unsigned unvouched_from(struct http_server *srv, const struct source *src)
+{
+	unsigned n = 0;
+	struct list_node *l;
+
+	list_for_each(l, &srv->conns) {
+		const struct conn *c = list_entry(l, struct conn, link);
+
+		n += !c->vouched && memcmp(&c->source, src, sizeof(*src)) == 0;
+	}
+	return n;
+}
+
+/*
+ * Room for a connection from src. At the per-source cap, src's own quietest unvouched
+ * connection gives way: one host cannot push out anybody else's. At the server's cap, the
+ * quietest unvouched connection of any source does. Returns false when nothing may give
+ * way: the newcomer is refused.
+ */
+static bool server_make_room(struct http_server *srv, const struct source *src)
+{
+	unsigned cap = srv->cfg.max_unvouched_per_source;
+	struct conn *victim;
+
+	if (cap && unvouched_from(srv, src) >= cap) {
+		victim = oldest_evictable(srv, src);
+		if (!victim)
+			return false;
+		srv->stats.evicted_source++;
+		conn_close(victim);
+	}
+	if (srv->nconns < srv->cfg.max_connections)
+		return true;
+	victim = oldest_evictable(srv, NULL);
 	if (!victim)
 		return false;
 	srv->stats.evicted++;
@@ -1118,14 +1358,13 @@ static void server_connection_cb(uv_stream_t *lst, int status)
 {
 	struct listener *l = lst->data;
 	struct http_server *srv = l->srv;
+	struct sockaddr_storage peer = { 0 };
+	int peer_len = sizeof(peer);
 	struct conn *c;
+	bool room;
 
 	if (status < 0 || srv->freeing) {
 		log_warnx_rl("http: accept: %s", uv_strerror(status));
-		return;
-	}
-	if (srv->nconns >= srv->cfg.max_connections && !server_evict(srv)) {
-		server_reject(srv, lst);
 		return;
 	}
 	c = conn_new(srv);
@@ -1137,13 +1376,25 @@ static void server_connection_cb(uv_stream_t *lst, int status)
 	uv_timer_init(srv->loop, &c->timer);
 	c->handles = 2;
 	srv->handles++;
+	if (uv_accept(lst, (uv_stream_t *)&c->tcp) < 0) {
+		list_insert_head(&srv->conns, &c->link);
+		srv->nconns++;
+		conn_close(c);
+		return;
+	}
+	/* Who it is decides who makes room, so the caps are applied after accept. */
+	(void)uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &peer_len);
+	source_of(&peer, &c->source);
+	room = server_make_room(srv, &c->source);
 	list_insert_head(&srv->conns, &c->link);
 	srv->nconns++;
-	if (uv_accept(lst, (uv_stream_t *)&c->tcp) < 0) {
+	if (!room) {
+		reject_write(srv, (uv_stream_t *)&c->tcp);
 		conn_close(c);
 		return;
 	}
 	srv->stats.accepted++;
+	c->last_active_ms = uv_now(srv->loop);
 	uv_tcp_nodelay(&c->tcp, 1);
 	c->state = CONN_READING;
 	c->phase = PHASE_IDLE;
@@ -1257,9 +1508,8 @@ size_t http_server_trim(struct http_server *srv)
 		bool reading_body = c->state == CONN_READING && c->phase == PHASE_BODY;
 
 		if (c->body && !c->body_used && c->body_len == 0 && !reading_body) {
-			freed += c->body_cap;
-			free(c->body);
-			conn_body_set(c, NULL, 0);
+			freed += c->body_touched;
+			conn_body_free(c);
 		}
 		c->body_used = false;
 	}

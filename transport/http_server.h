@@ -23,11 +23,17 @@ struct http_server_config {
 	size_t max_header_bytes; /* names plus values */
 	unsigned max_header_count;
 	size_t max_body_bytes;
-	size_t max_body_bytes_total; /* body buffers of all connections together */
+	size_t max_body_bytes_total; /* body bytes received and held, all connections */
 	unsigned max_connections;
+	/*
+	 * Connections from one source (an IPv4 address, an IPv6 /64) that no request has
+	 * vouched for yet (http_request_vouch); 0: no limit.
+	 */
+	unsigned max_unvouched_per_source;
 	uint64_t header_timeout_ms;
 	uint64_t idle_timeout_ms;
-	uint64_t body_timeout_ms;
+	uint64_t body_timeout_ms; /* longest gap between two reads of a body */
+	uint64_t body_deadline_ms; /* from the end of the head to the end of the body */
 	uint64_t write_timeout_ms;
 	uint64_t linger_ms;
 };
@@ -38,7 +44,9 @@ void http_server_config_default(struct http_server_config *cfg);
 struct http_server_stats {
 	uint64_t accepted; /* connections taken on */
 	uint64_t rejected; /* connections over max_connections: 503 and closed */
-	uint64_t evicted; /* connections closed at the cap before a whole request came */
+	uint64_t evicted; /* unvouched connections closed to make room at the cap */
+	uint64_t evicted_source; /* the same, at the per-source cap */
+	uint64_t bodies_dropped; /* slowest bodies dropped when the body budget was full */
 	uint64_t requests; /* requests handed to the handler */
 	uint64_t errors; /* requests answered 4xx by the server itself */
 	uint64_t timeouts; /* connections closed by a header, body, idle or write timeout */
@@ -74,6 +82,8 @@ struct http_request_ops {
 	uint8_t *(*take_body)(struct http_request *req, size_t *len);
 	/* NULL when the source carries no headers. */
 	const char *(*header)(const struct http_request *req, const char *name);
+	/* NULL when the source has no connections of its own to protect. */
+	void (*vouch)(struct http_request *req);
 };
 
 struct http_request {
@@ -130,6 +140,13 @@ const char *http_request_header(const struct http_request *req, const char *name
 uint8_t *http_request_take_body(struct http_request *req, size_t *len);
 /* Called if the client goes away (or the server is freed) before the request is answered. */
 void http_request_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg);
+/*
+ * The handler found something in req that only a key holder can make (an authenticated
+ * frame or poll): its connection is never evicted to make room for others, and no longer
+ * counts against max_unvouched_per_source. Connections nobody vouched for are the ones
+ * that give way at the caps (docs/TRANSPORT.md "Limits").
+ */
+void http_request_vouch(struct http_request *req);
 
 /*
  * Answers req with status (100..999) and a body in nbufs buffers (written with one writev, never

@@ -277,8 +277,13 @@ static void handle_post(struct tunnel_server *srv, struct http_request *req)
 	struct tunnel_channel *ch;
 	struct tunnel_rx rx;
 
+	/*
+	 * Whatever a party without the key sends to a tunnel URL gets the 404 of any unknown
+	 * path: an empty or malformed body must not tell a prober that the URL is httun's
+	 * (docs/PROTOCOL.md "What an observer sees").
+	 */
 	if (req->body_len == 0) {
-		http_response_send_error(req, 400, false);
+		http_response_send_error(req, 404, false);
 		return;
 	}
 	if (req->body[0] == MSG_INIT) {
@@ -288,9 +293,11 @@ static void handle_post(struct tunnel_server *srv, struct http_request *req)
 	tunnel_receive_body(srv->ix, req->body, req->body_len, clock_now_ms(), &rx);
 	if (!rx.opened) {
 		/* 404 for frames of a session we do not have: the client handshakes again. */
-		http_response_send_error(req, rx.malformed && !rx.unknown ? 400 : 404, false);
+		http_response_send_error(req, 404, false);
 		return;
 	}
+	/* Only a key holder seals a frame that opens (a replay fails the window). */
+	http_request_vouch(req);
 	ch = (struct tunnel_channel *)rx.ep;
 	note_session(ch);
 	read_replies(srv);
@@ -315,6 +322,7 @@ static void handle_poll(struct tunnel_server *srv, struct http_request *req,
 		http_response_send_error(req, 404, false);
 		return;
 	}
+	http_request_vouch(req);
 	ch = peer_owner(p);
 	note_session(ch);
 	if (!frameq_empty(&ch->ep.send))

@@ -199,6 +199,24 @@ static void test_busy_poll(void **state)
 	config_free(cfg);
 }
 
+/* The per-source cap of unauthenticated connections: a default, 0 (off), the maximum. */
+static void test_max_unauth_per_source(void **state)
+{
+	static const char off[] = "[server]\nmax-unauth-per-source = 0\n";
+	static const char hi[] = "[server]\nmax-unauth-per-source = 256\n";
+	struct config *cfg = config_new();
+
+	(void)state;
+	assert_int_equal(cfg->server.max_unauth_per_source, HTTP_MAX_UNVOUCHED_PER_SOURCE);
+	config_free(cfg);
+	cfg = parse_ok("httun.conf", off, sizeof(off) - 1);
+	assert_int_equal(cfg->server.max_unauth_per_source, 0);
+	config_free(cfg);
+	cfg = parse_ok("httun.conf", hi, sizeof(hi) - 1);
+	assert_int_equal(cfg->server.max_unauth_per_source, HTTP_MAX_CONNECTIONS);
+	config_free(cfg);
+}
+
 static void test_crlf_and_bom(void **state)
 {
 	static const char text[] = "\xef\xbb\xbf[channel a]\r\n"
@@ -240,6 +258,10 @@ static const struct error_case error_cases[] = {
 	  "httun.conf:2: invalid busy-poll '1001' in [client]: must be 0..1000" },
 	{ "[client]\nbusy-poll = -1\n", -EINVAL,
 	  "httun.conf:2: invalid busy-poll '-1' in [client]: expected a decimal number 0..1000" },
+	{ "[server]\nmax-unauth-per-source = 257\n", -EINVAL,
+	  "httun.conf:2: invalid max-unauth-per-source '257' in [server]: must be 0..256" },
+	{ "[client]\nmax-unauth-per-source = 8\n", -EINVAL,
+	  "httun.conf:2: 'max-unauth-per-source' belongs in [server], not in [client]" },
 	{ "[client]\nbusy-poll = 50\nbusy-poll = 60\n", -EINVAL,
 	  "httun.conf:3: duplicate key 'busy-poll' in [client] (first set at line 2)" },
 	{ "[servers]\n", -EINVAL,
@@ -1068,6 +1090,7 @@ int main(void)
 		cmocka_unit_test(test_fcgi_listen),
 		cmocka_unit_test(test_crlf_and_bom),
 		cmocka_unit_test(test_busy_poll),
+		cmocka_unit_test(test_max_unauth_per_source),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_long_lines),

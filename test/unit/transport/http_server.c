@@ -590,13 +590,33 @@ static bool starts_with(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* "\r\nDate: Mon, 07 Dec 2026 23:19:59 GMT\r\n" (RFC 9110 IMF-fixdate) somewhere in resp. */
+static void assert_date(const char *resp)
+{
+	const char *d = strstr(resp, "\r\nDate: ");
+	char day[4], mon[4], zone[4];
+	int mday, year, h, m, sec, n = 0;
+
+	assert_non_null(d);
+	assert_int_equal(sscanf(d + 8, "%3s, %2d %3s %4d %2d:%2d:%2d %3s%n", day, &mday, mon, &year,
+				&h, &m, &sec, zone, &n),
+			 8);
+	assert_int_equal(d[8 + 3], ',');
+	assert_string_equal(zone, "GMT");
+	assert_true(year >= 2024);
+	assert_true(strncmp(d + 8 + n, "\r\n", 2) == 0);
+}
+
 static void assert_plain_error(const char *resp, const char *status_line, const char *body)
 {
 	char cl[64];
 
 	assert_true(starts_with(resp, status_line));
+	assert_date(resp);
 	assert_non_null(strstr(resp, "\r\nContent-Type: text/plain\r\n"));
-	assert_non_null(strstr(resp, "\r\nCache-Control: no-store\r\n"));
+	/* An ordinary server's error: nothing that only httun sends. */
+	assert_null(strstr(resp, "Cache-Control"));
+	assert_null(strstr(resp, "httun"));
 	assert_non_null(strstr(resp, "\r\nConnection: close\r\n"));
 	snprintf(cl, sizeof(cl), "\r\nContent-Length: %zu\r\n", strlen(body));
 	assert_non_null(strstr(resp, cl));
@@ -958,39 +978,226 @@ static void test_cap_evicts_unfinished(void **state)
 	fix_end(&f);
 }
 
-/* Body buffers of all connections together stay within max_body_bytes_total. */
+/*
+ * The body budget counts bytes received, and when it is full the slowest body still
+ * arriving gives way: a newcomer's whole small body is served while a trickling one is
+ * dropped with a 503.
+ */
 static void test_body_total(void **state)
 {
-	static const char big[] = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 80\r\n\r\nabc";
-	char second[256];
+	static char slow[256], second[256];
 	struct fix f;
-	struct raw r1, r2;
+	struct raw r1, r2, r3;
 	struct http_server_config cfg;
+	int n;
 
 	(void)state;
 	http_server_config_default(&cfg);
 	cfg.max_body_bytes_total = 100;
 	fix_start(&f, &cfg);
-	raw_start_str(&f, &r1, big); /* holds 80 bytes, sends 3 of them */
+	/* Announces 80, sends 3: charged 3, so a 50-byte body still fits beside it. */
+	raw_start_str(&f, &r1, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 80\r\n\r\nabc");
 	run_until_accepted(&f, 1);
 	snprintf(second, sizeof(second),
-		 "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n%050d", 0);
-	raw_start_str(&f, &r2, second);
-	run_until_raw(&f, 1);
-	r2.in[r2.in_len] = '\0';
-	assert_true(starts_with(r2.in, "HTTP/1.1 503 "));
-	assert_int_equal(f.requests, 0);
+		 "POST /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 50\r\n\r\n"
+		 "%050d",
+		 0);
+	raw_exchange(&f, &r2, second, strlen(second));
+	assert_true(starts_with(r2.in, "HTTP/1.1 200 OK\r\n"));
+	assert_int_equal(f.requests, 1);
 	raw_close(&r1);
 	run_until_raw(&f, 2);
-	/* With the first body gone there is room again. */
-	snprintf(
-		second, sizeof(second),
-		"POST /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 50\r\n\r\n%050d",
+
+	/* 60 of 80 bytes, then silence: the slowest body when the next one overflows. */
+	n = snprintf(slow, sizeof(slow),
+		     "POST /s HTTP/1.1\r\nHost: x\r\nContent-Length: 80\r\n\r\n");
+	memset(slow + n, 's', 60);
+	raw_start(&f, &r1, slow, (size_t)n + 60);
+	run_until_accepted(&f, 3);
+	run_for(&f, 30);
+	raw_exchange(&f, &r3, second, strlen(second));
+	assert_true(starts_with(r3.in, "HTTP/1.1 200 OK\r\n"));
+	assert_int_equal(f.requests, 2);
+	run_until_raw(&f, 4);
+	r1.in[r1.in_len] = '\0';
+	assert_plain_error(r1.in, "HTTP/1.1 503 Service Unavailable\r\n", "Service Unavailable\n");
+	assert_int_equal(http_server_stats(f.srv)->bodies_dropped, 1);
+	fix_end(&f);
+}
+
+static void trickle_cb(uv_timer_t *t)
+{
+	static const char b = 'x';
+	struct raw *r = t->data;
+	uv_buf_t buf = uv_buf_init((char *)(uintptr_t)&b, 1);
+
+	if (!r->closed && !uv_is_closing((uv_handle_t *)&r->tcp))
+		(void)uv_try_write((uv_stream_t *)&r->tcp, &buf, 1);
+}
+
+/*
+ * A body that keeps trickling within the gap timeout still ends at its deadline. The
+ * gap timeout is far longer than the test may take: only the deadline can close it.
+ */
+static void test_body_deadline(void **state)
+{
+	struct fix f;
+	struct raw r;
+	struct http_server_config cfg;
+	uv_timer_t trickle;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.body_timeout_ms = 60 * 1000;
+	cfg.body_deadline_ms = 200;
+	fix_start(&f, &cfg);
+	raw_start_str(&f, &r, "POST /t HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx");
+	uv_timer_init(&f.loop, &trickle);
+	trickle.data = &r;
+	uv_timer_start(&trickle, trickle_cb, 20, 20);
+	run_until_raw(&f, 1);
+	uv_close((uv_handle_t *)&trickle, NULL);
+	assert_int_equal(r.in_len, 0);
+	assert_int_equal(http_server_stats(f.srv)->timeouts, 1);
+	assert_int_equal(f.requests, 0);
+	fix_end(&f);
+}
+
+/* Vouches for requests whose URL starts with /v, then answers like MODE_ECHO. */
+static void vouch_some(struct fix *f, struct http_request *req)
+{
+	(void)f;
+	if (starts_with(req->url, "/v"))
+		http_request_vouch(req);
+	answer_echo(req);
+}
+
+/* One keep-alive request from src (NULL: 127.0.0.1), answered; the connection stays. */
+static void raw_idle(struct fix *f, struct raw *r, const char *src, const char *req)
+{
+	int accepted = (int)http_server_stats(f->srv)->accepted;
+
+	memset(r, 0, sizeof(*r));
+	r->f = f;
+	r->out = req;
+	r->out_len = strlen(req);
+	uv_tcp_init(&f->loop, &r->tcp);
+	r->tcp.data = r;
+	r->cr.data = r;
+	if (src) {
+		struct sockaddr_in a;
+
+		assert_int_equal(uv_ip4_addr(src, 0, &a), 0);
+		assert_int_equal(uv_tcp_bind(&r->tcp, (const struct sockaddr *)&a, 0), 0);
+	}
+	assert_int_equal(
+		uv_tcp_connect(&r->cr, &r->tcp, (const struct sockaddr *)&f->addr, raw_connect_cb),
 		0);
-	raw_start_str(&f, &r2, second);
-	run_until_raw(&f, 3);
-	r2.in[r2.in_len] = '\0';
-	assert_true(starts_with(r2.in, "HTTP/1.1 200 OK\r\n"));
+	run_until_accepted(f, (uint64_t)accepted + 1);
+	while (!strstr(r->in, "\r\n\r\n") && !r->closed)
+		assert_int_not_equal(uv_run(&f->loop, UV_RUN_ONCE), 0);
+	/* Distinct idle times: the eviction order is by the last activity (ms clock). */
+	run_for(f, 5);
+}
+
+/*
+ * Connections that only ever sent unauthenticated requests are evictable, quietest first;
+ * one a request vouched for never is. Without this, idle keep-alives of a 404 flood held
+ * every slot and each newcomer got a 503.
+ */
+static void test_cap_evicts_unvouched_idle(void **state)
+{
+	struct fix f;
+	struct raw a, b, v, n;
+	struct http_server_config cfg;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_connections = 3;
+	fix_start(&f, &cfg);
+	f.on_request = vouch_some;
+	raw_idle(&f, &v, NULL, "GET /v HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_idle(&f, &a, NULL, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_idle(&f, &b, NULL, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+	/* Full: the newcomer is served, and a (quiet longest, unvouched) made room. */
+	raw_idle(&f, &n, NULL, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_true(starts_with(n.in, "HTTP/1.1 200 OK\r\n"));
+	while (!a.closed)
+		assert_int_not_equal(uv_run(&f.loop, UV_RUN_ONCE), 0);
+	assert_false(b.closed);
+	assert_false(v.closed);
+	assert_int_equal(http_server_stats(f.srv)->evicted, 1);
+	/* b, then n; v never. */
+	raw_idle(&f, &a, NULL, "GET /a2 HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_idle(&f, &b, NULL, "GET /b2 HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_false(v.closed);
+	assert_true(n.closed);
+	assert_int_equal(http_server_stats(f.srv)->evicted, 3);
+	assert_int_equal(http_server_stats(f.srv)->rejected, 0);
+	raw_close(&v);
+	raw_close(&a);
+	raw_close(&b);
+	run_until_raw(&f, 6);
+	fix_end(&f);
+}
+
+/* When every connection is vouched for, the newcomer is refused: a live tunnel stays. */
+static void test_cap_keeps_vouched(void **state)
+{
+	struct fix f;
+	struct raw v, n;
+	struct http_server_config cfg;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_connections = 1;
+	fix_start(&f, &cfg);
+	f.on_request = vouch_some;
+	raw_idle(&f, &v, NULL, "GET /v HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_exchange(&f, &n, "GET /n HTTP/1.1\r\nHost: x\r\n\r\n", 29);
+	assert_plain_error(n.in, "HTTP/1.1 503 Service Unavailable\r\n", "Service Unavailable\n");
+	assert_false(v.closed);
+	assert_int_equal(http_server_stats(f.srv)->rejected, 1);
+	raw_close(&v);
+	run_until_raw(&f, 2);
+	fix_end(&f);
+}
+
+/*
+ * At the per-source cap a source's newcomer pushes out that source's own quietest
+ * unvouched connection, never another source's; vouched ones do not count.
+ */
+static void test_per_source_cap(void **state)
+{
+	struct fix f;
+	struct raw a1, a2, a3, b1, v;
+	struct http_server_config cfg;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_connections = 4;
+	cfg.max_unvouched_per_source = 2;
+	fix_start(&f, &cfg);
+	f.on_request = vouch_some;
+	raw_idle(&f, &b1, "127.0.0.2", "GET /b1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_idle(&f, &v, NULL, "GET /v HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_idle(&f, &a1, NULL, "GET /a1 HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_idle(&f, &a2, NULL, "GET /a2 HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_idle(&f, &a3, NULL, "GET /a3 HTTP/1.1\r\nHost: x\r\n\r\n");
+	assert_true(starts_with(a3.in, "HTTP/1.1 200 OK\r\n"));
+	while (!a1.closed)
+		assert_int_not_equal(uv_run(&f.loop, UV_RUN_ONCE), 0);
+	/* b1 is the quietest unvouched connection of all, but of another source. */
+	assert_false(b1.closed);
+	assert_false(v.closed);
+	assert_false(a2.closed);
+	assert_int_equal(http_server_stats(f.srv)->evicted_source, 1);
+	assert_int_equal(http_server_stats(f.srv)->evicted, 0);
+	raw_close(&b1);
+	raw_close(&v);
+	raw_close(&a2);
+	raw_close(&a3);
+	run_until_raw(&f, 5);
 	fix_end(&f);
 }
 
@@ -1445,6 +1652,10 @@ int main(void)
 		cmocka_unit_test(test_connection_cap),
 		cmocka_unit_test(test_cap_evicts_unfinished),
 		cmocka_unit_test(test_body_total),
+		cmocka_unit_test(test_body_deadline),
+		cmocka_unit_test(test_cap_evicts_unvouched_idle),
+		cmocka_unit_test(test_cap_keeps_vouched),
+		cmocka_unit_test(test_per_source_cap),
 		cmocka_unit_test(test_chunked_body),
 		cmocka_unit_test(test_chunked_over_cap),
 		cmocka_unit_test(test_expect_continue),
