@@ -21,9 +21,23 @@
       Opens N connections, each sends a POST header with Content-Length SIZE and then
       SIZE - 1 body bytes (never the last one), holds them for SECONDS and prints JSON:
       how many sent their whole partial body, got a 503, or were reset.
+  httptool.py lockout HOST PORT SRC_PREFIX NSRC KIND N SECONDS
+      Lockout attempts without a key from the source addresses SRC_PREFIX2 ..
+      SRC_PREFIX(NSRC+1) in turn, for SECONDS. KIND idle: N keep-alive connections that
+      each send one GET and stay open after the answer; slow: N connections that
+      announce a 2 MiB body, send 1 MiB and then a byte every 2 s; both reopened
+      about a second after the server closes them. KIND flood: N new connections a second that send nothing.
+      Prints JSON: connections opened, answered, closed by the server, refused with
+      503, failed to connect, and the most held open at once.
+  httptool.py relayhold SOCKET N SECONDS
+      Opens N connections to a relay socket of `httun server --fcgi-socket`, each sends
+      a valid HELLO and then nothing, reopened when the server closes them, for SECONDS.
+      Prints JSON: connections opened, closed by the server, refused at connect.
 """
+import asyncio
 import json
 import os
+import random
 import selectors
 import socket
 import sys
@@ -310,9 +324,157 @@ def cmd_bodyflood(host, port, n, size, seconds):
     print(json.dumps({"sent": sent, "got503": got503, "reset": reset}, sort_keys=True))
 
 
+class Tally:
+    def __init__(self):
+        self.opened = self.answered = self.closed = self.got503 = 0
+        self.failed = self.held = self.most_held = 0
+
+    def hold(self, d):
+        self.held += d
+        self.most_held = max(self.most_held, self.held)
+
+    def json(self):
+        return {"opened": self.opened, "answered": self.answered, "closed": self.closed,
+                "got503": self.got503, "connect_failed": self.failed,
+                "most_held": self.most_held}
+
+
+async def lockout_conn(host, port, src, first, then, tally, end):
+    """One attacking connection, reopened while time is left: sends first, then one
+    byte of then every 2 s (if any), and counts what the server does with it."""
+    loop = asyncio.get_running_loop()
+    while loop.time() < end:
+        try:
+            r, w = await asyncio.wait_for(asyncio.open_connection(
+                host, port, local_addr=(src, 0)), 5)
+        except (OSError, asyncio.TimeoutError):
+            tally.failed += 1
+            await asyncio.sleep(0.2)
+            continue
+        tally.opened += 1
+        tally.hold(1)
+        try:
+            w.write(first)
+            got = b""
+            pos = 0
+            while loop.time() < end:
+                try:
+                    data = await asyncio.wait_for(r.read(4096), 2)
+                except asyncio.TimeoutError:
+                    if then and pos < len(then):
+                        w.write(then[pos:pos + 1])
+                        pos += 1
+                    continue
+                if not data:
+                    tally.closed += 1
+                    break
+                if not got:
+                    tally.answered += 1
+                    if data.startswith(b"HTTP/1.1 503"):
+                        tally.got503 += 1
+                got += data
+        except OSError:
+            tally.closed += 1
+        finally:
+            tally.hold(-1)
+            w.close()
+        # About a second before trying again, at random so that retries do not come in
+        # bursts: churn of our own would give the server connections to evict that
+        # never completed a request.
+        await asyncio.sleep(random.uniform(0.5, 1.5))
+
+
+async def lockout_flood(host, port, srcs, per_s, tally, end):
+    loop = asyncio.get_running_loop()
+    held, i = [], 0
+    while loop.time() < end:
+        try:
+            _, w = await asyncio.wait_for(asyncio.open_connection(
+                host, port, local_addr=(srcs[i % len(srcs)], 0)), 5)
+            tally.opened += 1
+            held.append(w)
+        except (OSError, asyncio.TimeoutError):
+            tally.failed += 1
+        i += 1
+        if len(held) > 200:  # keep our own descriptors bounded; the server sees churn
+            held.pop(0).close()
+        await asyncio.sleep(1 / per_s)
+    for w in held:
+        w.close()
+
+
+async def lockout(host, port, prefix, nsrc, kind, n, seconds):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    srcs = ["%s%d" % (prefix, 2 + i) for i in range(nsrc)]
+    tally = Tally()
+    jobs = []
+    if kind == "flood":
+        jobs.append(lockout_flood(host, port, srcs, n, tally, end))
+    for i in range(int(n) if kind != "flood" else 0):
+        if kind == "idle":
+            first, then = b"GET /idle-%d HTTP/1.1\r\nHost: x\r\n\r\n" % i, b""
+        else:
+            first = (b"POST /AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: %d\r\n\r\n" % (2 << 20)) + b"\x03" * (1 << 20)
+            then = b"\x03" * 64
+        jobs.append(lockout_conn(host, port, srcs[i % nsrc], first, then, tally, end))
+    await asyncio.gather(*jobs)
+    print(json.dumps(tally.json(), sort_keys=True))
+
+
+def cmd_lockout(host, port, prefix, nsrc, kind, n, seconds):
+    if kind not in ("idle", "slow", "flood"):
+        raise SystemExit("lockout: KIND is idle, slow or flood")
+    asyncio.run(lockout(host, int(port), prefix, int(nsrc), kind, float(n), float(seconds)))
+
+
+async def relayhold(path, n, seconds):
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    # HELLO: type 1, reserved, id 0, length 4; version 1, reserved 0 (docs/PROTOCOL.md 9).
+    hello = bytes([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 1, 0, 0])
+    tally = Tally()
+
+    async def one():
+        while loop.time() < end:
+            try:
+                r, w = await asyncio.open_unix_connection(path)
+            except OSError:
+                tally.failed += 1
+                await asyncio.sleep(0.2)
+                continue
+            tally.opened += 1
+            tally.hold(1)
+            try:
+                w.write(hello)
+                while loop.time() < end:
+                    try:
+                        data = await asyncio.wait_for(r.read(4096), 1)
+                    except asyncio.TimeoutError:
+                        continue
+                    if not data:
+                        tally.closed += 1
+                        break
+            except OSError:
+                tally.closed += 1
+            finally:
+                tally.hold(-1)
+                w.close()
+            await asyncio.sleep(0.05)
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    print(json.dumps(tally.json(), sort_keys=True))
+
+
+def cmd_relayhold(path, n, seconds):
+    asyncio.run(relayhold(path, int(n), float(seconds)))
+
+
 def main():
     cmds = {"record": cmd_record, "replay": cmd_replay, "probe": cmd_probe,
-            "slowloris": cmd_slowloris, "bodyflood": cmd_bodyflood}
+            "slowloris": cmd_slowloris, "bodyflood": cmd_bodyflood,
+            "lockout": cmd_lockout, "relayhold": cmd_relayhold}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         raise SystemExit(__doc__)
     cmds[sys.argv[1]](*sys.argv[2:])
