@@ -28,10 +28,11 @@ struct peer {
 	/* responder: unconfirmed sessions, NULL slots free */
 	struct session *pending[HANDSHAKE_MAX_PENDING];
 	uint64_t pending_seq[HANDSHAKE_MAX_PENDING]; /* arrival order, for eviction */
+	uint64_t pending_ts[HANDSHAKE_MAX_PENDING]; /* timestamp of the INIT that made it */
 	uint64_t pending_next;
-	/* responder: timestamp of the newest INIT answered, while init_ts_valid */
-	uint64_t init_ts;
-	bool init_ts_valid;
+	/* responder: timestamp of the newest confirmed INIT, once confirmed_ts_valid */
+	uint64_t confirmed_ts;
+	bool confirmed_ts_valid;
 	/* initiator: timestamp of the last INIT sent (0 before the first) */
 	uint64_t sent_ts;
 	/* initiator */
@@ -110,14 +111,23 @@ static void install(struct peer *p, struct session *s, uint64_t now_ms)
 
 /* ---- responder ---- */
 
-int peer_init_matches(const struct peer *p, const uint8_t *init, size_t len)
+static bool pending_alive(const struct session *s, uint64_t now_ms)
 {
-	return handshake_init_verify(init, len, p->sec->k_init);
+	return s && elapsed(now_ms, session_created_ms(s)) < HANDSHAKE_PENDING_MS;
 }
 
-static bool current_alive(const struct peer *p, uint64_t now_ms)
+/*
+ * An INIT with this timestamp is a replay (docs/PROTOCOL.md section 3, "Confirmation"):
+ * not newer than the newest confirmed one, or the INIT of a pending session again.
+ */
+static bool init_is_replay(const struct peer *p, uint64_t ts, uint64_t now_ms)
 {
-	return p->current && elapsed(now_ms, session_created_ms(p->current)) < REJECT_AFTER_MS;
+	if (p->confirmed_ts_valid && ts <= p->confirmed_ts)
+		return true;
+	for (size_t i = 0; i < HANDSHAKE_MAX_PENDING; i++)
+		if (pending_alive(p->pending[i], now_ms) && p->pending_ts[i] == ts)
+			return true;
+	return false;
 }
 
 int peer_handle_init(struct peer *p, const uint8_t *init, size_t len,
@@ -138,14 +148,12 @@ int peer_handle_init(struct peer *p, const uint8_t *init, size_t len,
 		return err;
 	/*
 	 * A recorded INIT is refused before the DH and takes no pending slot, so a flood of
-	 * replays cannot push out the genuine pending session of a rekey. With no live
-	 * session there is nothing to protect: forget the timestamp, so a client whose
-	 * clock stepped back gets in again (docs/PROTOCOL.md section 3, "Confirmation").
+	 * replays cannot push out the genuine pending session of a rekey. The answer does not
+	 * depend on whether the channel has a session, so a replay cannot tell a prober
+	 * whether the client is online.
 	 */
-	if (!current_alive(p, now_ms))
-		p->init_ts_valid = false;
 	ts = handshake_init_timestamp(init);
-	if (p->init_ts_valid && ts <= p->init_ts)
+	if (init_is_replay(p, ts, now_ms))
 		return -EALREADY;
 	err = index_add(p->ix, p, &idx);
 	if (err)
@@ -178,8 +186,7 @@ int peer_handle_init(struct peer *p, const uint8_t *init, size_t len,
 	session_drop(p, &p->pending[slot]);
 	p->pending[slot] = s;
 	p->pending_seq[slot] = p->pending_next++;
-	p->init_ts = ts;
-	p->init_ts_valid = true;
+	p->pending_ts[slot] = ts;
 	return 0;
 }
 
@@ -281,11 +288,6 @@ static bool previous_alive(const struct peer *p, uint64_t now_ms)
 	return p->previous && elapsed(now_ms, p->previous_since_ms) < PREVIOUS_SESSION_KEEP_MS;
 }
 
-static bool pending_alive(const struct session *s, uint64_t now_ms)
-{
-	return s && elapsed(now_ms, session_created_ms(s)) < HANDSHAKE_PENDING_MS;
-}
-
 int peer_open(struct peer *p, const struct frame_header *h, uint8_t *frame, struct span *plaintext,
 	      uint64_t now_ms)
 {
@@ -315,8 +317,13 @@ int peer_open(struct peer *p, const struct frame_header *h, uint8_t *frame, stru
 			return err;
 		/*
 		 * Sealing with K_c2s took e_c, which only the initiator of this INIT has:
-		 * the session is confirmed (docs/PROTOCOL.md section 3, "Confirmation").
+		 * the session is confirmed (docs/PROTOCOL.md section 3, "Confirmation"). Only
+		 * now may its INIT's timestamp hold older INITs back: a replayed INIT that
+		 * nobody confirms cannot move it.
 		 */
+		if (!p->confirmed_ts_valid || p->pending_ts[i] > p->confirmed_ts)
+			p->confirmed_ts = p->pending_ts[i];
+		p->confirmed_ts_valid = true;
 		p->pending[i] = NULL;
 		install(p, s, now_ms);
 		return 0;

@@ -7,9 +7,10 @@
  * HANDSHAKE_MAX_PENDING pending sessions made by INITs, oldest evicted first, each
  * forgotten after HANDSHAKE_PENDING_MS. A pending session becomes current when a frame
  * sealed with its keys authenticates; until then an INIT, replayed or not, cannot touch
- * the current session. While the current session lives, an INIT must carry a newer
- * timestamp than any INIT answered before, so a recorded one is refused before the DH
- * and cannot evict a genuine pending session (docs/PROTOCOL.md section 3).
+ * the current session. An INIT must carry a newer timestamp than every INIT whose session
+ * was confirmed, and another than every pending session's INIT, so a recorded one is
+ * refused before the DH and cannot evict a genuine pending session (docs/PROTOCOL.md
+ * section 3).
  *
  * Initiator (client): current and previous, plus at most one handshake in progress (its
  * ephemeral private key in sodium_malloc'd memory). A verified RESPONSE to that
@@ -51,20 +52,14 @@ void peer_free(struct peer *p);
 /* ---- responder ---- */
 
 /*
- * Cheap check (one BLAKE2b, no DH) whether an INIT belongs to this channel; the server
- * tries its channels in turn. Returns 0, -EPROTO or -EBADMSG.
- */
-int peer_init_matches(const struct peer *p, const uint8_t *init, size_t len);
-
-/*
  * Answer an INIT of len bytes: verify it, check its timestamp, make a pending session
  * (evicting the oldest pending one when HANDSHAKE_MAX_PENDING are held; never the current
- * or previous one) and write the RESPONSE. While a current session is alive (younger than
- * REJECT_AFTER_MS), an INIT whose timestamp is not strictly newer than that of every INIT
- * answered before is refused with -EALREADY, before any DH and without touching any
- * session; with no live current session the remembered timestamp is forgotten. Returns 0,
- * -EPROTO, -EBADMSG, -EALREADY, -ENOSPC (index table full), -ENOMEM, or -EINVAL on an
- * initiator.
+ * or previous one) and write the RESPONSE. An INIT whose timestamp is not strictly newer
+ * than that of every INIT whose session a frame confirmed, or equal to that of a live
+ * pending session's INIT, is refused with -EALREADY, before any DH and without touching
+ * any session, whether or not the channel has a session now. (The server finds the
+ * channel of an INIT with handshake_init_match.) Returns 0, -EPROTO, -EBADMSG, -EALREADY,
+ * -ENOSPC (index table full), -ENOMEM, or -EINVAL on an initiator.
  */
 int peer_handle_init(struct peer *p, const uint8_t *init, size_t len,
 		     uint8_t resp[MSG_RESPONSE_BYTES], uint64_t now_ms);
@@ -116,8 +111,9 @@ int peer_seal(struct peer *p, uint8_t type, uint8_t *frame, size_t plaintext_len
 /*
  * Open a frame (as session_open) with the session named by h->receiver: current,
  * previous (within PREVIOUS_SESSION_KEEP_MS of its replacement) or, on the responder, a
- * pending one, which the frame then promotes to current. Returns 0, -ENOENT (no such
- * session here) or an error of session_open (-EBADMSG, -EALREADY, -ESTALE).
+ * pending one, which the frame then promotes to current (its INIT's timestamp becomes
+ * the one newer INITs must beat). Returns 0, -ENOENT (no such session here) or an error
+ * of session_open (-EBADMSG, -EALREADY, -ESTALE).
  */
 int peer_open(struct peer *p, const struct frame_header *h, uint8_t *frame, struct span *plaintext,
 	      uint64_t now_ms);

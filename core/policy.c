@@ -188,34 +188,86 @@ static const struct {
 	{ { AF_INET, 32, { 255, 255, 255, 255 } }, POLICY_DENY_BROADCAST },
 };
 
+/*
+ * IPv6 prefixes that carry an IPv4 address at bit v4_bit. Translators and tunnels send
+ * these to the embedded address: a NAT64 gateway (possibly on the server itself), the
+ * kernel's sit device for 6to4 and for IPv4-compatible addresses (::a.b.c.d).
+ */
+static const struct {
+	struct cidr net;
+	unsigned v4_byte;
+} embedding[] = {
+	{ { AF_INET6, 96, { 0, 0x64, 0xff, 0x9b } }, 12 }, /* NAT64 well-known, RFC 6052 */
+	{ { AF_INET6, 16, { 0x20, 0x02 } }, 2 }, /* 6to4 2002:AABB:CCDD::/48, RFC 3056 */
+	{ { AF_INET6, 96, { 0 } }, 12 }, /* IPv4-compatible, deprecated (RFC 4291 2.5.5.1) */
+};
+
+/*
+ * The protected range a (an address) falls in, first in table order, then the server's
+ * own addresses: its verdict, and the range in *guard. POLICY_DENY_NO_RULE if none.
+ */
+static enum policy_verdict protected_range(const struct policy *p, const struct cidr *a,
+					   struct cidr *guard)
+{
+	for (size_t i = 0; i < sizeof(protected_ranges) / sizeof(protected_ranges[0]); i++) {
+		if (cidr_within(a, &protected_ranges[i].net)) {
+			*guard = protected_ranges[i].net;
+			return protected_ranges[i].verdict;
+		}
+	}
+	for (size_t i = 0; i < p->n_own; i++) {
+		if (cidr_equal(a, &p->own[i])) {
+			*guard = p->own[i];
+			return POLICY_DENY_OWN_ADDRESS;
+		}
+	}
+	return POLICY_DENY_NO_RULE;
+}
+
+/*
+ * An IPv6 address that embeds an IPv4 one is protected when the IPv4 address is; the
+ * guard is then the protected IPv4 range written in the IPv6 form, so only a rule inside
+ * it (such as [64:ff9b::7f00:1]) opens the address.
+ */
+static enum policy_verdict protected_embedded(const struct policy *p, const struct cidr *a,
+					      struct cidr *guard)
+{
+	for (size_t i = 0; i < sizeof(embedding) / sizeof(embedding[0]); i++) {
+		unsigned off = embedding[i].v4_byte;
+		struct cidr a4 = { AF_INET, 32, { 0 } }, g4;
+		enum policy_verdict v;
+
+		if (!cidr_within(a, &embedding[i].net))
+			continue;
+		memcpy(a4.addr, a->addr + off, 4);
+		v = protected_range(p, &a4, &g4);
+		if (v == POLICY_DENY_NO_RULE)
+			return v;
+		*guard = embedding[i].net;
+		memcpy(guard->addr + off, g4.addr, 4);
+		guard->prefix = (uint8_t)(8 * off + g4.prefix);
+		return v;
+	}
+	return POLICY_DENY_NO_RULE;
+}
+
 enum policy_verdict policy_check(const struct policy *p, const struct sockaddr *addr, uint16_t port)
 {
-	const struct cidr *guard = NULL;
-	enum policy_verdict deny = POLICY_DENY_NO_RULE;
-	struct cidr a;
+	enum policy_verdict deny;
+	struct cidr a, guard;
 
 	if (cidr_from_sockaddr(addr, &a) < 0)
 		return POLICY_DENY_FAMILY;
-	for (size_t i = 0; i < sizeof(protected_ranges) / sizeof(protected_ranges[0]); i++) {
-		if (cidr_within(&a, &protected_ranges[i].net)) {
-			guard = &protected_ranges[i].net;
-			deny = protected_ranges[i].verdict;
-			break;
-		}
-	}
-	for (size_t i = 0; !guard && i < p->n_own; i++) {
-		if (cidr_equal(&a, &p->own[i])) {
-			guard = &p->own[i];
-			deny = POLICY_DENY_OWN_ADDRESS;
-		}
-	}
+	deny = protected_range(p, &a, &guard);
+	if (deny == POLICY_DENY_NO_RULE)
+		deny = protected_embedded(p, &a, &guard);
 	for (size_t i = 0; i < p->n_rules; i++) {
 		const struct policy_rule *r = &p->rules[i];
 
 		if (port < r->port_min || port > r->port_max || !cidr_within(&a, &r->net))
 			continue;
 		/* A protected address needs a rule that names it, not one that sweeps it up. */
-		if (guard && !cidr_within(&r->net, guard))
+		if (deny != POLICY_DENY_NO_RULE && !cidr_within(&r->net, &guard))
 			continue;
 		return POLICY_ALLOW;
 	}

@@ -73,7 +73,10 @@ int policy_set_own(struct policy *p, const struct sockaddr_storage *addrs, size_
  * range (loopback, link-local, multicast, unspecified, broadcast; or equal to one of the
  * server's own addresses) additionally needs that rule's network to lie inside the
  * protected range (inside the single address, for own addresses). IPv4-mapped IPv6
- * addresses are checked as the IPv4 address they are.
+ * addresses are checked as the IPv4 address they are. An IPv6 address that carries an
+ * IPv4 one (NAT64 64:ff9b::/96, 6to4 2002::/16, IPv4-compatible ::/96) is protected when
+ * that IPv4 address is, and then needs a rule inside the protected range in that IPv6
+ * form (64:ff9b::7f00:0/104 for loopback).
  */
 enum policy_verdict policy_check(const struct policy *p, const struct sockaddr *addr,
 				 uint16_t port);

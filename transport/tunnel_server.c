@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "transport/tunnel_server.h"
 #include "core/carrier.h"
+#include "core/handshake.h"
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,8 @@ struct tunnel_server {
 	uint64_t hold_ms;
 	struct index_table *ix;
 	struct tunnel_channel *channels[CONFIG_MAX_CHANNELS];
+	/* K_init of channels[i], for handshake_init_match (sodium_malloc'd: a secret). */
+	uint8_t (*k_inits)[HANDSHAKE_INIT_KEY_BYTES];
 	unsigned nchannels;
 };
 
@@ -214,21 +218,32 @@ static void free_sent_cb(int status, void *arg)
 	free(arg);
 }
 
+/*
+ * An INIT the server refuses (a replay, a low-order key) gets the very answer of an INIT
+ * of no channel, so a prober holding a recorded INIT learns nothing from it
+ * (docs/PROTOCOL.md section 3).
+ */
+static void refuse_init(struct http_request *req)
+{
+	http_response_send_error(req, 404, false);
+}
+
 static void handle_init(struct tunnel_server *srv, struct http_request *req)
 {
-	struct tunnel_channel *ch = NULL;
+	struct tunnel_channel *ch;
 	uint8_t *resp;
-	int err;
+	int i, err;
 
-	for (unsigned i = 0; i < srv->nchannels && !ch; i++) {
-		if (peer_init_matches(srv->channels[i]->ep.peer, req->body, req->body_len) == 0)
-			ch = srv->channels[i];
-	}
-	if (!ch) {
+	/* Every channel's key is tried: the time taken does not tell which one matched. */
+	i = handshake_init_match(req->body, req->body_len,
+				 (const uint8_t(*)[HANDSHAKE_INIT_KEY_BYTES])srv->k_inits,
+				 srv->nchannels);
+	if (i < 0) {
 		log_warnx_rl("handshake for no channel of this server (wrong key?)");
-		http_response_send_error(req, 404, false);
+		refuse_init(req);
 		return;
 	}
+	ch = srv->channels[i];
 	resp = malloc(MSG_RESPONSE_BYTES);
 	if (!resp) {
 		http_response_send_error(req, 503, false);
@@ -243,7 +258,11 @@ static void handle_init(struct tunnel_server *srv, struct http_request *req)
 				ch->name);
 		else
 			log_warnx_rl("channel %s: handshake refused: %s", ch->name, strerror(-err));
-		http_response_send_error(req, err == -ENOMEM || err == -ENOSPC ? 503 : 404, false);
+		/* Out of memory or indexes is the server's trouble, not the INIT's. */
+		if (err == -ENOMEM || err == -ENOSPC)
+			http_response_send_error(req, 503, false);
+		else
+			refuse_init(req);
 		return;
 	}
 	log_debug("channel %s: handshake answered", ch->name);
@@ -381,9 +400,11 @@ struct tunnel_server *tunnel_server_new(uv_loop_t *loop, const struct tunnel_ser
 	srv->loop = loop;
 	srv->path = strdup(cfg->path);
 	srv->ix = index_new();
-	if (!srv->path || !srv->ix) {
+	srv->k_inits = sodium_allocarray(CONFIG_MAX_CHANNELS, sizeof(*srv->k_inits));
+	if (!srv->path || !srv->ix || !srv->k_inits) {
 		free(srv->path);
 		index_free(srv->ix);
+		sodium_free(srv->k_inits);
 		free(srv);
 		return NULL;
 	}
@@ -418,6 +439,7 @@ struct tunnel_channel *tunnel_server_add_channel(struct tunnel_server *srv, cons
 	}
 	uv_timer_init(srv->loop, &ch->hold);
 	ch->hold.data = ch;
+	handshake_init_key(psk, srv->k_inits[srv->nchannels]);
 	srv->channels[srv->nchannels++] = ch;
 	return ch;
 }
@@ -442,6 +464,7 @@ static void server_maybe_destroy(struct tunnel_server *srv)
 		free(ch);
 	}
 	index_free(srv->ix);
+	sodium_free(srv->k_inits); /* wipes */
 	free(srv->path);
 	free(srv);
 }

@@ -104,7 +104,6 @@ static void handshake_unconfirmed(struct world *w, uint8_t init[MSG_INIT_BYTES],
 	uint8_t resp[MSG_RESPONSE_BYTES];
 
 	assert_int_equal(peer_handshake_start(w->cli, init, WALL(now), now), 0);
-	assert_int_equal(peer_init_matches(w->srv, init, MSG_INIT_BYTES), 0);
 	assert_int_equal(peer_handle_init(w->srv, init, MSG_INIT_BYTES, resp, now), 0);
 	assert_int_equal(peer_handle_response(w->cli, resp, sizeof(resp), now), 0);
 }
@@ -231,7 +230,10 @@ static void test_replayed_init_cannot_replace_session(void **state)
 	assert_int_equal(send_one(w->srv, w->cli, 10, now + HANDSHAKE_PENDING_MS), 0);
 }
 
-/* While a session lives, each INIT answered must be strictly newer than the last one. */
+/*
+ * An INIT is answered only when it is newer than the newest confirmed one and not the INIT
+ * of a live pending session; INITs that nobody confirmed hold no other INIT back.
+ */
 static void test_init_timestamp_order(void **state)
 {
 	struct world *w = *state;
@@ -241,10 +243,19 @@ static void test_init_timestamp_order(void **state)
 		int want;
 		size_t pending;
 	} steps[] = {
-		{ -1, -EALREADY, 0 },	  { 0, -EALREADY, 0 }, { 1, 0, 1 },
-		{ 1, -EALREADY, 1 },	  { 0, -EALREADY, 1 }, { 1000000, 0, 2 },
-		{ 999999, -EALREADY, 2 }, { 1000001, 0, 3 },   { -1000000000, -EALREADY, 3 },
-		{ 1000002, 0, 4 },	  { 1000003, 0, 4 },   { 1000003, -EALREADY, 4 },
+		{ -1, -EALREADY, 0 },
+		{ 0, -EALREADY, 0 },
+		{ 1, 0, 1 },
+		{ 1, -EALREADY, 1 },
+		{ 0, -EALREADY, 1 },
+		{ 1000000, 0, 2 },
+		{ 999999, 0, 3 }, /* older than a pending one, newer than the confirmed one */
+		{ 1000000, -EALREADY, 3 },
+		{ -1000000000, -EALREADY, 3 },
+		{ 1000002, 0, 4 },
+		{ 1000003, 0, 4 }, /* evicts delta 1, the oldest pending */
+		{ 1, 0, 4 }, /* ...which is then no longer a pending one's INIT */
+		{ 1000003, -EALREADY, 4 },
 	};
 
 	handshake(w, init, T0);
@@ -275,50 +286,78 @@ static void test_init_timestamp_order(void **state)
 	assert_int_equal(peer_handle_response(w->cli, resp, sizeof(resp), T0 + 23), 0);
 	assert_int_equal(send_one(w->cli, w->srv, 2, T0 + 23), 0);
 	assert_int_equal(peer_current_index(w->srv), load_be32(resp + 4));
+
+	/* Confirmed: now every older INIT is refused, pending ones' included. */
+	for (int64_t d = 1000002; d <= 1000005; d++) {
+		make_init(w, WALL(T0) + (uint64_t)d, x);
+		assert_int_equal(peer_handle_init(w->srv, x, sizeof(x), resp, T0 + 24), -EALREADY);
+	}
+	make_init(w, WALL(T0) + 1000006, x);
+	assert_int_equal(peer_handle_init(w->srv, x, sizeof(x), resp, T0 + 24), 0);
 }
 
 /*
- * The remembered timestamp lives only as long as the current session: once it expired
- * (whether or not a tick has dropped it yet), an "older" INIT is answered again, so a
- * client whose clock stepped back gets in after at most REJECT_AFTER_MS.
+ * Only confirmation moves the timestamp to beat. A recorded INIT the server never saw
+ * (the client's clock ran far ahead then; the INIT was lost on the way) is answered once,
+ * but nobody can confirm its session, so it does not lock the client's own INITs out.
  */
-static void test_init_timestamp_forgotten(void **state)
+static void test_init_timestamp_moves_on_confirmation(void **state)
+{
+	struct world *w = *state;
+	uint8_t init[MSG_INIT_BYTES], ahead[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
+	uint64_t now = T0;
+
+	handshake(w, init, now);
+	make_init(w, WALL(now) + 3600 * 1000000000ull, ahead);
+	assert_int_equal(peer_handle_init(w->srv, ahead, sizeof(ahead), resp, ++now), 0);
+	assert_int_equal(peer_handle_init(w->srv, ahead, sizeof(ahead), resp, ++now), -EALREADY);
+	assert_int_equal(peer_pending_count(w->srv), 1);
+
+	/* The client's rekey, older than that INIT but newer than its own last one. */
+	handshake(w, init, ++now);
+	assert_true(handshake_init_timestamp(init) < handshake_init_timestamp(ahead));
+	assert_int_equal(peer_pending_count(w->srv), 1);
+	assert_int_equal(send_one(w->srv, w->cli, 1, now), 0);
+
+	/* Its pending session expires unconfirmed: a replay of it is answered once more. */
+	now += HANDSHAKE_PENDING_MS;
+	peer_tick(w->srv, now);
+	assert_int_equal(peer_pending_count(w->srv), 0);
+	assert_int_equal(peer_handle_init(w->srv, ahead, sizeof(ahead), resp, now), 0);
+	/* The client's INITs still get in. */
+	handshake(w, init, ++now);
+	assert_int_equal(send_one(w->srv, w->cli, 2, now), 0);
+}
+
+/*
+ * The timestamp to beat outlives the session: whether the client is online or gone, a
+ * replayed INIT gets the same refusal, so the answer does not tell which it is.
+ */
+static void test_init_timestamp_outlives_session(void **state)
 {
 	struct world *w = *state;
 	uint8_t init[MSG_INIT_BYTES], old[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
-	struct peer *back;
 	uint64_t end = T0 + REJECT_AFTER_MS;
 
 	make_init(w, WALL(T0) - 1, old);
 	handshake(w, init, T0);
 	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end - 1), -EALREADY);
-	assert_int_equal(peer_pending_count(w->srv), 0);
+	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, end - 1), -EALREADY);
 	/* Expired, no tick yet. */
-	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end), 0);
-	assert_int_equal(peer_pending_count(w->srv), 1);
-	/* No live session: not even the same INIT is held back. */
-	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end), 0);
-	assert_int_equal(peer_pending_count(w->srv), 2);
-
-	/* Expired and dropped by a tick; a new client process whose clock is far behind. */
+	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end), -EALREADY);
+	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, end), -EALREADY);
+	/* Expired and dropped by a tick. */
 	peer_tick(w->srv, end);
 	assert_false(peer_has_session(w->srv));
-	back = peer_new(PEER_INITIATOR, w->psk, w->cix);
-	assert_non_null(back);
-	peer_free(w->cli);
-	w->cli = back;
-	assert_int_equal(peer_handshake_start(w->cli, init, 12345, end + 1), 0);
-	assert_true(handshake_init_timestamp(init) == 12345);
-	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, end + 1), 0);
-	assert_int_equal(peer_handle_response(w->cli, resp, sizeof(resp), end + 1), 0);
-	assert_int_equal(send_one(w->cli, w->srv, 1, end + 1), 0);
+	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end), -EALREADY);
+	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, end), -EALREADY);
+	assert_int_equal(peer_pending_count(w->srv), 0);
+	assert_int_equal(index_count(w->six), 0);
+
+	/* The client comes back with a clock that went on: it gets in. */
+	handshake(w, init, end + 1);
 	assert_true(peer_has_session(w->srv));
-	/* From now on its timestamps are the ones to beat. */
-	assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, end + 2), -EALREADY);
-	make_init(w, 12344, old);
-	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end + 2), -EALREADY);
-	make_init(w, 12346, old);
-	assert_int_equal(peer_handle_init(w->srv, old, sizeof(old), resp, end + 2), 0);
+	assert_int_equal(send_one(w->srv, w->cli, 1, end + 1), 0);
 }
 
 /*
@@ -356,48 +395,63 @@ static void test_replay_flood_spares_rekey(void **state)
 static void test_pending_evicts_oldest(void **state)
 {
 	struct world *w = *state;
-	uint8_t init[MSG_INIT_BYTES], old_init[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
+	uint8_t init[MSG_INIT_BYTES], x[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
 	struct frame f;
 
 	/*
-	 * Before the channel's first session there is no timestamp to hold INITs to
-	 * (docs/PROTOCOL.md section 8): the client's genuine handshake, then
-	 * HANDSHAKE_MAX_PENDING replays push it out.
+	 * Before the channel's first session no timestamp holds INITs back, but a replay of
+	 * a pending session's INIT is refused all the same.
 	 */
 	handshake_unconfirmed(w, init, T0);
-	memcpy(old_init, init, sizeof(init));
 	for (int i = 1; i <= HANDSHAKE_MAX_PENDING; i++)
-		assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, T0 + i), 0);
+		assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, T0 + i),
+				 -EALREADY);
+	assert_int_equal(peer_pending_count(w->srv), 1);
+
+	/*
+	 * HANDSHAKE_MAX_PENDING other INITs that nobody confirmed (recorded, never answered)
+	 * push it out (docs/PROTOCOL.md section 8).
+	 */
+	for (int i = 1; i <= HANDSHAKE_MAX_PENDING; i++) {
+		make_init(w, WALL(T0) + (uint64_t)i, x);
+		assert_int_equal(peer_handle_init(w->srv, x, sizeof(x), resp, T0 + i), 0);
+	}
 	seal(w->cli, 1, &f, T0 + 10);
 	assert_int_equal(open_frame(w->srv, &f, 1, T0 + 10, NULL), -ENOENT);
 	assert_false(peer_has_session(w->srv));
 
-	/* With one replay fewer it would have survived. */
+	/* With one fewer it would have survived. */
 	peer_free(w->srv);
 	w->srv = peer_new(PEER_RESPONDER, w->psk, w->six);
 	assert_non_null(w->srv);
-	handshake_unconfirmed(w, init, T0);
-	for (int i = 1; i < HANDSHAKE_MAX_PENDING; i++)
-		assert_int_equal(peer_handle_init(w->srv, init, sizeof(init), resp, T0 + i), 0);
-	assert_int_equal(send_one(w->cli, w->srv, 1, T0 + 10), 0);
+	handshake_unconfirmed(w, init, T0 + 20);
+	for (int i = 1; i < HANDSHAKE_MAX_PENDING; i++) {
+		make_init(w, WALL(T0 + 20) + (uint64_t)i, x);
+		assert_int_equal(peer_handle_init(w->srv, x, sizeof(x), resp, T0 + 20 + i), 0);
+	}
+	assert_int_equal(send_one(w->cli, w->srv, 1, T0 + 30), 0);
 	assert_true(peer_has_session(w->srv));
 	assert_int_equal(peer_pending_count(w->srv), HANDSHAKE_MAX_PENDING - 1);
 
 	/*
 	 * Eviction is first in, first out even within one millisecond: the slots are full
-	 * of replays, the genuine INIT arrives, then HANDSHAKE_MAX_PENDING - 1 more replays
-	 * evict only the replays that came before it.
+	 * of other INITs, the genuine one arrives, then HANDSHAKE_MAX_PENDING - 1 more evict
+	 * only the ones that came before it.
 	 */
 	peer_free(w->srv);
 	w->srv = peer_new(PEER_RESPONDER, w->psk, w->six);
 	assert_non_null(w->srv);
-	for (int i = 0; i < HANDSHAKE_MAX_PENDING; i++)
-		assert_int_equal(peer_handle_init(w->srv, old_init, sizeof(old_init), resp, T0), 0);
-	handshake_unconfirmed(w, init, T0);
-	for (int i = 1; i < HANDSHAKE_MAX_PENDING; i++)
-		assert_int_equal(peer_handle_init(w->srv, old_init, sizeof(old_init), resp, T0), 0);
+	for (int i = 0; i < HANDSHAKE_MAX_PENDING; i++) {
+		make_init(w, 1000 + (uint64_t)i, x);
+		assert_int_equal(peer_handle_init(w->srv, x, sizeof(x), resp, T0 + 40), 0);
+	}
+	handshake_unconfirmed(w, init, T0 + 40);
+	for (int i = 1; i < HANDSHAKE_MAX_PENDING; i++) {
+		make_init(w, 2000 + (uint64_t)i, x);
+		assert_int_equal(peer_handle_init(w->srv, x, sizeof(x), resp, T0 + 40), 0);
+	}
 	assert_int_equal(peer_pending_count(w->srv), HANDSHAKE_MAX_PENDING);
-	assert_int_equal(send_one(w->cli, w->srv, 2, T0), 0);
+	assert_int_equal(send_one(w->cli, w->srv, 2, T0 + 40), 0);
 	assert_true(peer_has_session(w->srv));
 }
 
@@ -735,7 +789,7 @@ static void test_indexes_unique_across_channels(void **state)
 		N = 8
 	};
 	struct peer *cli[N], *srv[N];
-	uint8_t psk[N][PSK_BYTES];
+	uint8_t psk[N][PSK_BYTES], k_inits[N][HANDSHAKE_INIT_KEY_BYTES];
 	uint8_t init[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
 	uint32_t seen[N];
 
@@ -747,22 +801,12 @@ static void test_indexes_unique_across_channels(void **state)
 		assert_non_null(cli[i]);
 		assert_non_null(srv[i]);
 	}
+	for (int i = 0; i < N; i++)
+		handshake_init_key(psk[i], k_inits[i]);
 	for (int i = 0; i < N; i++) {
-		int matched = -1;
-
 		assert_int_equal(peer_handshake_start(cli[i], init, WALL(T0), T0), 0);
 		/* The server finds the channel by trying each one's K_init. */
-		for (int j = 0; j < N; j++) {
-			int err = peer_init_matches(srv[j], init, sizeof(init));
-
-			if (err == 0) {
-				assert_int_equal(matched, -1);
-				matched = j;
-			} else {
-				assert_int_equal(err, -EBADMSG);
-			}
-		}
-		assert_int_equal(matched, i);
+		assert_int_equal(handshake_init_match(init, sizeof(init), k_inits, N), i);
 		assert_int_equal(peer_handle_init(srv[i], init, sizeof(init), resp, T0), 0);
 		assert_int_equal(peer_handle_init(srv[(i + 1) % N], init, sizeof(init), resp, T0),
 				 -EBADMSG);
@@ -824,7 +868,8 @@ int main(void)
 		T(test_handshake_and_confirmation),
 		T(test_replayed_init_cannot_replace_session),
 		T(test_init_timestamp_order),
-		T(test_init_timestamp_forgotten),
+		T(test_init_timestamp_moves_on_confirmation),
+		T(test_init_timestamp_outlives_session),
 		T(test_replay_flood_spares_rekey),
 		T(test_pending_evicts_oldest),
 		T(test_pending_expiry),

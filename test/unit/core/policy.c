@@ -162,12 +162,21 @@ struct check_case {
 	enum policy_verdict want;
 };
 
-static void run_cases(const char *const *rules, const struct check_case *cases, size_t n)
+/* The cases against the rules, with the server's own addresses own[] (NULL-terminated). */
+static void run_cases_own(const char *const *rules, const char *const *own,
+			  const struct check_case *cases, size_t n)
 {
+	struct sockaddr_storage addrs[4];
 	struct policy p;
+	size_t nown = 0;
 
 	policy_init(&p);
 	add_rules(&p, rules);
+	for (; own && own[nown]; nown++) {
+		assert_true(nown < sizeof(addrs) / sizeof(addrs[0]));
+		addrs[nown] = sa(own[nown]);
+	}
+	assert_int_equal(policy_set_own(&p, addrs, nown), 0);
 	for (size_t i = 0; i < n; i++) {
 		enum policy_verdict got = check(&p, cases[i].ip, cases[i].port);
 
@@ -176,6 +185,11 @@ static void run_cases(const char *const *rules, const struct check_case *cases, 
 				 policy_verdict_str(got), policy_verdict_str(cases[i].want));
 	}
 	policy_close(&p);
+}
+
+static void run_cases(const char *const *rules, const struct check_case *cases, size_t n)
+{
+	run_cases_own(rules, NULL, cases, n);
 }
 
 static void test_everything_rule_keeps_protected_ranges(void **state)
@@ -202,7 +216,8 @@ static void test_everything_rule_keeps_protected_ranges(void **state)
 		{ "0.1.2.3", 80, POLICY_DENY_UNSPECIFIED },
 		{ "1.0.0.0", 80, POLICY_ALLOW },
 		{ "::", 80, POLICY_DENY_UNSPECIFIED },
-		{ "::2", 80, POLICY_ALLOW },
+		{ "::2", 80, POLICY_DENY_UNSPECIFIED }, /* IPv4-compatible 0.0.0.2 */
+		{ "::1:0:2", 80, POLICY_ALLOW },
 		{ "255.255.255.255", 80, POLICY_DENY_BROADCAST },
 		{ "255.255.255.254", 80, POLICY_ALLOW },
 		/* IPv4-mapped addresses are the IPv4 address they stand for. */
@@ -286,13 +301,116 @@ static void test_ports_edges(void **state)
 	run_cases(rules, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
+/*
+ * IPv6 forms that embed an IPv4 address (NAT64 64:ff9b::/96, 6to4 2002::/16, IPv4-compatible
+ * ::/96) are protected as the IPv4 address they carry, even under [::/0]. Edges: ±1 around
+ * each IPv6 prefix (with a protected IPv4 address where the embedding would carry it) and
+ * around the protected IPv4 ranges inside it.
+ */
+static void test_embedded_ipv4_protected(void **state)
+{
+	static const char *const rules[] = { "0.0.0.0/0", "[::/0]", NULL };
+	static const char *const own[] = { "203.0.113.5", NULL };
+	static const struct check_case cases[] = {
+		/* NAT64, 64:ff9b::a.b.c.d */
+		{ "64:ff9b::7f00:1", 80, POLICY_DENY_LOOPBACK },
+		{ "64:ff9b::7eff:ffff", 80, POLICY_ALLOW }, /* 126.255.255.255 */
+		{ "64:ff9b::7f00:0", 80, POLICY_DENY_LOOPBACK },
+		{ "64:ff9b::7fff:ffff", 80, POLICY_DENY_LOOPBACK },
+		{ "64:ff9b::8000:0", 80, POLICY_ALLOW }, /* 128.0.0.0 */
+		{ "64:ff9b::a9fe:a9fe", 80, POLICY_DENY_LINK_LOCAL }, /* cloud metadata */
+		{ "64:ff9b::e000:1", 80, POLICY_DENY_MULTICAST },
+		{ "64:ff9b::", 80, POLICY_DENY_UNSPECIFIED }, /* first of the prefix: 0.0.0.0 */
+		{ "64:ff9b::ffff:ffff", 80, POLICY_DENY_BROADCAST }, /* last of the prefix */
+		{ "64:ff9b::cb00:7105", 80, POLICY_DENY_OWN_ADDRESS },
+		{ "64:ff9b::cb00:7104", 80, POLICY_ALLOW },
+		{ "64:ff9b::cb00:7106", 80, POLICY_ALLOW },
+		{ "64:ff9b::808:808", 53, POLICY_ALLOW },
+		{ "64:ff9a:ffff:ffff:ffff:ffff:7f00:1", 80, POLICY_ALLOW }, /* before the prefix */
+		{ "64:ff9a:ffff:ffff:ffff:ffff:ffff:ffff", 80, POLICY_ALLOW },
+		{ "64:ff9b::1:7f00:1", 80, POLICY_ALLOW }, /* after the prefix */
+		{ "64:ff9b::1:0:0", 80, POLICY_ALLOW },
+		/* 6to4, 2002:AABB:CCDD::/48 for a.b.c.d = AA.BB.CC.DD: the whole /48 */
+		{ "2002:7f00:1::1", 80, POLICY_DENY_LOOPBACK },
+		{ "2002:7f00:1::", 80, POLICY_DENY_LOOPBACK },
+		{ "2002:7eff:ffff:ffff:ffff:ffff:ffff:ffff", 80, POLICY_ALLOW },
+		{ "2002:7f00::", 80, POLICY_DENY_LOOPBACK },
+		{ "2002:7fff:ffff:ffff:ffff:ffff:ffff:ffff", 80, POLICY_DENY_LOOPBACK },
+		{ "2002:8000::", 80, POLICY_ALLOW },
+		{ "2002:a9fe:a9fe:1::1", 80, POLICY_DENY_LINK_LOCAL },
+		{ "2002:e000:1::1", 80, POLICY_DENY_MULTICAST },
+		{ "2002::", 80, POLICY_DENY_UNSPECIFIED }, /* first of the prefix */
+		{ "2002:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 80, POLICY_DENY_BROADCAST }, /* last */
+		{ "2002:cb00:7105::1", 80, POLICY_DENY_OWN_ADDRESS },
+		{ "2002:cb00:7105:ffff:ffff:ffff:ffff:ffff", 80, POLICY_DENY_OWN_ADDRESS },
+		{ "2002:cb00:7104:ffff:ffff:ffff:ffff:ffff", 80, POLICY_ALLOW },
+		{ "2002:cb00:7106::", 80, POLICY_ALLOW },
+		{ "2002:808:808::1", 53, POLICY_ALLOW },
+		{ "2001:7f00:1::1", 80, POLICY_ALLOW }, /* before the prefix */
+		{ "2001:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 80, POLICY_ALLOW },
+		{ "2003:7f00:1::1", 80, POLICY_ALLOW }, /* after the prefix */
+		{ "2003::", 80, POLICY_ALLOW },
+		/* IPv4-compatible, ::a.b.c.d (::1 and :: are IPv6's own loopback, unspecified) */
+		{ "::7f00:1", 80, POLICY_DENY_LOOPBACK },
+		{ "::7eff:ffff", 80, POLICY_ALLOW },
+		{ "::8000:0", 80, POLICY_ALLOW },
+		{ "::a9fe:a9fe", 80, POLICY_DENY_LINK_LOCAL },
+		{ "::e000:1", 80, POLICY_DENY_MULTICAST },
+		{ "::1", 80, POLICY_DENY_LOOPBACK },
+		{ "::", 80, POLICY_DENY_UNSPECIFIED },
+		{ "::ffff:ffff", 80, POLICY_DENY_BROADCAST }, /* last of the prefix */
+		{ "::cb00:7105", 80, POLICY_DENY_OWN_ADDRESS },
+		{ "::808:808", 53, POLICY_ALLOW },
+		{ "::1:7f00:1", 80, POLICY_ALLOW }, /* after the prefix */
+		{ "::1:0:0", 80, POLICY_ALLOW },
+		/* IPv4-mapped: the IPv4 address itself, as before */
+		{ "::ffff:7f00:1", 80, POLICY_DENY_LOOPBACK },
+		{ "::ffff:cb00:7105", 80, POLICY_DENY_OWN_ADDRESS },
+	};
+
+	(void)state;
+	run_cases_own(rules, own, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/*
+ * A protected embedded address opens only to a rule that names it in its IPv6 form: the
+ * IPv4 rule does not reach through a translator, nor does a rule for the whole prefix.
+ */
+static void test_rules_that_name_embedded_ipv4(void **state)
+{
+	static const char *const rules[] = {
+		"[64:ff9b::7f00:1]:8080", "[64:ff9b::/96]", "[2002:a9fe:a9fe::/48]:80",
+		"[::7f00:0/104]:22",	  "127.0.0.1",	    NULL
+	};
+	static const char *const own[] = { "203.0.113.5", NULL };
+	static const struct check_case cases[] = {
+		{ "64:ff9b::7f00:1", 8080, POLICY_ALLOW },
+		{ "64:ff9b::7f00:1", 8081, POLICY_DENY_LOOPBACK },
+		{ "64:ff9b::7f00:2", 8080, POLICY_DENY_LOOPBACK },
+		{ "64:ff9b::808:808", 443, POLICY_ALLOW },
+		{ "64:ff9b::cb00:7105", 443, POLICY_DENY_OWN_ADDRESS },
+		{ "127.0.0.1", 80, POLICY_ALLOW },
+		{ "64:ff9b::7f00:1", 80, POLICY_DENY_LOOPBACK },
+		{ "2002:a9fe:a9fe:ffff::1", 80, POLICY_ALLOW },
+		{ "2002:a9fe:a9fe::1", 81, POLICY_DENY_LINK_LOCAL },
+		{ "2002:a9fe:a9fd::1", 80, POLICY_DENY_LINK_LOCAL },
+		{ "::7f00:0", 22, POLICY_ALLOW },
+		{ "::7fff:ffff", 22, POLICY_ALLOW },
+		{ "::7f00:1", 23, POLICY_DENY_LOOPBACK },
+		{ "::8000:0", 22, POLICY_DENY_NO_RULE },
+	};
+
+	(void)state;
+	run_cases_own(rules, own, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
 static void test_mapped_rule_matches_ipv4(void **state)
 {
 	static const char *const rules[] = { "198.18.0.0/15", NULL };
 	static const struct check_case cases[] = {
 		{ "::ffff:198.18.0.5", 443, POLICY_ALLOW },
 		{ "::ffff:198.20.0.5", 443, POLICY_DENY_NO_RULE },
-		/* IPv4-compatible (deprecated) is not mapped: it is an IPv6 address. */
+		/* IPv4-compatible (deprecated) is not mapped: the IPv4 rule does not match it. */
 		{ "::198.18.0.5", 443, POLICY_DENY_NO_RULE },
 	};
 
@@ -379,6 +497,8 @@ int main(void)
 		cmocka_unit_test(test_rules_that_name_protected_ranges),
 		cmocka_unit_test(test_prefix_wider_than_protected_range),
 		cmocka_unit_test(test_ports_edges),
+		cmocka_unit_test(test_embedded_ipv4_protected),
+		cmocka_unit_test(test_rules_that_name_embedded_ipv4),
 		cmocka_unit_test(test_mapped_rule_matches_ipv4),
 		cmocka_unit_test(test_own_addresses),
 		cmocka_unit_test(test_bounds),

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * The server's parked polls, white box: the source is included to reach park(), the slot
- * list and the hold timer, driven with fake requests (their ops record the answer and
- * hold the cancel callback the way http_server.c does).
+ * The server's parked polls and its answers to INITs, white box: the source is included to
+ * reach park(), the slot list and the hold timer, driven with fake requests (their ops
+ * record the answer and hold the cancel callback the way http_server.c does).
  */
 #include "transport/tunnel_server.c"
 
@@ -18,11 +18,19 @@ struct fake_req {
 	void *cancel_arg;
 	int answers;
 	uint64_t answered_at;
+	/* The last answer: error or not, status, close, and the body of a 200. */
+	bool error;
+	int status;
+	bool close;
+	uint8_t body[MSG_RESPONSE_BYTES];
+	size_t body_len;
 };
 
 static uv_loop_t loop;
 /* Set: answering it cancels this request too (a relay connection that failed). */
 static struct fake_req *cancel_on_answer;
+/* Polls never get an error answer; INITs may. */
+static bool errors_expected;
 
 static void fake_cancel(struct fake_req *f)
 {
@@ -39,9 +47,15 @@ static int fake_sendv(struct http_request *req, int status, const char *ctype, c
 	struct fake_req *f = (struct fake_req *)req;
 
 	(void)ctype;
-	(void)bufs;
-	(void)nbufs;
 	assert_int_equal(status, 200);
+	f->error = false;
+	f->status = status;
+	f->body_len = 0;
+	for (unsigned i = 0; i < nbufs; i++) {
+		assert_true(f->body_len + bufs[i].len <= sizeof(f->body));
+		memcpy(f->body + f->body_len, bufs[i].base, bufs[i].len);
+		f->body_len += bufs[i].len;
+	}
 	f->answers++;
 	f->answered_at = uv_now(&loop);
 	f->cancel = NULL; /* answered: never cancelled (http_server.c, relay_server.c) */
@@ -58,10 +72,15 @@ static int fake_sendv(struct http_request *req, int status, const char *ctype, c
 
 static int fake_send_error(struct http_request *req, int status, bool close)
 {
-	(void)req;
-	(void)status;
-	(void)close;
-	fail_msg("a poll got an error answer");
+	struct fake_req *f = (struct fake_req *)req;
+
+	if (!errors_expected)
+		fail_msg("a poll got an error answer");
+	f->error = true;
+	f->status = status;
+	f->close = close;
+	f->body_len = 0;
+	f->answers++;
 	return 0;
 }
 
@@ -116,6 +135,7 @@ static struct tunnel_server *setup(uint64_t hold_ms, struct tunnel_channel **ch)
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
 		reqs[i].req.ops = &fake_ops;
 	cancel_on_answer = NULL;
+	errors_expected = false;
 	assert_int_equal(uv_loop_init(&loop), 0);
 	srv = tunnel_server_new(&loop, &cfg);
 	assert_non_null(srv);
@@ -235,6 +255,179 @@ static void test_overflow_answer_cancels_new(void **state)
 	teardown(srv);
 }
 
+/* ---- INITs ---- */
+
+int __real_crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in,
+			      unsigned long long inlen, const unsigned char *key, size_t keylen);
+int __wrap_crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in,
+			      unsigned long long inlen, const unsigned char *key, size_t keylen);
+
+/* BLAKE2b calls (a MAC each), counted through the linker's --wrap (test/CMakeLists.txt). */
+static unsigned blake2b_calls;
+
+int __wrap_crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in,
+			      unsigned long long inlen, const unsigned char *key, size_t keylen)
+{
+	blake2b_calls++;
+	return __real_crypto_generichash(out, outlen, in, inlen, key, keylen);
+}
+
+#define NCHANNELS 4
+
+/* The psk of channel i of setup_channels(); -1: of no channel. */
+static void channel_psk(int i, uint8_t psk[PSK_BYTES])
+{
+	memset(psk, i < 0 ? 0x77 : i + 1, PSK_BYTES);
+	if (i == 0) { /* setup()'s */
+		memset(psk, 0, PSK_BYTES);
+		psk[0] = 1;
+	}
+}
+
+static struct tunnel_server *setup_channels(struct tunnel_channel *ch[NCHANNELS])
+{
+	struct tunnel_io io = { 0 };
+	struct tunnel_server *srv = setup(100, &ch[0]);
+
+	for (int i = 1; i < NCHANNELS; i++) {
+		uint8_t psk[PSK_BYTES];
+
+		channel_psk(i, psk);
+		ch[i] = tunnel_server_add_channel(srv, "test", psk, &io);
+		assert_non_null(ch[i]);
+	}
+	errors_expected = true;
+	return srv;
+}
+
+/* A client of channel i (-1: of none) with an INIT made. */
+static struct peer *client_with_init(struct index_table *ix, int i, uint8_t init[MSG_INIT_BYTES])
+{
+	uint8_t psk[PSK_BYTES];
+	struct peer *p;
+
+	channel_psk(i, psk);
+	p = peer_new(PEER_INITIATOR, psk, ix);
+	assert_non_null(p);
+	assert_int_equal(peer_handshake_start(p, init, clock_realtime_ns(), clock_now_ms()), 0);
+	return p;
+}
+
+/* POST init to the server the way a client does; the answer lands in *f. */
+static void post_init(struct tunnel_server *srv, struct fake_req *f,
+		      const uint8_t init[MSG_INIT_BYTES])
+{
+	static uint8_t body[MSG_INIT_BYTES];
+	static char url[8 + CARRIER_RANDOM_CHARS];
+	char tok[CARRIER_RANDOM_CHARS + 1];
+
+	carrier_random_token(tok);
+	snprintf(url, sizeof(url), "/t/%s", tok);
+	memcpy(body, init, MSG_INIT_BYTES);
+	memset(f, 0, sizeof(*f));
+	f->req.ops = &fake_ops;
+	f->req.method = HTTP_METHOD_POST;
+	f->req.url = url;
+	f->req.url_len = strlen(url);
+	f->req.body = body;
+	f->req.body_len = MSG_INIT_BYTES;
+	tunnel_server_on_request(&f->req, srv);
+	assert_int_equal(f->answers, 1);
+}
+
+static void assert_same_answer(const struct fake_req *a, const struct fake_req *b)
+{
+	assert_int_equal(a->error, b->error);
+	assert_int_equal(a->status, b->status);
+	assert_int_equal(a->close, b->close);
+	assert_int_equal(a->body_len, b->body_len);
+	assert_memory_equal(a->body, b->body, a->body_len);
+}
+
+/*
+ * A replayed INIT gets the answer of an INIT of no channel, whether its client is online
+ * (the replay is not newer than its session's INIT) or gone (the session expired), so a
+ * prober holding a recorded INIT cannot tell which.
+ */
+static void test_refused_init_answered_as_unknown(void **state)
+{
+	struct tunnel_channel *ch[NCHANNELS];
+	struct tunnel_server *srv = setup_channels(ch);
+	struct index_table *cix = index_new();
+	uint8_t init[MSG_INIT_BYTES], stray[MSG_INIT_BYTES], poll[MSG_POLL_BYTES];
+	struct peer *cli, *stranger;
+	struct fake_req none, first, online, offline;
+	struct peer *sp = ch[NCHANNELS - 1]->ep.peer;
+	struct frame_header h;
+	struct span pt;
+
+	(void)state;
+	assert_non_null(cix);
+	stranger = client_with_init(cix, -1, stray);
+	post_init(srv, &none, stray);
+	assert_true(none.error);
+
+	cli = client_with_init(cix, NCHANNELS - 1, init);
+	post_init(srv, &first, init);
+	assert_false(first.error);
+	assert_int_equal(first.body_len, MSG_RESPONSE_BYTES);
+	assert_int_equal(peer_handle_response(cli, first.body, first.body_len, clock_now_ms()), 0);
+	/* The client's first poll confirms the session. */
+	assert_int_equal(peer_seal(cli, MSG_POLL, poll, 0, clock_now_ms()), 0);
+	assert_int_equal(frame_header_parse(poll, sizeof(poll), &h), 0);
+	assert_int_equal(peer_open(sp, &h, poll, &pt, clock_now_ms()), 0);
+	assert_true(peer_has_session(sp));
+
+	post_init(srv, &online, init);
+	assert_same_answer(&online, &none);
+	/* The client is gone and its session expired. */
+	peer_tick(sp, clock_now_ms() + REJECT_AFTER_MS);
+	assert_false(peer_has_session(sp));
+	post_init(srv, &offline, init);
+	assert_same_answer(&offline, &none);
+	assert_int_equal(peer_pending_count(sp), 0);
+
+	peer_free(cli);
+	peer_free(stranger);
+	index_free(cix);
+	teardown(srv);
+}
+
+/*
+ * Every channel's key is tried whichever matches: an INIT of the first channel costs the
+ * server as many MACs as one of the last, so the time taken does not tell the channel.
+ */
+static void test_init_tries_every_channel(void **state)
+{
+	struct tunnel_channel *ch[NCHANNELS];
+	struct tunnel_server *srv = setup_channels(ch);
+	struct index_table *cix = index_new();
+	uint8_t init[MSG_INIT_BYTES];
+	unsigned calls[2];
+	struct fake_req f;
+	struct peer *cli;
+
+	(void)state;
+	assert_non_null(cix);
+	for (int k = 0; k < 2; k++) {
+		cli = client_with_init(cix, k ? NCHANNELS - 1 : 0, init);
+		blake2b_calls = 0;
+		post_init(srv, &f, init);
+		calls[k] = blake2b_calls;
+		assert_false(f.error);
+		peer_free(cli);
+	}
+	assert_int_equal(calls[0], calls[1]);
+	cli = client_with_init(cix, -1, init);
+	blake2b_calls = 0;
+	post_init(srv, &f, init);
+	assert_true(f.error);
+	assert_int_equal(blake2b_calls, NCHANNELS);
+	peer_free(cli);
+	index_free(cix);
+	teardown(srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +435,8 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_overflow),
 		cmocka_unit_test(test_overflow_answer_cancels_new),
+		cmocka_unit_test(test_refused_init_answered_as_unknown),
+		cmocka_unit_test(test_init_tries_every_channel),
 	};
 
 	if (sodium_init() < 0)
