@@ -77,7 +77,7 @@ const char *vnet_verdict_str(enum vnet_verdict v);
  * For a header the local kernel produced (a TUN read): a GSO packet whose payload fits in
  * one segment becomes a plain checksum-offload packet, which vnet_check() accepts, rather
  * than a GSO packet a receiver refuses. A guest's virtio driver may send such packets and
- * the kernel forwards them unchanged. p must have passed ip_parse() behind the header.
+ * the kernel forwards them unchanged. Anything else, malformed bytes included, is left.
  */
 void vnet_one_segment_fix(uint8_t *p, size_t len);
 

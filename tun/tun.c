@@ -58,11 +58,27 @@ static void vnet_swap(uint8_t *h)
 	}
 }
 
-static enum vnet_verdict tun_frame_check(const struct tun *t, const uint8_t *p, size_t len)
+/*
+ * A packet to write comes from the peer: with offload its header is held to the rules the
+ * receiving kernel needs (docs/TUN.md "Offloads").
+ */
+static enum vnet_verdict tun_write_check(const struct tun *t, const uint8_t *p, size_t len)
 {
 	if (t->offload)
 		return vnet_check(p, len);
 	return tun_packet_valid(p, len) ? VNET_OK : VNET_BAD_IP;
+}
+
+/*
+ * A packet read comes from this host's kernel, whose header is trusted (the peer holds it
+ * to the rules on receipt): only the IP packet behind it is looked at.
+ */
+static bool tun_read_valid(const struct tun *t, const uint8_t *p, size_t len)
+{
+	if (!t->offload)
+		return tun_packet_valid(p, len);
+	return len >= TUN_VNET_HDR_BYTES &&
+	       tun_packet_valid(p + TUN_VNET_HDR_BYTES, len - TUN_VNET_HDR_BYTES);
 }
 
 size_t tun_read_bytes(const struct tun *t)
@@ -439,7 +455,7 @@ void tun_read_pending(struct tun *t, unsigned max_packets)
 			vnet_swap(buf);
 			vnet_one_segment_fix(buf, (size_t)n);
 		}
-		if (tun_frame_check(t, buf, (size_t)n) != VNET_OK) {
+		if (!tun_read_valid(t, buf, (size_t)n)) {
 			t->stats.rx_dropped_invalid++;
 			continue;
 		}
@@ -493,7 +509,7 @@ int tun_write(struct tun *t, const uint8_t *pkt, size_t len)
 
 	if (t->closing)
 		return -EBADF;
-	v = tun_frame_check(t, pkt, len);
+	v = tun_write_check(t, pkt, len);
 	if (v != VNET_OK) {
 		t->stats.tx_dropped_invalid++;
 		log_warnx_rl("%s: refused a packet to write: %s (%llu refused)", t->name,
