@@ -144,6 +144,13 @@
 #define TUN_MAX_MTU 65535
 /* Largest packet read with offload: a TSO segment is at most 64 KiB of IP packet. */
 #define TUN_MAX_GSO_PACKET_BYTES 65535
+/*
+ * Smallest gso_size taken from the peer: RFC 879/1122's default MSS, which every host
+ * accepts. A smaller one would let one record of 64 KiB become tens of thousands of
+ * packets in the receiving kernel (gso_size 1: ~65,000); at 536 it is at most 122, what
+ * the peer could send as plain packets anyway (docs/TUN.md "Offloads").
+ */
+#define VNET_MIN_GSO_BYTES 536
 /* Addresses and routes on one device: flags and config lines, not a routing table. */
 #define TUN_MAX_ADDRESSES 16
 #define TUN_MAX_ROUTES 64

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "tun/tun.h"
 #include "core/cursor.h"
+#include "core/ip.h"
 #include "core/log.h"
+#include "core/vnet.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,24 +25,22 @@
 
 /* ---- packets ---- */
 
+_Static_assert(TUN_VNET_HDR_BYTES == sizeof(struct virtio_net_hdr), "virtio_net_hdr size");
+_Static_assert(VNET_F_NEEDS_CSUM == VIRTIO_NET_HDR_F_NEEDS_CSUM &&
+		       VNET_F_DATA_VALID == VIRTIO_NET_HDR_F_DATA_VALID,
+	       "core/vnet.h flags are the kernel's");
+_Static_assert(VNET_GSO_NONE == VIRTIO_NET_HDR_GSO_NONE &&
+		       VNET_GSO_TCPV4 == VIRTIO_NET_HDR_GSO_TCPV4 &&
+		       VNET_GSO_UDP == VIRTIO_NET_HDR_GSO_UDP &&
+		       VNET_GSO_TCPV6 == VIRTIO_NET_HDR_GSO_TCPV6 &&
+		       VNET_GSO_ECN == VIRTIO_NET_HDR_GSO_ECN,
+	       "core/vnet.h GSO types are the kernel's");
+
 bool tun_packet_valid(const uint8_t *pkt, size_t len)
 {
-	if (len < 1)
-		return false;
-	switch (pkt[0] >> 4) {
-	case 4: {
-		size_t ihl = (size_t)(pkt[0] & 0x0f) * 4;
+	struct ip_info ip;
 
-		return len >= 20 && ihl >= 20 && ihl <= len && load_be16(pkt + 2) >= ihl &&
-		       load_be16(pkt + 2) <= len;
-	}
-	case 6:
-		/* Payload length 0 would be a jumbogram (RFC 2675): not on this link. */
-		return len >= 40 && load_be16(pkt + 4) > 0 &&
-		       (size_t)load_be16(pkt + 4) + 40 <= len;
-	default:
-		return false;
-	}
+	return ip_parse(pkt, len, &ip) == 0;
 }
 
 /*
@@ -59,47 +59,26 @@ static void vnet_swap(uint8_t *h)
 }
 
 /*
- * The kernel checks the header too on write, but the bytes come from the peer, so bound
- * them before the kernel sees them.
+ * A packet to write comes from the peer: with offload its header is held to the rules the
+ * receiving kernel needs (docs/TUN.md "Offloads").
  */
-bool tun_vnet_packet_valid(const uint8_t *p, size_t len)
+static enum vnet_verdict tun_write_check(const struct tun *t, const uint8_t *p, size_t len)
 {
-	const uint8_t *ip = p + TUN_VNET_HDR_BYTES;
-	size_t iplen;
-	uint8_t flags, gso_type;
-	uint16_t gso_size, csum_start, csum_offset;
-
-	if (len < TUN_VNET_HDR_BYTES)
-		return false;
-	iplen = len - TUN_VNET_HDR_BYTES;
-	if (!tun_packet_valid(ip, iplen))
-		return false;
-	flags = p[0];
-	gso_type = p[1];
-	/* p[2..4) hdr_len is a hint only; the kernel recomputes it. */
-	gso_size = load_be16(p + 4);
-	csum_start = load_be16(p + 6);
-	csum_offset = load_be16(p + 8);
-
-	if (flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID))
-		return false;
-	if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && (size_t)csum_start + csum_offset + 2 > iplen)
-		return false;
-	switch (gso_type & ~VIRTIO_NET_HDR_GSO_ECN) {
-	case VIRTIO_NET_HDR_GSO_NONE:
-		return !(gso_type & VIRTIO_NET_HDR_GSO_ECN);
-	case VIRTIO_NET_HDR_GSO_TCPV4:
-		return (ip[0] >> 4) == 4 && gso_size > 0 && (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
-	case VIRTIO_NET_HDR_GSO_TCPV6:
-		return (ip[0] >> 4) == 6 && gso_size > 0 && (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM);
-	default:
-		return false;
-	}
+	if (t->offload)
+		return vnet_check(p, len);
+	return tun_packet_valid(p, len) ? VNET_OK : VNET_BAD_IP;
 }
 
-static bool tun_frame_valid(const struct tun *t, const uint8_t *p, size_t len)
+/*
+ * A packet read comes from this host's kernel, whose header is trusted (the peer holds it
+ * to the rules on receipt): only the IP packet behind it is looked at.
+ */
+static bool tun_read_valid(const struct tun *t, const uint8_t *p, size_t len)
 {
-	return t->offload ? tun_vnet_packet_valid(p, len) : tun_packet_valid(p, len);
+	if (!t->offload)
+		return tun_packet_valid(p, len);
+	return len >= TUN_VNET_HDR_BYTES &&
+	       tun_packet_valid(p + TUN_VNET_HDR_BYTES, len - TUN_VNET_HDR_BYTES);
 }
 
 size_t tun_read_bytes(const struct tun *t)
@@ -472,9 +451,11 @@ void tun_read_pending(struct tun *t, unsigned max_packets)
 			t->stats.rx_dropped_invalid++;
 			continue;
 		}
-		if (t->offload && n >= TUN_VNET_HDR_BYTES)
+		if (t->offload && n >= TUN_VNET_HDR_BYTES) {
 			vnet_swap(buf);
-		if (!tun_frame_valid(t, buf, (size_t)n)) {
+			vnet_one_segment_fix(buf, (size_t)n);
+		}
+		if (!tun_read_valid(t, buf, (size_t)n)) {
 			t->stats.rx_dropped_invalid++;
 			continue;
 		}
@@ -523,12 +504,16 @@ void tun_read_stop(struct tun *t)
 
 int tun_write(struct tun *t, const uint8_t *pkt, size_t len)
 {
+	enum vnet_verdict v;
 	ssize_t n;
 
 	if (t->closing)
 		return -EBADF;
-	if (!tun_frame_valid(t, pkt, len)) {
+	v = tun_write_check(t, pkt, len);
+	if (v != VNET_OK) {
 		t->stats.tx_dropped_invalid++;
+		log_warnx_rl("%s: refused a packet to write: %s (%llu refused)", t->name,
+			     vnet_verdict_str(v), (unsigned long long)t->stats.tx_dropped_invalid);
 		return -EINVAL;
 	}
 	if (t->offload) {
@@ -540,6 +525,11 @@ int tun_write(struct tun *t, const uint8_t *pkt, size_t len)
 		};
 
 		memcpy(hdr, pkt, sizeof(hdr));
+		/*
+		 * The peer's word that a checksum is right is never taken: without the flag
+		 * the kernel verifies the checksum itself before anything here trusts it.
+		 */
+		hdr[0] &= (uint8_t)~VNET_F_DATA_VALID;
 		vnet_swap(hdr);
 		do {
 			n = writev(t->fd, iov, 2);

@@ -18,6 +18,7 @@
 
 #include "core/cidr.h"
 #include "core/limits.h"
+#include "core/vnet.h"
 
 #include <net/if.h>
 #include <stdbool.h>
@@ -31,7 +32,7 @@
  * 16-bit fields are in network byte order, like everything httun carries; tun converts to
  * and from the kernel's little-endian form (docs/TUN.md "Offloads").
  */
-#define TUN_VNET_HDR_BYTES 10
+#define TUN_VNET_HDR_BYTES VNET_HDR_BYTES
 
 struct tun_config {
 	/* Device name or a pattern with %d; NULL means TUN_DEFAULT_NAME ("httun%d"). */
@@ -131,8 +132,10 @@ size_t tun_read_bytes(const struct tun *t);
 
 /*
  * Write one packet (with offload: virtio_net_hdr first) without blocking. Returns 0,
- * -EINVAL for a packet that is not IPv4/IPv6 or too short, -EAGAIN when the kernel queue
- * is full (the packet is dropped and counted), or another negative errno from write(2).
+ * -EINVAL for a packet that tun_packet_valid() (with offload: vnet_check()) refuses,
+ * counted and logged rate-limited with the reason, -EAGAIN when the kernel queue is full
+ * (the packet is dropped and counted), or another negative errno from write(2). With
+ * offload the header's DATA_VALID flag is cleared: the kernel checks the checksum itself.
  */
 int tun_write(struct tun *t, const uint8_t *pkt, size_t len);
 
@@ -148,11 +151,5 @@ void tun_close(struct tun *t, tun_close_fn close_cb);
  * length, and a length field that fits in len. Exposed for tests and for the peer side.
  */
 bool tun_packet_valid(const uint8_t *pkt, size_t len);
-/*
- * The same for a virtio_net_hdr (network order) followed by a packet, as read and written
- * with offload: known flags and GSO types only, TCP GSO matching the IP version, and the
- * checksum position inside the packet.
- */
-bool tun_vnet_packet_valid(const uint8_t *p, size_t len);
 
 #endif
