@@ -440,7 +440,11 @@
 #define RELAY_READ_BUF_BYTES (64 * 1024)
 /* A grown relay read buffer shrinks back after this many reads without a large message. */
 #define RELAY_SHRINK_AFTER_READS 256
-/* Relay connections httun server takes on: one per `httun fcgi` process. */
+/*
+ * Relay connections httun server takes on: one per `httun fcgi` process (mod_fcgid
+ * runs up to one per request in flight). At the cap the connection idle longest makes room,
+ * so a process that holds connections without using them cannot lock the relays out.
+ */
 #define RELAY_MAX_CONNS 64
 /* Requests in flight on one relay connection: FastCGI connections times their requests. */
 #define RELAY_MAX_REQS (FCGI_MAX_CONNS * 4)
@@ -467,6 +471,13 @@
  */
 #define RELAY_HELLO_TIMEOUT_MS (5 * 1000)
 /*
+ * A relay past HELLO with no request in flight and no message for this long is closed:
+ * its slot goes back to the pool. Minutes, as a real relay may see no client for hours
+ * and reconnecting costs it nothing; httun fcgi reconnects on its own before this
+ * (FCGI_RELAY_IDLE_MS), so the server's close never races one of its requests.
+ */
+#define RELAY_IDLE_TIMEOUT_MS (5 * 60 * 1000)
+/*
  * Longest pause in the middle of a relay message (a gap between reads, not a deadline):
  * httun fcgi writes a whole message at once over a local socket.
  */
@@ -479,6 +490,12 @@
  * keeps both within a tick of their target.
  */
 #define FCGI_TICK_MS 100
+/*
+ * httun fcgi closes its relay connection after this long with nothing relayed or
+ * answered and connects again at once: well inside RELAY_IDLE_TIMEOUT_MS, so the server
+ * never closes an idle relay of ours while a request is on its way to it.
+ */
+#define FCGI_RELAY_IDLE_MS (RELAY_IDLE_TIMEOUT_MS / 2)
 /*
  * Output bytes httun fcgi queues on one FastCGI connection before it stops reading that
  * connection (and resumes once the web server reads again). Without it a peer flooding

@@ -120,6 +120,9 @@ struct fcgi_app {
 	bool rpipe_open; /* handle initialised, not yet closed */
 	bool relay_ready; /* HELLO answered */
 	bool relay_down_logged;
+	bool relay_recycled; /* closed for FCGI_RELAY_IDLE_MS: the reconnect is routine */
+	uint64_t relay_active_ms; /* last request relayed or answer read */
+	uint64_t relay_idle_ms; /* FCGI_RELAY_IDLE_MS unless set */
 	uint64_t backoff_ms;
 	uint64_t next_connect_ms;
 	struct readbuf rrb;
@@ -574,6 +577,7 @@ static void relay_send(struct fcgi_app *app, struct freq *r)
 	}
 	r->relay_id = id;
 	app->stats.requests++;
+	app->relay_active_ms = uv_now(app->loop);
 	/* From here the relay write owns the body; the server reads its socket at once. */
 	freq_body_release(app, r);
 	err = relay_write(app, o, w.len, r->body, r->body_len);
@@ -645,8 +649,13 @@ static void relay_hello(struct fcgi_app *app, const struct relay_msg *m)
 	app->relay_ready = true;
 	app->relay_down_logged = false;
 	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
+	app->relay_active_ms = uv_now(app->loop);
 	app->stats.relay_connects++;
-	log_info("relay: connected to httun server at %s", app->server_socket);
+	if (app->relay_recycled)
+		log_debug("relay: connected to httun server at %s again", app->server_socket);
+	else
+		log_info("relay: connected to httun server at %s", app->server_socket);
+	app->relay_recycled = false;
 	while (app->relay_ready && (r = pending_first(app, false)))
 		relay_send(app, r);
 }
@@ -664,6 +673,7 @@ static void relay_message(struct fcgi_app *app, const struct relay_msg *m)
 		relay_lost(app, "protocol error from", -EPROTO);
 		return;
 	}
+	app->relay_active_ms = uv_now(app->loop);
 	r = pending_find(app, m->id);
 	if (!r)
 		return; /* cancelled here while the answer was on its way */
@@ -740,6 +750,22 @@ static void relay_connect(struct fcgi_app *app)
 	uv_pipe_connect(&app->creq, &app->rpipe, app->server_socket, relay_connect_cb);
 }
 
+/*
+ * The relay has carried nothing for relay_idle_ms: close it and connect again at once,
+ * before the server's RELAY_IDLE_TIMEOUT_MS closes it under a request on its way.
+ * Nothing is in flight, so nothing is lost; a request meanwhile waits for the HELLO.
+ */
+static void relay_recycle(struct fcgi_app *app, uint64_t now)
+{
+	log_debug("relay: idle for %llu ms; reconnecting",
+		  (unsigned long long)(now - app->relay_active_ms));
+	app->relay_ready = false;
+	app->relay_recycled = true;
+	uv_close((uv_handle_t *)&app->rpipe, relay_close_cb);
+	app->rrb.len = 0;
+	app->next_connect_ms = now;
+}
+
 static void timer_cb(uv_timer_t *t)
 {
 	struct fcgi_app *app = t->data;
@@ -747,6 +773,9 @@ static void timer_cb(uv_timer_t *t)
 	struct list_node *n;
 	bool again = true;
 
+	if (app->relay_ready && now - app->relay_active_ms >= app->relay_idle_ms &&
+	    !pending_first(app, true))
+		relay_recycle(app, now);
 	if (app->server_socket && !app->rpipe_open && now >= app->next_connect_ms)
 		relay_connect(app);
 	/* Waiting requests whose time is up: 503 (restart the walk after each answer). */
@@ -1145,6 +1174,11 @@ void fcgi_app_set_body_idle_ms(struct fcgi_app *app, uint64_t ms)
 	app->body_idle_ms = ms;
 }
 
+void fcgi_app_set_relay_idle_ms(struct fcgi_app *app, uint64_t ms)
+{
+	app->relay_idle_ms = ms;
+}
+
 /* server_socket NULL: local mode, requests go to on_request. */
 static struct fcgi_app *app_new(uv_loop_t *loop, const char *server_socket,
 				http_request_cb on_request, void *arg)
@@ -1165,6 +1199,7 @@ static struct fcgi_app *app_new(uv_loop_t *loop, const char *server_socket,
 		goto err;
 	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
 	app->body_idle_ms = FCGI_BODY_IDLE_MS;
+	app->relay_idle_ms = FCGI_RELAY_IDLE_MS;
 	if (uv_timer_init(loop, &app->timer) < 0)
 		goto err_rrb;
 	app->timer.data = app;

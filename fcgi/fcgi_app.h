@@ -57,6 +57,12 @@ const struct fcgi_app_stats *fcgi_app_stats(const struct fcgi_app *app);
  */
 void fcgi_app_set_body_idle_ms(struct fcgi_app *app, uint64_t ms);
 /*
+ * Relay mode: after how long with nothing relayed or answered the relay connection is
+ * closed and opened again (default FCGI_RELAY_IDLE_MS), ahead of the server's
+ * RELAY_IDLE_TIMEOUT_MS.
+ */
+void fcgi_app_set_relay_idle_ms(struct fcgi_app *app, uint64_t ms);
+/*
  * Starts connecting to the relay socket (and keeps reconnecting) in relay mode, and the
  * timeouts in both. Call once listening.
  */

@@ -475,6 +475,54 @@ static void test_body_budget(void **state)
 	pump(f);
 }
 
+/* Pumps the loop for about ms milliseconds. */
+static void pump_ms(struct fixture *f, int ms)
+{
+	for (int i = 0; i < ms; i++) {
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+}
+
+/*
+ * An idle relay connection is closed by the app and opened again at once (before the
+ * server's idle timeout could close it under a request); one with a request in flight is
+ * kept however long the answer takes. Requests go through the new connection.
+ */
+static void test_relay_idle_reconnects(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_msg m;
+	char out[512];
+	int web;
+
+	fcgi_app_set_relay_idle_ms(f->app, 150);
+	relay_accept(f);
+	web = unix_connect(f->web_path);
+	fcgi_request(web, 1, true, "GET", "/httun", "/park", "", "");
+	assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+	pump_ms(f, 400);
+	relay_respond(f, m.id, 200, "late");
+	fcgi_answer(f, web, 1, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 200 "));
+	assert_int_equal(fcgi_app_stats(f->app)->relay_connects, 1);
+	/* Idle from here: the app hangs up and calls again. */
+	assert_int_equal(relay_recv(f, &m), -1);
+	close(f->relay);
+	f->relay = -1;
+	relay_accept(f);
+	pump(f);
+	assert_int_equal(fcgi_app_stats(f->app)->relay_connects, 2);
+	fcgi_request(web, 2, true, "GET", "/httun", "/again", "", "");
+	assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+	relay_respond(f, m.id, 200, "ok");
+	fcgi_answer(f, web, 2, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 200 "));
+	assert_int_equal(fcgi_app_stats(f->app)->local_errors, 0);
+	close(web);
+	pump(f);
+}
+
 /* A body that stops coming is answered 408 once the idle time has passed, and freed. */
 static void test_body_idle_408(void **state)
 {
@@ -920,6 +968,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_server_away_503, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_idle_reconnects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_idle_408, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unread_output_stops_reading, setup, teardown),
