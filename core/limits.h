@@ -543,14 +543,22 @@
 
 /* ---- httun fcgi: request bodies held at once ---- */
 /*
- * Request bodies `httun fcgi` holds at once over all its connections. A body is allocated
- * from CONTENT_LENGTH when PARAMS end (up to FCGI_STDIN_MAX_BYTES) and held until it is
- * complete and passed to the server: without a budget, slow senders behind the web server
- * could make it hold FCGI_MAX_CONNS x FCGI_MAX_REQS_PER_CONN of them. Over it, 503 at
- * once. The standalone server's budget, for the same reason.
+ * Request bodies `httun fcgi` holds at once over all its connections. A body grows as its
+ * STDIN arrives (up to CONTENT_LENGTH, at most FCGI_STDIN_MAX_BYTES) and its size counts
+ * until it is complete and passed to the server: without a budget, senders behind the web
+ * server could make it hold FCGI_MAX_CONNS x FCGI_MAX_REQS_PER_CONN of them. A body that
+ * would pass it makes the slowest incomplete body go (503). The standalone server's
+ * budget, for the same reason.
  */
 #define FCGI_BODY_BYTES_TOTAL HTTP_MAX_BODY_BYTES_TOTAL
 /* A request body that gets no STDIN for this long is answered 408 and dropped. */
 #define FCGI_BODY_IDLE_MS HTTP_BODY_TIMEOUT_MS
+/*
+ * A request body not complete this long after its PARAMS ended is answered 408 and
+ * dropped, however steadily it trickles: a deadline, where FCGI_BODY_IDLE_MS is a gap.
+ * A full 2 MiB body in 30 s needs 70 KB/s from its client, and the web servers that
+ * collect a body before passing it on (nginx, Apache) do so at local socket speed.
+ */
+#define FCGI_BODY_DEADLINE_MS (30 * 1000)
 
 #endif
