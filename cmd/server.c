@@ -54,8 +54,9 @@ static void server_usage(FILE *f)
 		"      --fcgi-socket PATH  serve behind a web server that spawns `httun fcgi`:\n"
 		"                          the Unix socket where those relays connect\n"
 		"                          (/run/httun/fcgi.sock)\n"
-		"      --fcgi-user USER    USER (or its group) may connect to both sockets;\n"
-		"                          root always may (Debian's web servers: www-data)\n"
+		"      --fcgi-user USER    the web server's user may connect to both sockets\n"
+		"                          (to --fcgi-socket: its uid only); root always may\n"
+		"                          (Debian's web servers: www-data)\n"
 		"      --l7-allow RULE     let clients' -L forwards connect to targets in RULE,\n"
 		"                          CIDR[:PORT[-PORT]] (198.18.0.0/15:22, [fd00::/8]:80-443);\n"
 		"                          repeatable; without any rule every L7 stream is refused;\n"
@@ -262,7 +263,7 @@ static int server_fcgi_user(const struct server *s, uid_t *uid, gid_t *gid)
 /* The relay socket for `httun fcgi` (docs/FASTCGI.md), opened before dropping root. */
 static int server_relay(struct server *s, uid_t uid, gid_t gid)
 {
-	struct relay_server_config rcfg = { .allow_uid = uid, .allow_gid = gid };
+	struct relay_server_config rcfg = { .allow_uid = uid, .sock_gid = gid };
 	const char *path = s->cfg->server.fcgi_socket;
 	const char *user = s->cfg->server.fcgi_user;
 	int ret;

@@ -467,7 +467,11 @@
 #define RELAY_READ_BUF_BYTES (64 * 1024)
 /* A grown relay read buffer shrinks back after this many reads without a large message. */
 #define RELAY_SHRINK_AFTER_READS 256
-/* Relay connections httun server takes on: one per `httun fcgi` process. */
+/*
+ * Relay connections httun server takes on: one per `httun fcgi` process (mod_fcgid
+ * runs up to one per request in flight). At the cap the connection idle longest makes room,
+ * so a process that holds connections without using them cannot lock the relays out.
+ */
 #define RELAY_MAX_CONNS 64
 /* Requests in flight on one relay connection: FastCGI connections times their requests. */
 #define RELAY_MAX_REQS (FCGI_MAX_CONNS * 4)
@@ -494,6 +498,13 @@
  */
 #define RELAY_HELLO_TIMEOUT_MS (5 * 1000)
 /*
+ * A relay past HELLO with no request in flight and no message for this long is closed:
+ * its slot goes back to the pool. Minutes, as a real relay may see no client for hours
+ * and reconnecting costs it nothing; httun fcgi reconnects on its own before this
+ * (FCGI_RELAY_IDLE_MS), so the server's close never races one of its requests.
+ */
+#define RELAY_IDLE_TIMEOUT_MS (5 * 60 * 1000)
+/*
  * Longest pause in the middle of a relay message (a gap between reads, not a deadline):
  * httun fcgi writes a whole message at once over a local socket.
  */
@@ -506,6 +517,12 @@
  * keeps both within a tick of their target.
  */
 #define FCGI_TICK_MS 100
+/*
+ * httun fcgi closes its relay connection after this long with nothing relayed or
+ * answered and connects again at once: well inside RELAY_IDLE_TIMEOUT_MS, so the server
+ * never closes an idle relay of ours while a request is on its way to it.
+ */
+#define FCGI_RELAY_IDLE_MS (RELAY_IDLE_TIMEOUT_MS / 2)
 /*
  * Output bytes httun fcgi queues on one FastCGI connection before it stops reading that
  * connection (and resumes once the web server reads again). Without it a peer flooding
@@ -553,14 +570,22 @@
 
 /* ---- httun fcgi: request bodies held at once ---- */
 /*
- * Request bodies `httun fcgi` holds at once over all its connections. A body is allocated
- * from CONTENT_LENGTH when PARAMS end (up to FCGI_STDIN_MAX_BYTES) and held until it is
- * complete and passed to the server: without a budget, slow senders behind the web server
- * could make it hold FCGI_MAX_CONNS x FCGI_MAX_REQS_PER_CONN of them. Over it, 503 at
- * once. The standalone server's budget, for the same reason.
+ * Request bodies `httun fcgi` holds at once over all its connections. A body grows as its
+ * STDIN arrives (up to CONTENT_LENGTH, at most FCGI_STDIN_MAX_BYTES) and its size counts
+ * until it is complete and passed to the server: without a budget, senders behind the web
+ * server could make it hold FCGI_MAX_CONNS x FCGI_MAX_REQS_PER_CONN of them. A body that
+ * would pass it makes the slowest incomplete body go (503). The standalone server's
+ * budget, for the same reason.
  */
 #define FCGI_BODY_BYTES_TOTAL HTTP_MAX_BODY_BYTES_TOTAL
 /* A request body that gets no STDIN for this long is answered 408 and dropped. */
 #define FCGI_BODY_IDLE_MS HTTP_BODY_TIMEOUT_MS
+/*
+ * A request body not complete this long after its PARAMS ended is answered 408 and
+ * dropped, however steadily it trickles: a deadline, where FCGI_BODY_IDLE_MS is a gap.
+ * A full 2 MiB body in 30 s needs 70 KB/s from its client, and the web servers that
+ * collect a body before passing it on (nginx, Apache) do so at local socket speed.
+ */
+#define FCGI_BODY_DEADLINE_MS HTTP_BODY_DEADLINE_MS
 
 #endif

@@ -55,7 +55,8 @@ struct freq {
 	uint64_t wait_until; /* when a request waiting for the relay gets 503 */
 	uint8_t *body;
 	size_t body_len;
-	size_t body_charged; /* of app->body_bytes, while body is ours */
+	size_t body_charged; /* of app->body_bytes: body's size, while body is ours */
+	uint64_t body_start_ms; /* PARAMS end: the body's deadline and rate count from here */
 	uint64_t body_seen_ms; /* last STDIN (or PARAMS end) while the body is incomplete */
 	/* In the app's pending list while waiting for the relay or for its answer. */
 	struct list_node link;
@@ -120,6 +121,9 @@ struct fcgi_app {
 	bool rpipe_open; /* handle initialised, not yet closed */
 	bool relay_ready; /* HELLO answered */
 	bool relay_down_logged;
+	bool relay_recycled; /* closed for FCGI_RELAY_IDLE_MS: the reconnect is routine */
+	uint64_t relay_active_ms; /* last request relayed or answer read */
+	uint64_t relay_idle_ms; /* FCGI_RELAY_IDLE_MS unless set */
 	uint64_t backoff_ms;
 	uint64_t next_connect_ms;
 	struct readbuf rrb;
@@ -131,6 +135,7 @@ struct fcgi_app {
 	struct list_node pending; /* struct freq, newest first */
 	uint64_t body_bytes; /* request bodies held, FCGI_BODY_BYTES_TOTAL at most */
 	uint64_t body_idle_ms; /* FCGI_BODY_IDLE_MS unless set */
+	uint64_t body_deadline_ms; /* FCGI_BODY_DEADLINE_MS unless set */
 	uint32_t next_id;
 	unsigned handles;
 	bool freeing;
@@ -574,6 +579,7 @@ static void relay_send(struct fcgi_app *app, struct freq *r)
 	}
 	r->relay_id = id;
 	app->stats.requests++;
+	app->relay_active_ms = uv_now(app->loop);
 	/* From here the relay write owns the body; the server reads its socket at once. */
 	freq_body_release(app, r);
 	err = relay_write(app, o, w.len, r->body, r->body_len);
@@ -645,8 +651,13 @@ static void relay_hello(struct fcgi_app *app, const struct relay_msg *m)
 	app->relay_ready = true;
 	app->relay_down_logged = false;
 	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
+	app->relay_active_ms = uv_now(app->loop);
 	app->stats.relay_connects++;
-	log_info("relay: connected to httun server at %s", app->server_socket);
+	if (app->relay_recycled)
+		log_debug("relay: connected to httun server at %s again", app->server_socket);
+	else
+		log_info("relay: connected to httun server at %s", app->server_socket);
+	app->relay_recycled = false;
 	while (app->relay_ready && (r = pending_first(app, false)))
 		relay_send(app, r);
 }
@@ -664,6 +675,7 @@ static void relay_message(struct fcgi_app *app, const struct relay_msg *m)
 		relay_lost(app, "protocol error from", -EPROTO);
 		return;
 	}
+	app->relay_active_ms = uv_now(app->loop);
 	r = pending_find(app, m->id);
 	if (!r)
 		return; /* cancelled here while the answer was on its way */
@@ -740,6 +752,22 @@ static void relay_connect(struct fcgi_app *app)
 	uv_pipe_connect(&app->creq, &app->rpipe, app->server_socket, relay_connect_cb);
 }
 
+/*
+ * The relay has carried nothing for relay_idle_ms: close it and connect again at once,
+ * before the server's RELAY_IDLE_TIMEOUT_MS closes it under a request on its way.
+ * Nothing is in flight, so nothing is lost; a request meanwhile waits for the HELLO.
+ */
+static void relay_recycle(struct fcgi_app *app, uint64_t now)
+{
+	log_debug("relay: idle for %llu ms; reconnecting",
+		  (unsigned long long)(now - app->relay_active_ms));
+	app->relay_ready = false;
+	app->relay_recycled = true;
+	uv_close((uv_handle_t *)&app->rpipe, relay_close_cb);
+	app->rrb.len = 0;
+	app->next_connect_ms = now;
+}
+
 static void timer_cb(uv_timer_t *t)
 {
 	struct fcgi_app *app = t->data;
@@ -747,6 +775,9 @@ static void timer_cb(uv_timer_t *t)
 	struct list_node *n;
 	bool again = true;
 
+	if (app->relay_ready && now - app->relay_active_ms >= app->relay_idle_ms &&
+	    !pending_first(app, true))
+		relay_recycle(app, now);
 	if (app->server_socket && !app->rpipe_open && now >= app->next_connect_ms)
 		relay_connect(app);
 	/* Waiting requests whose time is up: 503 (restart the walk after each answer). */
@@ -763,8 +794,9 @@ static void timer_cb(uv_timer_t *t)
 		}
 	}
 	/*
-	 * Bodies that stopped coming for FCGI_BODY_IDLE_MS: 408, which frees the body. The
-	 * walk restarts after each, as an answer may close its connection.
+	 * Bodies that stopped coming for FCGI_BODY_IDLE_MS, or are not complete after
+	 * FCGI_BODY_DEADLINE_MS: 408, which frees the body. The walk restarts after each, as
+	 * an answer may close its connection.
 	 */
 	again = true;
 	while (again) {
@@ -775,8 +807,9 @@ static void timer_cb(uv_timer_t *t)
 			for (unsigned i = 0; i < FCGI_MAX_REQS_PER_CONN && !again; i++) {
 				struct freq *r = c->slot[i];
 
-				if (r && r->body_charged && !r->stdin_done &&
-				    now - r->body_seen_ms >= app->body_idle_ms) {
+				if (r && r->params_done && !r->stdin_done &&
+				    (now - r->body_seen_ms >= app->body_idle_ms ||
+				     now - r->body_start_ms >= app->body_deadline_ms)) {
 					freq_error(r, 408);
 					again = true;
 				}
@@ -898,21 +931,90 @@ static unsigned freq_params_done(struct freq *r)
 	} else if (!span_append(r->target, cap, &r->target_len, cgi.request_uri)) {
 		return 414;
 	}
-	if (r->want) {
-		struct fcgi_app *app = r->conn->app;
+	/* Nothing is reserved for the body yet: it is charged as its bytes come. */
+	r->body_start_ms = r->body_seen_ms = uv_now(r->app->loop);
+	return 0;
+}
 
-		if (app->body_bytes + r->want > FCGI_BODY_BYTES_TOTAL) {
-			log_warnx_rl("fcgi: %llu bytes of request bodies held already; 503",
-				     (unsigned long long)app->body_bytes);
-			return 503;
+/* Whether body a, a_len bytes by now, arrives more slowly than b (bytes per ms) at now. */
+static bool body_slower(const struct freq *a, size_t a_len, const struct freq *b, size_t b_len,
+			uint64_t now)
+{
+	/* At most 2^21 bytes times an age in ms: no overflow for thousands of years. */
+	uint64_t ra = (uint64_t)a_len * (now - b->body_start_ms + 1);
+	uint64_t rb = (uint64_t)b_len * (now - a->body_start_ms + 1);
+
+	return ra < rb || (ra == rb && a->body_start_ms < b->body_start_ms);
+}
+
+/*
+ * The body to drop when the budget is full and r is to grow to r_len bytes: the slowest
+ * incomplete body, r included unless these bytes complete it (then it is passed on at
+ * once). A body that trickles is slower than any that is being sent, so trickling cannot
+ * hold the budget against new requests (a 64-byte handshake POST completes at once).
+ */
+static struct freq *body_victim(struct fcgi_app *app, struct freq *r, size_t r_len)
+{
+	uint64_t now = uv_now(app->loop);
+	struct freq *victim = r_len < r->want ? r : NULL;
+	size_t victim_len = r_len;
+	struct list_node *n;
+
+	list_for_each(n, &app->conns) {
+		struct fconn *c = list_entry(n, struct fconn, link);
+
+		for (unsigned i = 0; i < FCGI_MAX_REQS_PER_CONN; i++) {
+			struct freq *q = c->slot[i];
+
+			if (!q || q == r || !q->body_charged || q->stdin_done)
+				continue;
+			if (!victim || body_slower(q, q->body_len, victim, victim_len, now)) {
+				victim = q;
+				victim_len = q->body_len;
+			}
 		}
-		r->body = malloc(r->want);
-		if (!r->body)
-			return 503;
-		r->body_charged = r->want;
-		app->body_bytes += r->want;
-		r->body_seen_ms = uv_now(app->loop);
 	}
+	return victim;
+}
+
+/*
+ * Makes room in r's body for need bytes, growing it as STDIN arrives (doubling, up to
+ * CONTENT_LENGTH) and charging its size to FCGI_BODY_BYTES_TOTAL. When the budget lacks
+ * room, the slowest body goes first (503). Returns 0; -ENOBUFS when r is the slowest
+ * itself; -ENOMEM; -ECONNRESET when an answer closed r's connection (r is gone).
+ */
+static int freq_body_grow(struct fconn *c, struct freq *r, size_t need)
+{
+	struct fcgi_app *app = r->app;
+	size_t cap = r->body_charged, room;
+	uint8_t *p;
+
+	if (need <= cap)
+		return 0;
+	cap = 2 * cap >= need ? 2 * cap : need; /* cap is at most 2 MiB: no overflow */
+	if (cap > r->want)
+		cap = (size_t)r->want;
+	while (app->body_bytes - r->body_charged + need > FCGI_BODY_BYTES_TOTAL) {
+		struct freq *v = body_victim(app, r, need);
+
+		log_warnx_rl("fcgi: %llu bytes of request bodies held; dropping the slowest",
+			     (unsigned long long)app->body_bytes);
+		if (!v || v == r)
+			return -ENOBUFS;
+		freq_error(v, 503);
+		if (c->closing)
+			return -ECONNRESET;
+	}
+	/* Under pressure no more than the bytes that came: the budget is for those. */
+	room = FCGI_BODY_BYTES_TOTAL - (size_t)(app->body_bytes - r->body_charged);
+	if (cap > room)
+		cap = room;
+	p = realloc(r->body, cap);
+	if (!p)
+		return -ENOMEM;
+	r->body = p;
+	app->body_bytes += cap - r->body_charged;
+	r->body_charged = cap;
 	return 0;
 }
 
@@ -986,6 +1088,13 @@ static int conn_request_record(struct fconn *c, struct freq *r, const struct fcg
 		}
 		if (rec->content.len > r->want - r->body_len) {
 			freq_error(r, 400); /* more than CONTENT_LENGTH said */
+			return 0;
+		}
+		ret = freq_body_grow(c, r, r->body_len + rec->content.len);
+		if (ret == -ECONNRESET)
+			return 0;
+		if (ret < 0) {
+			freq_error(r, 503);
 			return 0;
 		}
 		memcpy(r->body + r->body_len, rec->content.p, rec->content.len);
@@ -1145,6 +1254,16 @@ void fcgi_app_set_body_idle_ms(struct fcgi_app *app, uint64_t ms)
 	app->body_idle_ms = ms;
 }
 
+void fcgi_app_set_body_deadline_ms(struct fcgi_app *app, uint64_t ms)
+{
+	app->body_deadline_ms = ms;
+}
+
+void fcgi_app_set_relay_idle_ms(struct fcgi_app *app, uint64_t ms)
+{
+	app->relay_idle_ms = ms;
+}
+
 /* server_socket NULL: local mode, requests go to on_request. */
 static struct fcgi_app *app_new(uv_loop_t *loop, const char *server_socket,
 				http_request_cb on_request, void *arg)
@@ -1165,6 +1284,8 @@ static struct fcgi_app *app_new(uv_loop_t *loop, const char *server_socket,
 		goto err;
 	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
 	app->body_idle_ms = FCGI_BODY_IDLE_MS;
+	app->body_deadline_ms = FCGI_BODY_DEADLINE_MS;
+	app->relay_idle_ms = FCGI_RELAY_IDLE_MS;
 	if (uv_timer_init(loop, &app->timer) < 0)
 		goto err_rrb;
 	app->timer.data = app;

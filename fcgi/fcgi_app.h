@@ -51,11 +51,20 @@ int fcgi_app_listen_fd(struct fcgi_app *app, int fd);
 int fcgi_app_listen_path(struct fcgi_app *app, const char *path, gid_t gid);
 const struct fcgi_app_stats *fcgi_app_stats(const struct fcgi_app *app);
 /*
- * How long a request body may get no STDIN before the request is answered 408 and its
- * body freed (default FCGI_BODY_IDLE_MS; checked every FCGI_TICK_MS). Request bodies held
- * at once are bounded by FCGI_BODY_BYTES_TOTAL: a request over it is answered 503.
+ * How long a request body may get no STDIN (default FCGI_BODY_IDLE_MS), and how long it
+ * may take in all from the end of PARAMS (default FCGI_BODY_DEADLINE_MS), before the
+ * request is answered 408 and its body freed; checked every FCGI_TICK_MS. Bodies are
+ * charged to FCGI_BODY_BYTES_TOTAL as their bytes arrive: when a body would pass it, the
+ * slowest incomplete body is answered 503 to make room (docs/FASTCGI.md).
  */
 void fcgi_app_set_body_idle_ms(struct fcgi_app *app, uint64_t ms);
+void fcgi_app_set_body_deadline_ms(struct fcgi_app *app, uint64_t ms);
+/*
+ * Relay mode: after how long with nothing relayed or answered the relay connection is
+ * closed and opened again (default FCGI_RELAY_IDLE_MS), ahead of the server's
+ * RELAY_IDLE_TIMEOUT_MS.
+ */
+void fcgi_app_set_relay_idle_ms(struct fcgi_app *app, uint64_t ms);
 /*
  * Starts connecting to the relay socket (and keeps reconnecting) in relay mode, and the
  * timeouts in both. Call once listening.

@@ -57,6 +57,7 @@ struct relay_conn {
 	uint64_t since_ms; /* accepted */
 	uint64_t read_ms; /* last read */
 	uint64_t write_ms; /* last write completed, or the first queued after none */
+	uint64_t active_ms; /* last whole message read or answer written: idle since */
 	struct readbuf rb;
 	struct list_node reqs; /* newest first */
 	unsigned nreqs;
@@ -72,7 +73,7 @@ struct relay_server {
 	uv_pipe_t listener;
 	bool listening;
 	uv_timer_t timer;
-	uint64_t hello_timeout_ms, read_timeout_ms, write_timeout_ms;
+	uint64_t hello_timeout_ms, read_timeout_ms, write_timeout_ms, idle_timeout_ms;
 	char *path;
 	struct list_node conns; /* newest first */
 	unsigned nconns;
@@ -140,7 +141,7 @@ static void write_cb(uv_write_t *w, int status)
 		rw->sent_cb(status < 0 ? status : 0, rw->sent_arg);
 	free(rw);
 	c->nwrites--;
-	c->write_ms = uv_now(c->srv->loop);
+	c->write_ms = c->active_ms = uv_now(c->srv->loop);
 	if (!c->closing)
 		conn_resume(c);
 }
@@ -420,6 +421,8 @@ static void conn_process(struct relay_conn *c)
 	int ret = 0;
 
 	while (!c->closing && !c->paused && (ret = relay_msg_next(&cur, &m, &need)) == 1) {
+		/* Whole messages only: trickling a message byte by byte is not activity. */
+		c->active_ms = uv_now(c->srv->loop);
 		ret = conn_message(c, &m);
 		if (ret < 0) {
 			conn_broken(c, "protocol error", ret == -EPROTO ? 0 : ret);
@@ -481,38 +484,55 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	conn_process(c);
 }
 
+/*
+ * Root and the --fcgi-user's uid, nothing else: a process that merely has that user's
+ * group (as its primary group or not) is another user's, and every relay slot it could
+ * take is one the web server's own relays lack (docs/FASTCGI.md "Peer credentials").
+ */
 static bool peer_allowed(const struct relay_server *rs, int fd, struct ucred *cred)
 {
 	socklen_t len = sizeof(*cred);
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0 || len != sizeof(*cred))
 		return false;
-	return cred->uid == 0 ||
-	       (rs->cfg.allow_uid != (uid_t)-1 && cred->uid == rs->cfg.allow_uid) ||
-	       (rs->cfg.allow_gid != (gid_t)-1 && cred->gid == rs->cfg.allow_gid);
+	return cred->uid == 0 || (rs->cfg.allow_uid != (uid_t)-1 && cred->uid == rs->cfg.allow_uid);
 }
 
 /*
- * At the connection cap: closes the oldest connection (other than fresh) that has not
- * sent HELLO, so that idle connections cannot lock the real relay out. False if none.
+ * Which of two connections goes first at the cap: one without HELLO before any with
+ * (httun fcgi sends it at once), then the one idle longest. A relay whose requests the
+ * server holds (a parked long-poll) is never chosen: it is in use.
+ */
+static bool conn_evict_before(const struct relay_conn *a, const struct relay_conn *b)
+{
+	if (a->hello != b->hello)
+		return !a->hello;
+	return a->hello ? a->active_ms < b->active_ms : a->since_ms < b->since_ms;
+}
+
+/*
+ * At the connection cap: closes the connection (other than fresh) that is not in use and
+ * has been idle longest, so that a process holding connections without using them cannot
+ * lock the real relays out. A relay closed so reconnects like after a restart. False if
+ * every connection is in use.
  */
 static bool conn_evict(struct relay_server *rs, const struct relay_conn *fresh)
 {
 	struct relay_conn *victim = NULL;
 	struct list_node *n;
 
-	/* The list is newest first: the last match is the oldest. */
 	list_for_each(n, &rs->conns) {
 		struct relay_conn *c = list_entry(n, struct relay_conn, link);
 
-		if (c != fresh && !c->hello)
+		/* Newest first: of two alike, the older one (later in the list) goes. */
+		if (c != fresh && c->nreqs == 0 && (!victim || !conn_evict_before(victim, c)))
 			victim = c;
 	}
 	if (!victim)
 		return false;
 	rs->stats.evicted++;
-	log_warnx_rl("relay: %d relay connections; closing the oldest one without HELLO",
-		     RELAY_MAX_CONNS);
+	log_warnx_rl("relay: %d relay connections; closing the one idle longest (%s)",
+		     RELAY_MAX_CONNS, victim->hello ? "after HELLO" : "no HELLO");
 	conn_close(victim);
 	return true;
 }
@@ -557,7 +577,7 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 	}
 	c->srv = rs;
 	list_init(&c->reqs);
-	c->since_ms = c->read_ms = uv_now(rs->loop);
+	c->since_ms = c->read_ms = c->active_ms = uv_now(rs->loop);
 	if (uv_pipe_init(rs->loop, &c->pipe, 0) < 0) {
 		readbuf_close(&c->rb);
 		free(c);
@@ -575,14 +595,14 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 		rs->stats.refused++;
 		/* The operator sees who tried: a relay run as the wrong user is a config error. */
 		log_warnx_rl("relay: refused a relay from uid %u gid %u pid %d: not root and not "
-			     "the allowed fcgi-user",
+			     "the fcgi-user's uid",
 			     (unsigned)cred.uid, (unsigned)cred.gid, (int)cred.pid);
 		conn_close(c);
 		return;
 	}
 	if (rs->nconns > RELAY_MAX_CONNS && !conn_evict(rs, c)) {
 		rs->stats.refused++;
-		log_warnx_rl("relay: more than %d relay connections; refusing one",
+		log_warnx_rl("relay: %d relay connections, all in use; refusing one",
 			     RELAY_MAX_CONNS);
 		conn_close(c);
 		return;
@@ -611,6 +631,9 @@ static void timer_cb(uv_timer_t *t)
 			why = "the relay does not read its answers";
 		else if (!c->paused && c->rb.len && now - c->read_ms >= rs->read_timeout_ms)
 			why = "a message stalled half-way";
+		else if (c->hello && c->nreqs == 0 && c->nwrites == 0 &&
+			 now - c->active_ms >= rs->idle_timeout_ms)
+			why = "idle"; /* httun fcgi reconnects before this: FCGI_RELAY_IDLE_MS */
 		if (why) {
 			rs->stats.timed_out++;
 			log_warnx_rl("relay: closing a relay connection: %s", why);
@@ -636,6 +659,7 @@ struct relay_server *relay_server_new(uv_loop_t *loop, const struct relay_server
 	rs->read_timeout_ms = cfg->read_timeout_ms ? cfg->read_timeout_ms : RELAY_READ_TIMEOUT_MS;
 	rs->write_timeout_ms =
 		cfg->write_timeout_ms ? cfg->write_timeout_ms : RELAY_WRITE_TIMEOUT_MS;
+	rs->idle_timeout_ms = cfg->idle_timeout_ms ? cfg->idle_timeout_ms : RELAY_IDLE_TIMEOUT_MS;
 	if (uv_timer_init(loop, &rs->timer) < 0) {
 		free(rs);
 		return NULL;
@@ -662,7 +686,7 @@ int relay_server_listen(struct relay_server *rs, const char *path)
 		return -EALREADY;
 	if (path[0] != '/')
 		return -EINVAL;
-	err = unixsock_make_dir(path, rs->cfg.allow_gid);
+	err = unixsock_make_dir(path, rs->cfg.sock_gid);
 	if (err < 0)
 		return err;
 	if (err == 1)
@@ -689,9 +713,9 @@ int relay_server_listen(struct relay_server *rs, const char *path)
 	rs->handles++;
 	rs->listening = true;
 	/*
-	 * Created 0660 (group members may connect, nobody else; credentials are checked on
-	 * accept too) by the umask, not by a chmod of the path afterwards, which would follow
-	 * a symlink put in its place.
+	 * Created 0660 (group members may connect, nobody else; of those, the credential
+	 * check on accept admits root and allow_uid only) by the umask, not by a chmod of the
+	 * path afterwards, which would follow a symlink put in its place.
 	 */
 	old = umask(0117);
 	err = uv_pipe_bind(&rs->listener, path);
@@ -701,8 +725,8 @@ int relay_server_listen(struct relay_server *rs, const char *path)
 	rs->path = strdup(path);
 	if (!rs->path)
 		return -ENOMEM;
-	if (rs->cfg.allow_gid != (gid_t)-1 &&
-	    fchownat(AT_FDCWD, path, (uid_t)-1, rs->cfg.allow_gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (rs->cfg.sock_gid != (gid_t)-1 &&
+	    fchownat(AT_FDCWD, path, (uid_t)-1, rs->cfg.sock_gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	err = uv_listen((uv_stream_t *)&rs->listener, SOMAXCONN, listener_connection_cb);
 	if (err < 0)

@@ -19,15 +19,19 @@
 struct relay_server;
 
 struct relay_server_config {
-	/*
-	 * Relays accepted besides root: peers whose uid is allow_uid or whose primary gid is
-	 * allow_gid. (uid_t)-1 / (gid_t)-1: none. The socket file and a directory the server
-	 * creates get group allow_gid so that those peers can reach it.
-	 */
+	/* Relays accepted besides root: peers whose uid is allow_uid. (uid_t)-1: none. */
 	uid_t allow_uid;
-	gid_t allow_gid;
-	/* 0: RELAY_HELLO_TIMEOUT_MS, RELAY_READ_TIMEOUT_MS, RELAY_WRITE_TIMEOUT_MS (tests). */
-	uint64_t hello_timeout_ms, read_timeout_ms, write_timeout_ms;
+	/*
+	 * The group the socket file and a directory the server creates get, so that
+	 * allow_uid's processes can reach it (its primary group). (gid_t)-1: none. Being in
+	 * it admits nobody: the credential check is by uid.
+	 */
+	gid_t sock_gid;
+	/*
+	 * 0: RELAY_HELLO_TIMEOUT_MS, RELAY_READ_TIMEOUT_MS, RELAY_WRITE_TIMEOUT_MS,
+	 * RELAY_IDLE_TIMEOUT_MS (tests set them shorter).
+	 */
+	uint64_t hello_timeout_ms, read_timeout_ms, write_timeout_ms, idle_timeout_ms;
 };
 
 struct relay_server_stats {
@@ -36,8 +40,8 @@ struct relay_server_stats {
 	uint64_t broken; /* connections closed for a protocol error */
 	uint64_t requests; /* requests handed to the handler */
 	uint64_t cancelled; /* requests the relay cancelled or lost while parked */
-	uint64_t evicted; /* connections without HELLO closed to make room at the cap */
-	uint64_t timed_out; /* connections closed for a HELLO, read or write timeout */
+	uint64_t evicted; /* connections not in use closed to make room at the cap */
+	uint64_t timed_out; /* connections closed for a HELLO, read, write or idle timeout */
 };
 
 /* cfg is copied. Returns NULL when out of memory. */
@@ -46,7 +50,7 @@ struct relay_server *relay_server_new(uv_loop_t *loop, const struct relay_server
 /*
  * Listens on the Unix socket path (absolute). A missing parent directory is created with
  * mode 0750; a stale socket file there is replaced; the socket gets mode 0660. Both get
- * group allow_gid when one is set. Returns 0 or a negative errno.
+ * group sock_gid when one is set. Returns 0 or a negative errno.
  */
 int relay_server_listen(struct relay_server *rs, const char *path);
 const struct relay_server_stats *relay_server_stats(const struct relay_server *rs);

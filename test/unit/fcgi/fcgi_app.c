@@ -422,19 +422,88 @@ static void fcgi_request_head(int fd, uint16_t id, size_t len)
 	send_all(fd, b, w.len);
 }
 
+/* Pumps the loop for about ms milliseconds. */
+static void pump_ms(struct fixture *f, int ms)
+{
+	for (int i = 0; i < ms; i++) {
+		uv_run(&f->loop, UV_RUN_NOWAIT);
+		usleep(1000);
+	}
+}
+
+/* Sends all of p, running the app's loop whenever the socket is full. */
+static void send_pumped(struct fixture *f, int fd, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (int stalls = 0; len;) {
+		ssize_t n = send(fd, b, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n > 0) {
+			b += n;
+			len -= (size_t)n;
+			stalls = 0;
+			continue;
+		}
+		assert_true(n < 0 && errno == EAGAIN);
+		assert_true(++stalls < 10000);
+		pump(f);
+	}
+}
+
+/* len bytes of STDIN for request id, in records as large as web servers send them. */
+static void fcgi_stdin(struct fixture *f, int fd, uint16_t id, size_t len)
+{
+	static uint8_t rec[FCGI_HEADER_BYTES + FCGI_STDOUT_RECORD_BYTES];
+
+	while (len) {
+		size_t n = len < FCGI_STDOUT_RECORD_BYTES ? len : FCGI_STDOUT_RECORD_BYTES;
+		struct writer w = writer_make(rec, FCGI_HEADER_BYTES);
+
+		assert_int_equal(fcgi_write_header(&w, FCGI_STDIN, id, (uint16_t)n, 0), 0);
+		send_pumped(f, fd, rec, FCGI_HEADER_BYTES + n);
+		len -= n;
+	}
+}
+
+/* Runs the loop until the app has relayed a request or answered one itself. */
+static void wait_relayed_or_refused(struct fixture *f)
+{
+	const struct fcgi_app_stats *st = fcgi_app_stats(f->app);
+	uint64_t before = st->requests + st->local_errors;
+
+	for (int tries = 0; tries < 1000 && st->requests + st->local_errors == before; tries++) {
+		pump(f);
+		usleep(1000);
+	}
+}
+
+/* The 64-byte body of a handshake POST. */
+static const char handshake[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/* The fake server answers the next request, which must carry the handshake's body. */
+static void relay_answer_handshake(struct fixture *f)
+{
+	struct relay_request rq;
+	struct relay_msg m;
+
+	assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+	assert_int_equal(relay_request_parse(m.payload, &rq), 0);
+	assert_int_equal(rq.body.len, 64);
+	assert_memory_equal(rq.body.p, handshake, 64);
+	relay_respond(f, m.id, 200, "fine");
+}
+
 /*
- * Bodies held at once are bounded: a web server that opens requests and sends no body
- * fills FCGI_BODY_BYTES_TOTAL, the next request gets 503 at once, and an ended request
- * gives its share back.
+ * A body is charged as its bytes come, not as CONTENT_LENGTH announces it: requests that
+ * announce all of FCGI_BODY_BYTES_TOTAL and send nothing hold none of it, and a 64-byte
+ * POST is relayed. Before, they reserved the budget and the POST got 503.
  */
-static void test_body_budget(void **state)
+static void test_body_charged_as_received(void **state)
 {
 	struct fixture *f = *state;
 	const unsigned fill = FCGI_BODY_BYTES_TOTAL / FCGI_STDIN_MAX_BYTES;
-	uint8_t abort_rec[FCGI_HEADER_BYTES];
-	struct writer w = writer_make(abort_rec, sizeof(abort_rec));
 	char out[512];
-	uint64_t errs;
 	int web[2];
 
 	_Static_assert(FCGI_BODY_BYTES_TOTAL % FCGI_STDIN_MAX_BYTES == 0, "whole bodies");
@@ -442,36 +511,127 @@ static void test_body_budget(void **state)
 	relay_accept(f);
 	web[0] = unix_connect(f->web_path);
 	web[1] = unix_connect(f->web_path);
-	for (unsigned i = 1; i <= fill; i++)
+	for (unsigned i = 1; i <= fill; i++) {
 		fcgi_request_head(web[0], (uint16_t)i, FCGI_STDIN_MAX_BYTES);
+		fcgi_stdin(f, web[0], (uint16_t)i, 1);
+	}
 	pump(f);
-	fcgi_request_head(web[1], 1, 1);
-	fcgi_answer(f, web[1], 1, out, sizeof(out));
-	assert_non_null(strstr(out, "Status: 503 "));
-	errs = fcgi_app_stats(f->app)->local_errors;
-	/* One of the held requests ends (aborted): its 2 MiB are free again. */
-	fcgi_write_header(&w, FCGI_ABORT_REQUEST, 1, 0, 0);
-	send_all(web[0], abort_rec, w.len);
-	fcgi_answer(f, web[0], 1, out, sizeof(out));
-	fcgi_request(web[1], 2, true, "POST", "/httun/t", NULL, "", "ok");
-	for (int tries = 0; tries < 1000 && fcgi_app_stats(f->app)->requests == 0 &&
-			    fcgi_app_stats(f->app)->local_errors == errs;
-	     tries++) {
-		pump(f);
-		usleep(1000);
-	}
-	assert_int_equal(fcgi_app_stats(f->app)->local_errors, errs); /* not another 503 */
+	fcgi_request(web[1], 1, true, "POST", "/httun/t", NULL, "", handshake);
+	wait_relayed_or_refused(f);
+	assert_int_equal(fcgi_app_stats(f->app)->local_errors, 0);
 	assert_int_equal(fcgi_app_stats(f->app)->requests, 1);
-	{
-		struct relay_msg m;
-
-		assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
-		relay_respond(f, m.id, 200, "fine");
-	}
-	fcgi_answer(f, web[1], 2, out, sizeof(out));
+	relay_answer_handshake(f);
+	fcgi_answer(f, web[1], 1, out, sizeof(out));
 	assert_non_null(strstr(out, "Status: 200 "));
 	close(web[0]);
 	close(web[1]);
+	pump(f);
+}
+
+/*
+ * The budget full of bodies that did arrive (FCGI_BODY_BYTES_TOTAL of them, one byte
+ * short of complete each): a 64-byte POST still goes through, and the body that came
+ * slowest (the same bytes over the longest time) is dropped with 503 to make room; the
+ * others stay. Before, the POST got 503.
+ */
+static void test_body_slowest_dropped(void **state)
+{
+	struct fixture *f = *state;
+	const unsigned fill = FCGI_BODY_BYTES_TOTAL / FCGI_STDIN_MAX_BYTES;
+	char out[512];
+	int web[2];
+
+	relay_accept(f);
+	web[0] = unix_connect(f->web_path);
+	web[1] = unix_connect(f->web_path);
+	/* Request 1's body starts first and ends no further: the slowest. */
+	fcgi_request_head(web[0], 1, FCGI_STDIN_MAX_BYTES);
+	pump_ms(f, 20);
+	for (unsigned i = 1; i <= fill; i++) {
+		if (i > 1)
+			fcgi_request_head(web[0], (uint16_t)i, FCGI_STDIN_MAX_BYTES);
+		fcgi_stdin(f, web[0], (uint16_t)i, FCGI_STDIN_MAX_BYTES - 1);
+	}
+	pump(f);
+	assert_int_equal(fcgi_app_stats(f->app)->local_errors, 0);
+	fcgi_request(web[1], 1, true, "POST", "/httun/t", NULL, "", handshake);
+	wait_relayed_or_refused(f);
+	assert_int_equal(fcgi_app_stats(f->app)->requests, 1);
+	relay_answer_handshake(f);
+	fcgi_answer(f, web[1], 1, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 200 "));
+	fcgi_answer(f, web[0], 1, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 503 "));
+	assert_int_equal(fcgi_app_stats(f->app)->local_errors, 1);
+	close(web[0]);
+	close(web[1]);
+	pump(f);
+}
+
+/*
+ * A body that keeps trickling, never pausing for the idle time, is answered 408 at its
+ * deadline. Before, a byte every few seconds held it as long as the sender liked.
+ */
+static void test_body_deadline_408(void **state)
+{
+	struct fixture *f = *state;
+	char out[512], c;
+	int web, sent;
+
+	fcgi_app_set_body_deadline_ms(f->app, 200);
+	relay_accept(f);
+	web = unix_connect(f->web_path);
+	fcgi_request_head(web, 3, 100);
+	for (sent = 0; sent < 100; sent++) {
+		if (recv(web, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1)
+			break; /* answered */
+		fcgi_stdin(f, web, 3, 1);
+		pump_ms(f, 20);
+	}
+	assert_true(sent < 100);
+	fcgi_answer(f, web, 3, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 408 "));
+	assert_int_equal(fcgi_app_stats(f->app)->requests, 0);
+	close(web);
+	pump(f);
+}
+
+/*
+ * An idle relay connection is closed by the app and opened again at once (before the
+ * server's idle timeout could close it under a request); one with a request in flight is
+ * kept however long the answer takes. Requests go through the new connection.
+ */
+static void test_relay_idle_reconnects(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_msg m;
+	char out[512];
+	int web;
+
+	fcgi_app_set_relay_idle_ms(f->app, 150);
+	relay_accept(f);
+	web = unix_connect(f->web_path);
+	fcgi_request(web, 1, true, "GET", "/httun", "/park", "", "");
+	assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+	pump_ms(f, 400);
+	relay_respond(f, m.id, 200, "late");
+	fcgi_answer(f, web, 1, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 200 "));
+	assert_int_equal(fcgi_app_stats(f->app)->relay_connects, 1);
+	/* Idle from here: the app hangs up and calls again. */
+	assert_int_equal(relay_recv(f, &m), -1);
+	close(f->relay);
+	f->relay = -1;
+	relay_accept(f);
+	pump(f);
+	assert_int_equal(fcgi_app_stats(f->app)->relay_connects, 2);
+	fcgi_request(web, 2, true, "GET", "/httun", "/again", "", "");
+	assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
+	relay_respond(f, m.id, 200, "ok");
+	fcgi_answer(f, web, 2, out, sizeof(out));
+	assert_non_null(strstr(out, "Status: 200 "));
+	assert_int_equal(fcgi_app_stats(f->app)->local_errors, 0);
+	close(web);
 	pump(f);
 }
 
@@ -919,7 +1079,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests_answered_locally, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_server_away_503, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_body_budget, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_charged_as_received, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_slowest_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_body_deadline_408, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_idle_reconnects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_idle_408, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_listen_path, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unread_output_stops_reading, setup, teardown),

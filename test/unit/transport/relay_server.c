@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -157,7 +158,7 @@ static int recv_msg(struct fixture *f, int fd, uint8_t *buf, size_t cap, struct 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct relay_server_config cfg = { .allow_uid = 12345, .allow_gid = (gid_t)-1 };
+	struct relay_server_config cfg = { .allow_uid = 12345, .sock_gid = (gid_t)-1 };
 
 	uv_loop_init(&f->loop);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/httun-relay-test.XXXXXX");
@@ -204,7 +205,7 @@ static void test_modes(void **state)
 static void test_path_in_use(void **state)
 {
 	struct fixture *f = *state;
-	struct relay_server_config cfg = { .allow_uid = (uid_t)-1, .allow_gid = (gid_t)-1 };
+	struct relay_server_config cfg = { .allow_uid = (uid_t)-1, .sock_gid = (gid_t)-1 };
 	struct relay_server *rs2 = relay_server_new(&f->loop, &cfg, on_request, f);
 	char other[128];
 	int fd;
@@ -349,10 +350,22 @@ static void test_protocol_errors(void **state)
 	pump(f);
 }
 
-/* A peer that is neither root nor the allowed user is closed before it is read. */
-static void test_wrong_credentials(void **state)
+/* Replaces the fixture's server by one with cfg, on the same path. */
+static void restart(struct fixture *f, const struct relay_server_config *cfg)
 {
-	struct fixture *f = *state;
+	relay_server_free(f->rs);
+	pump(f);
+	f->rs = relay_server_new(&f->loop, cfg, on_request, f);
+	assert_non_null(f->rs);
+	assert_int_equal(relay_server_listen(f->rs, f->path), 0);
+}
+
+/*
+ * A process with uid and gid (primary, and no other group) connects and sends HELLO.
+ * Returns whether the server closed it unanswered. Root only (skips otherwise).
+ */
+static bool peer_refused(struct fixture *f, uid_t uid, gid_t gid)
+{
 	char run[96];
 	pid_t pid;
 	int status = -1;
@@ -373,7 +386,7 @@ static void test_wrong_credentials(void **state)
 		struct pollfd p;
 		int fd;
 
-		if (setgid(65534) < 0 || setuid(65534) < 0)
+		if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
 			_exit(3);
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
@@ -384,32 +397,62 @@ static void test_wrong_credentials(void **state)
 		p = (struct pollfd){ .fd = fd, .events = POLLIN };
 		if (poll(&p, 1, 5000) != 1)
 			_exit(5);
-		_exit(recv(fd, b, sizeof(b), 0) <= 0 ? 0 : 6); /* EOF: refused */
+		_exit(recv(fd, b, sizeof(b), 0) <= 0 ? 0 : 1); /* EOF: refused; HELLO: 1 */
 	}
 	while (waitpid(pid, &status, WNOHANG) == 0) {
 		pump(f);
 		usleep(1000);
 	}
 	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	assert_int_equal(relay_server_stats(f->rs)->refused, 1);
-	assert_int_equal(relay_server_stats(f->rs)->accepted, 0);
+	assert_in_range(WEXITSTATUS(status), 0, 1);
+	return WEXITSTATUS(status) == 0;
 }
 
-/* Replaces the fixture's server by one with short timeouts, on the same path. */
+/* A peer that is neither root nor the allowed user is closed before it is read. */
+static void test_wrong_credentials(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_true(peer_refused(f, 65534, 65534));
+	assert_int_equal(relay_server_stats(f->rs)->refused, 1);
+	assert_int_equal(relay_server_stats(f->rs)->accepted, 0);
+	/* The allowed uid, whatever its group. */
+	assert_false(peer_refused(f, 12345, 65534));
+	assert_int_equal(relay_server_stats(f->rs)->accepted, 1);
+}
+
+/*
+ * The socket's group lets a process reach the socket, not past the credential check: a
+ * process of another user whose primary group is the fcgi-user's is refused. Before, it
+ * was admitted and could hold relay slots as the web server's relays do.
+ */
+static void test_group_not_enough(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_server_config cfg = { .allow_uid = 12345, .sock_gid = 65534 };
+	struct stat st;
+
+	if (geteuid() != 0)
+		skip();
+	restart(f, &cfg);
+	assert_int_equal(stat(f->path, &st), 0);
+	assert_int_equal(st.st_gid, 65534);
+	assert_true(peer_refused(f, 65534, 65534));
+	assert_int_equal(relay_server_stats(f->rs)->refused, 1);
+	assert_false(peer_refused(f, 12345, 12345));
+	assert_int_equal(relay_server_stats(f->rs)->accepted, 1);
+}
+
+/* Replaces the fixture's server by one with short timeouts (idle: the default). */
 static void restart_short(struct fixture *f)
 {
 	struct relay_server_config cfg = { .allow_uid = 12345,
-					   .allow_gid = (gid_t)-1,
+					   .sock_gid = (gid_t)-1,
 					   .hello_timeout_ms = 300,
 					   .read_timeout_ms = 300,
 					   .write_timeout_ms = 300 };
 
-	relay_server_free(f->rs);
-	pump(f);
-	f->rs = relay_server_new(&f->loop, &cfg, on_request, f);
-	assert_non_null(f->rs);
-	assert_int_equal(relay_server_listen(f->rs, f->path), 0);
+	restart(f, &cfg);
 }
 
 /* Pumps the loop for about ms milliseconds. */
@@ -563,6 +606,103 @@ static void test_evict_at_cap(void **state)
 	pump(f);
 }
 
+/* A relay past HELLO, and the HELLO it gets back. */
+static int relay_hello(struct fixture *f)
+{
+	uint8_t buf[64];
+	struct relay_msg m;
+	int fd = relay_connect(f);
+
+	send_hello(fd);
+	assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), RELAY_HELLO);
+	return fd;
+}
+
+/*
+ * A relay past HELLO that carries nothing is closed after the idle time, and so is one
+ * that trickles a message it never completes; one whose request the server holds stays,
+ * and an answer read counts as activity. Before, all of them stayed for ever.
+ */
+static void test_idle_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct relay_server_config cfg = { .allow_uid = 12345,
+					   .sock_gid = (gid_t)-1,
+					   .idle_timeout_ms = 300 };
+	static const uint8_t half[] = { 2, 0, 0, 0, 0, 0, 0, 9, 0, 0, 0, 40, 3, 'G', 'E', 'T' };
+	uint8_t buf[4096];
+	struct relay_msg m;
+	int idle, trickle, parked;
+
+	restart(f, &cfg);
+	idle = relay_hello(f);
+	trickle = relay_hello(f);
+	parked = relay_hello(f);
+	send_request(parked, 1, "GET", "/park/held", "");
+	pump(f);
+	assert_int_equal(f->nparked, 1);
+	/* A byte every 50 ms: never a read gap of RELAY_READ_TIMEOUT_MS, never a message. */
+	for (size_t i = 0; i < sizeof(half); i++) {
+		if (send(trickle, half + i, 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1)
+			break; /* closed already */
+		pump_ms(f, 50);
+	}
+	assert_true(drains_to_eof(f, idle));
+	assert_true(drains_to_eof(f, trickle));
+	assert_int_equal(relay_server_stats(f->rs)->timed_out, 2);
+	/* The relay with a parked request is still there, and gets its answer. */
+	http_response_send_error(f->parked[0], 404, false);
+	f->nparked = 0;
+	assert_int_equal(recv_msg(f, parked, buf, sizeof(buf), &m), RELAY_RESPONSE);
+	assert_int_equal(m.id, 1);
+	assert_int_equal(relay_server_stats(f->rs)->timed_out, 2);
+	/* Idle from the answer on, it goes too. */
+	assert_true(drains_to_eof(f, parked));
+	assert_int_equal(relay_server_stats(f->rs)->timed_out, 3);
+	close(idle);
+	close(trickle);
+	close(parked);
+	pump(f);
+}
+
+/*
+ * Every slot held by relays past HELLO: a newcomer closes the one idle longest, never one
+ * whose request the server holds, even the oldest. Before, it was refused, so a process
+ * that held RELAY_MAX_CONNS idle relays locked the web server's relays out.
+ */
+static void test_evict_idle_at_cap(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[4096];
+	struct relay_msg m;
+	int fds[RELAY_MAX_CONNS], fd;
+
+	for (int i = 0; i < RELAY_MAX_CONNS; i++)
+		fds[i] = relay_hello(f);
+	usleep(3000); /* the loop's clock moves on: the echo below is later than every HELLO */
+	send_request(fds[0], 1, "GET", "/park/oldest", "");
+	send_request(fds[1], 1, "POST", "/echo", "recent");
+	assert_int_equal(recv_msg(f, fds[1], buf, sizeof(buf), &m), RELAY_RESPONSE);
+	assert_int_equal(f->nparked, 1);
+	fd = relay_hello(f);
+	assert_int_equal(relay_server_stats(f->rs)->evicted, 1);
+	assert_int_equal(relay_server_stats(f->rs)->refused, 0);
+	assert_true(drains_to_eof(f, fds[2])); /* idle since its HELLO, the oldest such */
+	assert_int_equal(f->cancelled, 0);
+	send_request(fd, 1, "POST", "/echo", "in");
+	assert_int_equal(recv_msg(f, fd, buf, sizeof(buf), &m), RELAY_RESPONSE);
+	send_request(fds[1], 2, "POST", "/echo", "still");
+	assert_int_equal(recv_msg(f, fds[1], buf, sizeof(buf), &m), RELAY_RESPONSE);
+	http_response_send_error(f->parked[0], 404, false);
+	f->nparked = 0;
+	assert_int_equal(recv_msg(f, fds[0], buf, sizeof(buf), &m), RELAY_RESPONSE);
+	assert_int_equal(m.id, 1);
+	for (int i = 0; i < RELAY_MAX_CONNS; i++)
+		close(fds[i]);
+	close(fd);
+	pump(f);
+}
+
 /*
  * A directory others could write to (or owned by another user) is refused: whoever can
  * write it can swap the socket file for a symlink.
@@ -570,7 +710,7 @@ static void test_evict_at_cap(void **state)
 static void test_unsafe_dir(void **state)
 {
 	struct fixture *f = *state;
-	struct relay_server_config cfg = { .allow_uid = (uid_t)-1, .allow_gid = (gid_t)-1 };
+	struct relay_server_config cfg = { .allow_uid = (uid_t)-1, .sock_gid = (gid_t)-1 };
 	struct relay_server *rs2;
 	char dir[96], path[128];
 	struct stat st;
@@ -613,9 +753,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_requests_by_id, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protocol_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_credentials, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_group_not_enough, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unread_answers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_evict_at_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idle_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_evict_idle_at_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsafe_dir, setup, teardown),
 	};
 
