@@ -32,7 +32,8 @@
   httptool.py relayhold SOCKET N SECONDS
       Opens N connections to a relay socket of `httun server --fcgi-socket`, each sends
       a valid HELLO and then nothing, reopened when the server closes them, for SECONDS.
-      Prints JSON: connections opened, closed by the server, refused at connect.
+      Prints JSON: connections opened, greeted with the server's HELLO (answered),
+      closed by the server, refused at connect.
 """
 import asyncio
 import json
@@ -448,6 +449,7 @@ async def relayhold(path, n, seconds):
             tally.hold(1)
             try:
                 w.write(hello)
+                greeted = False
                 while loop.time() < end:
                     try:
                         data = await asyncio.wait_for(r.read(4096), 1)
@@ -456,6 +458,9 @@ async def relayhold(path, n, seconds):
                     if not data:
                         tally.closed += 1
                         break
+                    if not greeted and data[:1] == b"\x01":  # the server's HELLO
+                        greeted = True
+                        tally.answered += 1
             except OSError:
                 tally.closed += 1
             finally:

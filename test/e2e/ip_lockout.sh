@@ -18,7 +18,7 @@
 #      (40 MiB, more than HTTP_MAX_BODY_BYTES_TOTAL);
 #   3. also 50 new silent connections a second from n3, and in n1, as the web server's
 #      user, 80 relay connections that say HELLO and then nothing (more than
-#      RELAY_MAX_CONNS, 64).
+#      RELAY_MAX_CONNS, 64); a relay that connects then must still be greeted.
 # Stage by stage, so that no attack makes room for the client by accident (a connect
 # flood gives a server something to evict). The attack must really have filled the
 # server (its connections closed to make room, bodies dropped); the server's memory
@@ -117,6 +117,11 @@ E2E_PIDS+=($!)
 ATTACK_PIDS+=($!)
 sleep 4
 check "stage 3 (+ connect flood, relay slots held): tunnel back within 10 s" restart 3
+# A relay that comes now (an `httun fcgi` started late) is greeted: an idle holder
+# makes room for it.
+setpriv --reuid "$WWW_USER" --regid "$WWW_USER" --clear-groups \
+	/usr/bin/python3 "$TOOL" relayhold "$RELAY_SOCK" 1 2 >"$E2E_TMP/relaynew.json" 2>&1 || true
+echo "relay newcomer: $(cat "$E2E_TMP/relaynew.json")"
 check "the tunnel carries traffic under attack" n2 ping -q -c 20 -i 0.05 -W 1 198.18.1.1
 rss_attack=$(e2e_status_kb "$SERVER_PID" VmRSS)
 
@@ -138,6 +143,8 @@ check "attack: the connect flood opened connections" \
 	test "$(get "$E2E_TMP/flood.json" opened)" -gt 100
 check "attack: relay holders held more connections than the relay's 64 slots" \
 	test "$(get "$E2E_TMP/relayhold.json" most_held)" -gt 64
+check "a relay newcomer is greeted while the holders are there" \
+	test "$(get "$E2E_TMP/relaynew.json" answered)" -ge 1
 
 check "server still running" kill -0 "$SERVER_PID"
 check "tunnel answers after the attack" n2 ping -q -c 10 -i 0.05 -W 1 198.18.1.1
