@@ -6,6 +6,7 @@
 #include "cmd/cmd.h"
 #include "cmd/common.h"
 #include "cmd/privdrop.h"
+#include "core/allowed_ips.h"
 #include "core/log.h"
 #include "core/session.h"
 #include "core/unixsock.h"
@@ -46,6 +47,9 @@ static void server_usage(FILE *f)
 		"                          repeatable, IPv4 and IPv6: 198.18.1.1/24\n"
 		"      --mtu N             device MTU (default %d, right for almost\n"
 		"                          every network: docs/IP-TUNNEL.md)\n"
+		"      --allowed-ips CIDR  source addresses the client may use; repeatable;\n"
+		"                          default: the --tun-address networks (without the\n"
+		"                          server's own address); other packets are dropped\n"
 		"      --user USER         switch to USER once devices and sockets are open\n"
 		"      --fcgi-listen PATH  serve behind a web server that connects to FastCGI\n"
 		"                          on this Unix socket (lighttpd \"socket\", nginx\n"
@@ -95,6 +99,7 @@ struct server {
 	size_t ntuns;
 	struct l7_streams *l7[CONFIG_MAX_CHANNELS];
 	size_t nl7;
+	struct allowed_ips sources[CONFIG_MAX_CHANNELS]; /* each tun channel's, for its endpoint */
 	struct cmd_mem mem;
 };
 
@@ -138,6 +143,7 @@ static int server_parse(int argc, char **argv, struct cmd_flags *f)
 		{ "tun-name", required_argument, NULL, CMD_OPT_VALUE },
 		{ "tun-address", required_argument, NULL, CMD_OPT_VALUE },
 		{ "mtu", required_argument, NULL, CMD_OPT_VALUE },
+		{ "allowed-ips", required_argument, NULL, CMD_OPT_VALUE },
 		{ "l7-allow", required_argument, NULL, CMD_OPT_VALUE },
 		{ "user", required_argument, NULL, CMD_OPT_VALUE },
 		{ "max-unauth-per-source", required_argument, NULL, CMD_OPT_VALUE },
@@ -236,6 +242,25 @@ static void server_set_own(struct config *cfg)
 	}
 	log_debug("L7 policy: %zu own addresses protected", n);
 	free(own);
+}
+
+/* The source addresses a tun channel's client may use (cryptokey routing), logged. */
+static const struct allowed_ips *server_sources(struct allowed_ips *a,
+						const struct config_channel *ch)
+{
+	char buf[CIDR_STR_BYTES];
+
+	allowed_ips_init(a, ch->allowed_ips, ch->n_allowed_ips, ch->tun_addresses,
+			 ch->n_tun_addresses);
+	for (size_t i = 0; i < a->n_allow; i++) {
+		struct cidr net = a->allow[i];
+
+		cidr_mask(&net);
+		log_info("channel %s: client sources %s%s", ch->name,
+			 cidr_format(&net, buf, sizeof(buf)),
+			 ch->n_allowed_ips ? "" : " (tun-address network)");
+	}
+	return a;
 }
 
 /* The --fcgi-user USER: its uid and primary gid, or -1 each without one. */
@@ -361,6 +386,7 @@ static int server_run(void *arg, uv_loop_t *loop)
 				return EXIT_RUNTIME;
 			s->ntuns++;
 			io = cmd_tun_io(t);
+			io.sources = server_sources(&s->sources[i], ch);
 		}
 		tch = tunnel_server_add_channel(s->tunnel, ch->name, psk, &io);
 		if (!tch)

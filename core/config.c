@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "core/config.h"
 
+#include "core/allowed_ips.h"
 #include "core/file.h"
 #include "core/keyfile.h"
 
@@ -46,6 +47,7 @@ static const struct {
 	[CONFIG_KEY_FCGI_LISTEN] = { "fcgi-listen", SEC_SERVER, false },
 	[CONFIG_KEY_BUSY_POLL] = { "busy-poll", SEC_CLIENT, false },
 	[CONFIG_KEY_MAX_UNAUTH_PER_SOURCE] = { "max-unauth-per-source", SEC_SERVER, false },
+	[CONFIG_KEY_ALLOWED_IPS] = { "allowed-ips", SEC_CHANNEL, true },
 };
 
 static int key_lookup(const char *name)
@@ -582,6 +584,7 @@ void config_free(struct config *cfg)
 		free(ch->key_file);
 		free(ch->tun_addresses);
 		free(ch->routes);
+		free(ch->allowed_ips);
 		policy_close(&ch->l7);
 	}
 	free(cfg->channels);
@@ -663,6 +666,37 @@ static int too_many(char *why, size_t whylen, int max)
 }
 
 /*
+ * Append value to a list of prefixes: interface addresses (network false) or networks,
+ * host bits zero (route, allowed-ips). Returns 0, -EINVAL or -E2BIG with why, or -ENOMEM.
+ */
+static int cidr_list_add(struct cidr **arr, size_t *n, size_t max, bool network, const char *value,
+			 char *why, size_t whylen)
+{
+	struct cidr c, *cs;
+	int ret;
+
+	if ((ret = config_parse_cidr(value, network, &c, why, whylen)) < 0)
+		return ret;
+	for (size_t i = 0; i < *n; i++) {
+		/* An address is one per device, whatever its prefix length. */
+		if (network ? cidr_equal(&(*arr)[i], &c)
+			    : (*arr)[i].family == c.family &&
+				      memcmp((*arr)[i].addr, c.addr, 16) == 0) {
+			snprintf(why, whylen, "listed twice");
+			return -EINVAL;
+		}
+	}
+	if (*n >= max)
+		return too_many(why, whylen, (int)max);
+	cs = realloc(*arr, (*n + 1) * sizeof(*cs));
+	if (!cs)
+		return -ENOMEM;
+	*arr = cs;
+	cs[(*n)++] = c;
+	return 0;
+}
+
+/*
  * Validate value for key and store it in the section (ch for channel keys); base is the
  * config file that relative key-file paths are relative to (NULL: the working directory).
  * Returns 0, -EINVAL or -E2BIG with why, or -ENOMEM.
@@ -675,7 +709,6 @@ static int apply(struct config *cfg, struct config_channel *ch, enum config_key 
 	struct sockaddr_storage ss;
 	struct config_forward fw;
 	struct policy_rule rule;
-	struct cidr c, *cs;
 	unsigned long ul;
 	int ret;
 
@@ -772,32 +805,14 @@ static int apply(struct config *cfg, struct config_channel *ch, enum config_key 
 	case CONFIG_KEY_TUN_NAME:
 		return tun_name_parse(value, ch->tun_name, why, whylen);
 	case CONFIG_KEY_TUN_ADDRESS:
-	case CONFIG_KEY_ROUTE: {
-		bool route = k == CONFIG_KEY_ROUTE;
-		struct cidr **arr = route ? &ch->routes : &ch->tun_addresses;
-		size_t *n = route ? &ch->n_routes : &ch->n_tun_addresses;
-		int max = route ? CONFIG_MAX_ROUTES : CONFIG_MAX_TUN_ADDRESSES;
-
-		if ((ret = config_parse_cidr(value, route, &c, why, whylen)) < 0)
-			return ret;
-		for (size_t i = 0; i < *n; i++) {
-			/* An address is one per device, whatever its prefix length. */
-			if (route ? cidr_equal(&(*arr)[i], &c)
-				  : (*arr)[i].family == c.family &&
-					    memcmp((*arr)[i].addr, c.addr, 16) == 0) {
-				snprintf(why, whylen, "listed twice");
-				return -EINVAL;
-			}
-		}
-		if (*n >= (size_t)max)
-			return too_many(why, whylen, max);
-		cs = realloc(*arr, (*n + 1) * sizeof(*cs));
-		if (!cs)
-			return -ENOMEM;
-		*arr = cs;
-		cs[(*n)++] = c;
-		return 0;
-	}
+		return cidr_list_add(&ch->tun_addresses, &ch->n_tun_addresses,
+				     CONFIG_MAX_TUN_ADDRESSES, false, value, why, whylen);
+	case CONFIG_KEY_ROUTE:
+		return cidr_list_add(&ch->routes, &ch->n_routes, CONFIG_MAX_ROUTES, true, value,
+				     why, whylen);
+	case CONFIG_KEY_ALLOWED_IPS:
+		return cidr_list_add(&ch->allowed_ips, &ch->n_allowed_ips, CONFIG_MAX_ALLOWED_IPS,
+				     true, value, why, whylen);
 	case CONFIG_KEY_MTU:
 		if ((ret = config_parse_uint(value, CONFIG_MTU_MIN, CONFIG_MTU_MAX, &ul, why,
 					     whylen)) < 0)
@@ -849,7 +864,8 @@ static int check_channel(const struct config *cfg, const struct config_channel *
 			 size_t errlen)
 {
 	static const enum config_key needs_tun[] = { CONFIG_KEY_TUN_NAME, CONFIG_KEY_TUN_ADDRESS,
-						     CONFIG_KEY_MTU, CONFIG_KEY_ROUTE };
+						     CONFIG_KEY_MTU, CONFIG_KEY_ROUTE,
+						     CONFIG_KEY_ALLOWED_IPS };
 	char w[CONFIG_ERR_BYTES], kr[32], ic[CHANNEL_NAME_MAX_BYTES + 16];
 
 	for (size_t i = 0; !ch->tun && i < sizeof(needs_tun) / sizeof(needs_tun[0]); i++) {
@@ -1221,6 +1237,31 @@ static int need_key_file(const struct config *cfg, const struct config_channel *
 	return -EINVAL;
 }
 
+/*
+ * A server channel with tun = yes must let its client use some source address: with none
+ * (no tun-address network, no allowed-ips) every packet would be dropped as a spoof.
+ */
+static int check_sources(const struct config *cfg, const struct config_channel *ch, char *err,
+			 size_t errlen)
+{
+	char w[CONFIG_ERR_BYTES], cr[CHANNEL_NAME_MAX_BYTES + 16], ta[32], ai[32];
+	uint32_t line = ch->set_line[CONFIG_KEY_TUN];
+	struct allowed_ips a;
+
+	allowed_ips_init(&a, ch->allowed_ips, ch->n_allowed_ips, ch->tun_addresses,
+			 ch->n_tun_addresses);
+	if (!ch->tun || !allowed_ips_none(&a))
+		return 0;
+	snprintf(err, errlen,
+		 "%s%s allows its client no source address and would drop every packet: give "
+		 "%s a network (198.18.1.1/24, not a host address) or list the client's "
+		 "addresses with %s",
+		 where(cfg, line, w, sizeof(w)), chan_ref(ch, cr, sizeof(cr)),
+		 keyref(CONFIG_KEY_TUN_ADDRESS, line, ta, sizeof(ta)),
+		 keyref(CONFIG_KEY_ALLOWED_IPS, line, ai, sizeof(ai)));
+	return -EINVAL;
+}
+
 int config_check_server(struct config *cfg, char *err, size_t errlen)
 {
 	char w[CONFIG_ERR_BYTES], kr[32], cr[CHANNEL_NAME_MAX_BYTES + 16];
@@ -1263,6 +1304,8 @@ int config_check_server(struct config *cfg, char *err, size_t errlen)
 				 chan_ref(ch, cr, sizeof(cr)));
 			return -EINVAL;
 		}
+		if ((ret = check_sources(cfg, ch, err, errlen)) < 0)
+			return ret;
 		for (size_t j = 0; j < i; j++) {
 			const struct config_channel *o = &cfg->channels[j];
 
@@ -1335,11 +1378,16 @@ int config_check_client(struct config *cfg, char *err, size_t errlen)
 		return ret;
 	if ((ret = need_key_file(cfg, ch, err, errlen)) < 0)
 		return ret;
-	line = ch->set_line[CONFIG_KEY_L7_ALLOW];
-	if (line) {
+	/* The client takes what the server sends: docs/IP-TUNNEL.md "Source addresses". */
+	static const enum config_key server_only[] = { CONFIG_KEY_L7_ALLOW,
+						       CONFIG_KEY_ALLOWED_IPS };
+	for (size_t i = 0; i < sizeof(server_only) / sizeof(server_only[0]); i++) {
+		line = ch->set_line[server_only[i]];
+		if (!line)
+			continue;
 		snprintf(err, errlen, "%s%s in %s is a server setting",
 			 where(cfg, line, w, sizeof(w)),
-			 keyref(CONFIG_KEY_L7_ALLOW, line, kr, sizeof(kr)),
+			 keyref(server_only[i], line, kr, sizeof(kr)),
 			 chan_ref(ch, cr, sizeof(cr)));
 		return -EINVAL;
 	}

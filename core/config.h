@@ -56,6 +56,7 @@ enum config_key {
 	CONFIG_KEY_FCGI_LISTEN,
 	CONFIG_KEY_BUSY_POLL,
 	CONFIG_KEY_MAX_UNAUTH_PER_SOURCE,
+	CONFIG_KEY_ALLOWED_IPS,
 	CONFIG_KEY_COUNT,
 };
 
@@ -92,6 +93,8 @@ struct config_channel {
 	uint32_t mtu; /* CONFIG_MTU_DEFAULT unless set */
 	struct cidr *routes; /* client only; host bits zero */
 	size_t n_routes;
+	struct cidr *allowed_ips; /* server only; host bits zero; none: tun-address networks */
+	size_t n_allowed_ips;
 	struct policy l7; /* server only: l7-allow rules */
 	uint32_t set_line[CONFIG_KEY_COUNT];
 };
@@ -159,9 +162,10 @@ int config_flag(struct config *cfg, const char *key, const char *value, char *er
 /*
  * Whole-configuration checks for each role, after file and flags are in.
  * Server: at least one channel, at least one listen, fcgi-socket or fcgi-listen, every channel has a
- * key-file (all different) and no route, tun-names differ.
+ * key-file (all different) and no route, tun-names differ, a tun channel allows its
+ * client some source address (core/allowed_ips.h).
  * Client: a url; the channel named by channel (or the only one) exists, has a key-file
- * and no l7-allow; sets cfg->client.selected. Also re-runs the per-channel checks.
+ * and no l7-allow or allowed-ips; sets cfg->client.selected. Also re-runs the per-channel checks.
  */
 int config_check_server(struct config *cfg, char *err, size_t errlen);
 int config_check_client(struct config *cfg, char *err, size_t errlen);

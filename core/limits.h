@@ -200,6 +200,11 @@
 #define CONFIG_MAX_TUN_ADDRESSES 16
 /* route lines per channel: split tunnels list networks one by one. */
 #define CONFIG_MAX_ROUTES 256
+/*
+ * allowed-ips lines per channel: every packet from a client is matched against each in
+ * turn (core/allowed_ips.h, a linear scan), so a site's networks, not a routing table.
+ */
+#define CONFIG_MAX_ALLOWED_IPS 64
 /* forward lines of [client]: each is a listening socket on the client. */
 #define CONFIG_MAX_FORWARDS 64
 /* l7-allow rules per channel; policy_check() walks them all for every connection. */

@@ -75,6 +75,19 @@ expect 2 "--l7-allow with host bits set" -- \
 contains "$tmp/err" "host bits" "the rule error says why"
 expect 0 "server --help" -- "$bin" server --help
 contains "$tmp/out" "l7-allow RULE" "server --help describes --l7-allow"
+contains "$tmp/out" "allowed-ips CIDR" "server --help describes --allowed-ips"
+# Source addresses: a tun channel must allow some; allowed-ips is checked and the server's.
+expect 2 "server --tun with no source allowed" -- \
+	"$bin" server --listen 127.0.0.1:9 --key-file "$tmp/key" --tun
+contains "$tmp/err" "no source address.*--allowed-ips" "the server says what is missing"
+expect 2 "--allowed-ips with host bits set" -- "$bin" server --listen 127.0.0.1:9 \
+	--key-file "$tmp/key" --tun --tun-address 198.18.1.1/24 --allowed-ips 198.18.1.5/24
+contains "$tmp/err" "--allowed-ips '198.18.1.5/24': host bits are set" "names flag and value"
+expect 2 "--allowed-ips without --tun" -- \
+	"$bin" server --listen 127.0.0.1:9 --key-file "$tmp/key" --allowed-ips 198.18.1.0/24
+contains "$tmp/err" "--allowed-ips needs --tun" "allowed-ips is for IP channels"
+expect 2 "--allowed-ips on the client" -- "$bin" client --key-file "$tmp/key" --tun \
+	--allowed-ips 198.18.1.0/24 http://127.0.0.1:9/
 if grep -q "l7-allow.*not in this version" "$tmp/out"; then
 	echo "FAIL: server --help still says L7 is missing"; fail=$((fail + 1))
 else

@@ -5,6 +5,7 @@
 #include "core/log.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <string.h>
 
 int tunnel_endpoint_init(struct tunnel_endpoint *ep, const char *name, enum peer_role role,
@@ -158,6 +159,36 @@ bool tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len)
 }
 
 /*
+ * The packet (virtio_net_hdr in front) comes from a source the peer may use. Anything else
+ * is a key holder forging sources or posing as another channel's client: dropped, counted
+ * and logged, rate-limited, with the source (an address, never payload bytes).
+ */
+static bool source_allowed(struct tunnel_endpoint *ep, const uint8_t *vnet_pkt, size_t len)
+{
+	char buf[CIDR_STR_BYTES];
+	struct cidr src = { 0 };
+
+	if (!ep->io.sources)
+		return true;
+	if (len >= RECORD_GSO_HDR_BYTES &&
+	    allowed_ips_source(vnet_pkt + RECORD_GSO_HDR_BYTES, len - RECORD_GSO_HDR_BYTES, &src) ==
+		    0 &&
+	    allowed_ips_match(ep->io.sources, &src))
+		return true;
+	ep->stats.rx_bad_source++;
+	if (src.family)
+		log_warnx_rl("channel %s: dropped a packet from %s, not in its allowed-ips "
+			     "(%" PRIu64 " so far)",
+			     ep->name, cidr_format(&src, buf, sizeof(buf)),
+			     ep->stats.rx_bad_source);
+	else
+		log_warnx_rl("channel %s: dropped a packet without an IPv4 or IPv6 source "
+			     "(%" PRIu64 " so far)",
+			     ep->name, ep->stats.rx_bad_source);
+	return false;
+}
+
+/*
  * Hand every record of an opened frame to the TUN. A plain IP record gets a zero
  * virtio_net_hdr written into the 10 bytes in front of it: those bytes are the record's
  * own header and what came before it in the frame (at least the 20-byte frame header),
@@ -188,11 +219,16 @@ static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct s
 		}
 		switch (r.type) {
 		case REC_IP_GSO:
+			if (!source_allowed(ep, body, r.body.len))
+				break;
 			ep->io.deliver(ep->io.ctx, body, r.body.len);
 			delivered++;
 			break;
 		case REC_IP:
 			memset(body - RECORD_GSO_HDR_BYTES, 0, RECORD_GSO_HDR_BYTES);
+			if (!source_allowed(ep, body - RECORD_GSO_HDR_BYTES,
+					    RECORD_GSO_HDR_BYTES + r.body.len))
+				break;
 			ep->io.deliver(ep->io.ctx, body - RECORD_GSO_HDR_BYTES,
 				       RECORD_GSO_HDR_BYTES + r.body.len);
 			delivered++;

@@ -7,6 +7,7 @@
 #ifndef HTTUN_TRANSPORT_TUNNEL_H
 #define HTTUN_TRANSPORT_TUNNEL_H
 
+#include "core/allowed_ips.h"
 #include "core/frameq.h"
 #include "core/index.h"
 #include "core/peer.h"
@@ -25,7 +26,10 @@
  * reads what the TUN holds at once, into the send queue, at most max_packets: the server
  * calls it after a POST delivered packets, with their number, so the replies the kernel
  * made meanwhile (a ping's echo, an ACK: one per packet at most, as a rule) leave in that
- * POST's answer instead of a later message (docs/DESIGN.md).
+ * POST's answer instead of a later message (docs/DESIGN.md). sources (may be NULL: any) are
+ * the inner source addresses the peer may use, borrowed: a packet from any other is
+ * dropped and counted in rx_bad_source (the server's cryptokey routing; the client takes
+ * what the server sends, docs/IP-TUNNEL.md "Source addresses").
  *
  * The l7 hooks are the channel's L7 streams (transport/l7_streams.h sets them): l7_record
  * gets every L7 record of an opened frame (type, body borrowed for the call) and returns
@@ -42,6 +46,7 @@ struct tunnel_io {
 	void *ctx;
 	/* Bytes one TUN read needs (tun_read_bytes): a frame with less room is sealed first. */
 	size_t read_bytes;
+	const struct allowed_ips *sources;
 	int (*l7_record)(void *l7_ctx, uint8_t type, struct span body);
 	void (*l7_resume)(void *l7_ctx);
 	/* Server: the channel's session expired (the client went away): end every stream. */
@@ -58,6 +63,7 @@ struct tunnel_stats {
 	uint64_t rx_stale; /* session expired */
 	uint64_t rx_malformed; /* bad body framing or records, after authentication */
 	uint64_t rx_dropped; /* records of a kind this channel does not carry (IP or L7) */
+	uint64_t rx_bad_source; /* IP packets from a source not in io.sources, or without one */
 	uint64_t tx_packets;
 	uint64_t tx_no_session; /* frames dropped: nobody to send them to */
 	uint64_t tx_control_dropped; /* L7 control records past the hard cap, dropped */

@@ -176,6 +176,64 @@ static void test_full_config(void **state)
 	config_free(cfg);
 }
 
+/* allowed-ips in a file and as flags: parsed in order, flags appended, stored as written. */
+static void test_allowed_ips(void **state)
+{
+	static const char text[] = "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = a\n"
+				   "tun = yes\ntun-address = 198.18.1.1/24\n"
+				   "allowed-ips = 198.18.1.2\nallowed-ips = 198.19.20.0/24\n"
+				   "allowed-ips = fd00:5::/48\n[client]\nurl = http://x/\n";
+	struct config *cfg = parse_ok("s.conf", text, sizeof(text) - 1);
+	const struct config_channel *ch = &cfg->channels[0];
+	char err[CONFIG_ERR_BYTES];
+
+	(void)state;
+	assert_int_equal(ch->n_allowed_ips, 3);
+	assert_cidr(&ch->allowed_ips[0], "198.18.1.2/32");
+	assert_cidr(&ch->allowed_ips[1], "198.19.20.0/24");
+	assert_cidr(&ch->allowed_ips[2], "fd00:5::/48");
+	assert_int_equal(ch->set_line[CONFIG_KEY_ALLOWED_IPS], 7);
+	assert_int_equal(config_check_server(cfg, err, sizeof(err)), 0);
+	/* Not a client setting: the client takes what the server sends. */
+	assert_int_equal(config_check_client(cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "s.conf:7: allowed-ips in [channel a] is a server setting");
+	config_free(cfg);
+
+	/* Flags: the channel of the command line, repeatable, same validator. */
+	cfg = config_new();
+	assert_non_null(cfg);
+	assert_int_equal(config_flag(cfg, "listen", "0.0.0.0:80", err, sizeof(err)), 0);
+	assert_int_equal(config_flag(cfg, "key-file", "k", err, sizeof(err)), 0);
+	assert_int_equal(config_flag(cfg, "allowed-ips", "198.18.9.0/24", err, sizeof(err)), 0);
+	assert_int_equal(config_flag(cfg, "allowed-ips", "fd00::/8", err, sizeof(err)), 0);
+	assert_int_equal(cfg->channels[0].n_allowed_ips, 2);
+	assert_int_equal(cfg->channels[0].set_line[CONFIG_KEY_ALLOWED_IPS], CONFIG_LINE_FLAG);
+	assert_int_equal(config_flag(cfg, "allowed-ips", "198.18.9.1/24", err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "--allowed-ips '198.18.9.1/24': host bits are set; the network "
+				 "is 198.18.9.0/24");
+	assert_int_equal(config_flag(cfg, "allowed-ips", "fd00::/8", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--allowed-ips 'fd00::/8': listed twice");
+	assert_int_equal(config_check_server(cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--allowed-ips needs --tun");
+	assert_int_equal(config_flag(cfg, "tun", NULL, err, sizeof(err)), 0);
+	assert_int_equal(config_check_server(cfg, err, sizeof(err)), 0);
+	config_free(cfg);
+
+	/* --tun alone: nothing would get through, and the message names the flags. */
+	cfg = config_new();
+	assert_non_null(cfg);
+	assert_int_equal(config_flag(cfg, "listen", "0.0.0.0:80", err, sizeof(err)), 0);
+	assert_int_equal(config_flag(cfg, "key-file", "k", err, sizeof(err)), 0);
+	assert_int_equal(config_flag(cfg, "tun", NULL, err, sizeof(err)), 0);
+	assert_int_equal(config_check_server(cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "the channel of the command line allows its client no source "
+				 "address and would drop every packet: give --tun-address a "
+				 "network (198.18.1.1/24, not a host address) or list the "
+				 "client's addresses with --allowed-ips");
+	config_free(cfg);
+}
+
 static void test_busy_poll(void **state)
 {
 	static const char text[] = "[client]\nurl = http://198.18.0.1/\nbusy-poll = 50\n";
@@ -367,6 +425,18 @@ static const struct error_case error_cases[] = {
 	  "httun.conf:3: tun-address in [channel a] needs tun = yes" },
 	{ "[channel a]\nroute = 198.18.0.0/15\ntun = no\n", -EINVAL,
 	  "httun.conf:2: route in [channel a] needs tun = yes" },
+	{ "[channel a]\nkey-file = k\nallowed-ips = 198.18.0.0/15\n", -EINVAL,
+	  "httun.conf:3: allowed-ips in [channel a] needs tun = yes" },
+	{ "[channel a]\ntun = yes\nallowed-ips = 198.18.1.5/24\n", -EINVAL,
+	  "httun.conf:3: invalid allowed-ips '198.18.1.5/24' in [channel a]: host bits are set; "
+	  "the network is 198.18.1.0/24" },
+	{ "[channel a]\ntun = yes\nallowed-ips = fd00::/8\nallowed-ips = fd00::/8\n", -EINVAL,
+	  "httun.conf:4: invalid allowed-ips 'fd00::/8' in [channel a]: listed twice" },
+	{ "[channel a]\ntun = yes\nallowed-ips = ::ffff:198.18.0.0/112\n", -EINVAL,
+	  "httun.conf:3: invalid allowed-ips '::ffff:198.18.0.0/112' in [channel a]: IPv4-mapped "
+	  "IPv6 addresses are not interface addresses or routes; write the IPv4 form" },
+	{ "[server]\nallowed-ips = 198.18.0.0/15\n", -EINVAL,
+	  "httun.conf:2: 'allowed-ips' belongs in a [channel NAME] section, not in [server]" },
 	{ "[channel a]\ntun = yes\nmtu = 1000\ntun-address = 198.18.1.1/24\n"
 	  "tun-address = fd00::1/64\n",
 	  -EINVAL,
@@ -499,6 +569,16 @@ static void test_limits(void **state)
 	cfg = config_new();
 	assert_int_equal(config_parse(cfg, "m.conf", text, n, err, sizeof(err)), -E2BIG);
 	assert_string_equal(err, "m.conf:259: too many 'route' lines in [channel a]: at most 256");
+	config_free(cfg);
+
+	n = (size_t)sprintf(text, "[channel a]\ntun = yes\n");
+	for (int i = 0; i <= CONFIG_MAX_ALLOWED_IPS; i++)
+		n += (size_t)sprintf(text + n, "allowed-ips = 10.%d.0.0/16\n", i);
+	cfg = config_new();
+	assert_int_equal(config_parse(cfg, "m.conf", text, n, err, sizeof(err)), -E2BIG);
+	assert_string_equal(err,
+			    "m.conf:67: too many 'allowed-ips' lines in [channel a]: at most 64");
+	assert_int_equal(cfg->channels[0].n_allowed_ips, CONFIG_MAX_ALLOWED_IPS);
 	config_free(cfg);
 
 	n = (size_t)sprintf(text, "[channel a]\n");
@@ -687,8 +767,25 @@ static void test_check_server(void **state)
 		  "s.conf:6: [channel b] uses the key-file of [channel a]; every channel needs its "
 		  "own key" },
 		{ "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = a\ntun = yes\n"
-		  "tun-name = t0\n[channel b]\nkey-file = b\ntun = yes\ntun-name = t0\n",
-		  "s.conf:10: [channel b] uses tun-name 't0' like [channel a]" },
+		  "tun-name = t0\ntun-address = 198.18.1.1/24\n[channel b]\nkey-file = b\n"
+		  "tun = yes\ntun-name = t0\ntun-address = 198.18.2.1/24\n",
+		  "s.conf:11: [channel b] uses tun-name 't0' like [channel a]" },
+		/* A tun channel must let its client use some source address. */
+		{ "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = a\ntun = yes\n",
+		  "s.conf:5: [channel a] allows its client no source address and would drop every "
+		  "packet: give tun-address a network (198.18.1.1/24, not a host address) or list "
+		  "the client's addresses with allowed-ips" },
+		{ "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = a\ntun-address = "
+		  "198.18.1.1/32\ntun-address = fd00::1\ntun = yes\n",
+		  "s.conf:7: [channel a] allows its client no source address and would drop every "
+		  "packet: give tun-address a network (198.18.1.1/24, not a host address) or list "
+		  "the client's addresses with allowed-ips" },
+		{ "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = a\ntun = yes\n"
+		  "tun-address = 198.18.1.1/32\nallowed-ips = 198.18.1.2\n",
+		  "" },
+		{ "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = a\ntun = yes\n"
+		  "tun-address = 198.18.1.1/31\n",
+		  "" },
 		{ "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = a\nl7-allow = 0.0.0.0/0\n"
 		  "[client]\nurl = http://x/\n",
 		  "" },
@@ -743,6 +840,9 @@ static void test_check_client(void **state)
 		  "c.conf:3: [channel b] has no key-file", NULL },
 		{ "[client]\nurl = http://x/\n[channel b]\nkey-file = b\nl7-allow = 198.18.0.0/15\n",
 		  "c.conf:5: l7-allow in [channel b] is a server setting", NULL },
+		{ "[client]\nurl = http://x/\n[channel b]\nkey-file = b\ntun = yes\n"
+		  "allowed-ips = 198.18.0.0/15\n",
+		  "c.conf:6: allowed-ips in [channel b] is a server setting", NULL },
 	};
 
 	(void)state;
@@ -1091,6 +1191,7 @@ int main(void)
 		cmocka_unit_test(test_crlf_and_bom),
 		cmocka_unit_test(test_busy_poll),
 		cmocka_unit_test(test_max_unauth_per_source),
+		cmocka_unit_test(test_allowed_ips),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_long_lines),

@@ -123,6 +123,8 @@ struct world {
 };
 
 static uint64_t hold_ms = 300;
+/* The server channel's allowed sources for the next world_up (NULL: any). */
+static const struct allowed_ips *server_sources;
 
 /* The server's request handler, counting the polls on the way. */
 static void count_request(struct http_request *req, void *arg)
@@ -179,6 +181,7 @@ static void world_up(struct world *w, const uint8_t *server_psk, const uint8_t *
 
 	memset(w, 0, sizeof(*w));
 	sio = fake_io_make(&w->sio);
+	sio.sources = server_sources;
 	assert_int_equal(uv_loop_init(&w->loop), 0);
 	uv_timer_init(&w->loop, &w->deadline);
 	w->deadline.data = w;
@@ -381,6 +384,65 @@ static void test_idle_packet_leaves_alone(void **state)
 	world_down(&w);
 }
 
+/* Feed a packet with this first byte and IPv4 source (4 bytes) into ep; see inject(). */
+static void inject_from(struct tunnel_endpoint *ep, uint8_t first, const uint8_t src[4])
+{
+	uint8_t *buf = NULL;
+	size_t len;
+
+	assert_true(tunnel_endpoint_get_buf(ep, &buf) >= READ_BYTES);
+	len = make_packet(buf, 0x77, 100);
+	buf[VNET] = first;
+	memcpy(buf + VNET + 12, src, 4);
+	tunnel_endpoint_packet(ep, buf, len);
+}
+
+static bool server_judged_4(struct world *w)
+{
+	return w->sio.delivered + tunnel_channel_endpoint(w->ch)->stats.rx_bad_source >= 4;
+}
+
+/*
+ * Cryptokey routing: the server delivers a packet only from a source its channel allows
+ * (docs/IP-TUNNEL.md "Source addresses"), and counts every other one; the tunnel stays up.
+ */
+static void test_forged_source_dropped(void **state)
+{
+	static const uint8_t other[4] = { 198, 18, 2, 2 }, own[4] = { 198, 18, 1, 1 };
+	static const uint8_t good[4] = { 198, 18, 1, 2 };
+	const char *why = NULL;
+	struct allowed_ips sources;
+	struct tunnel_endpoint *sep;
+	struct cidr tun;
+	struct world w;
+
+	(void)state;
+	assert_int_equal(cidr_parse("198.18.1.1/24", 13, &tun, &why), 0);
+	allowed_ips_init(&sources, NULL, 0, &tun, 1);
+	server_sources = &sources;
+	world_up(&w, psk_a, psk_a);
+	server_sources = NULL;
+	assert_true(run_until(&w, connected));
+	sep = tunnel_channel_endpoint(w.ch);
+
+	inject_from(tunnel_client_endpoint(w.cli), 0x45, other); /* another channel's client */
+	inject_from(tunnel_client_endpoint(w.cli), 0x45, own); /* the server itself */
+	inject_from(tunnel_client_endpoint(w.cli), 0x55, good); /* IPv5: no source to check */
+	inject_from(tunnel_client_endpoint(w.cli), 0x45, good);
+	assert_true(run_until(&w, server_judged_4));
+	assert_int_equal(w.sio.delivered, 1);
+	assert_memory_equal(w.sio.last + VNET + 12, good, 4);
+	assert_int_equal(sep->stats.rx_bad_source, 3);
+	assert_int_equal(sep->stats.rx_packets, 1);
+	assert_int_equal(sep->stats.rx_malformed, 0);
+	/* The session is untouched: the server's packets still reach the client. */
+	inject(sep, 0xa5, 100);
+	assert_true(run_until(&w, client_got_one));
+	/* The client takes any source from the server: its io has no sources. */
+	assert_int_equal(tunnel_client_endpoint(w.cli)->stats.rx_bad_source, 0);
+	world_down(&w);
+}
+
 /* A client with another key never connects and nothing it sends is delivered. */
 static void test_wrong_key(void **state)
 {
@@ -434,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_reply_rides_on_post_answer),
 		cmocka_unit_test(test_idle_packet_leaves_alone),
 		cmocka_unit_test(test_wrong_key),
+		cmocka_unit_test(test_forged_source_dropped),
 		cmocka_unit_test(test_url_path_limit),
 	};
 
