@@ -458,8 +458,13 @@
 
 /* Request method on the relay: the longest standard method name is 7 bytes. */
 #define RELAY_METHOD_MAX_BYTES 16
-/* Response Content-Type on the relay: httun sends only short fixed types. */
-#define RELAY_CTYPE_MAX_BYTES 64
+/*
+ * A response's Content-Type, from any request source (core/request.h): httun sends only
+ * short fixed types, and the relay carries the length in one byte.
+ */
+#define REQUEST_CTYPE_MAX_BYTES 64
+/* Response Content-Type on the relay: what any source may answer. */
+#define RELAY_CTYPE_MAX_BYTES REQUEST_CTYPE_MAX_BYTES
 /* A request body relayed: what httun server accepts over HTTP directly. */
 #define RELAY_MAX_BODY_BYTES HTTP_MAX_BODY_BYTES
 /*

@@ -251,8 +251,9 @@ static void freq_end(struct freq *r)
  * write owns data (may be NULL), which it frees, and calls sent_cb (may be NULL) once bufs
  * are no longer referenced: when written, or at once when this fails.
  */
-static int conn_write_answer(struct fconn *c, uint16_t id, struct span head, const uv_buf_t *bufs,
-			     unsigned nbufs, uint8_t *data, http_sent_cb sent_cb, void *arg)
+static int conn_write_answer(struct fconn *c, uint16_t id, struct span head,
+			     const struct iovec *bufs, unsigned nbufs, uint8_t *data,
+			     http_sent_cb sent_cb, void *arg)
 {
 	size_t len = head.len, nparts = (size_t)nbufs + 1, nspans, hdr_bytes;
 	struct span *parts, *spans;
@@ -262,7 +263,7 @@ static int conn_write_answer(struct fconn *c, uint16_t id, struct span head, con
 	int err = -ENOMEM;
 
 	for (unsigned i = 0; i < nbufs; i++)
-		len += bufs[i].len;
+		len += bufs[i].iov_len;
 	nspans = fcgi_stdout_spans(len, nparts) + 1;
 	hdr_bytes = fcgi_stdout_count(len) * FCGI_HEADER_BYTES + FCGI_HEADER_BYTES +
 		    FCGI_HEADER_BYTES + FCGI_END_BODY_BYTES + head.len;
@@ -284,7 +285,7 @@ static int conn_write_answer(struct fconn *c, uint16_t id, struct span head, con
 	if (head.len)
 		memcpy(o->hdrs + hdr_bytes - head.len, head.p, head.len);
 	for (unsigned i = 0; i < nbufs; i++)
-		parts[i + 1] = (struct span){ (const uint8_t *)bufs[i].base, bufs[i].len };
+		parts[i + 1] = (struct span){ (const uint8_t *)bufs[i].iov_base, bufs[i].iov_len };
 	hw = writer_make(o->hdrs, hdr_bytes - head.len);
 	err = fcgi_stdout_layoutv(id, parts, nparts, true, &hw, spans, nspans - 1, &n);
 	if (err < 0)
@@ -348,7 +349,7 @@ static void freq_answer(struct freq *r, unsigned status, struct span ctype, stru
 	struct fconn *c = r->conn;
 	uint8_t head[ANSWER_HEAD_MAX_BYTES];
 	uint8_t *data = NULL;
-	uv_buf_t b;
+	struct iovec b;
 
 	if (c->closing) {
 		freq_end(r); /* the web server is gone: nobody to answer */
@@ -364,7 +365,7 @@ static void freq_answer(struct freq *r, unsigned status, struct span ctype, stru
 	}
 	if (body.len)
 		memcpy(data, body.p, body.len);
-	b = uv_buf_init((char *)data, (unsigned)body.len);
+	b = (struct iovec){ data, body.len };
 	if (conn_write_answer(c, r->id, answer_head(head, status, ctype, body.len), &b,
 			      body.len ? 1 : 0, data, NULL, NULL) < 0)
 		c->close_after_writes = true;
@@ -389,7 +390,7 @@ static void freq_error(struct freq *r, unsigned status)
 /* ---- local mode: requests for a handler in this process ---- */
 
 static int local_sendv(struct http_request *req, int status, const char *content_type,
-		       const uv_buf_t *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
+		       const struct iovec *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
 {
 	struct freq *r = (struct freq *)req;
 	struct fconn *c = r->conn;
@@ -406,7 +407,7 @@ static int local_sendv(struct http_request *req, int status, const char *content
 		return -ECANCELED;
 	}
 	for (unsigned i = 0; i < nbufs; i++)
-		len += bufs[i].len;
+		len += bufs[i].iov_len;
 	r->handed = false;
 	err = conn_write_answer(c, r->id, answer_head(head, (unsigned)status, SPAN_STR(ct), len),
 				bufs, nbufs, NULL, sent_cb, arg);

@@ -562,10 +562,17 @@ static int conn_send_error(struct conn *c, int status, bool close)
 			 NULL);
 }
 
+/* libuv documents that on Unix a uv_buf_t may be cast to a struct iovec, and back. */
+_Static_assert(sizeof(uv_buf_t) == sizeof(struct iovec) &&
+		       offsetof(uv_buf_t, base) == offsetof(struct iovec, iov_base) &&
+		       offsetof(uv_buf_t, len) == offsetof(struct iovec, iov_len),
+	       "uv_buf_t is laid out as struct iovec");
+
 static int conn_req_sendv(struct http_request *req, int status, const char *content_type,
-			  const uv_buf_t *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
+			  const struct iovec *iov, unsigned niov, http_sent_cb sent_cb, void *arg)
 {
 	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
+	const uv_buf_t *bufs = (const uv_buf_t *)(const void *)iov;
 
 	if (c->state != CONN_PENDING || c->closing) {
 		if (sent_cb)
@@ -573,20 +580,7 @@ static int conn_req_sendv(struct http_request *req, int status, const char *cont
 		return -ECANCELED;
 	}
 	return conn_send(c, status, content_type ? content_type : "application/octet-stream", bufs,
-			 nbufs, req->method == HTTP_METHOD_HEAD, sent_cb, arg);
-}
-
-int http_response_send(struct http_request *req, int status, const char *content_type,
-		       const void *body, size_t len, http_sent_cb sent_cb, void *arg)
-{
-	uv_buf_t b = uv_buf_init((char *)(uintptr_t)body, (unsigned)len);
-
-	if (len > UINT32_MAX) {
-		if (sent_cb)
-			sent_cb(-EMSGSIZE, arg);
-		return -EMSGSIZE;
-	}
-	return http_response_sendv(req, status, content_type, &b, len ? 1 : 0, sent_cb, arg);
+			 niov, req->method == HTTP_METHOD_HEAD, sent_cb, arg);
 }
 
 static int conn_req_send_error(struct http_request *req, int status, bool close)
@@ -668,51 +662,6 @@ static const struct http_request_ops conn_req_ops = {
 	.header = conn_req_header,
 	.vouch = conn_req_vouch,
 };
-
-/* ---- the request API handlers use, whatever the request's source ---- */
-
-int http_response_sendv(struct http_request *req, int status, const char *content_type,
-			const uv_buf_t *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
-{
-	return req->ops->sendv(req, status, content_type, bufs, nbufs, sent_cb, arg);
-}
-
-int http_response_send_error(struct http_request *req, int status, bool close)
-{
-	return req->ops->send_error(req, status, close);
-}
-
-enum http_method http_method_of(const char *name)
-{
-	if (!strcmp(name, "GET"))
-		return HTTP_METHOD_GET;
-	if (!strcmp(name, "POST"))
-		return HTTP_METHOD_POST;
-	if (!strcmp(name, "HEAD"))
-		return HTTP_METHOD_HEAD;
-	return HTTP_METHOD_OTHER;
-}
-
-const char *http_request_header(const struct http_request *req, const char *name)
-{
-	return req->ops->header ? req->ops->header(req, name) : NULL;
-}
-
-uint8_t *http_request_take_body(struct http_request *req, size_t *len)
-{
-	return req->ops->take_body(req, len);
-}
-
-void http_request_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg)
-{
-	req->ops->set_cancel(req, cb, arg);
-}
-
-void http_request_vouch(struct http_request *req)
-{
-	if (req->ops->vouch)
-		req->ops->vouch(req);
-}
 
 /* ---- parser callbacks; each returns -1 with err_status set to refuse the request ---- */
 

@@ -147,7 +147,7 @@ static void write_cb(uv_write_t *w, int status)
 }
 
 static int relay_req_sendv(struct http_request *req, int status, const char *content_type,
-			   const uv_buf_t *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
+			   const struct iovec *iov, unsigned niov, http_sent_cb sent_cb, void *arg)
 {
 	struct relay_req *r = (struct relay_req *)req;
 	struct relay_conn *c = r->conn;
@@ -158,13 +158,13 @@ static int relay_req_sendv(struct http_request *req, int status, const char *con
 	size_t len = 0;
 	int err;
 
-	for (unsigned i = 0; i < nbufs; i++)
-		len += bufs[i].len;
+	for (unsigned i = 0; i < niov; i++)
+		len += iov[i].iov_len;
 	err = -ECANCELED;
 	if (!c || c->closing)
 		goto fail;
 	err = -ENOMEM;
-	rw = malloc(sizeof(*rw) + (nbufs + 1) * sizeof(uv_buf_t));
+	rw = malloc(sizeof(*rw) + (niov + 1) * sizeof(uv_buf_t));
 	if (!rw)
 		goto fail_close;
 	w = writer_make(rw->head, sizeof(rw->head));
@@ -174,13 +174,13 @@ static int relay_req_sendv(struct http_request *req, int status, const char *con
 		goto fail_close;
 	}
 	rw->bufs[0] = uv_buf_init((char *)rw->head, (unsigned)w.len);
-	if (nbufs)
-		memcpy(&rw->bufs[1], bufs, nbufs * sizeof(uv_buf_t));
+	for (unsigned i = 0; i < niov; i++)
+		rw->bufs[i + 1] = uv_buf_init(iov[i].iov_base, (unsigned)iov[i].iov_len);
 	rw->sent_cb = sent_cb;
 	rw->sent_arg = arg;
 	rw->conn = c;
 	rw->w.data = rw;
-	err = uv_write(&rw->w, (uv_stream_t *)&c->pipe, rw->bufs, nbufs + 1, write_cb);
+	err = uv_write(&rw->w, (uv_stream_t *)&c->pipe, rw->bufs, niov + 1, write_cb);
 	if (err < 0) {
 		free(rw);
 		goto fail_close;
@@ -209,8 +209,8 @@ static int relay_req_send_error(struct http_request *req, int status, bool close
 	 * server answers. Static strings: nothing to free once written.
 	 */
 	const char *reason = http_status_reason(status);
-	uv_buf_t b[2] = { uv_buf_init((char *)(uintptr_t)reason, (unsigned)strlen(reason)),
-			  uv_buf_init((char *)(uintptr_t) "\n", 1) };
+	struct iovec b[2] = { { (void *)(uintptr_t)reason, strlen(reason) },
+			      { (void *)(uintptr_t) "\n", 1 } };
 
 	(void)close; /* the web server owns the client's connection */
 	return relay_req_sendv(req, status, "text/plain", b, 2, NULL, NULL);

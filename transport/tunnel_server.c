@@ -28,7 +28,7 @@ struct parked {
 struct tx {
 	struct tunnel_channel *ch;
 	struct fbuf *list;
-	uv_buf_t bufs[TUNNEL_BODY_MAX_FRAMES];
+	struct iovec bufs[TUNNEL_BODY_MAX_FRAMES];
 };
 
 struct tunnel_channel {
@@ -113,7 +113,7 @@ static void respond_frames(struct tunnel_channel *ch, struct http_request *req)
 	tx->ch = ch;
 	tx->list = list;
 	for (b = list; b; b = b->next)
-		tx->bufs[i++] = uv_buf_init((char *)b->data, (unsigned)b->len);
+		tx->bufs[i++] = (struct iovec){ b->data, b->len };
 	ch->srv->outstanding++;
 	http_response_sendv(req, 200, NULL, tx->bufs, n, tx_sent_cb, tx);
 }

@@ -882,9 +882,9 @@ static void local_on_request(struct http_request *req, void *arg)
 		assert_null(req->body);
 	}
 	if (!strcmp(req->url, "/httun/big?q=1")) {
-		uv_buf_t b[3] = { uv_buf_init((char *)l->big, 1000),
-				  uv_buf_init((char *)l->big + 1000, 70000),
-				  uv_buf_init((char *)l->big + 71000, sizeof(l->big) - 71000) };
+		struct iovec b[3] = { { l->big, 1000 },
+				      { l->big + 1000, 70000 },
+				      { l->big + 71000, sizeof(l->big) - 71000 } };
 
 		assert_int_equal(req->method, HTTP_METHOD_GET);
 		assert_int_equal(req->url_len, strlen("/httun/big?q=1"));

@@ -122,10 +122,10 @@ static void answer_by_mode(struct fix *f, struct http_request *req)
 		http_request_set_cancel(req, cancel_cb, f);
 		break;
 	case MODE_SENDV: {
-		uv_buf_t b[3] = {
-			uv_buf_init((char *)(uintptr_t)part_a, sizeof(part_a) - 1),
-			uv_buf_init((char *)(uintptr_t)part_b, sizeof(part_b) - 1),
-			uv_buf_init((char *)(uintptr_t)part_c, sizeof(part_c) - 1),
+		struct iovec b[3] = {
+			{ (void *)(uintptr_t)part_a, sizeof(part_a) - 1 },
+			{ (void *)(uintptr_t)part_b, sizeof(part_b) - 1 },
+			{ (void *)(uintptr_t)part_c, sizeof(part_c) - 1 },
 		};
 		assert_int_equal(http_response_sendv(req, 200, NULL, b, 3, sent_cb, f), 0);
 		break;

@@ -41,8 +41,8 @@ static void fake_cancel(struct fake_req *f)
 	cb(&f->req, f->cancel_arg);
 }
 
-static int fake_sendv(struct http_request *req, int status, const char *ctype, const uv_buf_t *bufs,
-		      unsigned nbufs, http_sent_cb sent_cb, void *arg)
+static int fake_sendv(struct http_request *req, int status, const char *ctype,
+		      const struct iovec *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
 {
 	struct fake_req *f = (struct fake_req *)req;
 
@@ -52,9 +52,9 @@ static int fake_sendv(struct http_request *req, int status, const char *ctype, c
 	f->status = status;
 	f->body_len = 0;
 	for (unsigned i = 0; i < nbufs; i++) {
-		assert_true(f->body_len + bufs[i].len <= sizeof(f->body));
-		memcpy(f->body + f->body_len, bufs[i].base, bufs[i].len);
-		f->body_len += bufs[i].len;
+		assert_true(f->body_len + bufs[i].iov_len <= sizeof(f->body));
+		memcpy(f->body + f->body_len, bufs[i].iov_base, bufs[i].iov_len);
+		f->body_len += bufs[i].iov_len;
 	}
 	f->answers++;
 	f->answered_at = uv_now(&loop);
