@@ -5,7 +5,6 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/common.h"
-#include "cmd/privdrop.h"
 #include "core/log.h"
 #include "core/session.h"
 #include "core/unixsock.h"
@@ -46,7 +45,8 @@ static void server_usage(FILE *f)
 		"                          repeatable, IPv4 and IPv6: 198.18.1.1/24\n"
 		"      --mtu N             device MTU (default %d, right for almost\n"
 		"                          every network: docs/IP-TUNNEL.md)\n"
-		"      --user USER         switch to USER once devices and sockets are open\n"
+		"      --user USER         switch to USER once devices and sockets are open;\n"
+		"                          without it the server stays root (and warns)\n"
 		"      --fcgi-listen PATH  serve behind a web server that connects to FastCGI\n"
 		"                          on this Unix socket (lighttpd \"socket\", nginx\n"
 		"                          fastcgi_pass unix:PATH): /run/httun/web.sock;\n"
@@ -156,7 +156,7 @@ static int server_check(struct config *cfg, char *err, size_t errlen)
 {
 	int ret = config_check_server(cfg, err, errlen);
 
-	if (ret < 0)
+	if (ret < 0 || (ret = cmd_user_check(cfg->server.user, err, errlen)) < 0)
 		return ret;
 	for (size_t i = 0; i < cfg->n_channels; i++) {
 		const struct config_channel *ch = &cfg->channels[i];
@@ -404,14 +404,8 @@ static int server_run(void *arg, uv_loop_t *loop)
 		return ret;
 	if (s->cfg->server.fcgi_listen && (ret = server_fcgi(s, fgid)) != EXIT_OK)
 		return ret;
-	if (s->cfg->server.user) {
-		ret = privdrop(s->cfg->server.user, err, sizeof(err));
-		if (ret < 0) {
-			fprintf(stderr, "httun server: %s\n", err);
-			return EXIT_RUNTIME;
-		}
-		log_info("running as user %s", s->cfg->server.user);
-	}
+	if ((ret = cmd_privdrop("server", s->cfg->server.user)) != EXIT_OK)
+		return ret;
 	cmd_mem_start(&s->mem, s->loop, server_trim, s);
 	cmd_signals_init(s->loop, server_stop, s);
 	uv_run(s->loop, UV_RUN_DEFAULT);
