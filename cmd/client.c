@@ -150,6 +150,8 @@ static int client_run(void *arg, uv_loop_t *loop)
 	int ret;
 
 	c->loop = loop;
+	/* Streams are bounded per channel (L7_MAX_STREAMS); the raise only gives room. */
+	cmd_nofile_raise();
 	psk = sodium_malloc(PSK_BYTES);
 	if (!psk)
 		fatalx("out of memory");

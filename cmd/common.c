@@ -8,12 +8,14 @@
 #include "core/session.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 bool cmd_flags_add(struct cmd_flags *f, const char *key, const char *value)
@@ -145,6 +147,26 @@ int cmd_run(int (*run)(void *arg, uv_loop_t *loop), void (*stop)(void *arg), voi
 	if (uv_loop_close(&loop) != 0)
 		log_debug("event loop closed with handles still open");
 	return ret;
+}
+
+unsigned long cmd_nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		fatal("getrlimit(RLIMIT_NOFILE)");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t soft = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			log_warn("raising the file descriptor limit from %llu to %llu",
+				 (unsigned long long)soft, (unsigned long long)rl.rlim_max);
+			rl.rlim_cur = soft;
+		}
+	}
+	log_debug("file descriptor limit: %llu", (unsigned long long)rl.rlim_cur);
+	return rl.rlim_cur > ULONG_MAX ? ULONG_MAX : (unsigned long)rl.rlim_cur;
 }
 
 int cmd_user_check(const char *user, char *err, size_t errlen)

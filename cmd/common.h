@@ -79,6 +79,13 @@ int cmd_user_check(const char *user, char *err, size_t errlen);
  */
 int cmd_privdrop(const char *cmd, const char *user);
 
+/*
+ * Raise the soft RLIMIT_NOFILE to the hard limit (libuv uses epoll, so a high descriptor
+ * number costs nothing) and return the soft limit in force: a long-running subcommand
+ * calls it at start, so the limit the admin set (ulimit -n, LimitNOFILE=) is the one used.
+ */
+unsigned long cmd_nofile_raise(void);
+
 /* A channel's TUN device feeding a tunnel endpoint. */
 struct cmd_tun {
 	struct tun tun;

@@ -94,6 +94,7 @@ struct server {
 	size_t ntuns;
 	struct l7_streams *l7[CONFIG_MAX_CHANNELS];
 	size_t nl7;
+	struct l7_budget l7_budget; /* all channels' streams together */
 	struct cmd_mem mem;
 };
 
@@ -237,6 +238,26 @@ static void server_set_own(struct config *cfg)
 	free(own);
 }
 
+/*
+ * The streams of all channels together get the descriptors FD_RESERVE leaves, at most
+ * L7_MAX_STREAMS_TOTAL: several channels' clients cannot take the ones the HTTP server
+ * needs to accept. Said at start when the limit is what bounds them.
+ */
+static void server_l7_budget(struct server *s, unsigned long nofile)
+{
+	unsigned long room = nofile > FD_RESERVE ? nofile - FD_RESERVE : 0;
+	bool l7 = false;
+
+	s->l7_budget.max = room < L7_MAX_STREAMS_TOTAL ? (unsigned)room : L7_MAX_STREAMS_TOTAL;
+	for (size_t c = 0; c < s->cfg->n_channels; c++)
+		l7 = l7 || s->cfg->channels[c].l7.n_rules;
+	if (l7 && s->l7_budget.max < L7_MAX_STREAMS_TOTAL)
+		log_warnx("file descriptor limit %lu: at most %u L7 streams on all channels "
+			  "together; %d need a limit of %d (ulimit -n, LimitNOFILE=)",
+			  nofile, s->l7_budget.max, L7_MAX_STREAMS_TOTAL,
+			  L7_MAX_STREAMS_TOTAL + FD_RESERVE);
+}
+
 /* The --fcgi-user USER: its uid and primary gid, or -1 each without one. */
 static int server_fcgi_user(const struct server *s, uid_t *uid, gid_t *gid)
 {
@@ -335,6 +356,7 @@ static int server_run(void *arg, uv_loop_t *loop)
 	int ret;
 
 	s->loop = loop;
+	server_l7_budget(s, cmd_nofile_raise());
 	psk = sodium_malloc(PSK_BYTES);
 	if (!psk)
 		fatalx("out of memory");
@@ -343,9 +365,9 @@ static int server_run(void *arg, uv_loop_t *loop)
 		fatalx("out of memory");
 	for (size_t i = 0; i < s->cfg->n_channels; i++) {
 		const struct config_channel *ch = &s->cfg->channels[i];
-		struct l7_streams_config lcfg = { .name = ch->name,
-						  .server = true,
-						  .policy = &ch->l7 };
+		struct l7_streams_config lcfg = {
+			.name = ch->name, .server = true, .policy = &ch->l7, .budget = &s->l7_budget
+		};
 		struct cmd_tun *t = &s->tuns[s->ntuns];
 		struct tunnel_channel *tch;
 		struct tunnel_io io = { 0 };
