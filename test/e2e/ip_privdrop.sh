@@ -70,6 +70,8 @@ E2E_PIDS+=("$IPERF_PID")
 e2e_wait_for 5 n1 sh -c "ss -ltn | grep -q ':5201 '" || true
 iperf_bidir() { n2 iperf3 -c 198.18.1.1 -t 2 --bidir -J >"$E2E_TMP/iperf.json" 2>"$E2E_TMP/iperf.err"; }
 check "iperf3 TCP both ways for 2 s" iperf_bidir
+# A client that never ran leaves the one-shot server waiting: end it rather than hang.
+kill "$IPERF_PID" 2>/dev/null || true
 wait "$IPERF_PID" || true
 [ -s "$E2E_TMP/iperf.json" ] && python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]; print("iperf3: %d Mbit/s up, %d Mbit/s down" % (e["sum_received"]["bits_per_second"] / 1e6, e["sum_received_bidir_reverse"]["bits_per_second"] / 1e6))' "$E2E_TMP/iperf.json" || true
 check "server still nobody after traffic" test "$(field "$SERVER_PID" Uid)" = "$uid $uid $uid $uid"
