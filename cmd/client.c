@@ -24,7 +24,8 @@ static void client_usage(FILE *f)
 		"server's --path) and carry IP packets through a TUN device, local TCP ports\n"
 		"(-L), or both. The tunnel is encrypted and authenticated with the channel key,\n"
 		"so plain http:// is fine; https:// is not supported in this version. --tun\n"
-		"needs root (CAP_NET_ADMIN); -L alone does not.\n"
+		"needs root (CAP_NET_ADMIN) to set up the device; --user drops it after;\n"
+		"-L alone needs no root.\n"
 		"\n"
 		"  -c, --config FILE       INI config with [client] and [channel NAME] sections\n"
 		"      --channel NAME      which [channel NAME] of the config to use\n"
@@ -44,6 +45,8 @@ static void client_usage(FILE *f)
 		"                          a LAN away (round trips under a millisecond);\n"
 		"                          costs up to USEC of CPU per wakeup:\n"
 		"                          docs/PERFORMANCE.md \"Busy polling\"\n"
+		"      --user USER         switch to USER once the device, routes and\n"
+		"                          forwards are set up\n"
 		"  -L, --forward [BIND:]PORT:HOST:PORT\n"
 		"                          listen on BIND:PORT (BIND default 127.0.0.1, [v6] ok);\n"
 		"                          the server connects each connection to HOST:PORT if\n"
@@ -101,6 +104,7 @@ static int client_parse(int argc, char **argv, struct cmd_flags *f)
 		{ "route", required_argument, NULL, CMD_OPT_VALUE },
 		{ "forward", required_argument, NULL, CMD_OPT_FORWARD },
 		{ "busy-poll", required_argument, NULL, CMD_OPT_VALUE },
+		{ "user", required_argument, NULL, CMD_OPT_VALUE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -123,7 +127,7 @@ static int client_check(struct config *cfg, char *err, size_t errlen)
 	int ret;
 
 	ret = config_check_client(cfg, err, errlen);
-	if (ret < 0)
+	if (ret < 0 || (ret = cmd_user_check(cfg->client.user, err, errlen)) < 0)
 		return ret;
 	ch = config_client_channel(cfg);
 	if (!ch->tun && !cfg->client.n_forwards) {
@@ -146,6 +150,8 @@ static int client_run(void *arg, uv_loop_t *loop)
 	int ret;
 
 	c->loop = loop;
+	/* Streams are bounded per channel (L7_MAX_STREAMS); the raise only gives room. */
+	cmd_nofile_raise();
 	psk = sodium_malloc(PSK_BYTES);
 	if (!psk)
 		fatalx("out of memory");
@@ -185,6 +191,9 @@ static int client_run(void *arg, uv_loop_t *loop)
 			return EXIT_RUNTIME;
 		cmd_tun_start(&c->tun, tunnel_client_endpoint(c->tunnel));
 	}
+	/* Nothing after this needs root: reconnects add no routes, the device goes on exit. */
+	if ((ret = cmd_privdrop("client", c->cfg->client.user)) != EXIT_OK)
+		return ret;
 	log_info("tunnel to %s", url);
 	cmd_mem_start(&c->mem, c->loop, client_trim, c);
 	cmd_signals_init(c->loop, client_stop, c);

@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 #include "cmd/common.h"
 #include "cmd/cmd.h"
+#include "cmd/privdrop.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/session.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 bool cmd_flags_add(struct cmd_flags *f, const char *key, const char *value)
 {
@@ -142,6 +147,58 @@ int cmd_run(int (*run)(void *arg, uv_loop_t *loop), void (*stop)(void *arg), voi
 	if (uv_loop_close(&loop) != 0)
 		log_debug("event loop closed with handles still open");
 	return ret;
+}
+
+unsigned long cmd_nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		fatal("getrlimit(RLIMIT_NOFILE)");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t soft = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			log_warn("raising the file descriptor limit from %llu to %llu",
+				 (unsigned long long)soft, (unsigned long long)rl.rlim_max);
+			rl.rlim_cur = soft;
+		}
+	}
+	log_debug("file descriptor limit: %llu", (unsigned long long)rl.rlim_cur);
+	return rl.rlim_cur > ULONG_MAX ? ULONG_MAX : (unsigned long)rl.rlim_cur;
+}
+
+int cmd_user_check(const char *user, char *err, size_t errlen)
+{
+	if (!user)
+		return 0;
+	errno = 0;
+	if (getpwnam(user))
+		return 0;
+	snprintf(err, errlen, "user %s: %s", user,
+		 errno ? strerror(errno) : "no such user on this system");
+	return -ENOENT;
+}
+
+int cmd_privdrop(const char *cmd, const char *user)
+{
+	char err[CONFIG_ERR_BYTES];
+
+	if (!user) {
+		/* Whoever takes over the process after setup would have the whole host. */
+		if (geteuid() == 0)
+			log_warnx("running as root: nothing here needs it once the devices are "
+				  "set up; give --user USER (user = in [%s]) to drop it",
+				  cmd);
+		return EXIT_OK;
+	}
+	if (privdrop(user, err, sizeof(err)) < 0) {
+		fprintf(stderr, "httun %s: %s\n", cmd, err);
+		return EXIT_RUNTIME;
+	}
+	log_info("running as user %s", user);
+	return EXIT_OK;
 }
 
 static void tun_deliver(void *ctx, uint8_t *pkt, size_t len)

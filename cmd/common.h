@@ -67,6 +67,25 @@ int cmd_run(int (*run)(void *arg, uv_loop_t *loop), void (*stop)(void *arg), voi
  */
 void cmd_loop_run(uv_loop_t *loop, uint32_t busy_poll_us);
 
+/*
+ * The user of --user (user in [server] or [client]) must exist: checked with the config,
+ * before any device is made. Returns 0, or -ENOENT with the message in err.
+ */
+int cmd_user_check(const char *user, char *err, size_t errlen);
+/*
+ * Once devices, routes and sockets are set up: become user for good (privdrop), or
+ * without one, warn when the process keeps root. Returns EXIT_OK, or EXIT_RUNTIME after
+ * printing why the drop failed.
+ */
+int cmd_privdrop(const char *cmd, const char *user);
+
+/*
+ * Raise the soft RLIMIT_NOFILE to the hard limit (libuv uses epoll, so a high descriptor
+ * number costs nothing) and return the soft limit in force: a long-running subcommand
+ * calls it at start, so the limit the admin set (ulimit -n, LimitNOFILE=) is the one used.
+ */
+unsigned long cmd_nofile_raise(void);
+
 /* A channel's TUN device feeding a tunnel endpoint. */
 struct cmd_tun {
 	struct tun tun;

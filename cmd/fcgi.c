@@ -111,6 +111,7 @@ int cmd_fcgi(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	cmd_log_setup("httun fcgi", verbose);
+	cmd_nofile_raise();
 	uv_loop_init(&loop);
 	f.app = fcgi_app_new(&loop, server_socket);
 	if (!f.app)

@@ -5,7 +5,6 @@
  */
 #include "cmd/cmd.h"
 #include "cmd/common.h"
-#include "cmd/privdrop.h"
 #include "core/allowed_ips.h"
 #include "core/log.h"
 #include "core/session.h"
@@ -50,7 +49,8 @@ static void server_usage(FILE *f)
 		"      --allowed-ips CIDR  source addresses the client may use; repeatable;\n"
 		"                          default: the --tun-address networks (without the\n"
 		"                          server's own address); other packets are dropped\n"
-		"      --user USER         switch to USER once devices and sockets are open\n"
+		"      --user USER         switch to USER once devices and sockets are open;\n"
+		"                          without it the server stays root (and warns)\n"
 		"      --fcgi-listen PATH  serve behind a web server that connects to FastCGI\n"
 		"                          on this Unix socket (lighttpd \"socket\", nginx\n"
 		"                          fastcgi_pass unix:PATH): /run/httun/web.sock;\n"
@@ -100,6 +100,7 @@ struct server {
 	struct l7_streams *l7[CONFIG_MAX_CHANNELS];
 	size_t nl7;
 	struct allowed_ips sources[CONFIG_MAX_CHANNELS]; /* each tun channel's, for its endpoint */
+	struct l7_budget l7_budget; /* all channels' streams together */
 	struct cmd_mem mem;
 };
 
@@ -163,7 +164,7 @@ static int server_check(struct config *cfg, char *err, size_t errlen)
 {
 	int ret = config_check_server(cfg, err, errlen);
 
-	if (ret < 0)
+	if (ret < 0 || (ret = cmd_user_check(cfg->server.user, err, errlen)) < 0)
 		return ret;
 	for (size_t i = 0; i < cfg->n_channels; i++) {
 		const struct config_channel *ch = &cfg->channels[i];
@@ -261,6 +262,26 @@ static const struct allowed_ips *server_sources(struct allowed_ips *a,
 			 ch->n_allowed_ips ? "" : " (tun-address network)");
 	}
 	return a;
+}
+
+/*
+ * The streams of all channels together get the descriptors FD_RESERVE leaves, at most
+ * L7_MAX_STREAMS_TOTAL: several channels' clients cannot take the ones the HTTP server
+ * needs to accept. Said at start when the limit is what bounds them.
+ */
+static void server_l7_budget(struct server *s, unsigned long nofile)
+{
+	unsigned long room = nofile > FD_RESERVE ? nofile - FD_RESERVE : 0;
+	bool l7 = false;
+
+	s->l7_budget.max = room < L7_MAX_STREAMS_TOTAL ? (unsigned)room : L7_MAX_STREAMS_TOTAL;
+	for (size_t c = 0; c < s->cfg->n_channels; c++)
+		l7 = l7 || s->cfg->channels[c].l7.n_rules;
+	if (l7 && s->l7_budget.max < L7_MAX_STREAMS_TOTAL)
+		log_warnx("file descriptor limit %lu: at most %u L7 streams on all channels "
+			  "together; %d need a limit of %d (ulimit -n, LimitNOFILE=)",
+			  nofile, s->l7_budget.max, L7_MAX_STREAMS_TOTAL,
+			  L7_MAX_STREAMS_TOTAL + FD_RESERVE);
 }
 
 /* The --fcgi-user USER: its uid and primary gid, or -1 each without one. */
@@ -361,6 +382,7 @@ static int server_run(void *arg, uv_loop_t *loop)
 	int ret;
 
 	s->loop = loop;
+	server_l7_budget(s, cmd_nofile_raise());
 	psk = sodium_malloc(PSK_BYTES);
 	if (!psk)
 		fatalx("out of memory");
@@ -369,9 +391,9 @@ static int server_run(void *arg, uv_loop_t *loop)
 		fatalx("out of memory");
 	for (size_t i = 0; i < s->cfg->n_channels; i++) {
 		const struct config_channel *ch = &s->cfg->channels[i];
-		struct l7_streams_config lcfg = { .name = ch->name,
-						  .server = true,
-						  .policy = &ch->l7 };
+		struct l7_streams_config lcfg = {
+			.name = ch->name, .server = true, .policy = &ch->l7, .budget = &s->l7_budget
+		};
 		struct cmd_tun *t = &s->tuns[s->ntuns];
 		struct tunnel_channel *tch;
 		struct tunnel_io io = { 0 };
@@ -431,14 +453,8 @@ static int server_run(void *arg, uv_loop_t *loop)
 		return ret;
 	if (s->cfg->server.fcgi_listen && (ret = server_fcgi(s, fgid)) != EXIT_OK)
 		return ret;
-	if (s->cfg->server.user) {
-		ret = privdrop(s->cfg->server.user, err, sizeof(err));
-		if (ret < 0) {
-			fprintf(stderr, "httun server: %s\n", err);
-			return EXIT_RUNTIME;
-		}
-		log_info("running as user %s", s->cfg->server.user);
-	}
+	if ((ret = cmd_privdrop("server", s->cfg->server.user)) != EXIT_OK)
+		return ret;
 	cmd_mem_start(&s->mem, s->loop, server_trim, s);
 	cmd_signals_init(s->loop, server_stop, s);
 	uv_run(s->loop, UV_RUN_DEFAULT);

@@ -17,11 +17,12 @@
 /* Quoted text: CONFIG_QUOTE_MAX_BYTES of the original, each maybe \xNN, then "...". */
 #define QUOTE_BUF_BYTES (CONFIG_QUOTE_MAX_BYTES * 4 + 4)
 
+/* Bits: a key may belong to more than one kind of section (user: [server] and [client]). */
 enum section {
-	SEC_NONE,
-	SEC_SERVER,
-	SEC_CLIENT,
-	SEC_CHANNEL,
+	SEC_NONE = 0,
+	SEC_SERVER = 1,
+	SEC_CLIENT = 2,
+	SEC_CHANNEL = 4,
 };
 
 static const struct {
@@ -32,7 +33,7 @@ static const struct {
 	[CONFIG_KEY_LISTEN] = { "listen", SEC_SERVER, true },
 	[CONFIG_KEY_PATH] = { "path", SEC_SERVER, false },
 	[CONFIG_KEY_FCGI_SOCKET] = { "fcgi-socket", SEC_SERVER, false },
-	[CONFIG_KEY_USER] = { "user", SEC_SERVER, false },
+	[CONFIG_KEY_USER] = { "user", SEC_SERVER | SEC_CLIENT, false },
 	[CONFIG_KEY_URL] = { "url", SEC_CLIENT, false },
 	[CONFIG_KEY_CHANNEL] = { "channel", SEC_CLIENT, false },
 	[CONFIG_KEY_FORWARD] = { "forward", SEC_CLIENT, true },
@@ -595,6 +596,7 @@ void config_free(struct config *cfg)
 	free(cfg->server.fcgi_user);
 	free(cfg->client.channel);
 	free(cfg->client.forwards);
+	free(cfg->client.user);
 	free(cfg->name);
 	free(cfg);
 }
@@ -697,11 +699,11 @@ static int cidr_list_add(struct cidr **arr, size_t *n, size_t max, bool network,
 }
 
 /*
- * Validate value for key and store it in the section (ch for channel keys); base is the
- * config file that relative key-file paths are relative to (NULL: the working directory).
- * Returns 0, -EINVAL or -E2BIG with why, or -ENOMEM.
+ * Validate value for key and store it in the section sec (ch for channel keys); base is
+ * the config file that relative key-file paths are relative to (NULL: the working
+ * directory). Returns 0, -EINVAL or -E2BIG with why, or -ENOMEM.
  */
-static int apply(struct config *cfg, struct config_channel *ch, enum config_key k,
+static int apply(struct config *cfg, struct config_channel *ch, enum section sec, enum config_key k,
 		 const char *value, const char *base, char *why, size_t whylen)
 {
 	struct config_server *srv = &cfg->server;
@@ -747,7 +749,7 @@ static int apply(struct config *cfg, struct config_channel *ch, enum config_key 
 	case CONFIG_KEY_USER:
 		if ((ret = user_parse(value, why, whylen)) < 0)
 			return ret;
-		return set_string(&srv->user, value);
+		return set_string(sec == SEC_CLIENT ? &cli->user : &srv->user, value);
 	case CONFIG_KEY_FCGI_USER:
 		if ((ret = user_parse(value, why, whylen)) < 0)
 			return ret;
@@ -1018,11 +1020,12 @@ static int parse_setting(struct parser *p, char *s)
 	if (k < 0)
 		return perr(p, -EINVAL, "unknown key '%s' in [%s]", quotes(q, key),
 			    sec_name(p, sn, sizeof(sn)));
-	if (keys[k].sec != p->sec)
+	if (!(keys[k].sec & p->sec))
 		return perr(p, -EINVAL, "'%s' belongs in %s, not in [%s]", key,
-			    keys[k].sec == SEC_SERVER	? "[server]"
-			    : keys[k].sec == SEC_CLIENT ? "[client]"
-							: "a [channel NAME] section",
+			    keys[k].sec == SEC_SERVER	 ? "[server]"
+			    : keys[k].sec == SEC_CLIENT	 ? "[client]"
+			    : keys[k].sec == SEC_CHANNEL ? "a [channel NAME] section"
+							 : "[server] or [client]",
 			    sec_name(p, sn, sizeof(sn)));
 	if (p->sec == SEC_CHANNEL) {
 		ch = &cfg->channels[p->chan];
@@ -1042,7 +1045,7 @@ static int parse_setting(struct parser *p, char *s)
 				"of their own",
 				key, sec_name(p, sn, sizeof(sn)));
 	}
-	ret = apply(cfg, ch, (enum config_key)k, value, cfg->name, why, sizeof(why));
+	ret = apply(cfg, ch, p->sec, (enum config_key)k, value, cfg->name, why, sizeof(why));
 	if (ret == -E2BIG)
 		return perr(p, ret, "too many '%s' lines in [%s]: %s", key,
 			    sec_name(p, sn, sizeof(sn)), why);
@@ -1147,6 +1150,7 @@ int config_flag(struct config *cfg, const char *key, const char *value, char *er
 	char q[QUOTE_BUF_BYTES], why[CONFIG_ERR_BYTES], flag[32];
 	struct config_channel *ch = NULL;
 	uint32_t *set_line;
+	enum section sec;
 	int k = key_lookup(key), ret;
 
 	if (k < 0) {
@@ -1176,14 +1180,22 @@ int config_flag(struct config *cfg, const char *key, const char *value, char *er
 			ch = &cfg->channels[idx];
 		}
 		set_line = ch->set_line;
+		sec = SEC_CHANNEL;
 	} else {
-		set_line = keys[k].sec == SEC_SERVER ? cfg->server.set_line : cfg->client.set_line;
+		sec = keys[k].sec & SEC_SERVER ? SEC_SERVER : SEC_CLIENT;
+		set_line = sec == SEC_SERVER ? cfg->server.set_line : cfg->client.set_line;
 	}
 	if (!keys[k].repeatable && set_line[k] == CONFIG_LINE_FLAG) {
 		snprintf(err, errlen, "%s given twice", flag);
 		return -EINVAL;
 	}
-	ret = apply(cfg, ch, (enum config_key)k, value, NULL, why, sizeof(why));
+	ret = apply(cfg, ch, sec, (enum config_key)k, value, NULL, why, sizeof(why));
+	/* A flag of both roles (--user) sets both: the subcommand reads its own. */
+	if (ret == 0 && keys[k].sec == (SEC_SERVER | SEC_CLIENT)) {
+		ret = apply(cfg, NULL, SEC_CLIENT, (enum config_key)k, value, NULL, why,
+			    sizeof(why));
+		cfg->client.set_line[k] = CONFIG_LINE_FLAG;
+	}
 	if (ret == -E2BIG) {
 		snprintf(err, errlen, "too many %s: %s", flag, why);
 		return ret;

@@ -106,7 +106,7 @@ struct config_server {
 	char path[CONFIG_PATH_MAX_BYTES + 1]; /* "/" unless set; starts and ends with '/' */
 	char *fcgi_socket;
 	char *fcgi_listen; /* FastCGI served here directly, for a web server to connect to */
-	char *user;
+	char *user; /* switch to this user once devices and sockets are open */
 	char *fcgi_user; /* relays run as this user (or its group) are accepted, besides root */
 	/* HTTP connections per source not yet authenticated; 0 no limit */
 	uint32_t max_unauth_per_source;
@@ -122,6 +122,7 @@ struct config_client {
 	size_t n_forwards;
 	size_t selected; /* index into channels, set by config_check_client() */
 	uint32_t busy_poll_us; /* 0 (off) unless set; at most CONFIG_BUSY_POLL_MAX_US */
+	char *user; /* switch to this user once the TUN device and routes are set up */
 	uint32_t set_line[CONFIG_KEY_COUNT];
 };
 

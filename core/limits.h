@@ -420,6 +420,28 @@
  */
 #define L7_MAX_STREAMS 256
 /*
+ * Streams of all the server's channels together, at most (one socket each): 16 channels
+ * at their full L7_MAX_STREAMS. Lowered at start to the file descriptor limit minus
+ * FD_RESERVE, so that however many channels' clients open streams, the HTTP server can
+ * still accept (a client's reconnect among them). Past it, opens are refused like past
+ * L7_MAX_STREAMS (docs/L7.md "Limits").
+ */
+#define L7_MAX_STREAMS_TOTAL 4096
+/*
+ * Descriptors the server keeps for what is not an L7 stream, besides FD_SLACK: every HTTP
+ * connection and the one a 503 holds for a moment, the relay and FastCGI connections
+ * (each cap plus the one its refusal holds), one TUN device per channel, the listeners.
+ */
+#define FD_RESERVE                                                                                 \
+	(HTTP_MAX_CONNECTIONS + 1 + RELAY_MAX_CONNS + 1 + FCGI_MAX_CONNS + 1 +                     \
+	 CONFIG_MAX_CHANNELS + CONFIG_MAX_LISTENS + 2 + FD_SLACK)
+/*
+ * The rest: stdio, epoll, libuv's signal and async pipes and its accept() reserve,
+ * rtnetlink, name lookups in flight in the thread pool (4 threads), the key and config
+ * files while read; 64 is several times what these take.
+ */
+#define FD_SLACK 64
+/*
  * A gap in a stream (later data arrived, earlier data did not) that stays open this long
  * means the frame was lost with a failed POST or poll; there is no retransmission, so the
  * stream is reset. Above CLIENT_POST_TIMEOUT_MS would wait for a POST that is merely slow;

@@ -115,5 +115,55 @@ expect 2 "server --fcgi-user that is no user name" -- "$bin" server --fcgi-socke
 	--fcgi-user "-x" --key-file /nonexistent --tun
 contains "$tmp/err" "fcgi-user" "server names the bad fcgi-user"
 
+# --user: an unknown user is a config error (exit 2) before anything is set up.
+expect 2 "client --user with an unknown user" -- "$bin" client --key-file "$tmp/key" \
+	-L 8022:h:22 --user httun-no-such-user http://127.0.0.1:9/
+contains "$tmp/err" "user httun-no-such-user: no such user" "the client names the unknown user"
+expect 2 "server --user with an unknown user" -- "$bin" server --listen 127.0.0.1:9 \
+	--key-file "$tmp/key" --l7-allow 198.18.0.0/15:22 --user httun-no-such-user
+contains "$tmp/err" "user httun-no-such-user: no such user" "the server names the unknown user"
+printf '[channel a]\nuser = x\n' >"$tmp/chan-user.conf"
+expect 2 "user in a channel section" -- "$bin" client -c "$tmp/chan-user.conf" http://127.0.0.1:9/
+contains "$tmp/err" "'user' belongs in \[server\] or \[client\]" "user's sections are named"
+
+# A server that keeps root says so; one that drops it does not. On a Unix socket in $tmp,
+# so no port is needed; each runs until its start-up lines are out.
+server_start_log() { # server_start_log LOG LINE [FLAGS...]: run until LINE is logged
+	local log=$1 line=$2 pid
+	shift 2
+	"$bin" server --fcgi-listen "$tmp/web.sock" --key-file "$tmp/key" \
+		--l7-allow 198.18.0.0/15:22 "$@" 2>"$log" &
+	pid=$!
+	for _ in $(seq 100); do
+		grep -q "$line" "$log" && break
+		kill -0 $pid 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -TERM $pid 2>/dev/null
+	wait $pid
+}
+if [ "$(id -u)" = 0 ]; then
+	server_start_log "$tmp/root.log" "serving FastCGI"
+	contains "$tmp/root.log" "warning: running as root.*--user USER" "a server kept root warns"
+	if id nobody >/dev/null 2>&1; then
+		server_start_log "$tmp/nobody.log" "running as user" --user nobody
+		contains "$tmp/nobody.log" "running as user nobody" "--user nobody drops root"
+		if grep -q "running as root" "$tmp/nobody.log"; then
+			echo "FAIL: a server that dropped root warns about root"; fail=$((fail + 1))
+		else
+			pass=$((pass + 1))
+		fi
+	else
+		echo "SKIPPED: --user nobody: no user nobody on this system"
+	fi
+else
+	server_start_log "$tmp/user.log" "serving FastCGI"
+	if grep -q "running as root" "$tmp/user.log"; then
+		echo "FAIL: a server not run as root warns about root"; fail=$((fail + 1))
+	else
+		pass=$((pass + 1))
+	fi
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]

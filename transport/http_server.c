@@ -7,11 +7,14 @@
 #include "transport/http_server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <llhttp.h>
 
 #include "core/cursor.h"
@@ -127,6 +130,7 @@ struct http_server {
 	size_t body_bytes; /* body_touched of all connections */
 	unsigned handles; /* listeners + rejected sockets + connections not yet freed */
 	bool freeing;
+	int reserve_fd; /* held for server_shed; -1 when it could not be opened */
 	struct http_server_stats stats;
 	struct http_head_limits head_lim; /* cfg's, for the fast path */
 	time_t date_sec; /* the second that date[] shows */
@@ -153,8 +157,11 @@ void http_server_config_default(struct http_server_config *cfg)
 
 static void server_maybe_free(struct http_server *srv)
 {
-	if (srv->freeing && srv->handles == 0)
+	if (srv->freeing && srv->handles == 0) {
+		if (srv->reserve_fd >= 0)
+			close(srv->reserve_fd);
 		free(srv);
+	}
 }
 
 /* ---- body buffers ---- */
@@ -1303,6 +1310,44 @@ static bool server_make_room(struct http_server *srv, const struct source *src)
 	return true;
 }
 
+/*
+ * accept() failed for want of a descriptor, and libuv's own reserve (its EMFILE trick)
+ * could not help: libuv calls back again at once for as long as accept() fails, and
+ * Linux fails it with EMFILE before it looks at the backlog, so returning would spin the
+ * loop for good, with nothing in the process running to free a descriptor. Give up our
+ * reserve, take every waiting connection off the backlog and close it (its peer sees the
+ * connection end and retries), and leave the descriptor free: libuv's next accept() then
+ * finds the backlog empty and returns to the loop. The reserve comes back with the next
+ * connection taken on. Without a reserve, close the quietest connection no key vouched
+ * for (oldest_evictable), which frees a descriptor the same way.
+ */
+static void server_shed(struct http_server *srv, uv_stream_t *lst)
+{
+	uv_os_fd_t lfd;
+	int fd;
+
+	if (srv->reserve_fd < 0 || uv_fileno((uv_handle_t *)lst, &lfd) < 0) {
+		struct conn *victim = oldest_evictable(srv, NULL);
+
+		if (!victim) {
+			log_warnx_rl("http: accept: no descriptor to free: every connection "
+				     "belongs to a live tunnel");
+			return;
+		}
+		srv->stats.evicted++;
+		conn_close(victim);
+		return;
+	}
+	close(srv->reserve_fd);
+	srv->reserve_fd = -1;
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0 || errno == EINTR) {
+		if (fd >= 0) {
+			close(fd);
+			srv->stats.shed++;
+		}
+	}
+}
+
 static void server_connection_cb(uv_stream_t *lst, int status)
 {
 	struct listener *l = lst->data;
@@ -1312,10 +1357,19 @@ static void server_connection_cb(uv_stream_t *lst, int status)
 	struct conn *c;
 	bool room;
 
+	if (status == UV_EMFILE || status == UV_ENFILE) {
+		log_warnx_rl("http: accept: %s: closing waiting connections unserved (raise the "
+			     "file descriptor limit: docs/TRANSPORT.md)",
+			     uv_strerror(status));
+		server_shed(srv, lst);
+		return;
+	}
 	if (status < 0 || srv->freeing) {
 		log_warnx_rl("http: accept: %s", uv_strerror(status));
 		return;
 	}
+	if (srv->reserve_fd < 0)
+		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	c = conn_new(srv);
 	if (!c) {
 		server_reject(srv, lst);
@@ -1363,6 +1417,8 @@ struct http_server *http_server_new(uv_loop_t *loop, const struct http_server_co
 		return NULL;
 	srv->loop = loop;
 	list_init(&srv->conns);
+	/* A descriptor to give up when accept() finds none (server_shed); best effort. */
+	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (cfg)
 		srv->cfg = *cfg;
 	else

@@ -52,6 +52,7 @@ struct http_server_stats {
 	uint64_t errors; /* requests answered 4xx by the server itself */
 	uint64_t timeouts; /* connections closed by a header, body, idle or write timeout */
 	uint64_t cancelled; /* parked requests whose client went away */
+	uint64_t shed; /* connections closed unserved: no file descriptor left to take them */
 };
 
 struct http_server;

@@ -82,6 +82,7 @@ struct l7_streams {
 	bool server;
 	bool freeing;
 	const struct policy *policy;
+	struct l7_budget *budget;
 	uint64_t window_bytes;
 	uint64_t gap_timeout_ms;
 	struct st *buckets[L7_BUCKETS];
@@ -128,6 +129,8 @@ static struct st *st_new(struct l7_streams *ls, uint32_t id)
 	list_insert_head(&ls->streams, &st->link);
 	ls->nstreams++;
 	ls->nalive++;
+	if (ls->budget)
+		ls->budget->used++;
 	return st;
 }
 
@@ -163,6 +166,8 @@ static void st_maybe_free(struct st *st)
 	free(st->pend);
 	free(st);
 	ls->nalive--;
+	if (ls->budget)
+		ls->budget->used--;
 	ls_maybe_destroy(ls);
 }
 
@@ -817,6 +822,16 @@ static void on_open(struct l7_streams *ls, const struct l7_open *o)
 		send_answer_reset(ls, o->stream, L7_RESET_RESOURCES);
 		return;
 	}
+	/* Every channel's clients together must leave the HTTP server descriptors to accept. */
+	if (ls->budget && ls->budget->used >= ls->budget->max) {
+		ls->budget->refused++;
+		log_warnx_rl("%s: L7 stream to %s:%u refused: %u streams open or closing on all "
+			     "channels, the most the file descriptor limit allows (docs/L7.md "
+			     "\"Limits\")",
+			     ls->name, o->host, o->port, ls->budget->used);
+		send_answer_reset(ls, o->stream, L7_RESET_RESOURCES);
+		return;
+	}
 	st = st_new(ls, o->stream);
 	if (!st) {
 		log_warnx_rl("%s: L7 stream to %s:%u refused: out of memory", ls->name, o->host,
@@ -1041,6 +1056,7 @@ int l7_streams_new(struct l7_streams **out, uv_loop_t *loop, const struct l7_str
 	list_init(&ls->streams);
 	ls->server = cfg->server;
 	ls->policy = cfg->policy;
+	ls->budget = cfg->budget;
 	ls->window_bytes = cfg->window_bytes ? cfg->window_bytes : L7_WINDOW_BYTES_DEFAULT;
 	ls->gap_timeout_ms = cfg->gap_timeout_ms ? cfg->gap_timeout_ms : L7_GAP_TIMEOUT_MS;
 	/*

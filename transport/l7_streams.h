@@ -28,6 +28,17 @@
 
 struct l7_streams;
 
+/*
+ * Streams of all the server's channels together, against the process's file descriptors
+ * (L7_MAX_STREAMS_TOTAL, FD_RESERVE). Owned by the caller and shared by every channel's
+ * l7_streams; it must outlive them all.
+ */
+struct l7_budget {
+	unsigned max; /* streams allowed at once, open or closing */
+	unsigned used; /* streams holding a place now */
+	uint64_t refused; /* L7_OPENs refused because used was at max */
+};
+
 struct l7_streams_config {
 	const char *name; /* channel (server) or server URL (client), for log lines; copied */
 	bool server;
@@ -36,6 +47,7 @@ struct l7_streams_config {
 	size_t n_forwards;
 	uint64_t window_bytes; /* receive window per stream; 0: L7_WINDOW_BYTES_DEFAULT */
 	uint64_t gap_timeout_ms; /* 0: L7_GAP_TIMEOUT_MS */
+	struct l7_budget *budget; /* server: shared by all channels; NULL: none */
 };
 
 /*

@@ -64,11 +64,13 @@ chmod 600 "$d/client/office.key"
 
 guide_block "# /etc/httun/server.conf" | sed 's/^user = httun$/user = nobody/' \
 	>"$d/etc/httun/server.conf"
-guide_block "# /etc/httun/client.conf" | sed 's/server.example.org/198.18.0.1/' \
-	>"$d/client/client.conf"
+guide_block "# /etc/httun/client.conf" | sed 's/server.example.org/198.18.0.1/' |
+	sed 's/^user = httun$/user = nobody/' >"$d/client/client.conf"
 check "the guide's server.conf names user httun (replaced by nobody here)" \
 	grep -qx "user = nobody" "$d/etc/httun/server.conf"
 check "the guide's client.conf has its url" grep -qx "url = http://198.18.0.1:8080/" "$d/client/client.conf"
+check "the guide's client.conf names user httun (replaced by nobody here)" \
+	grep -qx "user = nobody" "$d/client/client.conf"
 chmod 600 "$d/etc/httun/server.conf" "$d/client/client.conf"
 
 # The server as the systemd unit starts it: root, but only these capabilities.
@@ -80,11 +82,12 @@ check "server up from its config file" e2e_wait_for 10 n1 ip link show httun0
 e2e_wait_for 5 grep -q "running as user nobody" "$d/server.log"
 check "server dropped to --user nobody" test "$(ps -o user= -p "$SERVER_PID")" = nobody
 
-e2e_bg client "$E2E_NS2" setpriv --bounding-set -all,+net_admin \
+e2e_bg client "$E2E_NS2" setpriv --bounding-set -all,+net_admin,+setuid,+setgid \
 	"$HTTUN_BIN" client -c "$d/client/client.conf"
 CLIENT_PID=$E2E_LAST_PID
 check "client from its config file: ping the server's tunnel address" \
 	e2e_wait_for 10 n2 ping -c 1 -W 1 198.18.1.1
+check "client dropped to user nobody" test "$(ps -o user= -p "$CLIENT_PID")" = nobody
 check "client: IPv6 through the tunnel" e2e_wait_for 5 n2 ping -6 -c 1 -W 1 fd00:1::1
 check "client: --route put 198.19.0.0/16 into the tunnel" \
 	bash -c "ip -n $E2E_NS2 route show 198.19.0.0/16 | grep -q 'dev httun0'"

@@ -386,6 +386,13 @@ static const struct error_case error_cases[] = {
 	{ "[server]\nuser = -root\n", -EINVAL,
 	  "httun.conf:2: invalid user '-root' in [server]: user names are 1..32 letters, "
 	  "digits, '-', '.', '_'" },
+	{ "[client]\nuser = -root\n", -EINVAL,
+	  "httun.conf:2: invalid user '-root' in [client]: user names are 1..32 letters, "
+	  "digits, '-', '.', '_'" },
+	{ "[client]\nuser = a\nuser = b\n", -EINVAL,
+	  "httun.conf:3: duplicate key 'user' in [client] (first set at line 2)" },
+	{ "[channel a]\nuser = httun\n", -EINVAL,
+	  "httun.conf:2: 'user' belongs in [server] or [client], not in [channel a]" },
 	{ "[server]\nfcgi-listen = web.sock\n", -EINVAL,
 	  "httun.conf:2: invalid fcgi-listen 'web.sock' in [server]: must be an absolute path "
 	  "of at most 107 bytes" },
@@ -1094,6 +1101,33 @@ static void test_fcgi_user(void **state)
 	config_free(cfg);
 }
 
+/* user: in [server] and in [client], each its own; --user sets both (the role reads its own). */
+static void test_user(void **state)
+{
+	static const char text[] = "[server]\nuser = httun\n[client]\nuser = httun-c\n";
+	struct config *cfg = parse_ok("f.conf", text, strlen(text));
+	char err[CONFIG_ERR_BYTES];
+
+	(void)state;
+	assert_string_equal(cfg->server.user, "httun");
+	assert_string_equal(cfg->client.user, "httun-c");
+	assert_int_equal(cfg->client.set_line[CONFIG_KEY_USER], 4);
+	assert_int_equal(config_flag(cfg, "user", "nobody", err, sizeof(err)), 0);
+	assert_string_equal(cfg->server.user, "nobody");
+	assert_string_equal(cfg->client.user, "nobody");
+	assert_int_equal(config_flag(cfg, "user", "x", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "--user given twice");
+	config_free(cfg);
+
+	cfg = config_new();
+	assert_non_null(cfg);
+	assert_int_equal(config_flag(cfg, "user", "-x", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err,
+			    "--user '-x': user names are 1..32 letters, digits, '-', '.', '_'");
+	assert_null(cfg->client.user);
+	config_free(cfg);
+}
+
 /* fcgi-listen: an absolute path like fcgi-socket, kept apart from it. */
 static void test_fcgi_listen(void **state)
 {
@@ -1187,6 +1221,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_fcgi_user),
+		cmocka_unit_test(test_user),
 		cmocka_unit_test(test_fcgi_listen),
 		cmocka_unit_test(test_crlf_and_bom),
 		cmocka_unit_test(test_busy_poll),

@@ -515,10 +515,11 @@ static void raw_conn_cb(uv_stream_t *l, int status)
 	r->accepts++; /* never read */
 }
 
-static void raw_init(struct raw *r, uint64_t window)
+/* A server channel's streams, sharing budget (NULL: none) with other channels. */
+static void raw_init_budget(struct raw *r, uint64_t window, struct l7_budget *budget)
 {
 	static const uint8_t psk[PSK_BYTES] = { 9, 8, 7 };
-	struct l7_streams_config sc = { .name = "raw", .server = true };
+	struct l7_streams_config sc = { .name = "raw", .server = true, .budget = budget };
 	uint8_t init[MSG_INIT_BYTES], resp[MSG_RESPONSE_BYTES];
 	struct tunnel_io io = { 0 };
 	struct sockaddr_storage ss;
@@ -574,6 +575,11 @@ static void raw_init(struct raw *r, uint64_t window)
 	l7_streams_attach(r->ls, &r->ep[1]);
 }
 
+static void raw_init(struct raw *r, uint64_t window)
+{
+	raw_init_budget(r, window, NULL);
+}
+
 static void raw_record(struct raw *r, uint8_t type, const uint8_t *body, size_t len)
 {
 	(void)r->ep[1].io.l7_record(r->ep[1].io.l7_ctx, type, (struct span){ body, len });
@@ -585,16 +591,23 @@ static void raw_spin(struct raw *r, unsigned turns)
 		uv_run(&r->loop, UV_RUN_NOWAIT);
 }
 
+/* L7_OPEN id to 127.0.0.1:port, no waiting. */
+static void raw_open_to(struct raw *r, uint32_t id, uint16_t port)
+{
+	uint8_t b[6 + 9];
+
+	store_be32(b, id);
+	store_be16(b + 4, port);
+	memcpy(b + 6, "127.0.0.1", 9);
+	raw_record(r, REC_L7_OPEN, b, sizeof(b));
+}
+
 /* L7_OPEN id to the sink; returns once the server is connected. */
 static void raw_open(struct raw *r, uint32_t id)
 {
-	uint8_t b[6 + 9];
 	uint64_t t0 = clock_now_ms();
 
-	store_be32(b, id);
-	store_be16(b + 4, r->port);
-	memcpy(b + 6, "127.0.0.1", 9);
-	raw_record(r, REC_L7_OPEN, b, sizeof(b));
+	raw_open_to(r, id, r->port);
 	while (!r->accepts && clock_now_ms() - t0 < 5000)
 		uv_run(&r->loop, UV_RUN_ONCE);
 	raw_spin(r, 20);
@@ -752,6 +765,87 @@ static void test_session_lost_reaps(void **state)
 	raw_close(&r);
 }
 
+static int reset_capture(void *ctx, uint8_t type, struct span body)
+{
+	struct l7_reset *last = ctx;
+
+	if (type == REC_L7_RESET)
+		assert_int_equal(l7_reset_decode(body, last), 0);
+	return 0;
+}
+
+/* The last L7_RESET the server sent to the client since the previous call (zero: none). */
+static struct l7_reset raw_last_reset(struct raw *r)
+{
+	struct l7_reset last = { 0 };
+	struct fbuf *list;
+	struct tunnel_rx rx;
+	size_t bytes;
+	unsigned nb;
+
+	r->ep[0].io.l7_record = reset_capture;
+	r->ep[0].io.l7_ctx = &last;
+	assert_int_equal(tunnel_endpoint_seal(&r->ep[1], clock_now_ms()), 0);
+	while ((list = frameq_take(&r->ep[1].send, SIZE_MAX, 1, &bytes, &nb))) {
+		tunnel_receive_body(r->ix[0], list->data, list->len, clock_now_ms(), &rx);
+		frameq_release(&r->ep[1].send, list);
+	}
+	r->ep[0].io.l7_record = NULL;
+	r->ep[0].io.l7_ctx = NULL;
+	return last;
+}
+
+/*
+ * Two channels share one budget of 2 streams (the file descriptor limit's share): with a
+ * stream open on each, a third open on either channel is refused (reset, counted) though
+ * neither is near L7_MAX_STREAMS, and once a stream has gone its place serves again.
+ */
+static void test_budget_across_channels(void **state)
+{
+	struct l7_budget budget = { .max = 2 };
+	uint8_t reset[L7_RESET_BYTES];
+	struct l7_reset last;
+	struct raw a, b;
+	uint64_t t0;
+
+	(void)state;
+	raw_init_budget(&a, 0, &budget);
+	raw_init_budget(&b, 0, &budget);
+	raw_open(&a, 1);
+	raw_open(&b, 1);
+	assert_int_equal(budget.used, 2);
+
+	for (int i = 0; i < 2; i++) {
+		struct raw *r = i ? &b : &a;
+
+		(void)raw_last_reset(r);
+		raw_open_to(r, 2, r->port);
+		raw_spin(r, 20);
+		assert_int_equal(l7_streams_count(r->ls), 1);
+		assert_int_equal(budget.refused, i + 1);
+		last = raw_last_reset(r);
+		assert_int_equal(last.stream, 2);
+		assert_int_equal(last.reason, L7_RESET_RESOURCES);
+	}
+	assert_int_equal(a.accepts + b.accepts, 2);
+
+	/* The client ends a's stream: once its socket is closed, the place is free. */
+	store_be32(reset, 1);
+	reset[4] = L7_RESET_CLOSED;
+	raw_record(&a, REC_L7_RESET, reset, sizeof(reset));
+	t0 = clock_now_ms();
+	while (budget.used > 1 && clock_now_ms() - t0 < 5000)
+		uv_run(&a.loop, UV_RUN_ONCE);
+	assert_int_equal(budget.used, 1);
+	/* Port 1 is closed: the connect fails later, but the open is taken, not refused. */
+	raw_open_to(&a, 3, 1);
+	assert_int_equal(l7_streams_count(a.ls), 1);
+	assert_int_equal(budget.refused, 2);
+	raw_close(&a);
+	raw_close(&b);
+	assert_int_equal(budget.used, 0);
+}
+
 /*
  * PROTOCOL.md section 5: a malformed L7 record ends decoding of its frame. A frame with
  * an L7_WINDOW one byte short, then a valid L7_OPEN: the open is not acted on, the frame
@@ -891,6 +985,7 @@ int main(void)
 		cmocka_unit_test(test_small_records_bounded),
 		cmocka_unit_test(test_answer_flood_bounded),
 		cmocka_unit_test(test_session_lost_reaps),
+		cmocka_unit_test(test_budget_across_channels),
 		cmocka_unit_test(test_malformed_record_ends_frame),
 	};
 
