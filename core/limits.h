@@ -315,16 +315,17 @@
  * buffer's pages are resident only once written). Bodies arrive before anything in them
  * is authenticated, so without this a few hundred connections sending big bodies pin
  * HTTP_MAX_BODY_BYTES * HTTP_MAX_CONNECTIONS (512 MiB). 32 MiB still carries 16 clients
- * each with two full POSTs in flight. When it is full, the slowest body still arriving
- * (on a connection no request vouched for, first) is dropped with a 503, never the
- * newcomer's.
+ * each with two full POSTs in flight. When it is full, a body still arriving gives way
+ * with a 503 (on a connection no request vouched for, first; the one longest without a
+ * byte, first), never a body that is complete now, such as a newcomer's handshake.
  */
 #define HTTP_MAX_BODY_BYTES_TOTAL (32 * 1024 * 1024)
 /*
  * Open server connections. Each client keeps a few (two parked polls plus POSTs in
- * flight). At the cap a new connection first pushes out the oldest connection that has
- * not completed a request yet (a slowloris flood only displaces itself); when every
- * connection has done real work, the new one gets a 503 and is closed at once.
+ * flight). At the cap a new connection pushes out the quietest connection that no
+ * request has vouched for (http_request_vouch: a frame or poll that opened), so a flood
+ * of idle, slow or silent connections only displaces itself; when every connection
+ * belongs to a live tunnel, the new one gets a 503 and is closed at once.
  */
 #define HTTP_MAX_CONNECTIONS 256
 /*
@@ -333,8 +334,8 @@
  * or poll and do not count, so many clients behind one NAT or one reverse proxy are not
  * limited by it; only their fresh connections (about four each after a server restart)
  * do, and at the cap the source's own quietest one gives way rather than the newcomer.
- * A quarter of HTTP_MAX_CONNECTIONS: an attacking host can hold at most this many and
- * cannot push out anyone else's connections. --max-unvouched-per-source changes it.
+ * A quarter of HTTP_MAX_CONNECTIONS: one attacking host alone can hold at most this
+ * many, not fill the server. --max-unauth-per-source changes it.
  */
 #define HTTP_MAX_UNVOUCHED_PER_SOURCE 64
 /*

@@ -225,6 +225,13 @@ static void conn_close(struct conn *c)
 		if (c->cancel_cb)
 			c->cancel_cb(&c->req, c->cancel_arg);
 	}
+	/*
+	 * A closing connection's body is nobody's: out of the budget now, not when libuv has
+	 * closed the handles. Not while an answer is being written: a handler may have
+	 * answered with the request's own body.
+	 */
+	if (c->state != CONN_WRITING)
+		conn_body_free(c);
 	c->state = CONN_CLOSING;
 	uv_close((uv_handle_t *)&c->tcp, conn_handle_close_cb);
 	uv_close((uv_handle_t *)&c->timer, conn_handle_close_cb);
@@ -240,18 +247,27 @@ static bool conn_receiving_body(const struct conn *c)
 	return !c->closing && c->state == CONN_READING && c->phase == PHASE_BODY;
 }
 
-/* Is a slower than b (bytes per millisecond since the end of each head)? */
-static bool body_slower(const struct conn *a, const struct conn *b, uint64_t now)
+/*
+ * Should a body give way before b's? The one that has gone longer without a byte first: a
+ * burst followed by a stall holds its bytes as surely as a trickle does, and a newcomer
+ * whose bytes are arriving now is the freshest of all. Between equally quiet ones, the
+ * one with fewer bytes per millisecond since its head ended.
+ */
+static bool body_before(const struct conn *a, const struct conn *b, uint64_t now)
 {
+	if (a->last_active_ms != b->last_active_ms)
+		return a->last_active_ms < b->last_active_ms;
 	return (uint64_t)a->body_len * (now - b->body_start_ms + 1) <
 	       (uint64_t)b->body_len * (now - a->body_start_ms + 1);
 }
 
 /*
- * The body to drop when the budget is full: the slowest one arriving on a connection no
- * request has vouched for, and only when there is none, the slowest of all.
+ * The body to drop when the budget is full: among bodies arriving (those holding memory,
+ * a reused buffer included), one on a connection no request has vouched for, and only
+ * when there is none, one of the rest; body_before decides within each. spare (a body
+ * complete now, about to go to the handler) is never chosen.
  */
-static struct conn *body_victim(struct http_server *srv)
+static struct conn *body_victim(struct http_server *srv, const struct conn *spare)
 {
 	uint64_t now = uv_now(srv->loop);
 	struct conn *victim = NULL;
@@ -260,10 +276,10 @@ static struct conn *body_victim(struct http_server *srv)
 	list_for_each(n, &srv->conns) {
 		struct conn *c = list_entry(n, struct conn, link);
 
-		if (!conn_receiving_body(c) || c->body_len == 0)
+		if (c == spare || !conn_receiving_body(c) || c->body_touched == 0)
 			continue;
 		if (!victim || (victim->vouched && !c->vouched) ||
-		    (victim->vouched == c->vouched && body_slower(c, victim, now)))
+		    (victim->vouched == c->vouched && body_before(c, victim, now)))
 			victim = c;
 	}
 	return victim;
@@ -295,7 +311,8 @@ static bool conn_body_charge(struct conn *c)
 			conn_body_free(k);
 	}
 	while (srv->body_bytes > srv->cfg.max_body_bytes_total) {
-		struct conn *v = body_victim(srv);
+		bool complete = !c->chunked && c->body_len == c->body_want;
+		struct conn *v = body_victim(srv, complete ? c : NULL);
 
 		if (!v)
 			break; /* the rest belongs to requests with the handler */
@@ -402,6 +419,15 @@ static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 /* ---- responses ---- */
 
 static void conn_resume(struct conn *c);
+static const char *server_date(struct http_server *srv);
+
+/* "\r\nDate: ..." after the status line, unless the clock could not be formatted. */
+static bool wr_date(struct writer *w, struct http_server *srv)
+{
+	const char *d = server_date(srv);
+
+	return !d[0] || (wr_str(w, "\r\nDate: ") && wr_str(w, d));
+}
 
 /*
  * The Date header's value (RFC 9110 5.6.7), formatted once per second: every ordinary
@@ -414,9 +440,11 @@ static const char *server_date(struct http_server *srv)
 
 	if (now != srv->date_sec || !srv->date[0]) {
 		srv->date_sec = now;
-		if (!gmtime_r(&now, &tm) ||
-		    !strftime(srv->date, sizeof(srv->date), "%a, %d %b %Y %H:%M:%S GMT", &tm))
-			srv->date[0] = '\0';
+		char d[sizeof(srv->date)];
+
+		/* On failure the last good value stays (or none, and the header is left out). */
+		if (gmtime_r(&now, &tm) && strftime(d, sizeof(d), "%a, %d %b %Y %H:%M:%S GMT", &tm))
+			memcpy(srv->date, d, sizeof(d));
 	}
 	return srv->date;
 }
@@ -444,6 +472,8 @@ static void conn_written(struct conn *c, int status)
 	if (c->close_after) {
 		/* Drain what the peer still sends, so close() does not become a RST. */
 		c->state = CONN_CLOSING;
+		c->body_len = 0;
+		conn_body_free(c); /* no request will use it, the budget gets it back now */
 		if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, NULL) < 0) {
 			conn_close(c);
 			return;
@@ -479,9 +509,9 @@ static int conn_send(struct conn *c, int status, const char *ctype, const uv_buf
 	 */
 	if (status < 100 || status > 999 || !wr_str(&w, "HTTP/1.1 ") ||
 	    !wr_dec(&w, (unsigned)status) || !wr_u8(&w, ' ') ||
-	    !wr_str(&w, http_status_reason(status)) || !wr_str(&w, "\r\nDate: ") ||
-	    !wr_str(&w, server_date(c->srv)) || !wr_str(&w, "\r\nContent-Type: ") ||
-	    !wr_str(&w, ctype) || !wr_str(&w, "\r\nContent-Length: ") || !wr_dec(&w, total) ||
+	    !wr_str(&w, http_status_reason(status)) || !wr_date(&w, c->srv) ||
+	    !wr_str(&w, "\r\nContent-Type: ") || !wr_str(&w, ctype) ||
+	    !wr_str(&w, "\r\nContent-Length: ") || !wr_dec(&w, total) ||
 	    !wr_str(&w, status < 400 ? "\r\nCache-Control: no-store\r\n" : "\r\n") ||
 	    !wr_str(&w, c->close_after	? "Connection: close\r\n"
 			: c->minor == 0 ? "Connection: keep-alive\r\n"
@@ -939,7 +969,9 @@ static void conn_refuse(struct conn *c, int status, bool in_rbuf)
 	if (in_rbuf)
 		c->rstart = c->rend;
 	c->req.method = HTTP_METHOD_OTHER;
+	c->fast = false;
 	c->body_len = 0;
+	c->body_want = 0;
 	conn_body_free(c);
 	conn_send_error(c, status, true);
 }
@@ -1162,10 +1194,10 @@ static void reject_write(struct http_server *srv, uv_stream_t *t)
 	uv_buf_t b;
 
 	srv->stats.rejected++;
-	if (!wr_str(&w, "HTTP/1.1 503 Service Unavailable\r\nDate: ") ||
-	    !wr_str(&w, server_date(srv)) ||
-	    !wr_str(&w, "\r\nContent-Type: text/plain\r\nContent-Length: 20\r\n"
-			"Connection: close\r\n\r\nService Unavailable\n"))
+	if (!wr_str(&w, "HTTP/1.1 503 Service Unavailable") || !wr_date(&w, srv) ||
+	    !wr_str(&w, "\r\nContent-Type: text/plain\r\nContent-Length: ") ||
+	    !wr_dec(&w, strlen(error_body(503))) || !wr_str(&w, "\r\nConnection: close\r\n\r\n") ||
+	    !wr_str(&w, error_body(503)))
 		return;
 	b = uv_buf_init(resp, (unsigned)w.len);
 	(void)uv_try_write(t, &b, 1);
@@ -1240,11 +1272,12 @@ static void source_of(const struct sockaddr_storage *ss, struct source *out)
 /*
  * May c be closed to make room? Only while no request has vouched for it (a connection
  * that carried an authenticated frame or poll belongs to a live tunnel) and no request of
- * it is with the handler.
+ * it is with the handler. Whatever else it is doing (reading, writing an answer the peer
+ * does not read, lingering after Connection: close) it may be doing to hold a place.
  */
 static bool conn_evictable(const struct conn *c)
 {
-	return !c->vouched && !c->closing && c->state == CONN_READING;
+	return !c->vouched && !c->closing && c->state != CONN_PENDING;
 }
 
 /*
@@ -1494,6 +1527,8 @@ int http_server_sockname(const struct http_server *srv, unsigned idx, struct soc
 
 const struct http_server_stats *http_server_stats(const struct http_server *srv)
 {
+	/* A gauge among counters: const to callers, kept current here. */
+	((struct http_server *)(uintptr_t)srv)->stats.body_bytes = srv->body_bytes;
 	return &srv->stats;
 }
 

@@ -44,15 +44,16 @@ void http_server_config_default(struct http_server_config *cfg);
 /* Counters, for logs and tests. */
 struct http_server_stats {
 	uint64_t accepted; /* connections taken on */
-	uint64_t rejected; /* connections over max_connections: 503 and closed */
+	uint64_t rejected; /* connections refused at a cap (nothing could give way): 503 */
 	uint64_t evicted; /* unvouched connections closed to make room at the cap */
 	uint64_t evicted_source; /* the same, at the per-source cap */
-	uint64_t bodies_dropped; /* slowest bodies dropped when the body budget was full */
+	uint64_t bodies_dropped; /* bodies dropped to make room in the body budget */
 	uint64_t requests; /* requests handed to the handler */
 	uint64_t errors; /* requests answered 4xx by the server itself */
 	uint64_t timeouts; /* connections closed by a header, body, idle or write timeout */
 	uint64_t cancelled; /* parked requests whose client went away */
 	uint64_t shed; /* connections closed unserved: no file descriptor left to take them */
+	uint64_t body_bytes; /* now: body bytes held against max_body_bytes_total */
 };
 
 struct http_server;

@@ -108,7 +108,8 @@ static void test_contract(void **state)
 		int ret;
 
 		fake_init(&f);
-		ret = http_response_send(&f.req, cases[i].status, cases[i].ctype, "ab", 2, sent, &f);
+		ret = http_response_send(&f.req, cases[i].status, cases[i].ctype, "ab", 2, sent,
+					 &f);
 		if (cases[i].ok != (ret == 0) || f.sent_calls != 1 ||
 		    f.sendv_calls != (cases[i].ok ? 1 : 0) ||
 		    (!cases[i].ok && (ret != -EINVAL || f.sent_status != -EINVAL ||

@@ -1629,6 +1629,106 @@ static void test_header_name_case(void **state)
 	fix_end(&f);
 }
 
+/*
+ * Unvouched connections are evictable whatever they are doing but waiting for the
+ * handler: one lingering after Connection: close, never read from, makes room too.
+ */
+static void test_cap_evicts_lingering(void **state)
+{
+	static const char ka[] = "GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	static const char kn[] = "GET /n HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct fix f;
+	struct raw a, n;
+	struct http_server_config cfg;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_connections = 1;
+	fix_start(&f, &cfg);
+	raw_start_str(&f, &a, ka);
+	a.no_read = true; /* never reads, never sends FIN: it would linger linger_ms */
+	while (f.requests < 1)
+		assert_int_not_equal(uv_run(&f.loop, UV_RUN_ONCE), 0);
+	run_for(&f, 5);
+	raw_exchange(&f, &n, kn, sizeof(kn) - 1);
+	assert_true(starts_with(n.in, "HTTP/1.1 200 OK\r\n"));
+	assert_int_equal(http_server_stats(f.srv)->evicted, 1);
+	raw_close(&a);
+	run_until_raw(&f, 2);
+	fix_end(&f);
+}
+
+/*
+ * A keep-alive connection that reuses its kept body buffer for a new head and then sends
+ * nothing holds that buffer in the budget: it gives way like any body, not the newcomer.
+ */
+static void test_reused_buffer_gives_way(void **state)
+{
+	static char areq[512], breq[256];
+	struct fix f;
+	struct raw a, b;
+	struct http_server_config cfg;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_body_bytes_total = 100;
+	fix_start(&f, &cfg);
+	snprintf(areq, sizeof(areq),
+		 "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 90\r\n\r\n%090d"
+		 "POST /a2 HTTP/1.1\r\nHost: x\r\nContent-Length: 90\r\n\r\n",
+		 0);
+	raw_start_str(&f, &a, areq);
+	while (f.requests < 1)
+		assert_int_not_equal(uv_run(&f.loop, UV_RUN_ONCE), 0);
+	run_for(&f, 20);
+	snprintf(breq, sizeof(breq),
+		 "POST /b HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 50\r\n\r\n"
+		 "%050d",
+		 0);
+	raw_exchange(&f, &b, breq, strlen(breq));
+	assert_true(starts_with(b.in, "HTTP/1.1 200 OK\r\n"));
+	assert_int_equal(http_server_stats(f.srv)->bodies_dropped, 1);
+	raw_close(&a);
+	run_until_raw(&f, 2);
+	assert_int_equal(http_server_stats(f.srv)->body_bytes, 0);
+	fix_end(&f);
+}
+
+/*
+ * A body sent in a burst and then stalled keeps a high average rate for a long time; it
+ * still gives way to a newcomer whose whole small body (a handshake) has just arrived.
+ */
+static void test_burst_then_stall_gives_way(void **state)
+{
+	static char big[120000], hs[256];
+	struct fix f;
+	struct raw a, b;
+	struct http_server_config cfg;
+	int n;
+
+	(void)state;
+	http_server_config_default(&cfg);
+	cfg.max_body_bytes_total = 100000;
+	fix_start(&f, &cfg);
+	n = snprintf(big, sizeof(big),
+		     "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n");
+	memset(big + n, 'a', 99990);
+	raw_start(&f, &a, big, (size_t)n + 99990);
+	run_until_accepted(&f, 1);
+	run_for(&f, 50);
+	snprintf(hs, sizeof(hs),
+		 "POST /h HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 64\r\n\r\n"
+		 "%064d",
+		 0);
+	raw_exchange(&f, &b, hs, strlen(hs));
+	assert_true(starts_with(b.in, "HTTP/1.1 200 OK\r\n"));
+	run_until_raw(&f, 2);
+	a.in[a.in_len] = '\0';
+	assert_true(starts_with(a.in, "HTTP/1.1 503 "));
+	assert_int_equal(http_server_stats(f.srv)->body_bytes, 0);
+	fix_end(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1656,6 +1756,9 @@ int main(void)
 		cmocka_unit_test(test_cap_evicts_unvouched_idle),
 		cmocka_unit_test(test_cap_keeps_vouched),
 		cmocka_unit_test(test_per_source_cap),
+		cmocka_unit_test(test_cap_evicts_lingering),
+		cmocka_unit_test(test_reused_buffer_gives_way),
+		cmocka_unit_test(test_burst_then_stall_gives_way),
 		cmocka_unit_test(test_chunked_body),
 		cmocka_unit_test(test_chunked_over_cap),
 		cmocka_unit_test(test_expect_continue),
