@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/relay.h"
 #include "fcgi/fcgi_app.h"
+#include "transport/relay_client.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -47,16 +48,21 @@ static void fcgi_usage(FILE *f)
 		RELAY_DEFAULT_SOCKET);
 }
 
+/* `httun fcgi`: the FastCGI source, with the relay client as its handler. */
 struct fcgi_cmd {
 	struct fcgi_app *app;
+	struct relay_client *relay;
 };
 
 static void fcgi_stop(void *arg)
 {
 	struct fcgi_cmd *f = arg;
 
+	/* The source first: its requests are cancelled into the relay client. */
 	fcgi_app_free(f->app);
 	f->app = NULL;
+	relay_client_free(f->relay);
+	f->relay = NULL;
 }
 
 int cmd_fcgi(int argc, char **argv)
@@ -113,7 +119,8 @@ int cmd_fcgi(int argc, char **argv)
 	cmd_log_setup("httun fcgi", verbose);
 	cmd_nofile_raise();
 	uv_loop_init(&loop);
-	f.app = fcgi_app_new(&loop, server_socket);
+	f.relay = relay_client_new(&loop, server_socket);
+	f.app = f.relay ? fcgi_app_new(&loop, relay_client_on_request, f.relay) : NULL;
 	if (!f.app)
 		fatalx("out of memory");
 	if (listen) {
@@ -146,12 +153,13 @@ int cmd_fcgi(int argc, char **argv)
 			goto out;
 		}
 	}
+	relay_client_start(f.relay);
 	fcgi_app_start(f.app);
 	cmd_signals_init(&loop, fcgi_stop, &f);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	ret = EXIT_OK;
 out:
-	if (f.app) {
+	if (f.app || f.relay) {
 		fcgi_stop(&f);
 		uv_run(&loop, UV_RUN_DEFAULT);
 	}

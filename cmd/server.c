@@ -341,7 +341,7 @@ static int server_fcgi(struct server *s, gid_t gid)
 	const char *user = s->cfg->server.fcgi_user;
 	int ret;
 
-	s->fcgi = fcgi_app_new_local(s->loop, tunnel_server_on_request, s->tunnel);
+	s->fcgi = fcgi_app_new(s->loop, tunnel_server_on_request, s->tunnel);
 	if (!s->fcgi)
 		fatalx("out of memory");
 	ret = unixsock_make_dir(path, gid);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * FastCGI responder: `httun fcgi` in front of the relay socket, or, in `httun server
- * --fcgi-listen`, handing requests to the tunnel in the same process. docs/FASTCGI.md
- * describes the request flow, docs/PROTOCOL.md section 9 the relay messages.
+ * FastCGI responder: a request source (core/request.h). Each complete request goes to
+ * the handler: the tunnel in `httun server --fcgi-listen`, the relay client in `httun
+ * fcgi`. docs/FASTCGI.md describes the request flow.
  */
 #include "fcgi/fcgi_app.h"
 #include "core/http_status.h"
@@ -10,10 +10,8 @@
 #include "core/list.h"
 #include "core/log.h"
 #include "core/readbuf.h"
-#include "core/relay.h"
 #include "core/unixsock.h"
 #include "fcgi/fcgi_record.h"
-#include "transport/http_server.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,8 +34,8 @@ union stream {
 struct fconn;
 
 /*
- * One FastCGI request, from BEGIN_REQUEST to END_REQUEST. In local mode the http_request
- * is what the handler gets (first, so the handler's pointer is the freq's).
+ * One FastCGI request, from BEGIN_REQUEST to END_REQUEST. The http_request is what the
+ * handler gets (first, so the handler's pointer is the freq's).
  */
 struct freq {
 	struct http_request hreq;
@@ -45,21 +43,17 @@ struct freq {
 	/* NULL once the web server gave up on a request the handler still holds (an orphan). */
 	struct fconn *conn;
 	uint16_t id;
-	uint32_t relay_id; /* non-zero once sent to the server */
-	bool handed; /* local mode: given to the handler, not answered yet */
+	bool handed; /* given to the handler, not answered yet */
 	http_cancel_cb cancel_cb; /* set by a handler that parks the request */
 	void *cancel_arg;
 	bool params_done;
 	bool stdin_done;
 	uint64_t want; /* CONTENT_LENGTH */
-	uint64_t wait_until; /* when a request waiting for the relay gets 503 */
 	uint8_t *body;
 	size_t body_len;
 	size_t body_charged; /* of app->body_bytes: body's size, while body is ours */
 	uint64_t body_start_ms; /* PARAMS end: the body's deadline and rate count from here */
 	uint64_t body_seen_ms; /* last STDIN (or PARAMS end) while the body is incomplete */
-	/* In the app's pending list while waiting for the relay or for its answer. */
-	struct list_node link;
 	char method[RELAY_METHOD_MAX_BYTES + 1];
 	char target[HTTP_MAX_URL_BYTES + 1];
 	size_t target_len;
@@ -97,17 +91,9 @@ struct fout {
 /* "Status: ... Content-Length: ...\r\n\r\n" of an answer (ctype at most 64 bytes). */
 #define ANSWER_HEAD_MAX_BYTES 256
 
-/* A write to the relay: message head, plus the request body it owns. */
-struct rout {
-	uv_write_t w;
-	uint8_t *body;
-	uint8_t head[RELAY_HEAD_MAX_BYTES];
-};
-
 struct fcgi_app {
 	uv_loop_t *loop;
-	char *server_socket; /* relay mode */
-	http_request_cb on_request; /* local mode (httun server --fcgi-listen) */
+	http_request_cb on_request;
 	void *on_request_arg;
 	union stream lst;
 	bool listening;
@@ -116,27 +102,12 @@ struct fcgi_app {
 	struct list_node conns; /* newest first */
 	unsigned nconns;
 
-	uv_pipe_t rpipe;
-	uv_connect_t creq;
-	bool rpipe_open; /* handle initialised, not yet closed */
-	bool relay_ready; /* HELLO answered */
-	bool relay_down_logged;
-	bool relay_recycled; /* closed for FCGI_RELAY_IDLE_MS: the reconnect is routine */
-	uint64_t relay_active_ms; /* last request relayed or answer read */
-	uint64_t relay_idle_ms; /* FCGI_RELAY_IDLE_MS unless set */
-	uint64_t backoff_ms;
-	uint64_t next_connect_ms;
-	struct readbuf rrb;
-	uint8_t hello_out[RELAY_HEADER_BYTES + RELAY_HELLO_BYTES];
-	uv_write_t hello_w;
 	uv_timer_t timer;
 	bool started;
 
-	struct list_node pending; /* struct freq, newest first */
 	uint64_t body_bytes; /* request bodies held, FCGI_BODY_BYTES_TOTAL at most */
 	uint64_t body_idle_ms; /* FCGI_BODY_IDLE_MS unless set */
 	uint64_t body_deadline_ms; /* FCGI_BODY_DEADLINE_MS unless set */
-	uint32_t next_id;
 	unsigned handles;
 	bool freeing;
 	struct fcgi_app_stats stats;
@@ -145,8 +116,6 @@ struct fcgi_app {
 static void app_maybe_free(struct fcgi_app *app)
 {
 	if (app->freeing && app->handles == 0) {
-		readbuf_close(&app->rrb);
-		free(app->server_socket);
 		free(app->lst_path);
 		free(app);
 	}
@@ -161,17 +130,6 @@ static void handle_close_cb(uv_handle_t *h)
 }
 
 /* ---- requests ---- */
-
-static void freq_unlist(struct freq *r)
-{
-	if (list_linked(&r->link))
-		list_remove(&r->link);
-}
-
-static void freq_list(struct freq *r)
-{
-	list_insert_head(&r->conn->app->pending, &r->link);
-}
 
 static void conn_close(struct fconn *c);
 static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
@@ -224,7 +182,6 @@ static bool freq_unbind(struct freq *r)
 	bool close_conn = false;
 	int slot = fcgi_reqs_find(&c->reqs, r->id);
 
-	freq_unlist(r);
 	if (slot >= 0)
 		c->slot[slot] = NULL;
 	fcgi_reqs_end(&c->reqs, r->id, &close_conn);
@@ -387,7 +344,7 @@ static void freq_error(struct freq *r, unsigned status)
 	freq_answer_reason(r, status);
 }
 
-/* ---- local mode: requests for a handler in this process ---- */
+/* ---- requests for the handler ---- */
 
 static int local_sendv(struct http_request *req, int status, const char *content_type,
 		       const struct iovec *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
@@ -445,7 +402,7 @@ static uint8_t *local_take_body(struct http_request *req, size_t *len)
 	uint8_t *b = r->body;
 
 	*len = r->body_len;
-	freq_body_release(r->app, r); /* the handler's now, like a relayed body */
+	freq_body_release(r->app, r); /* the handler's now */
 	r->body = NULL;
 	r->body_len = 0;
 	req->body = NULL;
@@ -459,6 +416,7 @@ static const struct http_request_ops local_req_ops = {
 	.set_cancel = local_set_cancel,
 	.take_body = local_take_body,
 	.header = NULL, /* the relay carries no headers either: the tunnel needs none */
+	.vouch = NULL, /* the web server owns the connections */
 };
 
 static void local_hand(struct fcgi_app *app, struct freq *r)
@@ -491,284 +449,6 @@ static void local_abandon(struct freq *r)
 	}
 }
 
-/* ---- the relay to httun server ---- */
-
-static void rout_cb(uv_write_t *w, int status)
-{
-	struct rout *o = w->data;
-
-	(void)status; /* a failed write shows up as a read error */
-	free(o->body);
-	free(o);
-}
-
-static void relay_lost(struct fcgi_app *app, const char *why, int err);
-
-/* Writes head[0..len) and, owned by the write from now on, body. */
-static int relay_write(struct fcgi_app *app, struct rout *o, size_t len, uint8_t *body,
-		       size_t body_len)
-{
-	uv_buf_t b[2] = { uv_buf_init((char *)o->head, (unsigned)len),
-			  uv_buf_init((char *)body, (unsigned)body_len) };
-	int err;
-
-	o->body = body;
-	o->w.data = o;
-	err = uv_write(&o->w, (uv_stream_t *)&app->rpipe, b, body_len ? 2 : 1, rout_cb);
-	if (err < 0) {
-		free(o->body);
-		free(o);
-	}
-	return err;
-}
-
-static void relay_cancel(struct fcgi_app *app, uint32_t id)
-{
-	struct rout *o;
-	struct writer w;
-
-	if (!app->relay_ready || !(o = malloc(sizeof(*o))))
-		return;
-	w = writer_make(o->head, sizeof(o->head));
-	relay_write_cancel(&w, id);
-	relay_write(app, o, w.len, NULL, 0); /* a failed write shows up as a read error */
-}
-
-/* The pending request relayed with id, or NULL. */
-static struct freq *pending_find(struct fcgi_app *app, uint32_t id)
-{
-	struct list_node *n;
-
-	list_for_each(n, &app->pending) {
-		struct freq *r = list_entry(n, struct freq, link);
-
-		if (r->relay_id == id)
-			return r;
-	}
-	return NULL;
-}
-
-static uint32_t relay_new_id(struct fcgi_app *app)
-{
-	for (;;) {
-		uint32_t id = ++app->next_id;
-
-		if (id != 0 && !pending_find(app, id))
-			return id;
-	}
-}
-
-static void relay_send(struct fcgi_app *app, struct freq *r)
-{
-	struct rout *o = malloc(sizeof(*o));
-	uint32_t id = relay_new_id(app);
-	struct writer w;
-	int err;
-
-	if (!o) {
-		freq_error(r, 503);
-		return;
-	}
-	w = writer_make(o->head, sizeof(o->head));
-	err = relay_write_request_head(&w, id, SPAN_STR(r->method),
-				       (struct span){ (const uint8_t *)r->target, r->target_len },
-				       r->body_len);
-	if (err < 0) {
-		free(o);
-		freq_error(r, 400); /* a method or path the relay cannot carry */
-		return;
-	}
-	r->relay_id = id;
-	app->stats.requests++;
-	app->relay_active_ms = uv_now(app->loop);
-	/* From here the relay write owns the body; the server reads its socket at once. */
-	freq_body_release(app, r);
-	err = relay_write(app, o, w.len, r->body, r->body_len);
-	r->body = NULL;
-	if (err < 0)
-		relay_lost(app, "write", err);
-}
-
-static void relay_close_cb(uv_handle_t *h)
-{
-	struct fcgi_app *app = h->data;
-
-	app->rpipe_open = false;
-	app->handles--;
-	app_maybe_free(app);
-}
-
-/* The first request in the pending list that matches: relayed ones, or waiting ones. */
-static struct freq *pending_first(struct fcgi_app *app, bool relayed)
-{
-	struct list_node *n;
-
-	list_for_each(n, &app->pending) {
-		struct freq *r = list_entry(n, struct freq, link);
-
-		if ((r->relay_id != 0) == relayed)
-			return r;
-	}
-	return NULL;
-}
-
-static void relay_lost(struct fcgi_app *app, const char *why, int err)
-{
-	struct freq *r;
-	uint64_t now = uv_now(app->loop);
-
-	if (!app->relay_down_logged && !app->freeing)
-		log_warnx("relay: %s %s: %s; retrying", why, app->server_socket,
-			  err ? strerror(-err) : "closed by httun server");
-	app->relay_down_logged = true;
-	app->relay_ready = false;
-	if (app->rpipe_open && !uv_is_closing((uv_handle_t *)&app->rpipe))
-		uv_close((uv_handle_t *)&app->rpipe, relay_close_cb);
-	app->rrb.len = 0;
-	/* Requests the server had are gone with its state: 503, and the client repeats them. */
-	while ((r = pending_first(app, true))) {
-		r->relay_id = 0;
-		freq_error(r, 503);
-	}
-	app->next_connect_ms = now + app->backoff_ms;
-	app->backoff_ms *= 2;
-	if (app->backoff_ms > RELAY_RECONNECT_MAX_MS)
-		app->backoff_ms = RELAY_RECONNECT_MAX_MS;
-}
-
-static void relay_hello(struct fcgi_app *app, const struct relay_msg *m)
-{
-	uint16_t version = 0;
-	struct freq *r;
-
-	if (m->type != RELAY_HELLO || relay_hello_parse(m->payload, &version) < 0 ||
-	    version != RELAY_VERSION) {
-		log_warnx_rl("relay: httun server at %s speaks another relay version (%u, want "
-			     "%u): run the same httun version on both sides",
-			     app->server_socket, version, RELAY_VERSION);
-		relay_lost(app, "refusing", -EPROTO);
-		return;
-	}
-	app->relay_ready = true;
-	app->relay_down_logged = false;
-	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
-	app->relay_active_ms = uv_now(app->loop);
-	app->stats.relay_connects++;
-	if (app->relay_recycled)
-		log_debug("relay: connected to httun server at %s again", app->server_socket);
-	else
-		log_info("relay: connected to httun server at %s", app->server_socket);
-	app->relay_recycled = false;
-	while (app->relay_ready && (r = pending_first(app, false)))
-		relay_send(app, r);
-}
-
-static void relay_message(struct fcgi_app *app, const struct relay_msg *m)
-{
-	struct relay_response rs;
-	struct freq *r;
-
-	if (!app->relay_ready) {
-		relay_hello(app, m);
-		return;
-	}
-	if (m->type != RELAY_RESPONSE || relay_response_parse(m->payload, &rs) < 0) {
-		relay_lost(app, "protocol error from", -EPROTO);
-		return;
-	}
-	app->relay_active_ms = uv_now(app->loop);
-	r = pending_find(app, m->id);
-	if (!r)
-		return; /* cancelled here while the answer was on its way */
-	r->relay_id = 0;
-	freq_answer(r, rs.status, rs.ctype, rs.body);
-}
-
-static void relay_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	struct fcgi_app *app = h->data;
-
-	(void)hint;
-	*buf = uv_buf_init((char *)app->rrb.p + app->rrb.len,
-			   (unsigned)(app->rrb.cap - app->rrb.len));
-}
-
-static void relay_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct fcgi_app *app = s->data;
-	struct cursor cur;
-	struct relay_msg m;
-	size_t need = 0;
-	int ret = 0;
-
-	(void)buf;
-	if (nread < 0) {
-		relay_lost(app, "lost", nread == UV_EOF ? 0 : -EIO);
-		return;
-	}
-	app->rrb.len += (size_t)nread;
-	cur = readbuf_cursor(&app->rrb);
-	while (app->rpipe_open && !uv_is_closing((uv_handle_t *)&app->rpipe) &&
-	       (ret = relay_msg_next(&cur, &m, &need)) == 1)
-		relay_message(app, &m);
-	if (!app->rpipe_open || uv_is_closing((uv_handle_t *)&app->rpipe))
-		return;
-	if (ret < 0) {
-		relay_lost(app, "unframeable message from", ret);
-		return;
-	}
-	readbuf_keep(&app->rrb, cur);
-	ret = readbuf_fit(&app->rrb, need); /* need is bounded by relay_msg_next */
-	if (ret < 0)
-		relay_lost(app, "out of memory reading", ret);
-}
-
-static void relay_connect_cb(uv_connect_t *req, int status)
-{
-	struct fcgi_app *app = req->data;
-	struct writer w = writer_make(app->hello_out, sizeof(app->hello_out));
-	uv_buf_t b;
-
-	if (status < 0) {
-		if (status != UV_ECANCELED)
-			relay_lost(app, "cannot reach httun server at",
-				   status == UV_ENOENT ? -ENOENT : status);
-		return;
-	}
-	relay_write_hello(&w);
-	b = uv_buf_init((char *)app->hello_out, (unsigned)w.len);
-	if (uv_write(&app->hello_w, (uv_stream_t *)&app->rpipe, &b, 1, NULL) < 0 ||
-	    uv_read_start((uv_stream_t *)&app->rpipe, relay_alloc_cb, relay_read_cb) < 0)
-		relay_lost(app, "cannot talk to", -EIO);
-}
-
-static void relay_connect(struct fcgi_app *app)
-{
-	if (uv_pipe_init(app->loop, &app->rpipe, 0) < 0)
-		return;
-	app->rpipe.data = app;
-	app->rpipe_open = true;
-	app->handles++;
-	app->creq.data = app;
-	uv_pipe_connect(&app->creq, &app->rpipe, app->server_socket, relay_connect_cb);
-}
-
-/*
- * The relay has carried nothing for relay_idle_ms: close it and connect again at once,
- * before the server's RELAY_IDLE_TIMEOUT_MS closes it under a request on its way.
- * Nothing is in flight, so nothing is lost; a request meanwhile waits for the HELLO.
- */
-static void relay_recycle(struct fcgi_app *app, uint64_t now)
-{
-	log_debug("relay: idle for %llu ms; reconnecting",
-		  (unsigned long long)(now - app->relay_active_ms));
-	app->relay_ready = false;
-	app->relay_recycled = true;
-	uv_close((uv_handle_t *)&app->rpipe, relay_close_cb);
-	app->rrb.len = 0;
-	app->next_connect_ms = now;
-}
-
 static void timer_cb(uv_timer_t *t)
 {
 	struct fcgi_app *app = t->data;
@@ -776,30 +456,11 @@ static void timer_cb(uv_timer_t *t)
 	struct list_node *n;
 	bool again = true;
 
-	if (app->relay_ready && now - app->relay_active_ms >= app->relay_idle_ms &&
-	    !pending_first(app, true))
-		relay_recycle(app, now);
-	if (app->server_socket && !app->rpipe_open && now >= app->next_connect_ms)
-		relay_connect(app);
-	/* Waiting requests whose time is up: 503 (restart the walk after each answer). */
-	while (again) {
-		again = false;
-		list_for_each(n, &app->pending) {
-			struct freq *r = list_entry(n, struct freq, link);
-
-			if (r->relay_id == 0 && now >= r->wait_until) {
-				freq_error(r, 503);
-				again = true;
-				break;
-			}
-		}
-	}
 	/*
 	 * Bodies that stopped coming for FCGI_BODY_IDLE_MS, or are not complete after
 	 * FCGI_BODY_DEADLINE_MS: 408, which frees the body. The walk restarts after each, as
 	 * an answer may close its connection.
 	 */
-	again = true;
 	while (again) {
 		again = false;
 		list_for_each(n, &app->conns) {
@@ -843,11 +504,9 @@ static void conn_close(struct fconn *c)
 	c->closing = true;
 	for (unsigned i = 0; i < FCGI_MAX_REQS_PER_CONN; i++) {
 		struct freq *r = c->slot[i];
-		uint32_t id;
 
 		if (!r)
 			continue;
-		id = r->relay_id;
 		freq_unbind(r);
 		/* The web server gave up on the request (its client went away, or a timeout). */
 		if (r->handed) {
@@ -856,10 +515,6 @@ static void conn_close(struct fconn *c)
 			continue;
 		}
 		freq_free(r);
-		if (id) {
-			app->stats.aborted++;
-			relay_cancel(app, id);
-		}
 	}
 	list_remove(&c->link);
 	app->nconns--;
@@ -1019,23 +674,6 @@ static int freq_body_grow(struct fconn *c, struct freq *r, size_t need)
 	return 0;
 }
 
-/* PARAMS and STDIN complete: relay now, or wait for the relay to come back. */
-static void freq_ready(struct freq *r)
-{
-	struct fcgi_app *app = r->app;
-
-	if (app->on_request) {
-		local_hand(app, r);
-		return;
-	}
-	freq_list(r);
-	if (app->relay_ready) {
-		relay_send(app, r);
-		return;
-	}
-	r->wait_until = uv_now(app->loop) + RELAY_WAIT_MS;
-}
-
 /* One record of an active request. Returns -EPROTO to close the connection. */
 static int conn_request_record(struct fconn *c, struct freq *r, const struct fcgi_record *rec)
 {
@@ -1047,8 +685,6 @@ static int conn_request_record(struct fconn *c, struct freq *r, const struct fcg
 	switch (rec->type) {
 	case FCGI_ABORT_REQUEST:
 		c->app->stats.aborted++;
-		if (r->relay_id)
-			relay_cancel(c->app, r->relay_id);
 		fcgi_write_end_request(&w, r->id, 0, FCGI_REQUEST_COMPLETE);
 		conn_write_raw(c, out, w.len);
 		if (c->closing)
@@ -1084,7 +720,7 @@ static int conn_request_record(struct fconn *c, struct freq *r, const struct fcg
 			if (r->body_len != r->want)
 				freq_error(r, 400);
 			else
-				freq_ready(r);
+				local_hand(c->app, r);
 			return 0;
 		}
 		if (rec->content.len > r->want - r->body_len) {
@@ -1260,14 +896,7 @@ void fcgi_app_set_body_deadline_ms(struct fcgi_app *app, uint64_t ms)
 	app->body_deadline_ms = ms;
 }
 
-void fcgi_app_set_relay_idle_ms(struct fcgi_app *app, uint64_t ms)
-{
-	app->relay_idle_ms = ms;
-}
-
-/* server_socket NULL: local mode, requests go to on_request. */
-static struct fcgi_app *app_new(uv_loop_t *loop, const char *server_socket,
-				http_request_cb on_request, void *arg)
+struct fcgi_app *fcgi_app_new(uv_loop_t *loop, http_request_cb on_request, void *arg)
 {
 	struct fcgi_app *app = calloc(1, sizeof(*app));
 
@@ -1275,40 +904,17 @@ static struct fcgi_app *app_new(uv_loop_t *loop, const char *server_socket,
 		return NULL;
 	app->loop = loop;
 	list_init(&app->conns);
-	list_init(&app->pending);
 	app->on_request = on_request;
 	app->on_request_arg = arg;
-	if (server_socket && (!(app->server_socket = strdup(server_socket)) ||
-			      readbuf_init(&app->rrb, RELAY_READ_BUF_BYTES,
-					   RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
-					   RELAY_SHRINK_AFTER_READS) < 0))
-		goto err;
-	app->backoff_ms = RELAY_RECONNECT_MIN_MS;
 	app->body_idle_ms = FCGI_BODY_IDLE_MS;
 	app->body_deadline_ms = FCGI_BODY_DEADLINE_MS;
-	app->relay_idle_ms = FCGI_RELAY_IDLE_MS;
-	if (uv_timer_init(loop, &app->timer) < 0)
-		goto err_rrb;
+	if (uv_timer_init(loop, &app->timer) < 0) {
+		free(app);
+		return NULL;
+	}
 	app->timer.data = app;
 	app->handles++;
 	return app;
-
-err_rrb:
-	readbuf_close(&app->rrb);
-err:
-	free(app->server_socket);
-	free(app);
-	return NULL;
-}
-
-struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket)
-{
-	return app_new(loop, server_socket, NULL, NULL);
-}
-
-struct fcgi_app *fcgi_app_new_local(uv_loop_t *loop, http_request_cb on_request, void *arg)
-{
-	return app_new(loop, NULL, on_request, arg);
 }
 
 int fcgi_app_listen_fd(struct fcgi_app *app, int fd)
@@ -1399,8 +1005,6 @@ void fcgi_app_start(struct fcgi_app *app)
 	if (app->started)
 		return;
 	app->started = true;
-	if (app->server_socket)
-		relay_connect(app);
 	uv_timer_start(&app->timer, timer_cb, FCGI_TICK_MS, FCGI_TICK_MS);
 }
 
@@ -1417,8 +1021,6 @@ void fcgi_app_free(struct fcgi_app *app)
 		uv_close(&app->lst.h, handle_close_cb);
 	}
 	app->listening = false;
-	if (app->rpipe_open && !uv_is_closing((uv_handle_t *)&app->rpipe))
-		uv_close((uv_handle_t *)&app->rpipe, relay_close_cb);
 	uv_close((uv_handle_t *)&app->timer, handle_close_cb);
 	app_maybe_free(app);
 }

@@ -1,14 +1,11 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
  * The FastCGI application (docs/FASTCGI.md): accepts FastCGI connections from a web server
- * and answers their requests. Many connections and parked long-polls at once, on one libuv
- * loop. Two modes:
- * - relay (`httun fcgi`): each request becomes a relay REQUEST to `httun server` over its
- *   Unix socket (docs/PROTOCOL.md section 9) and each RESPONSE STDOUT records again; the
- *   relay connection is re-established with backoff whenever the server goes away.
- * - local (`httun server --fcgi-listen`): each request becomes a struct http_request for a
- *   handler in the same process, answered through the http_response_* functions like the
- *   HTTP server's; answers are written from the handler's buffers, not copied.
+ * and turns their requests into struct http_request (core/request.h) for one handler,
+ * answered through the http_response_* functions like the HTTP server's; answers are
+ * written as STDOUT records from the handler's buffers, not copied. Many connections and
+ * parked long-polls at once, on one libuv loop. The handler is the tunnel in `httun
+ * server --fcgi-listen`, and the relay client (transport/relay_client.h) in `httun fcgi`.
  */
 #ifndef HTTUN_FCGI_FCGI_APP_H
 #define HTTUN_FCGI_FCGI_APP_H
@@ -17,25 +14,22 @@
 #include <sys/types.h>
 #include <uv.h>
 
-#include "transport/http_server.h"
+#include "core/request.h"
 
 struct fcgi_app;
 
 struct fcgi_app_stats {
 	uint64_t connections; /* FastCGI connections accepted */
-	uint64_t requests; /* requests relayed */
-	uint64_t local_errors; /* requests answered here (relay down, malformed, too large) */
+	uint64_t requests; /* requests handed to the handler */
+	uint64_t local_errors; /* requests answered here (malformed, too large, too slow) */
 	uint64_t aborted; /* requests the web server aborted or lost */
-	uint64_t relay_connects; /* relay connections established (HELLO answered) */
 };
 
-/* server_socket: the relay socket of `httun server` (copied). NULL when out of memory. */
-struct fcgi_app *fcgi_app_new(uv_loop_t *loop, const char *server_socket);
 /*
- * Local mode: complete requests go to on_request(req, arg), as from the HTTP server (a
- * request carries no headers: http_request_header gives NULL). NULL when out of memory.
+ * Complete requests go to on_request(req, arg), as from the HTTP server (a request
+ * carries no headers: http_request_header gives NULL). NULL when out of memory.
  */
-struct fcgi_app *fcgi_app_new_local(uv_loop_t *loop, http_request_cb on_request, void *arg);
+struct fcgi_app *fcgi_app_new(uv_loop_t *loop, http_request_cb on_request, void *arg);
 /*
  * Accepts FastCGI connections on fd, a listening socket the web server handed over
  * (FCGI_LISTENSOCK_FILENO, fd 0): Unix or TCP. Returns 0 or a negative errno (-ENOTSOCK
@@ -59,16 +53,7 @@ const struct fcgi_app_stats *fcgi_app_stats(const struct fcgi_app *app);
  */
 void fcgi_app_set_body_idle_ms(struct fcgi_app *app, uint64_t ms);
 void fcgi_app_set_body_deadline_ms(struct fcgi_app *app, uint64_t ms);
-/*
- * Relay mode: after how long with nothing relayed or answered the relay connection is
- * closed and opened again (default FCGI_RELAY_IDLE_MS), ahead of the server's
- * RELAY_IDLE_TIMEOUT_MS.
- */
-void fcgi_app_set_relay_idle_ms(struct fcgi_app *app, uint64_t ms);
-/*
- * Starts connecting to the relay socket (and keeps reconnecting) in relay mode, and the
- * timeouts in both. Call once listening.
- */
+/* Starts the body timeouts. Call once listening. */
 void fcgi_app_start(struct fcgi_app *app);
 /* Closes everything; app is freed once libuv has closed its handles. */
 void fcgi_app_free(struct fcgi_app *app);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * httun fcgi between a scripted web server (FastCGI records on a listening socket handed
- * over like FCGI_LISTENSOCK_FILENO) and a scripted httun server (the relay socket):
+ * httun fcgi, the FastCGI source with the relay client (transport/relay_client.c) as its
+ * handler, as cmd/fcgi.c composes them, between a scripted web server (FastCGI records on
+ * a listening socket handed over like FCGI_LISTENSOCK_FILENO) and a scripted httun server
+ * (the relay socket):
  * requests become relay REQUESTs with SCRIPT_NAME + PATH_INFO + QUERY_STRING as target,
  * answers come back as STDOUT + END_REQUEST matched by id, ABORT_REQUEST and a vanished
  * web server become CANCELs, a server that is away means 503.
@@ -9,6 +11,7 @@
 #include "fcgi/fcgi_app.h"
 #include "core/relay.h"
 #include "fcgi/fcgi_record.h"
+#include "transport/relay_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +33,7 @@
 struct fixture {
 	uv_loop_t loop;
 	struct fcgi_app *app;
+	struct relay_client *rc;
 	char dir[48];
 	char web_path[96]; /* the listening socket the app gets */
 	char relay_path[96]; /* the fake server's relay socket */
@@ -225,9 +229,12 @@ static int setup(void **state)
 	f->relay = -1;
 	f->relay_lst = unix_listen(f->relay_path);
 	web_lst = unix_listen(f->web_path);
-	f->app = fcgi_app_new(&f->loop, f->relay_path);
+	f->rc = relay_client_new(&f->loop, f->relay_path);
+	assert_non_null(f->rc);
+	f->app = fcgi_app_new(&f->loop, relay_client_on_request, f->rc);
 	assert_non_null(f->app);
 	assert_int_equal(fcgi_app_listen_fd(f->app, web_lst), 0);
+	relay_client_start(f->rc);
 	fcgi_app_start(f->app);
 	*state = f;
 	return 0;
@@ -238,6 +245,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	fcgi_app_free(f->app);
+	relay_client_free(f->rc);
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	if (f->relay >= 0)
@@ -254,7 +262,7 @@ static int teardown(void **state)
 static void test_not_a_listener(void **state)
 {
 	struct fixture *f = *state;
-	struct fcgi_app *app = fcgi_app_new(&f->loop, f->relay_path);
+	struct fcgi_app *app = fcgi_app_new(&f->loop, relay_client_on_request, f->rc);
 	int fds[2];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
@@ -608,7 +616,7 @@ static void test_relay_idle_reconnects(void **state)
 	char out[512];
 	int web;
 
-	fcgi_app_set_relay_idle_ms(f->app, 150);
+	relay_client_set_idle_ms(f->rc, 150);
 	relay_accept(f);
 	web = unix_connect(f->web_path);
 	fcgi_request(web, 1, true, "GET", "/httun", "/park", "", "");
@@ -617,14 +625,14 @@ static void test_relay_idle_reconnects(void **state)
 	relay_respond(f, m.id, 200, "late");
 	fcgi_answer(f, web, 1, out, sizeof(out));
 	assert_non_null(strstr(out, "Status: 200 "));
-	assert_int_equal(fcgi_app_stats(f->app)->relay_connects, 1);
+	assert_int_equal(relay_client_stats(f->rc)->connects, 1);
 	/* Idle from here: the app hangs up and calls again. */
 	assert_int_equal(relay_recv(f, &m), -1);
 	close(f->relay);
 	f->relay = -1;
 	relay_accept(f);
 	pump(f);
-	assert_int_equal(fcgi_app_stats(f->app)->relay_connects, 2);
+	assert_int_equal(relay_client_stats(f->rc)->connects, 2);
 	fcgi_request(web, 2, true, "GET", "/httun", "/again", "", "");
 	assert_int_equal(relay_recv(f, &m), RELAY_REQUEST);
 	relay_respond(f, m.id, 200, "ok");
@@ -715,12 +723,12 @@ static void test_listen_path(void **state)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/listen.sock", f->dir);
-	a = fcgi_app_new(&f->loop, f->relay_path);
+	a = fcgi_app_new(&f->loop, relay_client_on_request, f->rc);
 	assert_int_equal(fcgi_app_listen_path(a, path, (gid_t)-1), 0);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0660);
-	b = fcgi_app_new(&f->loop, f->relay_path);
+	b = fcgi_app_new(&f->loop, relay_client_on_request, f->rc);
 	assert_int_equal(fcgi_app_listen_path(b, path, (gid_t)-1), -EADDRINUSE);
 	fcgi_app_free(b);
 	fcgi_app_free(a);
@@ -738,7 +746,7 @@ static void test_listen_path(void **state)
 	}
 	close(fd);
 	assert_int_equal(lstat(path, &st), 0);
-	b = fcgi_app_new(&f->loop, f->relay_path);
+	b = fcgi_app_new(&f->loop, relay_client_on_request, f->rc);
 	assert_int_equal(fcgi_app_listen_path(b, path, (gid_t)-1), 0);
 	fcgi_app_free(b);
 	uv_run(&f->loop, UV_RUN_NOWAIT);
@@ -748,7 +756,7 @@ static void test_listen_path(void **state)
 	fd = open(file, O_CREAT | O_WRONLY, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	b = fcgi_app_new(&f->loop, f->relay_path);
+	b = fcgi_app_new(&f->loop, relay_client_on_request, f->rc);
 	assert_int_equal(fcgi_app_listen_path(b, file, (gid_t)-1), -EEXIST);
 	fcgi_app_free(b);
 	unlink(file);
@@ -757,7 +765,7 @@ static void test_listen_path(void **state)
 	snprintf(path, sizeof(path), "%s/l.sock", dir);
 	assert_int_equal(mkdir(dir, 0700), 0);
 	assert_int_equal(chmod(dir, 01777), 0);
-	b = fcgi_app_new(&f->loop, f->relay_path);
+	b = fcgi_app_new(&f->loop, relay_client_on_request, f->rc);
 	assert_int_equal(fcgi_app_listen_path(b, path, (gid_t)-1), -EPERM);
 	fcgi_app_free(b);
 	assert_int_equal(lstat(path, &st), -1);
@@ -913,7 +921,7 @@ static int setup_local(void **state)
 	f->relay_lst = -1;
 	for (size_t i = 0; i < sizeof(l->big); i++)
 		l->big[i] = (uint8_t)(i * 31 + 7);
-	f->app = fcgi_app_new_local(&f->loop, local_on_request, l);
+	f->app = fcgi_app_new(&f->loop, local_on_request, l);
 	assert_non_null(f->app);
 	assert_int_equal(fcgi_app_listen_path(f->app, f->web_path, getgid()), 0);
 	fcgi_app_start(f->app);
