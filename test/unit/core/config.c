@@ -1172,7 +1172,7 @@ static const char doc_server[] =
 	"l7-allow = 127.0.0.1:8080\n";
 
 static const char doc_client[] = "[client]\n"
-				 "url = https://example.com/httun/\n"
+				 "url = http://example.com:8080/httun/\n"
 				 "channel = lab\n"
 				 "forward = 8022:198.18.0.10:22\n"
 				 "forward = [::1]:8443:[fd00::5]:443\n"
