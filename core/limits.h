@@ -151,9 +151,12 @@
  * the peer could send as plain packets anyway (docs/TUN.md "Offloads").
  */
 #define VNET_MIN_GSO_BYTES 536
-/* Addresses and routes on one device: flags and config lines, not a routing table. */
+/*
+ * Addresses and routes on one device: flags and config lines, not a routing table. As
+ * many as a channel's config may list (CONFIG_MAX_TUN_ADDRESSES, CONFIG_MAX_ROUTES).
+ */
 #define TUN_MAX_ADDRESSES 16
-#define TUN_MAX_ROUTES 64
+#define TUN_MAX_ROUTES 256
 /*
  * Packets read per readable event before yielding to the loop, so a flood from the
  * device cannot starve the HTTP side (same idea as NAPI's budget of 64).
@@ -197,9 +200,9 @@
 /* listen lines of [server]: one per address family and port is the usual case. */
 #define CONFIG_MAX_LISTENS 16
 /* tun-address lines per channel: an IPv4 and an IPv6 address, with room to spare. */
-#define CONFIG_MAX_TUN_ADDRESSES 16
+#define CONFIG_MAX_TUN_ADDRESSES TUN_MAX_ADDRESSES
 /* route lines per channel: split tunnels list networks one by one. */
-#define CONFIG_MAX_ROUTES 256
+#define CONFIG_MAX_ROUTES TUN_MAX_ROUTES
 /*
  * allowed-ips lines per channel: every packet from a client is matched against each in
  * turn (core/allowed_ips.h, a linear scan), so a site's networks, not a routing table.
