@@ -379,11 +379,14 @@ static int server_run(void *arg, uv_loop_t *loop)
 		ret = config_load_key(s->cfg, ch, psk, err, sizeof(err));
 		if (ret < 0) {
 			fprintf(stderr, "httun server: %s\n", err);
-			return EXIT_USAGE;
+			ret = EXIT_USAGE;
+			goto err_psk;
 		}
 		if (ch->tun) {
-			if (cmd_tun_open(t, s->loop, ch, false) < 0)
-				return EXIT_RUNTIME;
+			if (cmd_tun_open(t, s->loop, ch, false) < 0) {
+				ret = EXIT_RUNTIME;
+				goto err_psk;
+			}
 			s->ntuns++;
 			io = cmd_tun_io(t);
 			io.sources = server_sources(&s->sources[i], ch);
@@ -443,6 +446,10 @@ static int server_run(void *arg, uv_loop_t *loop)
 	cmd_signals_init(s->loop, server_stop, s);
 	uv_run(s->loop, UV_RUN_DEFAULT);
 	return EXIT_OK;
+
+err_psk:
+	sodium_free(psk);
+	return ret;
 }
 
 int cmd_server(int argc, char **argv)
