@@ -504,6 +504,12 @@ int config_parse_url(const char *text, struct config_url *out, char *why, size_t
 	return 0;
 }
 
+void config_url_format(const struct config_url *u, char out[CONFIG_URL_STR_BYTES])
+{
+	snprintf(out, CONFIG_URL_STR_BYTES, "%s://%s%s%s:%u%s", u->https ? "https" : "http",
+		 u->host_is_ipv6 ? "[" : "", u->host, u->host_is_ipv6 ? "]" : "", u->port, u->path);
+}
+
 int config_parse_channel_name(const char *text, char *why, size_t whylen)
 {
 	size_t len = strlen(text);

@@ -962,7 +962,7 @@ static void test_parse_helpers(void **state)
 	struct config_url url;
 	struct cidr c;
 	unsigned long ul;
-	char why[256], path[CONFIG_PATH_MAX_BYTES + 1];
+	char why[256], path[CONFIG_PATH_MAX_BYTES + 1], text[CONFIG_URL_STR_BYTES];
 	bool b;
 
 	(void)state;
@@ -1044,11 +1044,24 @@ static void test_parse_helpers(void **state)
 	assert_string_equal(url.path, "/");
 	assert_int_equal(config_parse_url("https://h/", &url, why, sizeof(why)), 0);
 	assert_int_equal(url.port, 443);
-	static const char *const bad_url[] = { "http:/h/",	"http://",	   "http://h:0/",
-					       "http://h:/",	"http://u@h/",	   "http://h/?q",
-					       "http://h/#f",	"http://[::1/",	   "http://[h]/",
-					       "http://h/a//b", "http://h/a/../b", "http://h/%41",
-					       "http://h:80x/", "http://h/a b" };
+	assert_int_equal(config_parse_url("http://[::]:65535/p", &url, why, sizeof(why)), 0);
+	assert_true(url.host_is_ipv6);
+	assert_string_equal(url.host, "::");
+	assert_int_equal(url.port, 65535);
+	assert_string_equal(url.path, "/p/");
+	config_url_format(&url, text);
+	assert_string_equal(text, "http://[::]:65535/p/");
+	assert_int_equal(config_parse_url("HTTPS://a.b", &url, why, sizeof(why)), 0);
+	config_url_format(&url, text);
+	assert_string_equal(text, "https://a.b:443/");
+	static const char *const bad_url[] = {
+		"http:/h/",	     "http://",	       "http://h:0/",	  "http://h:/",
+		"http://u@h/",	     "http://h/?q",    "http://h/#f",	  "http://[::1/",
+		"http://[h]/",	     "http://h/a//b",  "http://h/a/../b", "http://h/%41",
+		"http://h:80x/",     "http://h/a b",   "ftp://h/",	  "h",
+		"http:///x",	     "http://:80/",    "http://h:65536/", "http://h:123456/",
+		"http://h/\r\nX: y", "http://[zz::1]/"
+	};
 	for (size_t i = 0; i < sizeof(bad_url) / sizeof(bad_url[0]); i++)
 		if (config_parse_url(bad_url[i], &url, why, sizeof(why)) != -EINVAL)
 			fail_msg("accepted %s", bad_url[i]);
