@@ -116,25 +116,6 @@ static size_t client_trim(void *arg)
 	return tunnel_client_trim(c->tunnel);
 }
 
-/* config_check_client, and a channel that carries something. */
-static int client_check(struct config *cfg, char *err, size_t errlen)
-{
-	const struct config_channel *ch;
-	int ret;
-
-	ret = config_check_client(cfg, err, errlen);
-	if (ret < 0)
-		return ret;
-	ch = config_client_channel(cfg);
-	if (!ch->tun && !cfg->client.n_forwards) {
-		snprintf(err, errlen,
-			 "channel %s carries nothing: set tun = yes (--tun) or forwards (-L)",
-			 ch->name);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 static int client_run(void *arg, uv_loop_t *loop)
 {
 	struct client *c = arg;
@@ -202,7 +183,7 @@ int cmd_client(int argc, char **argv)
 	if (ret)
 		return ret > 0 ? EXIT_OK : EXIT_USAGE;
 	cmd_log_setup("httun client", flags.verbose);
-	c.cfg = cmd_config("client", &flags, client_check);
+	c.cfg = cmd_config("client", &flags, config_check_client);
 	if (!c.cfg)
 		return EXIT_USAGE;
 	ret = cmd_run(client_run, client_stop, &c);

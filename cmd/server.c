@@ -155,30 +155,6 @@ static int server_parse(int argc, char **argv, struct cmd_flags *f)
 	return cmd_parse_flags(argc, argv, opts, "c:vh", server_usage, false, f);
 }
 
-/*
- * config_check_server, and refuse what this version cannot do yet, rather than run half a
- * configuration.
- */
-static int server_check(struct config *cfg, char *err, size_t errlen)
-{
-	int ret = config_check_server(cfg, err, errlen);
-
-	if (ret < 0)
-		return ret;
-	for (size_t i = 0; i < cfg->n_channels; i++) {
-		const struct config_channel *ch = &cfg->channels[i];
-
-		if (!ch->tun && !ch->l7.n_rules) {
-			snprintf(err, errlen,
-				 "channel %s carries nothing: set tun = yes (--tun) or l7-allow "
-				 "rules (--l7-allow)",
-				 ch->name);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 static const char *sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
@@ -462,7 +438,7 @@ int cmd_server(int argc, char **argv)
 	if (ret)
 		return ret > 0 ? EXIT_OK : EXIT_USAGE;
 	cmd_log_setup("httun server", flags.verbose);
-	s.cfg = cmd_config("server", &flags, server_check);
+	s.cfg = cmd_config("server", &flags, config_check_server);
 	if (!s.cfg)
 		return EXIT_USAGE;
 	ret = cmd_run(server_run, server_stop, &s);

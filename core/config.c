@@ -1338,6 +1338,17 @@ int config_check_server(struct config *cfg, char *err, size_t errlen)
 			}
 		}
 	}
+	for (size_t i = 0; i < cfg->n_channels; i++) {
+		const struct config_channel *ch = &cfg->channels[i];
+
+		if (!ch->tun && !ch->l7.n_rules) {
+			snprintf(err, errlen,
+				 "channel %s carries nothing: set tun = yes (--tun) or l7-allow "
+				 "rules (--l7-allow)",
+				 ch->name);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -1395,6 +1406,12 @@ int config_check_client(struct config *cfg, char *err, size_t errlen)
 			 where(cfg, line, w, sizeof(w)),
 			 keyref(server_only[i], line, kr, sizeof(kr)),
 			 chan_ref(ch, cr, sizeof(cr)));
+		return -EINVAL;
+	}
+	if (!ch->tun && !cli->n_forwards) {
+		snprintf(err, errlen,
+			 "channel %s carries nothing: set tun = yes (--tun) or forwards (-L)",
+			 ch->name);
 		return -EINVAL;
 	}
 	cli->selected = (size_t)(ch - cfg->channels);

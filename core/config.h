@@ -165,9 +165,11 @@ int config_flag(struct config *cfg, const char *key, const char *value, char *er
  * Whole-configuration checks for each role, after file and flags are in.
  * Server: at least one channel, at least one listen, fcgi-socket or fcgi-listen, every channel has a
  * key-file (all different) and no route, tun-names differ, a tun channel allows its
- * client some source address (core/allowed_ips.h).
+ * client some source address (core/allowed_ips.h), every channel carries something
+ * (tun or l7-allow rules).
  * Client: a url; the channel named by channel (or the only one) exists, has a key-file
- * and no l7-allow or allowed-ips; sets cfg->client.selected. Also re-runs the per-channel checks.
+ * and no l7-allow or allowed-ips, and carries something (tun or forwards); sets
+ * cfg->client.selected. Also re-runs the per-channel checks.
  */
 int config_check_server(struct config *cfg, char *err, size_t errlen);
 int config_check_client(struct config *cfg, char *err, size_t errlen);

@@ -715,8 +715,9 @@ static void test_flags(void **state)
 
 static void test_flags_override_file(void **state)
 {
-	static const char text[] = "[server]\npath = /a\nlisten = 0.0.0.0:80\n"
-				   "[channel default]\nkey-file = k\ntun = no\n";
+	static const char text[] =
+		"[server]\npath = /a\nlisten = 0.0.0.0:80\n"
+		"[channel default]\nkey-file = k\ntun = no\nl7-allow = 198.18.0.0/15\n";
 	struct config *cfg = parse_ok("/etc/h.conf", text, strlen(text));
 	char err[CONFIG_ERR_BYTES];
 
@@ -789,6 +790,10 @@ static void test_check_server(void **state)
 		{ "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = a\nl7-allow = 0.0.0.0/0\n"
 		  "[client]\nurl = http://x/\n",
 		  "" },
+		/* Every channel must carry something: IP packets or L7 streams. */
+		{ "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = a\nl7-allow = 0.0.0.0/0\n"
+		  "[channel b]\nkey-file = b\ntun = no\n",
+		  "channel b carries nothing: set tun = yes (--tun) or l7-allow rules (--l7-allow)" },
 	};
 
 	(void)state;
@@ -834,8 +839,13 @@ static void test_check_client(void **state)
 		{ "[client]\nurl = http://x/\nchannel = c\n[channel a]\nkey-file = a\n",
 		  "c.conf:3: channel 'c': no such channel in c.conf", NULL },
 		{ "[client]\nurl = http://x/\nchannel = b\n[channel a]\nkey-file = a\n[channel b]\n"
-		  "key-file = b\n",
+		  "key-file = b\ntun = yes\n",
 		  "", "b" },
+		/* A channel must carry something: IP packets or forwards. */
+		{ "[client]\nurl = http://x/\n[channel b]\nkey-file = b\n",
+		  "channel b carries nothing: set tun = yes (--tun) or forwards (-L)", NULL },
+		{ "[client]\nurl = http://x/\nforward = 8022:h:22\n[channel b]\nkey-file = b\n", "",
+		  "b" },
 		{ "[client]\nurl = http://x/\n[channel b]\ntun = yes\n",
 		  "c.conf:3: [channel b] has no key-file", NULL },
 		{ "[client]\nurl = http://x/\n[channel b]\nkey-file = b\nl7-allow = 198.18.0.0/15\n",
