@@ -120,23 +120,12 @@ static size_t client_trim(void *arg)
 	return tunnel_client_trim(c->tunnel);
 }
 
-/* config_check_client, and a channel that carries something. */
+/* config_check_client, and a --user this system knows. */
 static int client_check(struct config *cfg, char *err, size_t errlen)
 {
-	const struct config_channel *ch;
-	int ret;
+	int ret = config_check_client(cfg, err, errlen);
 
-	ret = config_check_client(cfg, err, errlen);
-	if (ret < 0 || (ret = cmd_user_check(cfg->client.user, err, errlen)) < 0)
-		return ret;
-	ch = config_client_channel(cfg);
-	if (!ch->tun && !cfg->client.n_forwards) {
-		snprintf(err, errlen,
-			 "channel %s carries nothing: set tun = yes (--tun) or forwards (-L)",
-			 ch->name);
-		return -EINVAL;
-	}
-	return 0;
+	return ret < 0 ? ret : cmd_user_check(cfg->client.user, err, errlen);
 }
 
 static int client_run(void *arg, uv_loop_t *loop)
@@ -144,8 +133,7 @@ static int client_run(void *arg, uv_loop_t *loop)
 	struct client *c = arg;
 	const struct config_channel *ch = config_client_channel(c->cfg);
 	struct tunnel_client_config tcfg = { 0 };
-	char err[CONFIG_ERR_BYTES], url[CONFIG_HOST_MAX_BYTES + CONFIG_PATH_MAX_BYTES + 32];
-	const struct config_url *u = &c->cfg->client.url;
+	char err[CONFIG_ERR_BYTES], url[CONFIG_URL_STR_BYTES];
 	uint8_t *psk;
 	int ret;
 
@@ -161,9 +149,8 @@ static int client_run(void *arg, uv_loop_t *loop)
 		sodium_free(psk);
 		return EXIT_USAGE;
 	}
-	snprintf(url, sizeof(url), "%s://%s%s%s:%u%s", u->https ? "https" : "http",
-		 u->host_is_ipv6 ? "[" : "", u->host, u->host_is_ipv6 ? "]" : "", u->port, u->path);
-	tcfg.url = url;
+	config_url_format(&c->cfg->client.url, url);
+	tcfg.url = &c->cfg->client.url;
 	tcfg.psk = psk;
 	if (ch->tun)
 		tcfg.io = cmd_tun_io(&c->tun);
@@ -171,7 +158,7 @@ static int client_run(void *arg, uv_loop_t *loop)
 	sodium_free(psk);
 	if (ret < 0) {
 		fprintf(stderr, "httun client: %s\n", err);
-		return ret == -EPROTONOSUPPORT || ret == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+		return ret == -EPROTONOSUPPORT ? EXIT_USAGE : EXIT_RUNTIME;
 	}
 	if (c->cfg->client.n_forwards) {
 		struct l7_streams_config lcfg = {

@@ -156,28 +156,12 @@ static int server_parse(int argc, char **argv, struct cmd_flags *f)
 	return cmd_parse_flags(argc, argv, opts, "c:vh", server_usage, false, f);
 }
 
-/*
- * config_check_server, and refuse what this version cannot do yet, rather than run half a
- * configuration.
- */
+/* config_check_server, and a --user this system knows. */
 static int server_check(struct config *cfg, char *err, size_t errlen)
 {
 	int ret = config_check_server(cfg, err, errlen);
 
-	if (ret < 0 || (ret = cmd_user_check(cfg->server.user, err, errlen)) < 0)
-		return ret;
-	for (size_t i = 0; i < cfg->n_channels; i++) {
-		const struct config_channel *ch = &cfg->channels[i];
-
-		if (!ch->tun && !ch->l7.n_rules) {
-			snprintf(err, errlen,
-				 "channel %s carries nothing: set tun = yes (--tun) or l7-allow "
-				 "rules (--l7-allow)",
-				 ch->name);
-			return -EINVAL;
-		}
-	}
-	return 0;
+	return ret < 0 ? ret : cmd_user_check(cfg->server.user, err, errlen);
 }
 
 static const char *sockaddr_str(const struct sockaddr_storage *ss, char *buf, size_t len)
@@ -401,11 +385,14 @@ static int server_run(void *arg, uv_loop_t *loop)
 		ret = config_load_key(s->cfg, ch, psk, err, sizeof(err));
 		if (ret < 0) {
 			fprintf(stderr, "httun server: %s\n", err);
-			return EXIT_USAGE;
+			ret = EXIT_USAGE;
+			goto err_psk;
 		}
 		if (ch->tun) {
-			if (cmd_tun_open(t, s->loop, ch, false) < 0)
-				return EXIT_RUNTIME;
+			if (cmd_tun_open(t, s->loop, ch, false) < 0) {
+				ret = EXIT_RUNTIME;
+				goto err_psk;
+			}
 			s->ntuns++;
 			io = cmd_tun_io(t);
 			io.sources = server_sources(&s->sources[i], ch);
@@ -459,6 +446,10 @@ static int server_run(void *arg, uv_loop_t *loop)
 	cmd_signals_init(s->loop, server_stop, s);
 	uv_run(s->loop, UV_RUN_DEFAULT);
 	return EXIT_OK;
+
+err_psk:
+	sodium_free(psk);
+	return ret;
 }
 
 int cmd_server(int argc, char **argv)

@@ -505,6 +505,12 @@ int config_parse_url(const char *text, struct config_url *out, char *why, size_t
 	return 0;
 }
 
+void config_url_format(const struct config_url *u, char out[CONFIG_URL_STR_BYTES])
+{
+	snprintf(out, CONFIG_URL_STR_BYTES, "%s://%s%s%s:%u%s", u->https ? "https" : "http",
+		 u->host_is_ipv6 ? "[" : "", u->host, u->host_is_ipv6 ? "]" : "", u->port, u->path);
+}
+
 int config_parse_channel_name(const char *text, char *why, size_t whylen)
 {
 	size_t len = strlen(text);
@@ -1344,6 +1350,17 @@ int config_check_server(struct config *cfg, char *err, size_t errlen)
 			}
 		}
 	}
+	for (size_t i = 0; i < cfg->n_channels; i++) {
+		const struct config_channel *ch = &cfg->channels[i];
+
+		if (!ch->tun && !ch->l7.n_rules) {
+			snprintf(err, errlen,
+				 "channel %s carries nothing: set tun = yes (--tun) or l7-allow "
+				 "rules (--l7-allow)",
+				 ch->name);
+			return -EINVAL;
+		}
+	}
 	return 0;
 }
 
@@ -1401,6 +1418,12 @@ int config_check_client(struct config *cfg, char *err, size_t errlen)
 			 where(cfg, line, w, sizeof(w)),
 			 keyref(server_only[i], line, kr, sizeof(kr)),
 			 chan_ref(ch, cr, sizeof(cr)));
+		return -EINVAL;
+	}
+	if (!ch->tun && !cli->n_forwards) {
+		snprintf(err, errlen,
+			 "channel %s carries nothing: set tun = yes (--tun) or forwards (-L)",
+			 ch->name);
 		return -EINVAL;
 	}
 	cli->selected = (size_t)(ch - cfg->channels);

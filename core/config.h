@@ -67,6 +67,8 @@ enum config_key {
 #define CONFIG_LINE_FLAG UINT32_MAX
 
 /* A server URL: http[s]://HOST[:PORT][/PATH]. */
+/* config_url_format()'s longest output, NUL included: "https://[" HOST "]:65535" PATH. */
+#define CONFIG_URL_STR_BYTES (CONFIG_HOST_MAX_BYTES + CONFIG_PATH_MAX_BYTES + 17)
 struct config_url {
 	bool https;
 	char host[CONFIG_HOST_MAX_BYTES + 1]; /* name or IP literal; IPv6 without brackets */
@@ -164,9 +166,11 @@ int config_flag(struct config *cfg, const char *key, const char *value, char *er
  * Whole-configuration checks for each role, after file and flags are in.
  * Server: at least one channel, at least one listen, fcgi-socket or fcgi-listen, every channel has a
  * key-file (all different) and no route, tun-names differ, a tun channel allows its
- * client some source address (core/allowed_ips.h).
+ * client some source address (core/allowed_ips.h), every channel carries something
+ * (tun or l7-allow rules).
  * Client: a url; the channel named by channel (or the only one) exists, has a key-file
- * and no l7-allow or allowed-ips; sets cfg->client.selected. Also re-runs the per-channel checks.
+ * and no l7-allow or allowed-ips, and carries something (tun or forwards); sets
+ * cfg->client.selected. Also re-runs the per-channel checks.
  */
 int config_check_server(struct config *cfg, char *err, size_t errlen);
 int config_check_client(struct config *cfg, char *err, size_t errlen);
@@ -204,6 +208,8 @@ int config_parse_hostport(const char *text, struct sockaddr_storage *out, char *
 int config_parse_forward(const char *text, struct config_forward *out, char *why, size_t whylen);
 /* http[s]://HOST[:PORT][/PATH], no user info, query or fragment. */
 int config_parse_url(const char *text, struct config_url *out, char *why, size_t whylen);
+/* u as http[s]://HOST:PORT/PATH/ ([HOST] for IPv6, the port always), for messages and logs. */
+void config_url_format(const struct config_url *u, char out[CONFIG_URL_STR_BYTES]);
 /* URL path prefix: starts with '/', normalised to end with '/'; out[CONFIG_PATH_MAX_BYTES+1]. */
 int config_parse_path(const char *text, char *out, char *why, size_t whylen);
 /* Channel name: 1..CHANNEL_NAME_MAX_BYTES-1 of [A-Za-z0-9._-]. */

@@ -5,14 +5,12 @@
  */
 #include "transport/http_client.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <llhttp.h>
 
 #include "core/cursor.h"
@@ -24,81 +22,10 @@
 
 /* Longest Content-Type a request may name. */
 #define CTYPE_MAX 128
+/* The Host header's value, NUL included: [HOST]:PORT. */
+#define AUTHORITY_BYTES (CONFIG_HOST_MAX_BYTES + sizeof("[]:65535"))
 /* Body buffers a request keeps inline before it needs a heap array. */
 #define REQ_INLINE_BUFS 8
-
-/* ---- URL ---- */
-
-static bool host_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '-' || ch == '.';
-}
-
-int http_url_parse(const char *url, struct http_url *out)
-{
-	const char *p, *host, *host_end, *auth_end;
-	size_t host_len;
-	unsigned long port = 80;
-
-	memset(out, 0, sizeof(*out));
-	if (strncasecmp(url, "https://", 8) == 0)
-		return -EPROTONOSUPPORT;
-	if (strncasecmp(url, "http://", 7) != 0)
-		return -EINVAL;
-	p = url + 7;
-	auth_end = p + strcspn(p, "/?#");
-	if (*auth_end == '?' || *auth_end == '#')
-		return -EINVAL;
-	if (memchr(p, '@', (size_t)(auth_end - p)))
-		return -EINVAL; /* userinfo: credentials in URLs are not supported */
-	if ((size_t)(auth_end - p) >= sizeof(out->authority))
-		return -EINVAL;
-	if (*p == '[') {
-		char tmp[INET6_ADDRSTRLEN];
-		struct in6_addr a6;
-
-		host = p + 1;
-		host_end = memchr(host, ']', (size_t)(auth_end - host));
-		if (!host_end || (size_t)(host_end - host) >= sizeof(tmp))
-			return -EINVAL;
-		memcpy(tmp, host, (size_t)(host_end - host));
-		tmp[host_end - host] = '\0';
-		if (inet_pton(AF_INET6, tmp, &a6) != 1)
-			return -EINVAL;
-		p = host_end + 1;
-	} else {
-		host = p;
-		while (p < auth_end && host_char(*p))
-			p++;
-		host_end = p;
-	}
-	host_len = (size_t)(host_end - host);
-	if (host_len == 0 || host_len >= sizeof(out->host))
-		return -EINVAL;
-	if (p < auth_end) {
-		char *end;
-
-		if (*p != ':' || p + 1 == auth_end || auth_end - (p + 1) > 5)
-			return -EINVAL;
-		for (const char *d = p + 1; d < auth_end; d++)
-			if (*d < '0' || *d > '9')
-				return -EINVAL;
-		port = strtoul(p + 1, &end, 10);
-		if (end != auth_end || port == 0 || port > 65535)
-			return -EINVAL;
-	}
-	for (const char *q = auth_end; *q; q++)
-		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f || *q == '#')
-			return -EINVAL;
-	memcpy(out->host, host, host_len);
-	out->host[host_len] = '\0';
-	memcpy(out->authority, url + 7, (size_t)(auth_end - (url + 7)));
-	out->authority[auth_end - (url + 7)] = '\0';
-	out->port = (uint16_t)port;
-	out->path = *auth_end ? auth_end : "/";
-	return 0;
-}
 
 /* ---- client state ---- */
 
@@ -166,13 +93,13 @@ struct cconn {
 	size_t body_want; /* Content-Length: direct reads never go past it */
 	size_t header_bytes;
 	unsigned hcount;
-	char hdr[HTTP_MAX_URL_BYTES + HTTP_URL_HOST_MAX + CTYPE_MAX + 128];
+	char hdr[HTTP_MAX_URL_BYTES + AUTHORITY_BYTES + CTYPE_MAX + 128];
 };
 
 struct http_client {
 	uv_loop_t *loop;
 	struct http_client_config cfg;
-	struct http_url url;
+	char authority[AUTHORITY_BYTES]; /* the Host header */
 	struct sockaddr_storage addr;
 	uv_timer_t timer;
 	uint64_t timer_due_ms; /* 0: not armed */
@@ -597,8 +524,7 @@ static void cconn_send(struct cconn *c, struct creq *r)
 	c->body_want = 0;
 	/* No stdio: this runs per request, and its code path is most of the header's cost. */
 	ok = wr_str(&w, m) && wr_u8(&w, ' ') && wr_str(&w, r->path) &&
-	     wr_str(&w, " HTTP/1.1\r\nHost: ") && wr_str(&w, cli->url.authority) &&
-	     wr_str(&w, "\r\n");
+	     wr_str(&w, " HTTP/1.1\r\nHost: ") && wr_str(&w, cli->authority) && wr_str(&w, "\r\n");
 	if (with_len)
 		ok = ok && wr_str(&w, "Content-Type: ") && wr_str(&w, r->ctype) &&
 		     wr_str(&w, "\r\nContent-Length: ") && wr_dec(&w, r->body_len) &&
@@ -962,7 +888,7 @@ int http_client_request(struct http_client *cli, enum http_method method, const 
 
 /* ---- client ---- */
 
-static int resolve(const struct http_url *u, struct sockaddr_storage *out)
+static int resolve(const struct config_url *u, struct sockaddr_storage *out)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG }, *res;
 	char port[8];
@@ -975,25 +901,25 @@ static int resolve(const struct http_url *u, struct sockaddr_storage *out)
 	return 0;
 }
 
-int http_client_new(struct http_client **out, uv_loop_t *loop, const char *url,
+int http_client_new(struct http_client **out, uv_loop_t *loop, const struct config_url *url,
 		    const struct http_client_config *cfg)
 {
-	struct http_client *cli = calloc(1, sizeof(*cli));
+	struct http_client *cli;
 	int err;
 
 	*out = NULL;
+	if (url->https)
+		return -EPROTONOSUPPORT;
+	cli = calloc(1, sizeof(*cli));
 	if (!cli)
 		return -ENOMEM;
-	err = http_url_parse(url, &cli->url);
-	if (err == 0) {
-		/* url is the caller's; the path is not needed past this point. */
-		cli->url.path = NULL;
-		err = resolve(&cli->url, &cli->addr);
-	}
+	err = resolve(url, &cli->addr);
 	if (err < 0) {
 		free(cli);
 		return err;
 	}
+	snprintf(cli->authority, sizeof(cli->authority), "%s%s%s:%u", url->host_is_ipv6 ? "[" : "",
+		 url->host, url->host_is_ipv6 ? "]" : "", url->port);
 	cli->loop = loop;
 	list_init(&cli->conns);
 	if (cfg)

@@ -12,25 +12,8 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "core/config.h" /* struct config_url */
 #include "transport/http_server.h" /* enum http_method */
-
-/* Longest host name kept from a URL (a DNS name is at most 253 characters). */
-#define HTTP_URL_HOST_MAX 256
-
-/* http://host[:port][/path]. host is a name, an IPv4 address or [IPv6] (brackets removed). */
-struct http_url {
-	char host[HTTP_URL_HOST_MAX];
-	uint16_t port; /* 80 when absent */
-	const char *path; /* points into the parsed string; "/" when absent */
-	char authority[HTTP_URL_HOST_MAX + 8]; /* Host header value: as written in the URL */
-};
-
-/*
- * Parses url. Returns 0, -EPROTONOSUPPORT for https:// (not supported: put httun behind
- * a TLS-terminating proxy, or use http://), or -EINVAL for anything malformed (other
- * schemes, empty host, bad port, userinfo, fragment, characters outside the URL set).
- */
-int http_url_parse(const char *url, struct http_url *out);
 
 struct http_client_config {
 	unsigned pool_size; /* connections to the origin, at most */
@@ -68,12 +51,14 @@ typedef void (*http_client_cb)(struct http_response *resp, void *arg);
 struct http_client;
 
 /*
- * Creates a client for the origin of url (its path is ignored; requests name their own).
- * Host names are resolved here, once, with a blocking getaddrinfo: this runs at startup.
- * cfg may be NULL for the defaults. Returns 0 or a negative errno (see http_url_parse;
- * -EHOSTUNREACH when the name does not resolve).
+ * Creates a client for the origin of url (config_parse_url(); its path is ignored,
+ * requests name their own). The Host header is HOST:PORT ([HOST]:PORT for IPv6), the port
+ * always written. Host names are resolved here, once, with a blocking getaddrinfo: this
+ * runs at startup. cfg may be NULL for the defaults. Returns 0, -EPROTONOSUPPORT for an
+ * https URL (no TLS in this version), -EHOSTUNREACH when the name does not resolve, or
+ * -ENOMEM.
  */
-int http_client_new(struct http_client **out, uv_loop_t *loop, const char *url,
+int http_client_new(struct http_client **out, uv_loop_t *loop, const struct config_url *url,
 		    const struct http_client_config *cfg);
 /* Fails outstanding requests with -ECANCELED, closes connections, frees asynchronously. */
 void http_client_free(struct http_client *cli);

@@ -202,7 +202,8 @@ static void rreq_send(struct rreq *q)
 	}
 	w = writer_make(o->head, sizeof(o->head));
 	err = relay_write_request_head(
-		&w, id, (struct span){ (const uint8_t *)req->method_name, strlen(req->method_name) },
+		&w, id,
+		(struct span){ (const uint8_t *)req->method_name, strlen(req->method_name) },
 		(struct span){ (const uint8_t *)req->url, req->url_len }, req->body_len);
 	if (err < 0) {
 		free(o);
@@ -482,7 +483,8 @@ struct relay_client *relay_client_new(uv_loop_t *loop, const char *server_socket
 	list_init(&rc->pending);
 	if (!(rc->server_socket = strdup(server_socket)))
 		goto err;
-	if (readbuf_init(&rc->rb, RELAY_READ_BUF_BYTES, RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
+	if (readbuf_init(&rc->rb, RELAY_READ_BUF_BYTES,
+			 RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
 			 RELAY_SHRINK_AFTER_READS) < 0)
 		goto err_socket;
 	if (uv_timer_init(loop, &rc->timer) < 0)

@@ -354,42 +354,35 @@ static void tick_cb(uv_timer_t *t)
 	client_kick(cli);
 }
 
+/* Every request target is the URL path and a token: it fits whatever path the config takes. */
+_Static_assert(CONFIG_PATH_MAX_BYTES + 1 + CARRIER_TOKEN_MAX_CHARS < HTTP_MAX_URL_BYTES,
+	       "a URL path with a token must fit a request line");
+
 int tunnel_client_new(struct tunnel_client **out, uv_loop_t *loop,
 		      const struct tunnel_client_config *cfg, char *err, size_t errlen)
 {
 	struct tunnel_client *cli;
 	struct http_client_config hcfg;
-	struct http_url u;
-	size_t plen;
+	char name[CONFIG_URL_STR_BYTES];
 	int ret;
 
-	ret = http_url_parse(cfg->url, &u);
-	if (ret < 0) {
-		snprintf(err, errlen, "%s: %s", cfg->url,
-			 ret == -EPROTONOSUPPORT
-				 ? "https is not supported; use http:// (the tunnel "
-				   "is encrypted either way) or a TLS proxy"
-				 : "not a valid http:// URL");
-		return ret;
-	}
-	plen = strlen(u.path);
-	if (plen + 1 + CARRIER_TOKEN_MAX_CHARS >= HTTP_MAX_URL_BYTES) {
-		snprintf(err, errlen, "URL path too long: %zu bytes, at most %d", plen,
-			 HTTP_MAX_URL_BYTES - 2 - CARRIER_TOKEN_MAX_CHARS);
-		return -ENAMETOOLONG;
+	config_url_format(cfg->url, name);
+	if (cfg->url->https) {
+		snprintf(err, errlen,
+			 "%s: https is not supported; use http:// (the tunnel is encrypted "
+			 "either way) or a TLS proxy",
+			 name);
+		return -EPROTONOSUPPORT;
 	}
 	cli = calloc(1, sizeof(*cli));
 	if (!cli)
 		goto err_nomem;
 	cli->loop = loop;
-	cli->url = strdup(cfg->url);
-	cli->prefix = malloc(plen + 2);
+	cli->url = strdup(name);
+	cli->prefix = strdup(cfg->url->path); /* ends with '/' */
 	cli->ix = index_new();
 	if (!cli->url || !cli->prefix || !cli->ix)
 		goto err_free;
-	memcpy(cli->prefix, u.path, plen + 1);
-	if (plen == 0 || cli->prefix[plen - 1] != '/')
-		strcat(cli->prefix, "/");
 	cli->prefix_len = strlen(cli->prefix);
 	if (tunnel_endpoint_init(&cli->ep, cli->url, PEER_INITIATOR, cfg->psk, cli->ix, &cfg->io) <
 	    0)
@@ -398,7 +391,7 @@ int tunnel_client_new(struct tunnel_client **out, uv_loop_t *loop,
 	hcfg.pool_size = CLIENT_POLLS + CLIENT_POSTS + 1;
 	ret = http_client_new(&cli->http, loop, cfg->url, &hcfg);
 	if (ret < 0) {
-		snprintf(err, errlen, "%s: %s", cfg->url,
+		snprintf(err, errlen, "%s: %s", name,
 			 ret == -EHOSTUNREACH ? "host name does not resolve" : strerror(-ret));
 		goto err_endpoint;
 	}

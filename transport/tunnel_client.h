@@ -8,6 +8,7 @@
 #ifndef HTTUN_TRANSPORT_TUNNEL_CLIENT_H
 #define HTTUN_TRANSPORT_TUNNEL_CLIENT_H
 
+#include "core/config.h"
 #include "transport/tunnel.h"
 
 #include <uv.h>
@@ -15,14 +16,15 @@
 struct tunnel_client;
 
 struct tunnel_client_config {
-	const char *url; /* http://host[:port]/PREFIX; the path is the server's --path */
+	const struct config_url *url; /* the path is the server's --path */
 	const uint8_t *psk;
 	struct tunnel_io io;
 };
 
 /*
  * Resolves the server's name (once, now) and starts connecting. Returns 0, or a negative
- * errno with a message in err (bad URL, name that does not resolve, out of memory).
+ * errno with a message in err: -EPROTONOSUPPORT (https), -EHOSTUNREACH (name that does not
+ * resolve), -ENOMEM.
  */
 int tunnel_client_new(struct tunnel_client **out, uv_loop_t *loop,
 		      const struct tunnel_client_config *cfg, char *err, size_t errlen);

@@ -722,8 +722,9 @@ static void test_flags(void **state)
 
 static void test_flags_override_file(void **state)
 {
-	static const char text[] = "[server]\npath = /a\nlisten = 0.0.0.0:80\n"
-				   "[channel default]\nkey-file = k\ntun = no\n";
+	static const char text[] =
+		"[server]\npath = /a\nlisten = 0.0.0.0:80\n"
+		"[channel default]\nkey-file = k\ntun = no\nl7-allow = 198.18.0.0/15\n";
 	struct config *cfg = parse_ok("/etc/h.conf", text, strlen(text));
 	char err[CONFIG_ERR_BYTES];
 
@@ -796,6 +797,10 @@ static void test_check_server(void **state)
 		{ "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = a\nl7-allow = 0.0.0.0/0\n"
 		  "[client]\nurl = http://x/\n",
 		  "" },
+		/* Every channel must carry something: IP packets or L7 streams. */
+		{ "[server]\nlisten = 0.0.0.0:80\n[channel a]\nkey-file = a\nl7-allow = 0.0.0.0/0\n"
+		  "[channel b]\nkey-file = b\ntun = no\n",
+		  "channel b carries nothing: set tun = yes (--tun) or l7-allow rules (--l7-allow)" },
 	};
 
 	(void)state;
@@ -841,8 +846,13 @@ static void test_check_client(void **state)
 		{ "[client]\nurl = http://x/\nchannel = c\n[channel a]\nkey-file = a\n",
 		  "c.conf:3: channel 'c': no such channel in c.conf", NULL },
 		{ "[client]\nurl = http://x/\nchannel = b\n[channel a]\nkey-file = a\n[channel b]\n"
-		  "key-file = b\n",
+		  "key-file = b\ntun = yes\n",
 		  "", "b" },
+		/* A channel must carry something: IP packets or forwards. */
+		{ "[client]\nurl = http://x/\n[channel b]\nkey-file = b\n",
+		  "channel b carries nothing: set tun = yes (--tun) or forwards (-L)", NULL },
+		{ "[client]\nurl = http://x/\nforward = 8022:h:22\n[channel b]\nkey-file = b\n", "",
+		  "b" },
 		{ "[client]\nurl = http://x/\n[channel b]\ntun = yes\n",
 		  "c.conf:3: [channel b] has no key-file", NULL },
 		{ "[client]\nurl = http://x/\n[channel b]\nkey-file = b\nl7-allow = 198.18.0.0/15\n",
@@ -969,7 +979,7 @@ static void test_parse_helpers(void **state)
 	struct config_url url;
 	struct cidr c;
 	unsigned long ul;
-	char why[256], path[CONFIG_PATH_MAX_BYTES + 1];
+	char why[256], path[CONFIG_PATH_MAX_BYTES + 1], text[CONFIG_URL_STR_BYTES];
 	bool b;
 
 	(void)state;
@@ -1051,11 +1061,24 @@ static void test_parse_helpers(void **state)
 	assert_string_equal(url.path, "/");
 	assert_int_equal(config_parse_url("https://h/", &url, why, sizeof(why)), 0);
 	assert_int_equal(url.port, 443);
-	static const char *const bad_url[] = { "http:/h/",	"http://",	   "http://h:0/",
-					       "http://h:/",	"http://u@h/",	   "http://h/?q",
-					       "http://h/#f",	"http://[::1/",	   "http://[h]/",
-					       "http://h/a//b", "http://h/a/../b", "http://h/%41",
-					       "http://h:80x/", "http://h/a b" };
+	assert_int_equal(config_parse_url("http://[::]:65535/p", &url, why, sizeof(why)), 0);
+	assert_true(url.host_is_ipv6);
+	assert_string_equal(url.host, "::");
+	assert_int_equal(url.port, 65535);
+	assert_string_equal(url.path, "/p/");
+	config_url_format(&url, text);
+	assert_string_equal(text, "http://[::]:65535/p/");
+	assert_int_equal(config_parse_url("HTTPS://a.b", &url, why, sizeof(why)), 0);
+	config_url_format(&url, text);
+	assert_string_equal(text, "https://a.b:443/");
+	static const char *const bad_url[] = {
+		"http:/h/",	     "http://",	       "http://h:0/",	  "http://h:/",
+		"http://u@h/",	     "http://h/?q",    "http://h/#f",	  "http://[::1/",
+		"http://[h]/",	     "http://h/a//b",  "http://h/a/../b", "http://h/%41",
+		"http://h:80x/",     "http://h/a b",   "ftp://h/",	  "h",
+		"http:///x",	     "http://:80/",    "http://h:65536/", "http://h:123456/",
+		"http://h/\r\nX: y", "http://[zz::1]/"
+	};
 	for (size_t i = 0; i < sizeof(bad_url) / sizeof(bad_url[0]); i++)
 		if (config_parse_url(bad_url[i], &url, why, sizeof(why)) != -EINVAL)
 			fail_msg("accepted %s", bad_url[i]);

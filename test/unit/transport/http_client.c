@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * transport/http_client.c: URL parsing, and requests against a scripted raw server on
+ * transport/http_client.c: requests against a scripted raw server on
  * 127.0.0.1 (ephemeral port) that answers with exact bytes, well-formed or not.
  * Every loop test counts callbacks and ends with uv_loop_close() == 0.
  */
@@ -16,60 +16,16 @@
 #include <string.h>
 #include <cmocka.h>
 
-/* ---- URL ---- */
-
-static void test_url_parse(void **state)
+/* A client for the URL text, parsed as the config parses it. */
+static int client_new(struct http_client **out, uv_loop_t *loop, const char *text,
+		      const struct http_client_config *cfg)
 {
-	struct http_url u;
-	static const struct {
-		const char *url;
-		int err;
-		const char *host;
-		unsigned port;
-		const char *path;
-		const char *authority;
-	} cases[] = {
-		{ "http://example.com", 0, "example.com", 80, "/", "example.com" },
-		{ "http://example.com/", 0, "example.com", 80, "/", "example.com" },
-		{ "HTTP://a.b:8080/x/y?q=1", 0, "a.b", 8080, "/x/y?q=1", "a.b:8080" },
-		{ "http://198.18.0.1:1/", 0, "198.18.0.1", 1, "/", "198.18.0.1:1" },
-		{ "http://[fd00::1]:65535/p", 0, "fd00::1", 65535, "/p", "[fd00::1]:65535" },
-		{ "http://[::]/", 0, "::", 80, "/", "[::]" },
-		{ "https://example.com/", -EPROTONOSUPPORT, NULL, 0, NULL, NULL },
-		{ "HTTPS://example.com/", -EPROTONOSUPPORT, NULL, 0, NULL, NULL },
-		{ "ftp://example.com/", -EINVAL, NULL, 0, NULL, NULL },
-		{ "example.com", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http:///x", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://:80/", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://a:0/", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://a:65536/", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://a:123456/", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://a:/", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://a:8x/", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://user:pw@a/", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://a?x", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://a/#frag", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://a/b c", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://a/\r\nX: y", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://[fd00::1/", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://[zz::1]/", -EINVAL, NULL, 0, NULL, NULL },
-		{ "http://a_b/", -EINVAL, NULL, 0, NULL, NULL },
-	};
+	struct config_url u;
+	char why[CONFIG_ERR_BYTES];
 
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int err = http_url_parse(cases[i].url, &u);
-
-		if (err != cases[i].err)
-			fail_msg("%s: %d, expected %d", cases[i].url, err, cases[i].err);
-		if (err)
-			continue;
-		assert_string_equal(u.host, cases[i].host);
-		assert_int_equal(u.port, cases[i].port);
-		assert_string_equal(u.path, cases[i].path);
-		assert_string_equal(u.authority, cases[i].authority);
-	}
+	if (config_parse_url(text, &u, why, sizeof(why)) < 0)
+		fail_msg("%s: %s", text, why);
+	return http_client_new(out, loop, &u, cfg);
 }
 
 /* ---- scripted raw server ---- */
@@ -200,7 +156,7 @@ static void rsrv_start(struct rsrv *s, rsrv_script script, const struct http_cli
 	assert_int_equal(uv_tcp_getsockname(&s->lst, (struct sockaddr *)&ss, &len), 0);
 	memcpy(&s->addr, &ss, sizeof(s->addr));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/base", ntohs(s->addr.sin_port));
-	assert_int_equal(http_client_new(&s->cli, &s->loop, url, cc), 0);
+	assert_int_equal(client_new(&s->cli, &s->loop, url, cc), 0);
 }
 
 static void rsrv_end(struct rsrv *s)
@@ -516,7 +472,7 @@ static void test_refused(void **state)
 	memcpy(&a, &ss, sizeof(a));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", ntohs(a.sin_port));
 	cli = s.cli;
-	assert_int_equal(http_client_new(&s.cli, &s.loop, url, NULL), 0);
+	assert_int_equal(client_new(&s.cli, &s.loop, url, NULL), 0);
 	get(&s, 0, "/", 1000);
 	get(&s, 1, "/", 1000);
 	rsrv_run(&s, 2);
@@ -610,8 +566,7 @@ static void test_bad_args(void **state)
 			 -EINVAL);
 	rsrv_end(&s);
 	assert_int_equal(uv_loop_init(&loop), 0);
-	assert_int_equal(http_client_new(&cli, &loop, "https://127.0.0.1/", NULL),
-			 -EPROTONOSUPPORT);
+	assert_int_equal(client_new(&cli, &loop, "https://127.0.0.1/", NULL), -EPROTONOSUPPORT);
 	assert_null(cli);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -757,7 +712,7 @@ static void test_large_post_partial_write(void **state)
 	assert_int_equal(uv_tcp_getsockname(&k->lst, (struct sockaddr *)&ss, &len), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/",
 		 ntohs(((struct sockaddr_in *)&ss)->sin_port));
-	assert_int_equal(http_client_new(&cli, &k->loop, url, NULL), 0);
+	assert_int_equal(client_new(&cli, &k->loop, url, NULL), 0);
 	assert_int_equal(http_client_request(cli, HTTP_METHOD_POST, "/sink", NULL, bufs, SINK_BUFS,
 					     10000, sink_result_cb, k),
 			 0);
@@ -780,7 +735,6 @@ static void test_large_post_partial_write(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_url_parse),
 		cmocka_unit_test(test_content_length_and_reuse),
 		cmocka_unit_test(test_chunked_response),
 		cmocka_unit_test(test_mixed_responses),

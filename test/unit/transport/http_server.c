@@ -159,13 +159,12 @@ static void fix_start(struct fix *f, const struct http_server_config *cfg)
 
 static void fix_client(struct fix *f, unsigned pool)
 {
-	char url[64];
+	struct config_url u = { .host = "127.0.0.1", .port = ntohs(f->addr.sin_port), .path = "/" };
 	struct http_client_config cc;
 
 	http_client_config_default(&cc);
 	cc.pool_size = pool;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/", ntohs(f->addr.sin_port));
-	assert_int_equal(http_client_new(&f->cli, &f->loop, url, &cc), 0);
+	assert_int_equal(http_client_new(&f->cli, &f->loop, &u, &cc), 0);
 }
 
 /* Frees everything and checks that no handle is left behind. */
@@ -1563,8 +1562,9 @@ static void test_ipv6_listener(void **state)
 	struct sockaddr_in6 a6;
 	struct sockaddr_storage ss;
 	struct http_client *cli6;
+	struct config_url u6;
 	struct expect e;
-	char url[80];
+	char url[80], why[CONFIG_ERR_BYTES];
 	int err;
 
 	(void)state;
@@ -1582,7 +1582,8 @@ static void test_ipv6_listener(void **state)
 	assert_int_equal(http_server_sockname(f.srv, 1, &ss), 0);
 	snprintf(url, sizeof(url), "http://[::1]:%u/",
 		 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-	assert_int_equal(http_client_new(&cli6, &f.loop, url, NULL), 0);
+	assert_int_equal(config_parse_url(url, &u6, why, sizeof(why)), 0);
+	assert_int_equal(http_client_new(&cli6, &f.loop, &u6, NULL), 0);
 	e = (struct expect){ &f, 200, (const uint8_t *)"/six", 4 };
 	assert_int_equal(http_client_request(cli6, HTTP_METHOD_GET, "/six", NULL, NULL, 0, 5000,
 					     expect_cb, &e),

@@ -176,7 +176,8 @@ static void world_up(struct world *w, const uint8_t *server_psk, const uint8_t *
 	struct tunnel_client_config ccfg = { 0 };
 	struct sockaddr_in sin = { 0 };
 	struct sockaddr_storage ss;
-	char url[64], err[256];
+	char url[64], err[256], why[CONFIG_ERR_BYTES];
+	struct config_url u;
 	struct tunnel_io sio = fake_io_make(&w->sio);
 
 	memset(w, 0, sizeof(*w));
@@ -200,7 +201,8 @@ static void world_up(struct world *w, const uint8_t *server_psk, const uint8_t *
 	assert_int_equal(http_server_sockname(w->http, 0, &ss), 0);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/t/",
 		 ntohs(((struct sockaddr_in *)&ss)->sin_port));
-	ccfg.url = url;
+	assert_int_equal(config_parse_url(url, &u, why, sizeof(why)), 0);
+	ccfg.url = &u;
 	ccfg.psk = client_psk;
 	ccfg.io = fake_io_make(&w->cio);
 	assert_int_equal(tunnel_client_new(&w->cli, &w->loop, &ccfg, err, sizeof(err)), 0);
@@ -459,31 +461,29 @@ static void test_wrong_key(void **state)
 	world_down(&w);
 }
 
-/* The longest URL path a request can carry with its token is taken; one byte more is refused. */
-static void test_url_path_limit(void **state)
+/* The longest URL path the config takes, with a token, fits a request. */
+static void test_longest_url_path(void **state)
 {
 	struct tunnel_client_config ccfg = { 0 };
 	struct tunnel_client *cli;
 	struct fake_io fio = { 0 };
-	const size_t longest = HTTP_MAX_URL_BYTES - 2 - CARRIER_TOKEN_MAX_CHARS;
-	char url[HTTP_MAX_URL_BYTES + 64], err[256];
+	struct config_url u;
+	char url[CONFIG_PATH_MAX_BYTES + 64], err[256], why[CONFIG_ERR_BYTES];
 	uv_loop_t loop;
 	int n;
 
 	(void)state;
 	assert_int_equal(uv_loop_init(&loop), 0);
+	n = snprintf(url, sizeof(url), "http://127.0.0.1:9/");
+	memset(url + n, 'p', CONFIG_PATH_MAX_BYTES - 2);
+	url[n + CONFIG_PATH_MAX_BYTES - 2] = '\0'; /* the parser adds the last '/' */
+	assert_int_equal(config_parse_url(url, &u, why, sizeof(why)), 0);
+	assert_int_equal(strlen(u.path), CONFIG_PATH_MAX_BYTES);
+	ccfg.url = &u;
 	ccfg.psk = psk_a;
 	ccfg.io = fake_io_make(&fio);
-	ccfg.url = url;
-	n = snprintf(url, sizeof(url), "http://127.0.0.1:9/");
-	memset(url + n, 'p', longest - 1);
-	url[n + longest - 1] = '\0';
 	assert_int_equal(tunnel_client_new(&cli, &loop, &ccfg, err, sizeof(err)), 0);
 	tunnel_client_free(cli);
-	url[n + longest - 1] = 'p';
-	url[n + longest] = '\0';
-	assert_int_equal(tunnel_client_new(&cli, &loop, &ccfg, err, sizeof(err)), -ENAMETOOLONG);
-	assert_non_null(strstr(err, "URL path too long"));
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -497,7 +497,7 @@ int main(void)
 		cmocka_unit_test(test_idle_packet_leaves_alone),
 		cmocka_unit_test(test_wrong_key),
 		cmocka_unit_test(test_forged_source_dropped),
-		cmocka_unit_test(test_url_path_limit),
+		cmocka_unit_test(test_longest_url_path),
 	};
 
 	if (sodium_init() < 0 || session_crypto_init() < 0) {
