@@ -62,7 +62,7 @@ B=httun-fab-$$-b
 tmp=$(mktemp -d /tmp/httun-fab.XXXXXX)
 pids=()
 iperf_pid=""
-trap netns_cleanup EXIT
+trap bench_cleanup EXIT
 trap "exit 130" INT
 trap "exit 143" TERM
 
