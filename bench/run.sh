@@ -79,7 +79,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "bench: needs root (network namespaces, TUN devices)" >&2
 	exit 1
 fi
-"$here/deps.sh"
+"$top/scripts/deps.sh" bench
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 [ -n "$out" ] || out="$here/results/$stamp.json"
