@@ -54,7 +54,7 @@ for v in "$@"; do
 	[[ $v != *::* ]] || [ -r "${v#*::}" ] || usage_error "cannot read ${v#*::}"
 done
 for c in lighttpd iperf3 python3; do
-	command -v $c >/dev/null || usage_error "needs $c (bench/deps.sh)"
+	command -v $c >/dev/null || usage_error "needs $c (scripts/deps.sh bench)"
 done
 
 A=httun-fab-$$-a
@@ -62,7 +62,7 @@ B=httun-fab-$$-b
 tmp=$(mktemp -d /tmp/httun-fab.XXXXXX)
 pids=()
 iperf_pid=""
-trap netns_cleanup EXIT
+trap bench_cleanup EXIT
 trap "exit 130" INT
 trap "exit 143" TERM
 

@@ -45,7 +45,7 @@ B=httun-fp-$$-b
 tmp=$(mktemp -d /tmp/httun-fp.XXXXXX)
 pids=()
 iperf_pid=""
-trap netns_cleanup EXIT
+trap bench_cleanup EXIT
 lackey=(valgrind --tool=lackey --trace-mem=yes)
 
 # measure TARGET NAME:PID...: warm-up pings to TARGET, then the measured ones; the byte

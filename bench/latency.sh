@@ -74,7 +74,7 @@ tmp=$(mktemp -d /tmp/httun-lat.XXXXXX)
 pids=()
 
 iperf_pid=""
-trap netns_cleanup EXIT
+trap bench_cleanup EXIT
 
 netns_pair 1500
 ip -n "$A" addr add 198.18.0.1/24 dev va

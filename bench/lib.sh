@@ -1,10 +1,15 @@
-# Shared by the bench scripts (run.sh, fcgi-ab.sh, latency.sh, footprint.sh; sourced,
-# never run): starting processes in the namespaces, waiting for them, CPU accounting, the
-# bare relay's build and start, and httun behind lighttpd via FastCGI deployed as
-# docs/FASTCGI.md says. The sourcing script sets $here (bench/), $tmp (its temporary
-# directory), the array pids (processes its cleanup stops, by PID) and, for the relay and
-# the FastCGI deployment, $A and $B (client and server namespaces). It defines functions only, so it is sourced
-# first thing; $prog names the script in error messages.
+# Shared by the bench scripts (run.sh, fcgi-ab.sh, latency.sh, footprint.sh, rss.sh;
+# sourced, never run): starting processes in the namespaces, waiting for them, CPU
+# accounting, the bare relay's build and start, and httun behind lighttpd via FastCGI
+# deployed as docs/FASTCGI.md says. Namespaces, veths and processes are scripts/netns.sh's.
+# The sourcing script sets $here (bench/), $tmp (its temporary directory) and, for the
+# relay and the FastCGI deployment, $A and $B (client and server namespaces); the array
+# pids holds the processes that stop_pids and the cleanup stop, by PID. It defines
+# functions only, so it is sourced first thing; $prog names the script in error messages.
+
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/netns.sh"
+# The processes start() started: scripts/netns.sh's registry, under the bench's name.
+declare -n pids=NETNS_PIDS
 
 # usage: the script's header comment (line 2 up to `set -euo`), without the '# '.
 usage() {
@@ -33,36 +38,23 @@ need_whole() {
 
 # stop_pids: stop what start() started (the array pids), by PID, and reap it.
 stop_pids() {
-	local p
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${pids[@]}"; do
-		wait "$p" 2>/dev/null || true
-	done
-	pids=()
+	netns_stop
 }
 
 # netns_pair MTU: namespaces $A and $B with loopback up, joined by a veth pair (va in $A,
 # vb in $B) of that MTU, both ends up; the caller adds the addresses.
 netns_pair() {
-	ip netns add "$A"
-	ip netns add "$B"
-	ip -n "$A" link set lo up
-	ip -n "$B" link set lo up
-	ip -n "$A" link add va type veth peer name vb netns "$B"
-	ip -n "$A" link set va mtu "$1" up
-	ip -n "$B" link set vb mtu "$1" up
+	netns_add "$A"
+	netns_add "$B"
+	netns_veth "$A" va "" "$B" vb "" "$1"
 }
 
-# netns_cleanup: the EXIT trap of a script that made its namespaces with netns_pair:
+# bench_cleanup: the EXIT trap of a script that made its namespaces with netns_pair:
 # stops its processes (pids, and $iperf_pid if set), deletes $A and $B, removes $tmp.
-netns_cleanup() {
+bench_cleanup() {
 	set +e
-	stop_pids
-	[ -z "${iperf_pid:-}" ] || kill "$iperf_pid" 2>/dev/null
-	ip netns del "$A" 2>/dev/null
-	ip netns del "$B" 2>/dev/null
+	[ -z "${iperf_pid:-}" ] || NETNS_PIDS+=("$iperf_pid")
+	netns_cleanup
 	rm -rf "$tmp"
 }
 
@@ -102,19 +94,13 @@ median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2 ? v[(NR+1)/2] : (v[NR/2]
 start() {
 	local ns=$1 name=$2
 	shift 2
-	ip netns exec "$ns" "$@" >"$tmp/$name.log" 2>&1 &
-	started=$!
-	pids+=("$started")
+	netns_bg "$tmp/$name.log" "$ns" "$@"
+	started=$NETNS_LAST_PID
 }
 
 # wait_for SECONDS CMD...: retry CMD every 0.1 s until it succeeds.
 wait_for() {
-	local deadline=$((SECONDS + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
+	netns_wait_for "$@"
 }
 
 # wait_listen SECONDS NS PID ADDR:PORT: until something listens on PORT in NS (ADDR is

@@ -51,17 +51,10 @@ A=httun-rss-$$-a
 B=httun-rss-$$-b
 tmp=$(mktemp -d /tmp/httun-rss.XXXXXX)
 pids=()
+NETNS_GRACE_TENTHS=30
 cleanup() {
-	local p
 	set +e
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do
-		for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	ip netns del "$A" 2>/dev/null
-	ip netns del "$B" 2>/dev/null
+	netns_cleanup
 	if [ -n "${RSS_KEEP:-}" ]; then echo "rss: logs kept in $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -102,15 +95,9 @@ except Exception as x:
 	print("   iperf3 %s: failed (%s)" % (" ".join(sys.argv[2:]), x))' "$tmp/iperf.json" "$@"
 }
 
-ip netns add "$A"
-ip netns add "$B"
-in_a ip link set lo up
-in_b ip link set lo up
-ip -n "$A" link add va type veth peer name vb netns "$B"
-ip -n "$A" addr add 198.18.0.5/30 dev va
-ip -n "$B" addr add 198.18.0.6/30 dev vb
-ip -n "$A" link set va up
-ip -n "$B" link set vb up
+netns_add "$A"
+netns_add "$B"
+netns_veth "$A" va 198.18.0.5/30 "$B" vb 198.18.0.6/30
 (umask 077 && "$bin" genkey >"$tmp/key")
 ip netns exec "$B" "$bin" server --listen 198.18.0.6:8080 --key-file "$tmp/key" --tun --tun-name htu-b \
 	--tun-address 198.18.3.2/30 --mtu 1500 >"$tmp/server.log" 2>&1 &

@@ -34,7 +34,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 prog=bench
-# start, wait_for, wait_listen, alive, cpu_ticks, usage and the FastCGI deployment.
+# start, wait_for, wait_listen, alive, cpu_ticks, usage and the FastCGI deployment;
+# through it scripts/netns.sh (netns_add, netns_veth, netns_cleanup).
 . "$here/lib.sh"
 
 runs=3
@@ -78,7 +79,7 @@ if [ "$(id -u)" != 0 ]; then
 	echo "bench: needs root (network namespaces, TUN devices)" >&2
 	exit 1
 fi
-"$here/deps.sh"
+"$top/scripts/deps.sh" bench
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 [ -n "$out" ] || out="$here/results/$stamp.json"
@@ -90,22 +91,10 @@ tmp=$(mktemp -d /tmp/httun-bench.XXXXXX)
 raw=$tmp/raw
 pids=()
 
+NETNS_GRACE_TENTHS=10
 cleanup() {
-	local p
 	set +e
-	for p in "${pids[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${pids[@]}"; do
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
-			kill -0 "$p" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	ip netns del "$A" 2>/dev/null
-	ip netns del "$B" 2>/dev/null
+	netns_cleanup
 	if [ "$keep" = 1 ]; then
 		echo "bench: logs and raw files kept in $tmp" >&2
 	else
@@ -127,22 +116,13 @@ status_kib() { # status_kib PID FIELD: e.g. VmRSS, VmHWM in KiB
 
 # ---- Topology.
 log "namespaces $A, $B"
-ip netns add "$A"
-ip netns add "$B"
-in_a ip link set lo up
-in_b ip link set lo up
-ip -n "$A" link add va type veth peer name vb netns "$B"
-# 1600 so that a 1500-byte TUN packet sealed into one UDP datagram is not fragmented on
-# the carrier; the direct path is pinned to 1500 by its route below.
-ip -n "$A" link set va mtu 1600 up
-ip -n "$B" link set vb mtu 1600 up
+netns_add "$A"
+netns_add "$B"
 # 198.18.0.0/30: the direct path. 198.18.0.4/30: carrier addresses for the tunnels.
-ip -n "$A" addr add 198.18.0.1/30 dev va
-ip -n "$B" addr add 198.18.0.2/30 dev vb
-ip -n "$A" addr add 198.18.0.5/30 dev va
-ip -n "$B" addr add 198.18.0.6/30 dev vb
-ip -n "$A" addr add fd00:b::1/64 dev va nodad
-ip -n "$B" addr add fd00:b::2/64 dev vb nodad
+# MTU 1600 so that a 1500-byte TUN packet sealed into one UDP datagram is not fragmented
+# on the carrier; the direct path is pinned to 1500 by its route below.
+netns_veth "$A" va "198.18.0.1/30 198.18.0.5/30 fd00:b::1/64" \
+	"$B" vb "198.18.0.2/30 198.18.0.6/30 fd00:b::2/64" 1600
 ip -n "$A" route replace 198.18.0.0/30 dev va src 198.18.0.1 mtu lock 1500
 ip -n "$B" route replace 198.18.0.0/30 dev vb src 198.18.0.2 mtu lock 1500
 wait_for 5 in_a ping -n -c1 -W1 198.18.0.2 || { log "veth does not answer"; exit 1; }

@@ -43,27 +43,15 @@ export PATH="$root/build/cmd:$PATH"
 ns_s=httun-demo-$$-server
 ns_c=httun-demo-$$-client
 tmp=$(mktemp -d /tmp/httun-demo.XXXXXX)
-pids=()
-namespaces=()
+# Namespaces, the veth, background processes and their cleanup.
+source "$root/scripts/netns.sh"
+NETNS_GRACE_TENTHS=30
 
 cleanup() {
-	local rc=$? pid ns
+	local rc=$? made=${#NETNS_NAMESPACES[@]} removed="${NETNS_NAMESPACES[*]}"
 	set +e
 	trap - INT TERM
-	for pid in "${pids[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${pids[@]}"; do
-		for _ in $(seq 30); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	for ns in "${namespaces[@]}"; do
-		ip netns del "$ns" 2>/dev/null
-	done
+	netns_cleanup || rc=1
 	if [ "$rc" != 0 ]; then
 		for f in "$tmp"/*.log; do
 			[ -f "$f" ] || continue
@@ -72,37 +60,37 @@ cleanup() {
 		done
 	fi
 	rm -rf "$tmp"
-	[ ${#namespaces[@]} = 0 ] || echo "==== removed namespaces ${namespaces[*]} and everything in them"
+	[ "$made" = 0 ] || echo "==== removed namespaces $removed and everything in them"
 	exit "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say() { printf '\n==== %s\n' "$*"; }
+# show NS COMMAND...: a command at the prompt of the namespace it runs in (the host: none).
+show() {
+	local ns=$1
+	shift
+	case $ns in
+	"$ns_s") echo "server# $*" ;;
+	"$ns_c") echo "client# $*" ;;
+	*) echo "# $*" ;;
+	esac
+}
+NETNS_SHOW=show
 # on WHO COMMAND...: show COMMAND at WHO's prompt, then run it in WHO's namespace.
 on() {
 	local who=$1
 	shift
-	echo "$who# $*"
-	ip netns exec "httun-demo-$$-$who" "$@"
+	netns_run "httun-demo-$$-$who" "$@"
 }
 # bg WHO NAME COMMAND...: the same, in the background, output in $tmp/NAME.log.
 bg() {
 	local who=$1 name=$2
 	shift 2
-	echo "$who# $* &"
-	ip netns exec "httun-demo-$$-$who" "$@" >"$tmp/$name.log" 2>&1 &
-	pids+=($!)
+	netns_bg "$tmp/$name.log" "httun-demo-$$-$who" "$@"
 }
-# wait_for SECONDS COMMAND...: retry COMMAND every 0.1 s until it succeeds.
-wait_for() {
-	local deadline=$(($(date +%s) + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
+wait_for() { netns_wait_for "$@"; }
 mbits() { # mbits FILE: receiver-side Mbit/s of an iperf3 -J result
 	python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["end"]
 print(round(e["sum_received"]["bits_per_second"] / 1e6))' "$1"
@@ -120,18 +108,9 @@ iperf() {
 }
 
 say "two network namespaces, $ns_s and $ns_c, joined by a veth pair (198.18.0.0/24)"
-for ns in "$ns_s" "$ns_c"; do
-	echo "# ip netns add $ns"
-	ip netns add "$ns"
-	namespaces+=("$ns")
-	ip -n "$ns" link set lo up
-done
-echo "# ip link add veth-s netns $ns_s type veth peer name veth-c netns $ns_c"
-ip link add veth-s netns "$ns_s" type veth peer name veth-c netns "$ns_c"
-on server ip addr add 198.18.0.1/24 dev veth-s
-on server ip link set veth-s up
-on client ip addr add 198.18.0.2/24 dev veth-c
-on client ip link set veth-c up
+netns_add "$ns_s"
+netns_add "$ns_c"
+netns_veth "$ns_s" veth-s 198.18.0.1/24 "$ns_c" veth-c 198.18.0.2/24
 
 cd "$tmp"
 say "a channel key, copied to both sides (here they share this directory)"

@@ -3,6 +3,8 @@
 #   scripts/deps.sh build   compiler, CMake and libraries
 #   scripts/deps.sh test    build + what the test suite runs (cmocka, clang for fuzzing,
 #                           iproute2 and iperf3 for network-namespace tests, ...)
+#   scripts/deps.sh bench   what bench/ runs and measures against (openvpn, httptunnel,
+#                           lighttpd, valgrind, ...; bench/run.sh calls this)
 # Needs root (apt-get). Prints what it installs.
 set -euo pipefail
 
@@ -11,12 +13,15 @@ test=(libcmocka-dev clang libclang-rt-14-dev clang-format iproute2 iperf3 procps
 	openvpn httptunnel iputils-ping openssl nftables
 	lighttpd nginx apache2 libapache2-mod-fcgid
 	python3)
+bench=(gcc libsodium-dev pkg-config iproute2 iperf3 iputils-ping openssl openvpn httptunnel
+	lighttpd python3 procps valgrind binutils)
 
 case "${1:-build}" in
 build) want=("${build[@]}") ;;
 test) want=("${build[@]}" "${test[@]}") ;;
+bench) want=("${bench[@]}") ;;
 *)
-	echo "usage: $0 build|test" >&2
+	echo "usage: $0 build|test|bench" >&2
 	exit 2
 	;;
 esac
@@ -36,8 +41,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "httun: installing from Debian: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-# The tests start their own web servers inside network namespaces; keep the packages'
-# own services (nginx, apache2, lighttpd on port 80) from starting during the install.
+# The tests and the bench start their own web servers inside network namespaces; keep
+# the packages' own services (nginx, apache2, lighttpd on port 80) from starting during
+# the install.
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
 	printf '#!/bin/sh\nexit 101\n' >"$policy"

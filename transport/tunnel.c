@@ -15,6 +15,7 @@ int tunnel_endpoint_init(struct tunnel_endpoint *ep, const char *name, enum peer
 	memset(ep, 0, sizeof(*ep));
 	ep->name = name;
 	ep->io = *io;
+	ep->now_ms = clock_now_ms;
 	ep->peer = peer_new(role, psk, ix);
 	if (!ep->peer)
 		return -ENOMEM;
@@ -144,7 +145,7 @@ bool tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len)
 {
 	struct tunnel_endpoint *ep = ctx;
 	bool alone = ep->quiet && !ep->dirty && frameq_empty(&ep->send) &&
-		     clock_now_ms() >= ep->last_rx_ms + TUNNEL_QUIET_AFTER_RX_MS;
+		     ep->now_ms() >= ep->last_rx_ms + TUNNEL_QUIET_AFTER_RX_MS;
 
 	(void)pkt; /* it lies in the open frame's reservation */
 	if (batch_commit(&ep->send.batch, len) == 0) {

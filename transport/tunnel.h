@@ -84,6 +84,8 @@ struct tunnel_endpoint {
 	 */
 	bool quiet;
 	uint64_t last_rx_ms; /* clock_now_ms() when packets were last delivered */
+	/* The clock the quiet window is read on: clock_now_ms, unless a test sets its own. */
+	uint64_t (*now_ms)(void);
 	/* IP packets given to io.deliver since the owner last cleared this (server: read_now). */
 	unsigned delivered;
 	struct tunnel_stats stats;

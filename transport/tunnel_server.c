@@ -5,24 +5,13 @@
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
+#include "core/parked.h"
 
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/*
- * A long-poll GET held until frames are ready or its hold time passes. A channel keeps
- * POLL_MAX_PARKED of these in place and lists the used ones oldest first; all share one
- * hold time, so the oldest expires first and one timer per channel serves them all.
- */
-struct parked {
-	struct http_request *req; /* NULL: the slot is free */
-	struct tunnel_channel *ch;
-	uint64_t deadline_ms; /* uv_now time */
-	struct list_node link; /* in ch->parked while req is set */
-};
 
 /* One response body of frames being written; owns the frame buffers until sent. */
 struct tx {
@@ -36,10 +25,8 @@ struct tunnel_channel {
 	struct tunnel_endpoint ep;
 	struct tunnel_server *srv;
 	char name[CHANNEL_NAME_MAX_BYTES + 1];
-	/* One more than may stay parked: a new poll is parked before the oldest is answered. */
-	struct parked slots[POLL_MAX_PARKED + 1];
-	struct list_node parked; /* oldest first */
-	unsigned nparked;
+	/* Long-poll GETs held until frames are ready or their hold time passes. */
+	struct parked_list polls;
 	/* Runs while a poll is parked, due at or before the oldest one's deadline. */
 	uv_timer_t hold;
 	uint32_t current_index; /* to notice a newly confirmed session */
@@ -118,29 +105,18 @@ static void respond_frames(struct tunnel_channel *ch, struct http_request *req)
 	http_response_sendv(req, 200, NULL, tx->bufs, n, tx_sent_cb, tx);
 }
 
-/* Take p off its channel's list and free its slot; its request is the caller's to answer. */
-static void unpark(struct parked *p)
+/* The hold timer runs while a poll is parked, and only then. */
+static void hold_stop_if_idle(struct tunnel_channel *ch)
 {
-	struct tunnel_channel *ch = p->ch;
-
-	list_remove(&p->link);
-	ch->nparked--;
-	p->req = NULL;
-	if (list_empty(&ch->parked))
+	if (parked_empty(&ch->polls))
 		uv_timer_stop(&ch->hold);
-}
-
-static struct parked *oldest_parked(struct tunnel_channel *ch)
-{
-	return list_first_entry(&ch->parked, struct parked, link);
 }
 
 static void answer_oldest_parked(struct tunnel_channel *ch)
 {
-	struct parked *p = oldest_parked(ch);
-	struct http_request *req = p->req;
+	struct http_request *req = parked_take_oldest(&ch->polls);
 
-	unpark(p);
+	hold_stop_if_idle(ch);
 	respond_frames(ch, req);
 }
 
@@ -148,19 +124,25 @@ static void answer_oldest_parked(struct tunnel_channel *ch)
 static void hold_cb(uv_timer_t *t)
 {
 	struct tunnel_channel *ch = t->data;
-	uint64_t now = uv_now(ch->srv->loop);
-	struct parked *p;
+	uint64_t now = uv_now(ch->srv->loop), next;
+	struct http_request *req;
 
-	while ((p = oldest_parked(ch)) && p->deadline_ms <= now)
-		answer_oldest_parked(ch);
-	if (p)
-		uv_timer_start(&ch->hold, hold_cb, p->deadline_ms - now, 0);
+	while ((req = parked_take_due(&ch->polls, now))) {
+		hold_stop_if_idle(ch);
+		respond_frames(ch, req);
+	}
+	if (parked_next_deadline(&ch->polls, &next))
+		uv_timer_start(&ch->hold, hold_cb, next - now, 0);
 }
 
 static void parked_cancel_cb(struct http_request *req, void *arg)
 {
+	struct parked *p = arg;
+	struct tunnel_channel *ch = list_entry(p->list, struct tunnel_channel, polls);
+
 	(void)req;
-	unpark(arg);
+	parked_remove(p);
+	hold_stop_if_idle(ch);
 }
 
 /*
@@ -170,21 +152,17 @@ static void parked_cancel_cb(struct http_request *req, void *arg)
  */
 static void park(struct tunnel_channel *ch, struct http_request *req)
 {
-	struct parked *p = NULL;
+	struct parked *p = parked_add(&ch->polls, req, uv_now(ch->srv->loop));
 
-	for (unsigned i = 0; i <= POLL_MAX_PARKED && !p; i++)
-		if (!ch->slots[i].req)
-			p = &ch->slots[i];
-	p->req = req;
-	p->ch = ch;
-	p->deadline_ms = uv_now(ch->srv->loop) + ch->srv->hold_ms;
+	if (!p) { /* not while the oldest is answered whenever the list is over */
+		respond_frames(ch, req);
+		return;
+	}
 	http_request_set_cancel(req, parked_cancel_cb, p);
-	list_insert_tail(&ch->parked, &p->link);
-	ch->nparked++;
 	/* A later poll expires later: only the first one parked arms the timer. */
-	if (ch->nparked == 1)
-		uv_timer_start(&ch->hold, hold_cb, ch->srv->hold_ms, 0);
-	if (ch->nparked > POLL_MAX_PARKED)
+	if (ch->polls.n == 1)
+		uv_timer_start(&ch->hold, hold_cb, ch->polls.hold_ms, 0);
+	if (parked_over(&ch->polls))
 		answer_oldest_parked(ch);
 }
 
@@ -374,7 +352,7 @@ static void flush_cb(uv_check_t *h)
 
 		if (ch->ep.dirty)
 			tunnel_endpoint_seal(&ch->ep, now);
-		while (!frameq_empty(&ch->ep.send) && !list_empty(&ch->parked))
+		while (!frameq_empty(&ch->ep.send) && !parked_empty(&ch->polls))
 			answer_oldest_parked(ch);
 		tunnel_endpoint_unpause(&ch->ep);
 	}
@@ -431,7 +409,7 @@ struct tunnel_channel *tunnel_server_add_channel(struct tunnel_server *srv, cons
 	if (!ch)
 		return NULL;
 	ch->srv = srv;
-	list_init(&ch->parked);
+	parked_init(&ch->polls, srv->hold_ms);
 	snprintf(ch->name, sizeof(ch->name), "%s", name);
 	if (tunnel_endpoint_init(&ch->ep, ch->name, PEER_RESPONDER, psk, srv->ix, io) < 0) {
 		free(ch);
@@ -457,8 +435,8 @@ static void server_maybe_destroy(struct tunnel_server *srv)
 	for (unsigned i = 0; i < srv->nchannels; i++) {
 		struct tunnel_channel *ch = srv->channels[i];
 
-		while (!list_empty(&ch->parked))
-			unpark(oldest_parked(ch));
+		while (parked_take_oldest(&ch->polls))
+			;
 		tunnel_endpoint_close(&ch->ep);
 		free(ch->spare_tx);
 		free(ch);

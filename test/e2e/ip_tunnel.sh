@@ -6,10 +6,10 @@
 #   tun 198.18.1.1/24 fd00:1::1/64  <== HTTP ==>  tun 198.18.1.2/24 fd00:1::2/64
 #   veth 198.18.0.1 ------------------------------ veth 198.18.0.2
 #
-# Checks: IPv4 and IPv6 ping through the tunnel; iperf3 TCP both directions and UDP; a
-# client with the wrong key gets no session and no packet through; the server killed
-# with SIGKILL and restarted: the client recovers by itself; clean shutdown on SIGTERM
-# removes the devices and exits 0. The client busy-polls (--busy-poll 1000), so its
+# Checks: IPv4 and IPv6 ping through the tunnel; iperf3 TCP both directions, and UDP with
+# a bound on the datagrams lost; a client with the wrong key gets no session and no packet
+# through; the server killed with SIGKILL and restarted: the client handshakes again and
+# recovers by itself; clean shutdown on SIGTERM removes the devices and exits 0. The client busy-polls (--busy-poll 1000), so its
 # polling loop carries all of that, and is seen to spin; the other tests run clients
 # without it.
 source "$(dirname "$0")/lib.sh"
@@ -65,14 +65,32 @@ iperf() { # iperf NAME ARGS...: run iperf3 from n2 against a one-shot server in 
 }
 bps() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); e=d["end"]; print(int((e.get("sum_received") or e["sum"])["bits_per_second"]))' "$1"; }
 
+# UDP is not retransmitted: what the tunnel loses shows here, where TCP would hide it. A
+# healthy tunnel loses some on a loaded 2-core machine: up to 7.5 % of a 2 s run (14 % in
+# its worst second) with other tests running beside it, most of it where the iperf3
+# server's socket buffer overflowed (UdpRcvbufErrors in n1) or the client's TUN queue
+# filled while the processes, the busy-polling client among them, waited for a CPU. That
+# is not the tunnel's doing. 25 % leaves three times that; a tunnel that drops frames of
+# its own loses more (one frame carries many datagrams), one that drops them all, all.
+UDP_MAX_LOSS_PERCENT=25
+udp_ok() { # udp_ok FILE: an iperf3 -u -J run sent datagrams and lost at most the bound
+	python3 - "$1" "$UDP_MAX_LOSS_PERCENT" <<-'EOF'
+		import json, sys
+		s = json.load(open(sys.argv[1]))["end"]["sum"]
+		print("iperf3 udp: %d of %d datagrams lost (%.2f%%)"
+		      % (s["lost_packets"], s["packets"], s["lost_percent"]))
+		sys.exit(0 if s["packets"] > 0 and s["lost_percent"] <= float(sys.argv[2]) else 1)
+	EOF
+}
+
 check "iperf3 TCP client to server" iperf up 198.18.1.1 -t 2
 check "iperf3 TCP server to client" iperf down 198.18.1.1 -t 2 -R
 check "iperf3 UDP 100 Mbit/s" iperf udp 198.18.1.1 -t 2 -u -b 100M
+check "iperf3 UDP: at most $UDP_MAX_LOSS_PERCENT % of the datagrams lost" \
+	udp_ok "$E2E_TMP/iperf-udp.json"
 for n in up down; do
 	[ -s "$E2E_TMP/iperf-$n.json" ] && echo "iperf3 $n: $(($(bps "$E2E_TMP/iperf-$n.json") / 1000000)) Mbit/s"
 done
-udp_loss() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum"]["lost_percent"])' "$1"; }
-[ -s "$E2E_TMP/iperf-udp.json" ] && echo "iperf3 udp: loss $(udp_loss "$E2E_TMP/iperf-udp.json")%"
 
 # A client with the wrong key: no session, nothing crosses, the good tunnel still works.
 e2e_bg wrong "$E2E_NS2" "$HTTUN_BIN" client --key-file "$E2E_TMP/wrong" --tun \
@@ -87,6 +105,10 @@ check "wrong key: the good tunnel still answers" n2 ping -c 2 -i 0.1 -W 1 198.18
 kill -TERM "$WRONG_PID"
 
 # Server killed hard and started again: the client finds out and handshakes again.
+# What the client logs only when it handshakes again: it lost the session (a 404 for a
+# frame of it: "handshaking again"), or it expired and the next handshake connected anew.
+rehandshakes() { grep -c "handshaking again\|: connected$" "$E2E_TMP/client.log" || true; }
+check "before the restart the client connected once and never again" test "$(rehandshakes)" = 1
 kill -KILL "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
 check "server gone: ping fails" bash -c "! ip netns exec $E2E_NS2 ping -c 1 -W 1 198.18.1.1 >/dev/null"
@@ -94,7 +116,9 @@ mv "$E2E_TMP/server.log" "$E2E_TMP/server-first.log"
 start_server
 check "after a server restart the client recovers by itself" \
 	e2e_wait_for 20 n2 ping -c 1 -W 1 198.18.1.1
-check "client logged the lost session" grep -q "handshaking again\|connected" "$E2E_TMP/client.log"
+check "client logged the lost session" test "$(rehandshakes)" -gt 1
+check "the restarted server has the client's new session" \
+	grep -q "session established" "$E2E_TMP/server.log"
 
 # Clean shutdown under load: SIGTERM while iperf3 pulls data through the server's
 # responses (writes in flight are cancelled), exit 0, devices gone; the sanitizer build

@@ -17,12 +17,16 @@
 
 set -eu -o pipefail
 
+# Namespaces, veths, background processes and their cleanup.
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/netns.sh"
+
 HTTUN_BIN=${HTTUN_BIN:?HTTUN_BIN must name the httun binary}
 E2E_NS1=httun-test-$$-1
 E2E_NS2=httun-test-$$-2
 E2E_TMP=$(mktemp -d /tmp/httun-e2e.XXXXXX)
-E2E_PIDS=()
-E2E_NAMESPACES=()
+# The registries of scripts/netns.sh, under the names the tests use: a process a test
+# starts itself goes into E2E_PIDS to be stopped by cleanup.
+declare -n E2E_PIDS=NETNS_PIDS E2E_NAMESPACES=NETNS_NAMESPACES
 e2e_pass=0
 e2e_fail=0
 
@@ -40,31 +44,12 @@ e2e_need_root() {
 	command -v ip >/dev/null || e2e_skip "ip (iproute2) is missing: scripts/deps.sh test"
 }
 
+# Stops what the test started, deletes its namespaces (a namespace left behind fails the
+# test) and shows the logs of a failed test.
 e2e_cleanup() {
-	local rc=$? pid ns
+	local rc=$?
 	set +e
-	for pid in "${E2E_PIDS[@]}"; do
-		kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${E2E_PIDS[@]}"; do
-		# Give each process a moment to remove its devices and routes, then insist.
-		for _ in $(seq 50); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
-	for ns in "${E2E_NAMESPACES[@]}"; do
-		ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null
-		ip netns del "$ns" 2>/dev/null
-	done
-	for ns in "${E2E_NAMESPACES[@]}"; do
-		if ip netns list | grep -qw "$ns"; then
-			echo "FAIL: namespace $ns left behind"
-			rc=1
-		fi
-	done
+	netns_cleanup || rc=1
 	if [ $rc != 0 ] && [ -d "$E2E_TMP" ]; then
 		for f in "$E2E_TMP"/*.log; do
 			[ -f "$f" ] || continue
@@ -78,31 +63,23 @@ e2e_cleanup() {
 trap e2e_cleanup EXIT
 
 e2e_ns_add() {
-	ip netns add "$1"
-	E2E_NAMESPACES+=("$1")
-	ip -n "$1" link set lo up
+	netns_add "$1"
 }
 
 e2e_two_hosts() {
 	e2e_ns_add "$E2E_NS1"
 	e2e_ns_add "$E2E_NS2"
-	ip link add veth1 netns "$E2E_NS1" type veth peer name veth2 netns "$E2E_NS2"
-	n1 ip addr add 198.18.0.1/24 dev veth1
-	n2 ip addr add 198.18.0.2/24 dev veth2
-	n1 ip addr add fd00:e2e::1/64 dev veth1 nodad
-	n2 ip addr add fd00:e2e::2/64 dev veth2 nodad
-	n1 ip link set veth1 up
-	n2 ip link set veth2 up
+	netns_veth "$E2E_NS1" veth1 "198.18.0.1/24 fd00:e2e::1/64" \
+		"$E2E_NS2" veth2 "198.18.0.2/24 fd00:e2e::2/64"
 }
 
 # e2e_bg NAME NS COMMAND...: start COMMAND in namespace NS in the background, output
 # in $E2E_TMP/NAME.log; its PID goes to E2E_PIDS and to $E2E_LAST_PID.
 e2e_bg() {
-	local name=$1 ns=$2
-	shift 2
-	ip netns exec "$ns" "$@" >"$E2E_TMP/$name.log" 2>&1 &
-	E2E_LAST_PID=$!
-	E2E_PIDS+=("$E2E_LAST_PID")
+	local name=$1
+	shift
+	netns_bg "$E2E_TMP/$name.log" "$@"
+	E2E_LAST_PID=$NETNS_LAST_PID
 }
 
 # e2e_ip_tunnel: after e2e_two_hosts, a fresh key in $E2E_TMP/key, `httun server` in n1
@@ -122,12 +99,7 @@ e2e_ip_tunnel() {
 
 # e2e_wait_for SECONDS COMMAND...: retry COMMAND every 0.1 s until it succeeds.
 e2e_wait_for() {
-	local deadline=$(($(date +%s) + $1))
-	shift
-	until "$@" >/dev/null 2>&1; do
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
+	netns_wait_for "$@"
 }
 
 # check DESCRIPTION COMMAND...: one assertion; the test goes on, the verdict is at the end.

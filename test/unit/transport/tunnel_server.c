@@ -1,14 +1,23 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * The server's parked polls and its answers to INITs, white box: the source is included to
- * reach park(), the slot list and the hold timer, driven with fake requests (their ops
- * record the answer and hold the cancel callback the way http_server.c does).
+ * The server's parked polls and its answers to INITs, through its request handler, driven
+ * with fake requests (their ops record the answer and hold the cancel callback the way
+ * http_server.c does) and a client peer that handshakes and seals real polls. The list
+ * itself is tested in test/unit/core/parked.c; here, the hold timer and the answers.
  */
-#include "transport/tunnel_server.c"
+#include "transport/tunnel_server.h"
+#include "core/carrier.h"
+#include "core/handshake.h"
+#include "core/index.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "core/peer.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 #include <sodium.h>
 
@@ -24,6 +33,7 @@ struct fake_req {
 	bool close;
 	uint8_t body[MSG_RESPONSE_BYTES];
 	size_t body_len;
+	char url[4 + CARRIER_TOKEN_MAX_CHARS];
 };
 
 static uv_loop_t loop;
@@ -92,44 +102,50 @@ static void fake_set_cancel(struct http_request *req, http_cancel_cb cb, void *a
 	f->cancel_arg = arg;
 }
 
+static void fake_vouch(struct http_request *req)
+{
+	(void)req;
+}
+
 static const struct http_request_ops fake_ops = {
 	.sendv = fake_sendv,
 	.send_error = fake_send_error,
 	.set_cancel = fake_set_cancel,
+	.vouch = fake_vouch,
 };
 
-/* The list runs oldest first, its links agree both ways, and it counts nparked polls. */
-static void check_list(const struct tunnel_channel *ch)
-{
-	const struct parked *prev = NULL;
-	const struct list_node *back = &ch->parked;
-	struct list_node *node;
-	unsigned n = 0;
-
-	list_for_each(node, &ch->parked) {
-		const struct parked *p = list_entry(node, struct parked, link);
-
-		assert_ptr_equal(node->prev, back);
-		assert_non_null(p->req);
-		if (prev)
-			assert_true(prev->deadline_ms <= p->deadline_ms);
-		prev = p;
-		back = node;
-		n++;
-	}
-	assert_ptr_equal(ch->parked.prev, back);
-	assert_int_equal(n, ch->nparked);
-	assert_int_equal(uv_is_active((const uv_handle_t *)&ch->hold), n > 0);
-}
-
 static struct fake_req reqs[2 * POLL_MAX_PARKED + 4];
+/* setup()'s client of its channel, with a session the server has confirmed. */
+static struct index_table *client_ix;
+static struct peer *client;
+
+static void post_init(struct tunnel_server *srv, struct fake_req *f,
+		      const uint8_t init[MSG_INIT_BYTES]);
+static struct peer *client_with_init(struct index_table *ix, int i, uint8_t init[MSG_INIT_BYTES]);
+
+/* GET a poll of setup()'s client, the way the client does. */
+static void send_poll(struct tunnel_server *srv, struct fake_req *f)
+{
+	uint8_t poll[MSG_POLL_BYTES];
+	char tok[CARRIER_POLL_CHARS + 1];
+
+	assert_int_equal(peer_seal(client, MSG_POLL, poll, 0, clock_now_ms()), 0);
+	carrier_poll_token(poll, tok);
+	snprintf(f->url, sizeof(f->url), "/t/%s", tok);
+	f->req.method = HTTP_METHOD_GET;
+	f->req.url = f->url;
+	f->req.url_len = strlen(f->url);
+	tunnel_server_on_request(&f->req, srv);
+}
 
 static struct tunnel_server *setup(uint64_t hold_ms, struct tunnel_channel **ch)
 {
 	static const uint8_t psk[PSK_BYTES] = { 1 };
 	struct tunnel_server_config cfg = { .path = "/t/", .poll_hold_ms = hold_ms };
 	struct tunnel_io io = { 0 };
+	uint8_t init[MSG_INIT_BYTES];
 	struct tunnel_server *srv;
+	struct fake_req f;
 
 	memset(reqs, 0, sizeof(reqs));
 	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
@@ -141,6 +157,13 @@ static struct tunnel_server *setup(uint64_t hold_ms, struct tunnel_channel **ch)
 	assert_non_null(srv);
 	*ch = tunnel_server_add_channel(srv, "test", psk, &io);
 	assert_non_null(*ch);
+	/* A client handshakes; the server confirms its session with the first poll. */
+	client_ix = index_new();
+	assert_non_null(client_ix);
+	client = client_with_init(client_ix, 0, init);
+	post_init(srv, &f, init);
+	assert_false(f.error);
+	assert_int_equal(peer_handle_response(client, f.body, f.body_len, clock_now_ms()), 0);
 	return srv;
 }
 
@@ -149,12 +172,26 @@ static void teardown(struct tunnel_server *srv)
 	tunnel_server_free(srv);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
+	peer_free(client);
+	index_free(client_ix);
 }
 
 static void wait_ms(uint64_t ms)
 {
 	uv_sleep((unsigned)ms);
 	uv_update_time(&loop);
+}
+
+/* Run the loop until every listed request has its first answer (failing, not hanging). */
+static void run_until_answered(const int *which, int n)
+{
+	uint64_t give_up = uv_now(&loop) + 10 * 1000;
+
+	for (int i = 0; i < n; i++)
+		while (!reqs[which[i]].answers) {
+			assert_true(uv_now(&loop) < give_up);
+			assert_int_not_equal(uv_run(&loop, UV_RUN_ONCE), 0);
+		}
 }
 
 /* Each poll is answered (empty) when its own hold time is over, not the first one's. */
@@ -166,19 +203,19 @@ static void test_hold_times(void **state)
 
 	(void)state;
 	for (int i = 0; i < 3; i++) {
-		park(ch, &reqs[i].req);
-		check_list(ch);
+		send_poll(srv, &reqs[i]);
+		assert_int_equal(reqs[i].answers, 0); /* parked */
 		wait_ms(30);
 	}
-	while (!reqs[2].answers)
-		uv_run(&loop, UV_RUN_ONCE);
+	run_until_answered((const int[]){ 2 }, 1);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(reqs[i].answers, 1);
+		assert_int_equal(reqs[i].body_len, 0);
 		/* Parked at t0 + 30 i (plus scheduling), answered at its deadline, not before. */
 		assert_true(reqs[i].answered_at >= t0 + 30 * (uint64_t)i + 100);
 	}
 	assert_true(reqs[0].answered_at < reqs[2].answered_at);
-	check_list(ch);
+	/* Nothing parked: the hold timer stopped, the loop has only the server's own handles. */
 	teardown(srv);
 }
 
@@ -190,15 +227,11 @@ static void test_cancel(void **state)
 
 	(void)state;
 	for (int i = 0; i < 4; i++)
-		park(ch, &reqs[i].req);
+		send_poll(srv, &reqs[i]);
 	fake_cancel(&reqs[2]);
-	check_list(ch);
 	fake_cancel(&reqs[0]);
-	check_list(ch);
-	assert_int_equal(ch->nparked, 2);
 	/* The timer was due for reqs[0]: it fires, finds reqs[1] due too, answers both. */
-	while (ch->nparked)
-		uv_run(&loop, UV_RUN_ONCE);
+	run_until_answered((const int[]){ 1, 3 }, 2);
 	assert_int_equal(reqs[0].answers + reqs[2].answers, 0);
 	assert_int_equal(reqs[1].answers, 1);
 	assert_int_equal(reqs[3].answers, 1);
@@ -212,19 +245,18 @@ static void test_overflow(void **state)
 	struct tunnel_server *srv = setup(60000, &ch);
 
 	(void)state;
-	for (int i = 0; i < POLL_MAX_PARKED + 3; i++) {
-		park(ch, &reqs[i].req);
-		check_list(ch);
-	}
-	assert_int_equal(ch->nparked, POLL_MAX_PARKED);
+	for (int i = 0; i < POLL_MAX_PARKED + 3; i++)
+		send_poll(srv, &reqs[i]);
 	for (int i = 0; i < POLL_MAX_PARKED + 3; i++)
 		assert_int_equal(reqs[i].answers, i < 3 ? 1 : 0);
-	assert_ptr_equal(oldest_parked(ch)->req, &reqs[3].req);
+	/* A cancelled one frees its slot: the next poll takes it and the oldest stays. */
 	fake_cancel(&reqs[5]);
-	park(ch, &reqs[POLL_MAX_PARKED + 3].req);
-	check_list(ch);
-	assert_int_equal(ch->nparked, POLL_MAX_PARKED);
+	send_poll(srv, &reqs[POLL_MAX_PARKED + 3]);
 	assert_int_equal(reqs[3].answers, 0);
+	/* Full again: one more answers the oldest, reqs[3], and only it. */
+	send_poll(srv, &reqs[POLL_MAX_PARKED + 4]);
+	assert_int_equal(reqs[3].answers, 1);
+	assert_int_equal(reqs[4].answers, 0);
 	/* Shutdown with polls parked: the loop closes with nothing left on it. */
 	teardown(srv);
 }
@@ -241,17 +273,19 @@ static void test_overflow_answer_cancels_new(void **state)
 
 	(void)state;
 	for (int i = 0; i < POLL_MAX_PARKED; i++)
-		park(ch, &reqs[i].req);
+		send_poll(srv, &reqs[i]);
 	cancel_on_answer = &reqs[POLL_MAX_PARKED];
-	park(ch, &reqs[POLL_MAX_PARKED].req);
-	check_list(ch);
+	send_poll(srv, &reqs[POLL_MAX_PARKED]);
 	assert_int_equal(reqs[0].answers, 1);
-	assert_int_equal(ch->nparked, POLL_MAX_PARKED - 1);
-	struct list_node *node;
-
-	list_for_each(node, &ch->parked)
-		assert_ptr_not_equal(list_entry(node, struct parked, link)->req,
-				     &reqs[POLL_MAX_PARKED].req);
+	assert_null(cancel_on_answer);
+	assert_int_equal(reqs[POLL_MAX_PARKED].answers, 0);
+	/* POLL_MAX_PARKED - 1 are left: one more fits, the second answers the oldest. */
+	send_poll(srv, &reqs[POLL_MAX_PARKED + 1]);
+	assert_int_equal(reqs[1].answers, 0);
+	send_poll(srv, &reqs[POLL_MAX_PARKED + 2]);
+	assert_int_equal(reqs[1].answers, 1);
+	assert_int_equal(reqs[2].answers, 0);
+	assert_int_equal(reqs[POLL_MAX_PARKED].answers, 0);
 	teardown(srv);
 }
 
@@ -357,7 +391,7 @@ static void test_refused_init_answered_as_unknown(void **state)
 	uint8_t init[MSG_INIT_BYTES], stray[MSG_INIT_BYTES], poll[MSG_POLL_BYTES];
 	struct peer *cli, *stranger;
 	struct fake_req none, first, online, offline;
-	struct peer *sp = ch[NCHANNELS - 1]->ep.peer;
+	struct peer *sp = tunnel_channel_endpoint(ch[NCHANNELS - 1])->peer;
 	struct frame_header h;
 	struct span pt;
 
@@ -441,5 +475,6 @@ int main(void)
 
 	if (sodium_init() < 0)
 		return 1;
+	log_init("test", LOG_LEVEL_ERROR);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
