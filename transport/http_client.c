@@ -20,7 +20,7 @@
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
-#include "transport/stream_write.h"
+#include "net/conn.h"
 
 /* Longest Content-Type a request may name. */
 #define CTYPE_MAX 128
@@ -136,16 +136,12 @@ enum cconn_parse {
 };
 
 struct cconn {
-	uv_tcp_t tcp;
-	uv_connect_t connect_req;
-	uv_write_t wreq;
+	struct net_conn net; /* socket, read buffer, deadline timer (net/conn.h) */
+	struct net_write wr; /* the request being written */
 	struct http_client *cli;
 	struct list_node link; /* in cli->conns until closing */
 	llhttp_t parser;
 	enum cconn_state state;
-	bool closing;
-	bool reading;
-	bool write_pending;
 	bool reused; /* a response has completed on it before */
 	bool got_bytes; /* response bytes arrived for the current request */
 	bool in_body;
@@ -156,10 +152,8 @@ struct cconn {
 	unsigned status;
 	int err; /* set by a parser callback that refuses the response */
 	int dead_err; /* failed while sending; closed from the timer */
-	uint64_t connect_deadline_ms;
+	uint64_t connect_deadline_ms; /* 0 once connected */
 	struct creq *req;
-	uint8_t *rbuf;
-	size_t rstart, rend;
 	uint8_t *body;
 	size_t body_len, body_cap;
 	bool body_used; /* a response had a body since the last http_client_trim */
@@ -174,7 +168,7 @@ struct http_client {
 	struct http_client_config cfg;
 	struct http_url url;
 	struct sockaddr_storage addr;
-	uv_timer_t timer;
+	uv_timer_t timer; /* queued requests' deadlines; connections have their own */
 	uint64_t timer_due_ms; /* 0: not armed */
 	struct list_node conns; /* newest first */
 	unsigned nconns;
@@ -269,12 +263,16 @@ static void req_finish(struct creq *r, int err, int status)
 	r->finished = true;
 	r->err = err;
 	r->status = status;
-	if (!r->conn || !r->conn->write_pending)
+	if (!r->conn || !r->conn->net.writes)
 		req_complete(r);
 }
 
+static void client_arm(struct http_client *cli, uint64_t due_ms);
+
+/* Queued: the client's timer watches its deadline until a connection takes it. */
 static void queue_push(struct http_client *cli, struct creq *r, bool front)
 {
+	client_arm(cli, r->deadline_ms);
 	r->next = NULL;
 	if (!cli->queue_head) {
 		cli->queue_head = cli->queue_tail = r;
@@ -300,7 +298,7 @@ static struct creq *queue_pop(struct http_client *cli)
 	return r;
 }
 
-/* ---- timer: one for the client, due at the earliest deadline ---- */
+/* ---- timer: one for the queue, due at the earliest deadline ---- */
 
 static void client_timer_cb(uv_timer_t *t);
 
@@ -321,12 +319,16 @@ static void client_arm(struct http_client *cli, uint64_t due_ms)
 static void cconn_close(struct cconn *c, int err);
 static void client_pump(struct http_client *cli);
 
-static void cconn_close_cb(uv_handle_t *h)
+static struct cconn *net_to_cconn(struct net_conn *n)
 {
-	struct cconn *c = h->data;
+	return n->owner;
+}
+
+static void cconn_closed_cb(struct net_conn *n)
+{
+	struct cconn *c = net_to_cconn(n);
 	struct http_client *cli = c->cli;
 
-	free(c->rbuf);
 	free(c->body);
 	free(c);
 	cli->handles--;
@@ -343,9 +345,9 @@ static void cconn_close(struct cconn *c, int err)
 	struct http_client *cli = c->cli;
 	struct creq *r = c->req;
 
-	if (c->closing)
+	if (c->net.closing)
 		return;
-	c->closing = true;
+	net_conn_close(&c->net); /* c lives until cconn_closed_cb */
 	list_remove(&c->link);
 	cli->nconns--;
 	if (r && !r->finished) {
@@ -360,36 +362,25 @@ static void cconn_close(struct cconn *c, int err)
 			req_finish(r, err == UV_EOF ? -ECONNRESET : err, 0);
 		}
 	}
-	uv_close((uv_handle_t *)&c->tcp, cconn_close_cb);
 	if (!cli->freeing)
 		client_pump(cli);
 }
 
-static void cconn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* A body of known length is read straight into its buffer when nothing else is waiting. */
+static bool cconn_alloc_cb(struct net_conn *n, uv_buf_t *buf)
 {
-	struct cconn *c = h->data;
+	struct cconn *c = net_to_cconn(n);
 
-	(void)hint;
-	if (c->in_body && !c->chunked && c->rstart == c->rend && c->body_len < c->body_want) {
-		*buf = uv_buf_init((char *)c->body + c->body_len,
-				   (unsigned)(c->body_want - c->body_len));
-		return;
-	}
-	if (c->rstart == c->rend) {
-		c->rstart = 0;
-		c->rend = 0;
-	} else if (c->rend == HTTP_READ_BUF_BYTES && c->rstart > 0) {
-		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
-		c->rend -= c->rstart;
-		c->rstart = 0;
-	}
-	*buf = uv_buf_init((char *)c->rbuf + c->rend, (unsigned)(HTTP_READ_BUF_BYTES - c->rend));
+	if (!c->in_body || c->chunked || !readbuf_empty(&c->net.rb) || c->body_len >= c->body_want)
+		return false;
+	*buf = uv_buf_init((char *)c->body + c->body_len, (unsigned)(c->body_want - c->body_len));
+	return true;
 }
 
 static void cconn_response_done(struct cconn *c)
 {
 	struct creq *r = c->req;
-	bool keep = c->keep_alive && c->rstart == c->rend;
+	bool keep = c->keep_alive && readbuf_empty(&c->net.rb);
 
 	c->in_body = false;
 	c->reused = true;
@@ -397,7 +388,7 @@ static void cconn_response_done(struct cconn *c)
 	c->parse = CP_START;
 	llhttp_resume(&c->parser);
 	req_finish(r, 0, (int)c->status);
-	if (c->closing)
+	if (c->net.closing)
 		return;
 	if (!keep) {
 		/* Connection: close, or bytes nobody asked for: this connection is done. */
@@ -416,12 +407,12 @@ static void cconn_execute(struct cconn *c, const char *data, size_t len, bool in
 
 	if (e == HPE_OK) {
 		if (in_rbuf)
-			c->rstart += len;
+			readbuf_take(&c->net.rb, len);
 		return;
 	}
 	if (e == HPE_PAUSED) {
 		if (in_rbuf)
-			c->rstart += (size_t)(llhttp_get_error_pos(&c->parser) - data);
+			readbuf_take(&c->net.rb, (size_t)(llhttp_get_error_pos(&c->parser) - data));
 		cconn_response_done(c);
 		return;
 	}
@@ -438,7 +429,7 @@ static void cconn_fast_body(struct cconn *c, const char *data, size_t len, bool 
 	if (take)
 		c->body_used = true;
 	if (in_rbuf)
-		c->rstart += take;
+		readbuf_take(&c->net.rb, take);
 	if (c->body_len < c->body_want)
 		return;
 	c->msg_done = true;
@@ -469,7 +460,7 @@ static bool cconn_fast_head(struct cconn *c, const char *data, size_t len)
 	c->body_len = 0;
 	c->status = h.status;
 	c->keep_alive = h.keep_alive;
-	c->rstart += h.len;
+	readbuf_take(&c->net.rb, h.len);
 	err = cconn_headers_done(c, h.has_length, h.length, false);
 	if (err < 0) {
 		cconn_close(c, err);
@@ -480,13 +471,14 @@ static bool cconn_fast_head(struct cconn *c, const char *data, size_t len)
 	return true;
 }
 
-/* What rbuf holds, to whichever parser reads the current response. */
+/* What the read buffer holds, to whichever parser reads the current response. */
 static void cconn_input(struct cconn *c)
 {
-	const char *data = (const char *)c->rbuf + c->rstart;
-	size_t len = c->rend - c->rstart;
+	struct cursor in = readbuf_cursor(&c->net.rb);
+	const char *data = (const char *)in.p;
+	size_t len = in.len;
 
-	if (c->closing || len == 0)
+	if (c->net.closing || len == 0)
 		return;
 	if (c->parse == CP_FAST) {
 		cconn_fast_body(c, data, len, true);
@@ -498,12 +490,10 @@ static void cconn_input(struct cconn *c)
 	cconn_execute(c, data, len, true);
 }
 
-static void cconn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void cconn_read_cb(struct net_conn *n, ssize_t nread, char *direct)
 {
-	struct cconn *c = s->data;
+	struct cconn *c = net_to_cconn(n);
 
-	if (c->closing)
-		return;
 	if (nread == UV_EOF && c->state == CC_BUSY && c->req && !c->req->finished && c->got_bytes &&
 	    c->parse == CP_LLHTTP && llhttp_message_needs_eof(&c->parser)) {
 		/* Body delimited by the end of the connection (no length, not chunked). */
@@ -517,40 +507,36 @@ static void cconn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		cconn_close(c, (int)nread);
 		return;
 	}
-	if (nread == 0)
-		return;
 	if (c->state != CC_BUSY || !c->req || c->req->finished) {
 		cconn_close(c, -EPROTO); /* nothing was asked */
 		return;
 	}
 	c->got_bytes = true;
-	if ((uint8_t *)buf->base != c->rbuf + c->rend) {
+	if (direct) {
 		/* Straight into the body buffer (cconn_alloc_cb). */
 		if (c->parse == CP_FAST)
-			cconn_fast_body(c, buf->base, (size_t)nread, false);
+			cconn_fast_body(c, direct, (size_t)nread, false);
 		else
-			cconn_execute(c, buf->base, (size_t)nread, false);
+			cconn_execute(c, direct, (size_t)nread, false);
 		return;
 	}
-	c->rend += (size_t)nread;
 	cconn_input(c);
 }
 
-static void cconn_write_cb(uv_write_t *w, int status)
+static void cconn_write_cb(struct net_write *w, int status)
 {
-	struct cconn *c = w->data;
+	struct cconn *c = net_to_cconn(w->conn);
 	struct creq *r = c->req;
 
-	c->write_pending = false;
 	if (r && r->finished) {
 		req_complete(r);
-		if (!c->closing && c->state == CC_BUSY && !c->req) {
+		if (!c->net.closing && c->state == CC_BUSY && !c->req) {
 			c->state = CC_IDLE;
 			client_pump(c->cli);
 		}
 		return;
 	}
-	if (status < 0 && !c->closing)
+	if (status < 0 && !c->net.closing)
 		cconn_close(c, status);
 }
 
@@ -561,17 +547,34 @@ static void cconn_write_cb(uv_write_t *w, int status)
 static void cconn_fail_later(struct cconn *c, int err)
 {
 	c->dead_err = err;
-	client_arm(c->cli, uv_now(c->cli->loop));
+	net_conn_deadline_at(&c->net, uv_now(c->cli->loop));
 }
 
-/* The request goes out with stream_write: one that fits the socket buffer needs no write request. */
-static int cconn_write(struct cconn *c, uv_buf_t *bufs, unsigned nbufs)
+/* The deadline of what c is doing: connecting, or its request. */
+static void cconn_arm(struct cconn *c)
 {
-	int ret = stream_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, nbufs, cconn_write_cb);
+	uint64_t due = c->connect_deadline_ms;
 
-	if (ret == 0)
-		c->write_pending = true;
-	return ret < 0 ? ret : 0;
+	if (c->req && !c->req->finished && (!due || c->req->deadline_ms < due))
+		due = c->req->deadline_ms;
+	if (due)
+		net_conn_deadline_at(&c->net, due);
+	else
+		net_conn_deadline_clear(&c->net);
+}
+
+static void cconn_timeout_cb(struct net_conn *n)
+{
+	struct cconn *c = net_to_cconn(n);
+	uint64_t now = uv_now(c->cli->loop);
+
+	if (c->dead_err)
+		cconn_close(c, c->dead_err);
+	else if ((c->req && !c->req->finished && c->req->deadline_ms <= now) ||
+		 (c->connect_deadline_ms && c->connect_deadline_ms <= now))
+		cconn_close(c, -ETIMEDOUT);
+	else
+		cconn_arm(c);
 }
 
 static void cconn_send(struct cconn *c, struct creq *r)
@@ -617,11 +620,14 @@ static void cconn_send(struct cconn *c, struct creq *r)
 	all[0] = uv_buf_init(c->hdr, (unsigned)w.len);
 	memcpy(all + 1, r->bufs, r->nbufs * sizeof(*all));
 	cli->stats.requests++; /* also when the write fails at once, as it may fail later */
-	err = cconn_write(c, all, r->nbufs + 1);
+	/* One that fits the socket buffer needs no write request (net_conn_send). */
+	err = net_conn_send(&c->net, &c->wr, all, r->nbufs + 1, cconn_write_cb);
 	if (all != small)
 		free(all);
 	if (err < 0)
 		cconn_fail_later(c, err);
+	else
+		cconn_arm(c);
 }
 
 static int on_message_begin(llhttp_t *p)
@@ -742,19 +748,12 @@ static int on_message_complete(llhttp_t *p)
 	return HPE_PAUSED;
 }
 
-static void cconn_connect_cb(uv_connect_t *cr, int status)
+static void cconn_connected_cb(struct net_conn *n, int status)
 {
-	struct cconn *c = cr->data;
+	struct cconn *c = net_to_cconn(n);
 
-	if (c->closing)
-		return;
 	if (status < 0) {
 		cconn_close(c, status);
-		return;
-	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	if (uv_read_start((uv_stream_t *)&c->tcp, cconn_alloc_cb, cconn_read_cb) < 0) {
-		cconn_close(c, -EIO);
 		return;
 	}
 	c->connect_deadline_ms = 0;
@@ -764,6 +763,22 @@ static void cconn_connect_cb(uv_connect_t *cr, int status)
 		c->state = CC_IDLE;
 }
 
+static const struct net_conn_events cconn_events = {
+	.alloc = cconn_alloc_cb,
+	.read = cconn_read_cb,
+	.connected = cconn_connected_cb,
+	.timeout = cconn_timeout_cb,
+	.closed = cconn_closed_cb,
+};
+
+static const struct net_conn_config cconn_net_config = {
+	.kind = NET_TCP,
+	.timer = true,
+	.nodelay = true,
+	.rb_base = HTTP_READ_BUF_BYTES,
+	.rb_max = HTTP_READ_BUF_BYTES,
+};
+
 static int cconn_open(struct http_client *cli, struct creq *r)
 {
 	struct cconn *c = calloc(1, sizeof(*c));
@@ -771,21 +786,12 @@ static int cconn_open(struct http_client *cli, struct creq *r)
 
 	if (!c)
 		return -ENOMEM;
-	c->rbuf = malloc(HTTP_READ_BUF_BYTES);
-	if (!c->rbuf) {
-		free(c);
-		return -ENOMEM;
-	}
-	err = uv_tcp_init(cli->loop, &c->tcp);
+	err = net_conn_init(&c->net, cli->loop, &cconn_net_config, &cconn_events, c);
 	if (err < 0) {
-		free(c->rbuf);
 		free(c);
 		return err;
 	}
 	c->cli = cli;
-	c->tcp.data = c;
-	c->connect_req.data = c;
-	c->wreq.data = c;
 	llhttp_init(&c->parser, HTTP_RESPONSE, &cli->settings);
 	c->parser.data = c;
 	c->state = CC_CONNECTING;
@@ -795,8 +801,7 @@ static int cconn_open(struct http_client *cli, struct creq *r)
 	cli->nconns++;
 	cli->handles++;
 	cli->stats.connects++;
-	err = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&cli->addr,
-			     cconn_connect_cb);
+	err = net_conn_connect(&c->net, (const struct sockaddr *)&cli->addr, NULL);
 	if (err < 0) {
 		c->req = NULL;
 		r->conn = NULL;
@@ -804,7 +809,7 @@ static int cconn_open(struct http_client *cli, struct creq *r)
 		return err;
 	}
 	c->connect_deadline_ms = uv_now(cli->loop) + cli->cfg.connect_timeout_ms;
-	client_arm(cli, c->connect_deadline_ms);
+	cconn_arm(c);
 	return 0;
 }
 
@@ -816,7 +821,7 @@ static struct cconn *cconn_idle(struct http_client *cli)
 	list_for_each(n, &cli->conns) {
 		struct cconn *c = list_entry(n, struct cconn, link);
 
-		if (c->state == CC_IDLE && !c->closing && !c->req)
+		if (c->state == CC_IDLE && !c->net.closing && !c->req)
 			return c;
 	}
 	return NULL;
@@ -847,7 +852,6 @@ static void client_timer_cb(uv_timer_t *t)
 	struct http_client *cli = t->data;
 	uint64_t now = uv_now(cli->loop), next = 0;
 	struct creq **pp, *r;
-	struct list_node *n, *nn;
 
 	cli->timer_due_ms = 0;
 	/* Queued requests past their deadline. */
@@ -864,32 +868,6 @@ static void client_timer_cb(uv_timer_t *t)
 	cli->queue_tail = NULL;
 	for (r = cli->queue_head; r; r = r->next)
 		cli->queue_tail = r;
-	/* Requests on connections, and connects that take too long. */
-	list_for_each_safe(n, nn, &cli->conns) {
-		struct cconn *c = list_entry(n, struct cconn, link);
-
-		if (c->dead_err) {
-			cconn_close(c, c->dead_err);
-			nn = cli->conns.next;
-			continue;
-		}
-		if (c->req && !c->req->finished && c->req->deadline_ms <= now) {
-			cconn_close(c, -ETIMEDOUT);
-			nn = cli->conns.next; /* the list may have changed; start over */
-			continue;
-		}
-		if (c->state == CC_CONNECTING && c->connect_deadline_ms &&
-		    c->connect_deadline_ms <= now) {
-			cconn_close(c, -ETIMEDOUT);
-			nn = cli->conns.next;
-			continue;
-		}
-		if (c->req && !c->req->finished && (!next || c->req->deadline_ms < next))
-			next = c->req->deadline_ms;
-		if (c->state == CC_CONNECTING && c->connect_deadline_ms &&
-		    (!next || c->connect_deadline_ms < next))
-			next = c->connect_deadline_ms;
-	}
 	if (next)
 		client_arm(cli, next);
 }
@@ -956,7 +934,6 @@ int http_client_request(struct http_client *cli, enum http_method method, const 
 	} else {
 		queue_push(cli, r, false);
 	}
-	client_arm(cli, r->deadline_ms);
 	return 0;
 }
 
