@@ -9,9 +9,9 @@
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
-#include "core/readbuf.h"
 #include "core/unixsock.h"
 #include "fcgi/fcgi_record.h"
+#include "net/conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,13 +23,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-union stream {
-	uv_handle_t h;
-	uv_stream_t s;
-	uv_pipe_t pipe;
-	uv_tcp_t tcp;
-};
 
 struct fconn;
 
@@ -61,14 +54,14 @@ struct freq {
 };
 
 struct fconn {
-	union stream io;
+	/*
+	 * Socket, read buffer (one record at the most: FCGI_RECORD_MAX_BYTES), writes;
+	 * reading pauses while FCGI_MAX_QUEUED_BYTES of output are not yet written.
+	 */
+	struct net_conn net;
 	struct fcgi_app *app;
 	struct list_node link; /* in app->conns until closing */
-	bool closing;
 	bool close_after_writes;
-	bool paused; /* reading stopped: FCGI_MAX_QUEUED_BYTES of output not yet written */
-	unsigned writes;
-	struct readbuf rb; /* one record at the most: FCGI_RECORD_MAX_BYTES */
 	struct fcgi_reqs reqs;
 	struct freq *slot[FCGI_MAX_REQS_PER_CONN];
 };
@@ -78,8 +71,7 @@ struct fconn {
  * (freed when written) or borrows from a handler (sent_cb when written).
  */
 struct fout {
-	uv_write_t w;
-	struct fconn *conn;
+	struct net_write w;
 	unsigned nbufs;
 	uv_buf_t *bufs;
 	uint8_t *data;
@@ -95,7 +87,7 @@ struct fcgi_app {
 	uv_loop_t *loop;
 	http_request_cb on_request;
 	void *on_request_arg;
-	union stream lst;
+	union uv_any_stream lst;
 	bool listening;
 	bool lst_tcp;
 	char *lst_path; /* bound by fcgi_app_listen_path: removed when freed */
@@ -132,30 +124,20 @@ static void handle_close_cb(uv_handle_t *h)
 /* ---- requests ---- */
 
 static void conn_close(struct fconn *c);
-static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-static void fout_cb(uv_write_t *w, int status)
+static void fout_cb(struct net_write *w, int status)
 {
-	struct fout *o = w->data;
-	struct fconn *c = o->conn;
+	struct fout *o = (struct fout *)((char *)w - offsetof(struct fout, w));
+	struct fconn *c = w->conn->owner;
 
 	/* Otherwise a failed write shows up as a read error. */
 	if (o->sent_cb)
 		o->sent_cb(status < 0 ? status : 0, o->sent_arg);
 	free(o->data);
 	free(o);
-	c->writes--;
-	if (c->writes == 0 && c->close_after_writes) {
+	/* Else, once the web server reads again, net/conn.h takes its records again. */
+	if (c->net.writes == 0 && c->close_after_writes)
 		conn_close(c);
-		return;
-	}
-	/* The web server reads again: take its records again. */
-	if (c->paused && !c->closing && c->io.s.write_queue_size <= FCGI_MAX_QUEUED_BYTES) {
-		c->paused = false;
-		if (uv_read_start(&c->io.s, conn_alloc_cb, conn_read_cb) < 0)
-			conn_close(c);
-	}
 }
 
 /* r's body is freed or handed on: it no longer counts against FCGI_BODY_BYTES_TOTAL. */
@@ -189,7 +171,7 @@ static bool freq_unbind(struct freq *r)
 		c->close_after_writes = true;
 	freq_body_release(r->app, r);
 	r->conn = NULL;
-	return c->close_after_writes && c->writes == 0;
+	return c->close_after_writes && c->net.writes == 0;
 }
 
 /* Forgets request r of c after its END_REQUEST is queued. */
@@ -255,12 +237,9 @@ static int conn_write_answer(struct fconn *c, uint16_t id, struct span head,
 	for (size_t i = 0; i < n; i++)
 		o->bufs[i] = uv_buf_init((char *)(uintptr_t)spans[i].p, (unsigned)spans[i].len);
 	o->nbufs = (unsigned)n;
-	o->conn = c;
-	o->w.data = o;
-	err = uv_write(&o->w, &c->io.s, o->bufs, o->nbufs, fout_cb);
+	err = net_conn_write(&c->net, &o->w, o->bufs, o->nbufs, fout_cb);
 	if (err < 0)
 		goto fail;
-	c->writes++;
 	return 0;
 fail:
 	free(o);
@@ -308,7 +287,7 @@ static void freq_answer(struct freq *r, unsigned status, struct span ctype, stru
 	uint8_t *data = NULL;
 	struct iovec b;
 
-	if (c->closing) {
+	if (c->net.closing) {
 		freq_end(r); /* the web server is gone: nobody to answer */
 		return;
 	}
@@ -484,12 +463,11 @@ static void timer_cb(uv_timer_t *t)
 
 /* ---- FastCGI connections ---- */
 
-static void conn_close_cb(uv_handle_t *h)
+static void conn_closed_cb(struct net_conn *n)
 {
-	struct fconn *c = h->data;
+	struct fconn *c = n->owner;
 	struct fcgi_app *app = c->app;
 
-	readbuf_close(&c->rb);
 	free(c);
 	app->handles--;
 	app_maybe_free(app);
@@ -499,9 +477,9 @@ static void conn_close(struct fconn *c)
 {
 	struct fcgi_app *app = c->app;
 
-	if (c->closing)
+	if (c->net.closing)
 		return;
-	c->closing = true;
+	net_conn_close(&c->net); /* c lives until conn_closed_cb */
 	for (unsigned i = 0; i < FCGI_MAX_REQS_PER_CONN; i++) {
 		struct freq *r = c->slot[i];
 
@@ -518,7 +496,6 @@ static void conn_close(struct fconn *c)
 	}
 	list_remove(&c->link);
 	app->nconns--;
-	uv_close(&c->io.h, conn_close_cb);
 }
 
 /* Queues a management or END_REQUEST record written by the codec. */
@@ -537,14 +514,10 @@ static void conn_write_raw(struct fconn *c, const uint8_t *p, size_t len)
 	memcpy(o->hdrs, p, len);
 	o->bufs[0] = uv_buf_init((char *)o->hdrs, (unsigned)len);
 	o->nbufs = 1;
-	o->conn = c;
-	o->w.data = o;
-	if (uv_write(&o->w, &c->io.s, o->bufs, 1, fout_cb) < 0) {
+	if (net_conn_write(&c->net, &o->w, o->bufs, 1, fout_cb) < 0) {
 		free(o);
 		conn_close(c);
-		return;
 	}
-	c->writes++;
 }
 
 static bool span_append(char *dst, size_t cap, size_t *len, struct span s)
@@ -658,7 +631,7 @@ static int freq_body_grow(struct fconn *c, struct freq *r, size_t need)
 		if (!v || v == r)
 			return -ENOBUFS;
 		freq_error(v, 503);
-		if (c->closing)
+		if (c->net.closing)
 			return -ECONNRESET;
 	}
 	/* Under pressure no more than the bytes that came: the budget is for those. */
@@ -687,7 +660,7 @@ static int conn_request_record(struct fconn *c, struct freq *r, const struct fcg
 		c->app->stats.aborted++;
 		fcgi_write_end_request(&w, r->id, 0, FCGI_REQUEST_COMPLETE);
 		conn_write_raw(c, out, w.len);
-		if (c->closing)
+		if (c->net.closing)
 			return 0;
 		if (r->handed) {
 			if (freq_unbind(r))
@@ -797,79 +770,67 @@ static int conn_record(struct fconn *c, const struct fcgi_record *rec)
 	}
 }
 
-static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static void conn_read_cb(struct net_conn *n, ssize_t nread, char *direct)
 {
-	struct fconn *c = h->data;
-
-	(void)hint;
-	*buf = uv_buf_init((char *)c->rb.p + c->rb.len, (unsigned)(c->rb.cap - c->rb.len));
-}
-
-static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct fconn *c = s->data;
+	struct fconn *c = n->owner;
 	struct fcgi_record rec;
 	struct cursor cur;
 	int ret = 0;
 
-	(void)buf;
+	(void)direct;
 	if (nread < 0) {
 		conn_close(c);
 		return;
 	}
-	c->rb.len += (size_t)nread;
-	cur = readbuf_cursor(&c->rb);
-	while (!c->closing && (ret = fcgi_record_next(&cur, &rec)) == 1) {
+	cur = readbuf_cursor(&n->rb);
+	while (!n->closing && (ret = fcgi_record_next(&cur, &rec)) == 1) {
 		ret = conn_record(c, &rec);
 		if (ret < 0)
 			break;
 	}
-	if (c->closing)
+	if (n->closing)
 		return;
 	if (ret < 0) {
 		log_warnx_rl("fcgi: closing a FastCGI connection: protocol error");
 		conn_close(c);
 		return;
 	}
-	readbuf_keep(&c->rb, cur);
+	readbuf_keep(&n->rb, cur);
 	/* A peer that does not read what it asked for gets no more of our memory. */
-	if (c->io.s.write_queue_size > FCGI_MAX_QUEUED_BYTES) {
-		c->paused = true;
-		uv_read_stop(&c->io.s);
-	}
+	net_conn_pause_if_congested(n);
 }
+
+static const struct net_conn_events conn_events = {
+	.read = conn_read_cb,
+	.closed = conn_closed_cb,
+};
 
 static void lst_connection_cb(uv_stream_t *s, int status)
 {
 	struct fcgi_app *app = s->data;
+	struct net_conn_config cfg = {
+		.kind = app->lst_tcp ? NET_TCP : NET_PIPE,
+		.rb_base = FCGI_RECORD_MAX_BYTES,
+		.rb_max = FCGI_RECORD_MAX_BYTES,
+		.max_queued_bytes = FCGI_MAX_QUEUED_BYTES,
+	};
 	struct fconn *c;
-	int err;
 
 	if (status < 0) {
 		log_warnx_rl("fcgi: accept: %s", uv_strerror(status));
 		return;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c || readbuf_init(&c->rb, FCGI_RECORD_MAX_BYTES, FCGI_RECORD_MAX_BYTES, 0) < 0) {
+	if (!c || net_conn_init(&c->net, app->loop, &cfg, &conn_events, c) < 0) {
 		free(c);
 		return; /* the web server retries; its connect times out otherwise */
 	}
 	c->app = app;
-	if (app->lst_tcp)
-		err = uv_tcp_init(app->loop, &c->io.tcp);
-	else
-		err = uv_pipe_init(app->loop, &c->io.pipe, 0);
-	if (err < 0) {
-		readbuf_close(&c->rb);
-		free(c);
-		return;
-	}
-	c->io.h.data = c;
 	app->handles++;
 	list_insert_head(&app->conns, &c->link);
 	app->nconns++;
 	fcgi_reqs_init(&c->reqs);
-	if (uv_accept(s, &c->io.s) < 0) {
+	if (net_conn_accept(&c->net, s) < 0) {
 		conn_close(c);
 		return;
 	}
@@ -880,7 +841,7 @@ static void lst_connection_cb(uv_stream_t *s, int status)
 		return;
 	}
 	app->stats.connections++;
-	if (uv_read_start(&c->io.s, conn_alloc_cb, conn_read_cb) < 0)
+	if (net_conn_read_start(&c->net) < 0)
 		conn_close(c);
 }
 
@@ -944,10 +905,10 @@ int fcgi_app_listen_fd(struct fcgi_app *app, int fd)
 	}
 	if (err < 0)
 		return err;
-	app->lst.h.data = app;
+	app->lst.handle.data = app;
 	app->listening = true;
 	app->handles++;
-	return uv_listen(&app->lst.s, SOMAXCONN, lst_connection_cb);
+	return uv_listen(&app->lst.stream, SOMAXCONN, lst_connection_cb);
 }
 
 int fcgi_app_listen_path(struct fcgi_app *app, const char *path, gid_t gid)
@@ -977,7 +938,7 @@ int fcgi_app_listen_path(struct fcgi_app *app, const char *path, gid_t gid)
 	err = uv_pipe_init(app->loop, &app->lst.pipe, 0);
 	if (err < 0)
 		return err;
-	app->lst.h.data = app;
+	app->lst.handle.data = app;
 	app->listening = true;
 	app->handles++;
 	/* Mode 0660 from the umask, not a chmod of the path that could follow a symlink. */
@@ -992,7 +953,7 @@ int fcgi_app_listen_path(struct fcgi_app *app, const char *path, gid_t gid)
 	/* By the name, but not through a symlink that could have been put in its place. */
 	if (gid != (gid_t)-1 && fchownat(AT_FDCWD, path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	return uv_listen(&app->lst.s, SOMAXCONN, lst_connection_cb);
+	return uv_listen(&app->lst.stream, SOMAXCONN, lst_connection_cb);
 }
 
 const struct fcgi_app_stats *fcgi_app_stats(const struct fcgi_app *app)
@@ -1018,7 +979,7 @@ void fcgi_app_free(struct fcgi_app *app)
 	if (app->listening) {
 		if (app->lst_path)
 			unlink(app->lst_path);
-		uv_close(&app->lst.h, handle_close_cb);
+		uv_close(&app->lst.handle, handle_close_cb);
 	}
 	app->listening = false;
 	uv_close((uv_handle_t *)&app->timer, handle_close_cb);
