@@ -102,10 +102,10 @@ int http_url_parse(const char *url, struct http_url *out)
 
 /* ---- client state ---- */
 
-struct creq {
-	struct creq *next; /* queue or free list */
+struct client_request {
+	struct client_request *next; /* queue or free list */
 	struct http_client *cli;
-	struct cconn *conn; /* while on a connection */
+	struct client_conn *conn; /* while on a connection */
 	enum http_method method;
 	bool retried;
 	bool finished; /* outcome known; waiting for the write to let go of the bufs */
@@ -122,38 +122,38 @@ struct creq {
 	char path[HTTP_MAX_URL_BYTES + 1];
 };
 
-enum cconn_state {
-	CC_CONNECTING,
-	CC_IDLE,
-	CC_BUSY,
+enum conn_state {
+	CONN_CONNECTING,
+	CONN_IDLE,
+	CONN_BUSY,
 };
 
 /* Who reads the current response (docs/TRANSPORT.md, "Parsing"). */
-enum cconn_parse {
-	CP_START, /* no byte of it yet: the fast path may take the head */
-	CP_FAST, /* core/http_head.c took the head; the body is counted here */
-	CP_LLHTTP, /* llhttp has its bytes */
+enum conn_parser {
+	PARSE_START, /* no byte of it yet: the fast path may take the head */
+	PARSE_FAST, /* core/http_head.c took the head; the body is counted here */
+	PARSE_LLHTTP, /* llhttp has its bytes */
 };
 
-struct cconn {
+struct client_conn {
 	struct net_conn net; /* socket, read buffer, deadline timer (net/conn.h) */
 	struct net_write wr; /* the request being written */
 	struct http_client *cli;
 	struct list_node link; /* in cli->conns until closing */
 	llhttp_t parser;
-	enum cconn_state state;
+	enum conn_state state;
 	bool reused; /* a response has completed on it before */
 	bool got_bytes; /* response bytes arrived for the current request */
 	bool in_body;
 	bool chunked;
 	bool msg_done; /* on_message_complete ran for the current request */
 	bool keep_alive; /* the response allows another request on the connection */
-	enum cconn_parse parse;
+	enum conn_parser parse;
 	unsigned status;
 	int err; /* set by a parser callback that refuses the response */
 	int dead_err; /* failed while sending; closed from the timer */
 	uint64_t connect_deadline_ms; /* 0 once connected */
-	struct creq *req;
+	struct client_request *req;
 	uint8_t *body;
 	size_t body_len, body_cap;
 	bool body_used; /* a response had a body since the last http_client_trim */
@@ -172,8 +172,8 @@ struct http_client {
 	uint64_t timer_due_ms; /* 0: not armed */
 	struct list_node conns; /* newest first */
 	unsigned nconns;
-	struct creq *queue_head, *queue_tail;
-	struct creq *free_reqs;
+	struct client_request *queue_head, *queue_tail;
+	struct client_request *free_reqs;
 	unsigned nfree;
 	unsigned handles;
 	bool freeing;
@@ -198,7 +198,7 @@ const struct http_client_stats *http_client_stats(const struct http_client *cli)
 
 static void client_maybe_free(struct http_client *cli)
 {
-	struct creq *r;
+	struct client_request *r;
 
 	if (!cli->freeing || cli->handles)
 		return;
@@ -211,7 +211,7 @@ static void client_maybe_free(struct http_client *cli)
 
 /* ---- requests ---- */
 
-static void req_release(struct http_client *cli, struct creq *r)
+static void req_release(struct http_client *cli, struct client_request *r)
 {
 	if (r->bufs != r->inline_bufs)
 		free(r->bufs);
@@ -225,10 +225,10 @@ static void req_release(struct http_client *cli, struct creq *r)
 }
 
 /* Runs the user callback; the body is the connection's, if the request got one. */
-static void req_complete(struct creq *r)
+static void req_complete(struct client_request *r)
 {
 	struct http_client *cli = r->cli;
-	struct cconn *c = r->conn;
+	struct client_conn *c = r->conn;
 	struct http_response resp = { .err = r->err, .status = r->status };
 	bool offered = false;
 
@@ -258,7 +258,7 @@ static void req_complete(struct creq *r)
 }
 
 /* The outcome is known; deliver it once the write no longer uses the caller's bufs. */
-static void req_finish(struct creq *r, int err, int status)
+static void req_finish(struct client_request *r, int err, int status)
 {
 	r->finished = true;
 	r->err = err;
@@ -270,7 +270,7 @@ static void req_finish(struct creq *r, int err, int status)
 static void client_arm(struct http_client *cli, uint64_t due_ms);
 
 /* Queued: the client's timer watches its deadline until a connection takes it. */
-static void queue_push(struct http_client *cli, struct creq *r, bool front)
+static void queue_push(struct http_client *cli, struct client_request *r, bool front)
 {
 	client_arm(cli, r->deadline_ms);
 	r->next = NULL;
@@ -285,9 +285,9 @@ static void queue_push(struct http_client *cli, struct creq *r, bool front)
 	}
 }
 
-static struct creq *queue_pop(struct http_client *cli)
+static struct client_request *queue_pop(struct http_client *cli)
 {
-	struct creq *r = cli->queue_head;
+	struct client_request *r = cli->queue_head;
 
 	if (r) {
 		cli->queue_head = r->next;
@@ -316,17 +316,17 @@ static void client_arm(struct http_client *cli, uint64_t due_ms)
 
 /* ---- connections ---- */
 
-static void cconn_close(struct cconn *c, int err);
+static void conn_close(struct client_conn *c, int err);
 static void client_pump(struct http_client *cli);
 
-static struct cconn *net_to_cconn(struct net_conn *n)
+static struct client_conn *net_to_conn(struct net_conn *n)
 {
 	return n->owner;
 }
 
-static void cconn_closed_cb(struct net_conn *n)
+static void conn_closed_cb(struct net_conn *n)
 {
-	struct cconn *c = net_to_cconn(n);
+	struct client_conn *c = net_to_conn(n);
 	struct http_client *cli = c->cli;
 
 	free(c->body);
@@ -340,14 +340,14 @@ static void cconn_closed_cb(struct net_conn *n)
  * died before a byte of the answer (the server closed an idle keep-alive connection just
  * as the request went out), is sent once more on another connection.
  */
-static void cconn_close(struct cconn *c, int err)
+static void conn_close(struct client_conn *c, int err)
 {
 	struct http_client *cli = c->cli;
-	struct creq *r = c->req;
+	struct client_request *r = c->req;
 
 	if (c->net.closing)
 		return;
-	net_conn_close(&c->net); /* c lives until cconn_closed_cb */
+	net_conn_close(&c->net); /* c lives until conn_closed_cb */
 	list_remove(&c->link);
 	cli->nconns--;
 	if (r && !r->finished) {
@@ -367,9 +367,9 @@ static void cconn_close(struct cconn *c, int err)
 }
 
 /* A body of known length is read straight into its buffer when nothing else is waiting. */
-static bool cconn_alloc_cb(struct net_conn *n, uv_buf_t *buf)
+static bool conn_alloc_cb(struct net_conn *n, uv_buf_t *buf)
 {
-	struct cconn *c = net_to_cconn(n);
+	struct client_conn *c = net_to_conn(n);
 
 	if (!c->in_body || c->chunked || !readbuf_empty(&c->net.rb) || c->body_len >= c->body_want)
 		return false;
@@ -377,31 +377,31 @@ static bool cconn_alloc_cb(struct net_conn *n, uv_buf_t *buf)
 	return true;
 }
 
-static void cconn_response_done(struct cconn *c)
+static void conn_response_done(struct client_conn *c)
 {
-	struct creq *r = c->req;
+	struct client_request *r = c->req;
 	bool keep = c->keep_alive && readbuf_empty(&c->net.rb);
 
 	c->in_body = false;
 	c->reused = true;
 	c->got_bytes = false;
-	c->parse = CP_START;
+	c->parse = PARSE_START;
 	llhttp_resume(&c->parser);
 	req_finish(r, 0, (int)c->status);
 	if (c->net.closing)
 		return;
 	if (!keep) {
 		/* Connection: close, or bytes nobody asked for: this connection is done. */
-		cconn_close(c, 0);
+		conn_close(c, 0);
 		return;
 	}
 	if (c->req == NULL) {
-		c->state = CC_IDLE;
+		c->state = CONN_IDLE;
 		client_pump(c->cli);
 	}
 }
 
-static void cconn_execute(struct cconn *c, const char *data, size_t len, bool in_rbuf)
+static void conn_execute(struct client_conn *c, const char *data, size_t len, bool in_rbuf)
 {
 	llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
 
@@ -413,16 +413,16 @@ static void cconn_execute(struct cconn *c, const char *data, size_t len, bool in
 	if (e == HPE_PAUSED) {
 		if (in_rbuf)
 			readbuf_take(&c->net.rb, (size_t)(llhttp_get_error_pos(&c->parser) - data));
-		cconn_response_done(c);
+		conn_response_done(c);
 		return;
 	}
-	cconn_close(c, c->err ? c->err : -EPROTO);
+	conn_close(c, c->err ? c->err : -EPROTO);
 }
 
-static int cconn_headers_done(struct cconn *c, bool has_length, uint64_t length, bool chunked);
+static int conn_headers_done(struct client_conn *c, bool has_length, uint64_t length, bool chunked);
 
 /* Body bytes of a fast-path response at data (in place when it is the body's end). */
-static void cconn_fast_body(struct cconn *c, const char *data, size_t len, bool in_rbuf)
+static void conn_fast_body(struct client_conn *c, const char *data, size_t len, bool in_rbuf)
 {
 	size_t take = http_body_take(c->body, &c->body_len, c->body_want, data, len);
 
@@ -434,7 +434,7 @@ static void cconn_fast_body(struct cconn *c, const char *data, size_t len, bool 
 		return;
 	c->msg_done = true;
 	c->in_body = false;
-	cconn_response_done(c);
+	conn_response_done(c);
 }
 
 /*
@@ -442,7 +442,7 @@ static void cconn_fast_body(struct cconn *c, const char *data, size_t len, bool 
  * fast path (core/http_head.c); false leaves everything to llhttp, which has not seen
  * these bytes. Not for HEAD, whose answer has a length but no body.
  */
-static bool cconn_fast_head(struct cconn *c, const char *data, size_t len)
+static bool conn_fast_head(struct client_conn *c, const char *data, size_t len)
 {
 	struct http_head h;
 	int err;
@@ -461,18 +461,18 @@ static bool cconn_fast_head(struct cconn *c, const char *data, size_t len)
 	c->status = h.status;
 	c->keep_alive = h.keep_alive;
 	readbuf_take(&c->net.rb, h.len);
-	err = cconn_headers_done(c, h.has_length, h.length, false);
+	err = conn_headers_done(c, h.has_length, h.length, false);
 	if (err < 0) {
-		cconn_close(c, err);
+		conn_close(c, err);
 		return true;
 	}
-	c->parse = CP_FAST;
-	cconn_fast_body(c, data + h.len, len - h.len, true);
+	c->parse = PARSE_FAST;
+	conn_fast_body(c, data + h.len, len - h.len, true);
 	return true;
 }
 
 /* What the read buffer holds, to whichever parser reads the current response. */
-static void cconn_input(struct cconn *c)
+static void conn_input(struct client_conn *c)
 {
 	struct cursor in = readbuf_cursor(&c->net.rb);
 	const char *data = (const char *)in.p;
@@ -480,78 +480,78 @@ static void cconn_input(struct cconn *c)
 
 	if (c->net.closing || len == 0)
 		return;
-	if (c->parse == CP_FAST) {
-		cconn_fast_body(c, data, len, true);
+	if (c->parse == PARSE_FAST) {
+		conn_fast_body(c, data, len, true);
 		return;
 	}
-	if (c->parse == CP_START && cconn_fast_head(c, data, len))
+	if (c->parse == PARSE_START && conn_fast_head(c, data, len))
 		return;
-	c->parse = CP_LLHTTP;
-	cconn_execute(c, data, len, true);
+	c->parse = PARSE_LLHTTP;
+	conn_execute(c, data, len, true);
 }
 
-static void cconn_read_cb(struct net_conn *n, ssize_t nread, char *direct)
+static void conn_read_cb(struct net_conn *n, ssize_t nread, char *direct)
 {
-	struct cconn *c = net_to_cconn(n);
+	struct client_conn *c = net_to_conn(n);
 
-	if (nread == UV_EOF && c->state == CC_BUSY && c->req && !c->req->finished && c->got_bytes &&
-	    c->parse == CP_LLHTTP && llhttp_message_needs_eof(&c->parser)) {
+	if (nread == UV_EOF && c->state == CONN_BUSY && c->req && !c->req->finished &&
+	    c->got_bytes && c->parse == PARSE_LLHTTP && llhttp_message_needs_eof(&c->parser)) {
 		/* Body delimited by the end of the connection (no length, not chunked). */
 		(void)llhttp_finish(&c->parser);
 		if (c->msg_done)
 			req_finish(c->req, 0, c->parser.status_code);
-		cconn_close(c, -ECONNRESET);
+		conn_close(c, -ECONNRESET);
 		return;
 	}
 	if (nread < 0) {
-		cconn_close(c, (int)nread);
+		conn_close(c, (int)nread);
 		return;
 	}
-	if (c->state != CC_BUSY || !c->req || c->req->finished) {
-		cconn_close(c, -EPROTO); /* nothing was asked */
+	if (c->state != CONN_BUSY || !c->req || c->req->finished) {
+		conn_close(c, -EPROTO); /* nothing was asked */
 		return;
 	}
 	c->got_bytes = true;
 	if (direct) {
-		/* Straight into the body buffer (cconn_alloc_cb). */
-		if (c->parse == CP_FAST)
-			cconn_fast_body(c, direct, (size_t)nread, false);
+		/* Straight into the body buffer (conn_alloc_cb). */
+		if (c->parse == PARSE_FAST)
+			conn_fast_body(c, direct, (size_t)nread, false);
 		else
-			cconn_execute(c, direct, (size_t)nread, false);
+			conn_execute(c, direct, (size_t)nread, false);
 		return;
 	}
-	cconn_input(c);
+	conn_input(c);
 }
 
-static void cconn_write_cb(struct net_write *w, int status)
+static void conn_write_cb(struct net_write *w, int status)
 {
-	struct cconn *c = net_to_cconn(w->conn);
-	struct creq *r = c->req;
+	struct client_conn *c = net_to_conn(w->conn);
+	struct client_request *r = c->req;
 
 	if (r && r->finished) {
 		req_complete(r);
-		if (!c->net.closing && c->state == CC_BUSY && !c->req) {
-			c->state = CC_IDLE;
+		if (!c->net.closing && c->state == CONN_BUSY && !c->req) {
+			c->state = CONN_IDLE;
 			client_pump(c->cli);
 		}
 		return;
 	}
 	if (status < 0 && !c->net.closing)
-		cconn_close(c, status);
+		conn_close(c, status);
 }
 
 /*
- * A write that fails at once is reported from the timer, not from here: cconn_send runs
+ * A write that fails at once is reported from the timer, not from here: conn_send runs
  * inside http_client_request(), whose callback must not run before it returns.
  */
-static void cconn_fail_later(struct cconn *c, int err)
+static void conn_fail_later(struct client_conn *c, int err)
 {
 	c->dead_err = err;
 	net_conn_deadline_at(&c->net, uv_now(c->cli->loop));
 }
 
 /* The deadline of what c is doing: connecting, or its request. */
-static void cconn_arm(struct cconn *c)
+static void conn_arm(struct client_conn *c)
 {
 	uint64_t due = c->connect_deadline_ms;
 
@@ -563,21 +563,21 @@ static void cconn_arm(struct cconn *c)
 		net_conn_deadline_clear(&c->net);
 }
 
-static void cconn_timeout_cb(struct net_conn *n)
+static void conn_timeout_cb(struct net_conn *n)
 {
-	struct cconn *c = net_to_cconn(n);
+	struct client_conn *c = net_to_conn(n);
 	uint64_t now = uv_now(c->cli->loop);
 
 	if (c->dead_err)
-		cconn_close(c, c->dead_err);
+		conn_close(c, c->dead_err);
 	else if ((c->req && !c->req->finished && c->req->deadline_ms <= now) ||
 		 (c->connect_deadline_ms && c->connect_deadline_ms <= now))
-		cconn_close(c, -ETIMEDOUT);
+		conn_close(c, -ETIMEDOUT);
 	else
-		cconn_arm(c);
+		conn_arm(c);
 }
 
-static void cconn_send(struct cconn *c, struct creq *r)
+static void conn_send(struct client_conn *c, struct client_request *r)
 {
 	struct http_client *cli = c->cli;
 	uv_buf_t small[REQ_INLINE_BUFS + 1], *all = small;
@@ -591,10 +591,10 @@ static void cconn_send(struct cconn *c, struct creq *r)
 
 	c->req = r;
 	r->conn = c;
-	c->state = CC_BUSY;
+	c->state = CONN_BUSY;
 	c->got_bytes = false;
 	c->msg_done = false;
-	c->parse = CP_START;
+	c->parse = PARSE_START;
 	c->err = 0;
 	c->body_len = 0;
 	c->body_want = 0;
@@ -607,13 +607,13 @@ static void cconn_send(struct cconn *c, struct creq *r)
 		     wr_str(&w, "\r\nContent-Length: ") && wr_dec(&w, r->body_len) &&
 		     wr_str(&w, "\r\n");
 	if (!ok || !wr_str(&w, "\r\n")) {
-		cconn_fail_later(c, -EINVAL); /* hdr is sized for the longest URL and type */
+		conn_fail_later(c, -EINVAL); /* hdr is sized for the longest URL and type */
 		return;
 	}
 	if (r->nbufs + 1 > sizeof(small) / sizeof(small[0])) {
 		all = malloc((r->nbufs + 1) * sizeof(*all));
 		if (!all) {
-			cconn_fail_later(c, -ENOMEM);
+			conn_fail_later(c, -ENOMEM);
 			return;
 		}
 	}
@@ -621,18 +621,18 @@ static void cconn_send(struct cconn *c, struct creq *r)
 	memcpy(all + 1, r->bufs, r->nbufs * sizeof(*all));
 	cli->stats.requests++; /* also when the write fails at once, as it may fail later */
 	/* One that fits the socket buffer needs no write request (net_conn_send). */
-	err = net_conn_send(&c->net, &c->wr, all, r->nbufs + 1, cconn_write_cb);
+	err = net_conn_send(&c->net, &c->wr, all, r->nbufs + 1, conn_write_cb);
 	if (all != small)
 		free(all);
 	if (err < 0)
-		cconn_fail_later(c, err);
+		conn_fail_later(c, err);
 	else
-		cconn_arm(c);
+		conn_arm(c);
 }
 
 static int on_message_begin(llhttp_t *p)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 
 	c->header_bytes = 0;
 	c->hcount = 0;
@@ -642,7 +642,7 @@ static int on_message_begin(llhttp_t *p)
 
 static int on_header_data(llhttp_t *p, const char *at, size_t len)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 
 	(void)at;
 	if (len > c->cli->cfg.max_header_bytes - c->header_bytes) {
@@ -655,7 +655,7 @@ static int on_header_data(llhttp_t *p, const char *at, size_t len)
 
 static int on_header_value_complete(llhttp_t *p)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 
 	if (++c->hcount > c->cli->cfg.max_header_count) {
 		c->err = -EMSGSIZE;
@@ -665,7 +665,7 @@ static int on_header_value_complete(llhttp_t *p)
 }
 
 /* The head is read (by llhttp or the fast path): set up for the body. 0 or -errno. */
-static int cconn_headers_done(struct cconn *c, bool has_length, uint64_t length, bool chunked)
+static int conn_headers_done(struct client_conn *c, bool has_length, uint64_t length, bool chunked)
 {
 	c->chunked = chunked;
 	c->in_body = c->req->method != HTTP_METHOD_HEAD;
@@ -688,15 +688,15 @@ static int cconn_headers_done(struct cconn *c, bool has_length, uint64_t length,
 
 static int on_headers_complete(llhttp_t *p)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 
 	if (p->upgrade) {
 		c->err = -EPROTO;
 		return -1;
 	}
 	c->status = p->status_code;
-	c->err = cconn_headers_done(c, (p->flags & F_CONTENT_LENGTH) != 0, p->content_length,
-				    (p->flags & F_CHUNKED) != 0);
+	c->err = conn_headers_done(c, (p->flags & F_CONTENT_LENGTH) != 0, p->content_length,
+				   (p->flags & F_CHUNKED) != 0);
 	if (c->err < 0)
 		return -1;
 	/* A HEAD answer has no body whatever its Content-Length says. */
@@ -705,7 +705,7 @@ static int on_headers_complete(llhttp_t *p)
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 	size_t max = c->cli->cfg.max_body_bytes;
 
 	c->body_used = true;
@@ -740,7 +740,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 
 static int on_message_complete(llhttp_t *p)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 
 	c->msg_done = true;
 	c->in_body = false;
@@ -748,30 +748,30 @@ static int on_message_complete(llhttp_t *p)
 	return HPE_PAUSED;
 }
 
-static void cconn_connected_cb(struct net_conn *n, int status)
+static void conn_connected_cb(struct net_conn *n, int status)
 {
-	struct cconn *c = net_to_cconn(n);
+	struct client_conn *c = net_to_conn(n);
 
 	if (status < 0) {
-		cconn_close(c, status);
+		conn_close(c, status);
 		return;
 	}
 	c->connect_deadline_ms = 0;
 	if (c->req)
-		cconn_send(c, c->req);
+		conn_send(c, c->req);
 	else
-		c->state = CC_IDLE;
+		c->state = CONN_IDLE;
 }
 
-static const struct net_conn_events cconn_events = {
-	.alloc = cconn_alloc_cb,
-	.read = cconn_read_cb,
-	.connected = cconn_connected_cb,
-	.timeout = cconn_timeout_cb,
-	.closed = cconn_closed_cb,
+static const struct net_conn_events conn_events = {
+	.alloc = conn_alloc_cb,
+	.read = conn_read_cb,
+	.connected = conn_connected_cb,
+	.timeout = conn_timeout_cb,
+	.closed = conn_closed_cb,
 };
 
-static const struct net_conn_config cconn_net_config = {
+static const struct net_conn_config conn_net_config = {
 	.kind = NET_TCP,
 	.timer = true,
 	.nodelay = true,
@@ -779,14 +779,14 @@ static const struct net_conn_config cconn_net_config = {
 	.rb_max = HTTP_READ_BUF_BYTES,
 };
 
-static int cconn_open(struct http_client *cli, struct creq *r)
+static int conn_open(struct http_client *cli, struct client_request *r)
 {
-	struct cconn *c = calloc(1, sizeof(*c));
+	struct client_conn *c = calloc(1, sizeof(*c));
 	int err;
 
 	if (!c)
 		return -ENOMEM;
-	err = net_conn_init(&c->net, cli->loop, &cconn_net_config, &cconn_events, c);
+	err = net_conn_init(&c->net, cli->loop, &conn_net_config, &conn_events, c);
 	if (err < 0) {
 		free(c);
 		return err;
@@ -794,7 +794,7 @@ static int cconn_open(struct http_client *cli, struct creq *r)
 	c->cli = cli;
 	llhttp_init(&c->parser, HTTP_RESPONSE, &cli->settings);
 	c->parser.data = c;
-	c->state = CC_CONNECTING;
+	c->state = CONN_CONNECTING;
 	c->req = r;
 	r->conn = c;
 	list_insert_head(&cli->conns, &c->link);
@@ -805,23 +805,23 @@ static int cconn_open(struct http_client *cli, struct creq *r)
 	if (err < 0) {
 		c->req = NULL;
 		r->conn = NULL;
-		cconn_close(c, err);
+		conn_close(c, err);
 		return err;
 	}
 	c->connect_deadline_ms = uv_now(cli->loop) + cli->cfg.connect_timeout_ms;
-	cconn_arm(c);
+	conn_arm(c);
 	return 0;
 }
 
 /* The newest connection that can take a request now, or NULL. */
-static struct cconn *cconn_idle(struct http_client *cli)
+static struct client_conn *conn_idle(struct http_client *cli)
 {
 	struct list_node *n;
 
 	list_for_each(n, &cli->conns) {
-		struct cconn *c = list_entry(n, struct cconn, link);
+		struct client_conn *c = list_entry(n, struct client_conn, link);
 
-		if (c->state == CC_IDLE && !c->net.closing && !c->req)
+		if (c->state == CONN_IDLE && !c->net.closing && !c->req)
 			return c;
 	}
 	return NULL;
@@ -831,16 +831,16 @@ static struct cconn *cconn_idle(struct http_client *cli)
 static void client_pump(struct http_client *cli)
 {
 	while (cli->queue_head) {
-		struct cconn *c = cconn_idle(cli);
+		struct client_conn *c = conn_idle(cli);
 
 		if (c) {
-			cconn_send(c, queue_pop(cli));
+			conn_send(c, queue_pop(cli));
 			continue;
 		}
 		if (cli->nconns >= cli->cfg.pool_size)
 			return;
-		struct creq *r = queue_pop(cli);
-		int err = cconn_open(cli, r);
+		struct client_request *r = queue_pop(cli);
+		int err = conn_open(cli, r);
 
 		if (err < 0)
 			req_finish(r, err, 0);
@@ -851,7 +851,7 @@ static void client_timer_cb(uv_timer_t *t)
 {
 	struct http_client *cli = t->data;
 	uint64_t now = uv_now(cli->loop), next = 0;
-	struct creq **pp, *r;
+	struct client_request **pp, *r;
 
 	cli->timer_due_ms = 0;
 	/* Queued requests past their deadline. */
@@ -876,7 +876,7 @@ int http_client_request(struct http_client *cli, enum http_method method, const 
 			const char *content_type, const uv_buf_t *bufs, unsigned nbufs,
 			uint64_t timeout_ms, http_client_cb cb, void *arg)
 {
-	struct creq *r;
+	struct client_request *r;
 	size_t plen = strlen(path);
 
 	if (cli->freeing || !cb || plen == 0 || plen > HTTP_MAX_URL_BYTES || path[0] != '/')
@@ -896,7 +896,7 @@ int http_client_request(struct http_client *cli, enum http_method method, const 
 	} else if (!(r = malloc(sizeof(*r)))) {
 		return -ENOMEM;
 	}
-	memset(r, 0, offsetof(struct creq, inline_bufs));
+	memset(r, 0, offsetof(struct client_request, inline_bufs));
 	r->bufs = r->inline_bufs;
 	if (nbufs > REQ_INLINE_BUFS) {
 		r->bufs = malloc(nbufs * sizeof(*bufs));
@@ -919,12 +919,12 @@ int http_client_request(struct http_client *cli, enum http_method method, const 
 	memcpy(r->path, path, plen + 1);
 	memcpy(r->ctype, content_type, strlen(content_type) + 1);
 
-	struct cconn *c = cconn_idle(cli);
+	struct client_conn *c = conn_idle(cli);
 
 	if (c) {
-		cconn_send(c, r);
+		conn_send(c, r);
 	} else if (cli->nconns < cli->cfg.pool_size) {
-		int err = cconn_open(cli, r);
+		int err = conn_open(cli, r);
 
 		if (err < 0) {
 			r->conn = NULL;
@@ -1015,7 +1015,7 @@ size_t http_client_trim(struct http_client *cli)
 	struct list_node *n;
 
 	list_for_each(n, &cli->conns) {
-		struct cconn *c = list_entry(n, struct cconn, link);
+		struct client_conn *c = list_entry(n, struct client_conn, link);
 
 		/* body_len 0 outside a body: no response points into the buffer. */
 		if (c->body && !c->body_used && c->body_len == 0 && !c->in_body) {
@@ -1031,7 +1031,7 @@ size_t http_client_trim(struct http_client *cli)
 
 void http_client_free(struct http_client *cli)
 {
-	struct creq *r;
+	struct client_request *r;
 
 	if (!cli)
 		return;
@@ -1039,6 +1039,6 @@ void http_client_free(struct http_client *cli)
 	while ((r = queue_pop(cli)))
 		req_finish(r, -ECANCELED, 0);
 	while (!list_empty(&cli->conns))
-		cconn_close(list_first_entry(&cli->conns, struct cconn, link), -ECANCELED);
+		conn_close(list_first_entry(&cli->conns, struct client_conn, link), -ECANCELED);
 	uv_close((uv_handle_t *)&cli->timer, client_timer_close_cb);
 }
