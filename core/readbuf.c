@@ -26,7 +26,17 @@ void readbuf_close(struct readbuf *b)
 void readbuf_keep(struct readbuf *b, struct cursor rest)
 {
 	memmove(b->p, rest.p, rest.len);
+	b->start = 0;
 	b->len = rest.len;
+}
+
+void readbuf_compact(struct readbuf *b)
+{
+	if (b->len == b->cap && b->start > 0) {
+		memmove(b->p, b->p + b->start, b->len - b->start);
+		b->len -= b->start;
+		b->start = 0;
+	}
 }
 
 int readbuf_fit(struct readbuf *b, size_t need)

@@ -9,9 +9,9 @@
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
-#include "core/readbuf.h"
 #include "core/unixsock.h"
 #include "fcgi/fcgi_record.h"
+#include "net/conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,24 +24,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-union stream {
-	uv_handle_t h;
-	uv_stream_t s;
-	uv_pipe_t pipe;
-	uv_tcp_t tcp;
-};
-
-struct fconn;
+struct fcgi_conn;
 
 /*
  * One FastCGI request, from BEGIN_REQUEST to END_REQUEST. The http_request is what the
- * handler gets (first, so the handler's pointer is the freq's).
+ * handler gets (first, so the handler's pointer is the request's).
  */
-struct freq {
+struct fcgi_request {
 	struct http_request hreq;
 	struct fcgi_app *app;
 	/* NULL once the web server gave up on a request the handler still holds (an orphan). */
-	struct fconn *conn;
+	struct fcgi_conn *conn;
 	uint16_t id;
 	bool handed; /* given to the handler, not answered yet */
 	http_cancel_cb cancel_cb; /* set by a handler that parks the request */
@@ -60,26 +53,25 @@ struct freq {
 	struct fcgi_params params;
 };
 
-struct fconn {
-	union stream io;
+struct fcgi_conn {
+	/*
+	 * Socket, read buffer (one record at the most: FCGI_RECORD_MAX_BYTES), writes;
+	 * reading pauses while FCGI_MAX_QUEUED_BYTES of output are not yet written.
+	 */
+	struct net_conn net;
 	struct fcgi_app *app;
 	struct list_node link; /* in app->conns until closing */
-	bool closing;
 	bool close_after_writes;
-	bool paused; /* reading stopped: FCGI_MAX_QUEUED_BYTES of output not yet written */
-	unsigned writes;
-	struct readbuf rb; /* one record at the most: FCGI_RECORD_MAX_BYTES */
 	struct fcgi_reqs reqs;
-	struct freq *slot[FCGI_MAX_REQS_PER_CONN];
+	struct fcgi_request *slot[FCGI_MAX_REQS_PER_CONN];
 };
 
 /*
  * A write to a FastCGI connection; the records' headers live in it, the data it owns
  * (freed when written) or borrows from a handler (sent_cb when written).
  */
-struct fout {
-	uv_write_t w;
-	struct fconn *conn;
+struct conn_write {
+	struct net_write w;
 	unsigned nbufs;
 	uv_buf_t *bufs;
 	uint8_t *data;
@@ -95,7 +87,7 @@ struct fcgi_app {
 	uv_loop_t *loop;
 	http_request_cb on_request;
 	void *on_request_arg;
-	union stream lst;
+	union uv_any_stream lst;
 	bool listening;
 	bool lst_tcp;
 	char *lst_path; /* bound by fcgi_app_listen_path: removed when freed */
@@ -131,43 +123,33 @@ static void handle_close_cb(uv_handle_t *h)
 
 /* ---- requests ---- */
 
-static void conn_close(struct fconn *c);
-static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void conn_close(struct fcgi_conn *c);
 
-static void fout_cb(uv_write_t *w, int status)
+static void conn_write_cb(struct net_write *w, int status)
 {
-	struct fout *o = w->data;
-	struct fconn *c = o->conn;
+	struct conn_write *o = (struct conn_write *)((char *)w - offsetof(struct conn_write, w));
+	struct fcgi_conn *c = w->conn->owner;
 
 	/* Otherwise a failed write shows up as a read error. */
 	if (o->sent_cb)
 		o->sent_cb(status < 0 ? status : 0, o->sent_arg);
 	free(o->data);
 	free(o);
-	c->writes--;
-	if (c->writes == 0 && c->close_after_writes) {
+	/* Else, once the web server reads again, net/conn.h takes its records again. */
+	if (c->net.writes == 0 && c->close_after_writes)
 		conn_close(c);
-		return;
-	}
-	/* The web server reads again: take its records again. */
-	if (c->paused && !c->closing && c->io.s.write_queue_size <= FCGI_MAX_QUEUED_BYTES) {
-		c->paused = false;
-		if (uv_read_start(&c->io.s, conn_alloc_cb, conn_read_cb) < 0)
-			conn_close(c);
-	}
 }
 
 /* r's body is freed or handed on: it no longer counts against FCGI_BODY_BYTES_TOTAL. */
-static void freq_body_release(struct fcgi_app *app, struct freq *r)
+static void request_body_release(struct fcgi_app *app, struct fcgi_request *r)
 {
 	app->body_bytes -= r->body_charged;
 	r->body_charged = 0;
 }
 
-static void freq_free(struct freq *r)
+static void request_free(struct fcgi_request *r)
 {
-	freq_body_release(r->app, r);
+	request_body_release(r->app, r);
 	free(r->body);
 	free(r);
 }
@@ -176,9 +158,9 @@ static void freq_free(struct freq *r)
  * Takes r off its connection once its END_REQUEST is queued (or the web server aborted
  * it): its id is free again. Returns whether the connection is to close now.
  */
-static bool freq_unbind(struct freq *r)
+static bool request_unbind(struct fcgi_request *r)
 {
-	struct fconn *c = r->conn;
+	struct fcgi_conn *c = r->conn;
 	bool close_conn = false;
 	int slot = fcgi_reqs_find(&c->reqs, r->id);
 
@@ -187,19 +169,19 @@ static bool freq_unbind(struct freq *r)
 	fcgi_reqs_end(&c->reqs, r->id, &close_conn);
 	if (close_conn)
 		c->close_after_writes = true;
-	freq_body_release(r->app, r);
+	request_body_release(r->app, r);
 	r->conn = NULL;
-	return c->close_after_writes && c->writes == 0;
+	return c->close_after_writes && c->net.writes == 0;
 }
 
 /* Forgets request r of c after its END_REQUEST is queued. */
-static void freq_end(struct freq *r)
+static void request_end(struct fcgi_request *r)
 {
-	struct fconn *c = r->conn;
+	struct fcgi_conn *c = r->conn;
 
-	if (freq_unbind(r))
+	if (request_unbind(r))
 		conn_close(c);
-	freq_free(r);
+	request_free(r);
 }
 
 /*
@@ -208,14 +190,14 @@ static void freq_end(struct freq *r)
  * write owns data (may be NULL), which it frees, and calls sent_cb (may be NULL) once bufs
  * are no longer referenced: when written, or at once when this fails.
  */
-static int conn_write_answer(struct fconn *c, uint16_t id, struct span head,
+static int conn_write_answer(struct fcgi_conn *c, uint16_t id, struct span head,
 			     const struct iovec *bufs, unsigned nbufs, uint8_t *data,
 			     http_sent_cb sent_cb, void *arg)
 {
 	size_t len = head.len, nparts = (size_t)nbufs + 1, nspans, hdr_bytes;
 	struct span *parts, *spans;
 	struct writer hw;
-	struct fout *o;
+	struct conn_write *o;
 	size_t n = 0;
 	int err = -ENOMEM;
 
@@ -255,12 +237,9 @@ static int conn_write_answer(struct fconn *c, uint16_t id, struct span head,
 	for (size_t i = 0; i < n; i++)
 		o->bufs[i] = uv_buf_init((char *)(uintptr_t)spans[i].p, (unsigned)spans[i].len);
 	o->nbufs = (unsigned)n;
-	o->conn = c;
-	o->w.data = o;
-	err = uv_write(&o->w, &c->io.s, o->bufs, o->nbufs, fout_cb);
+	err = net_conn_write(&c->net, &o->w, o->bufs, o->nbufs, conn_write_cb);
 	if (err < 0)
 		goto fail;
-	c->writes++;
 	return 0;
 fail:
 	free(o);
@@ -301,15 +280,16 @@ static struct span answer_head(uint8_t *buf, unsigned status, struct span ctype,
 #define SPAN_STR(s) ((struct span){ (const uint8_t *)(s), strlen(s) })
 
 /* Answers r with an HTTP response through the web server, then ends it. */
-static void freq_answer(struct freq *r, unsigned status, struct span ctype, struct span body)
+static void request_answer(struct fcgi_request *r, unsigned status, struct span ctype,
+			   struct span body)
 {
-	struct fconn *c = r->conn;
+	struct fcgi_conn *c = r->conn;
 	uint8_t head[ANSWER_HEAD_MAX_BYTES];
 	uint8_t *data = NULL;
 	struct iovec b;
 
-	if (c->closing) {
-		freq_end(r); /* the web server is gone: nobody to answer */
+	if (c->net.closing) {
+		request_end(r); /* the web server is gone: nobody to answer */
 		return;
 	}
 	/* The body lives in a buffer that is read into again: the write takes a copy. */
@@ -317,7 +297,7 @@ static void freq_answer(struct freq *r, unsigned status, struct span ctype, stru
 		/* The request still ends (END_REQUEST alone: the web server says 502). */
 		c->close_after_writes = true;
 		conn_write_answer(c, r->id, (struct span){ NULL, 0 }, NULL, 0, NULL, NULL, NULL);
-		freq_end(r);
+		request_end(r);
 		return;
 	}
 	if (body.len)
@@ -326,22 +306,22 @@ static void freq_answer(struct freq *r, unsigned status, struct span ctype, stru
 	if (conn_write_answer(c, r->id, answer_head(head, status, ctype, body.len), &b,
 			      body.len ? 1 : 0, data, NULL, NULL) < 0)
 		c->close_after_writes = true;
-	freq_end(r);
+	request_end(r);
 }
 
 /* Like the HTTP server's error bodies: the reason phrase and a newline. */
-static void freq_answer_reason(struct freq *r, unsigned status)
+static void request_answer_reason(struct fcgi_request *r, unsigned status)
 {
 	char body[64];
 
 	snprintf(body, sizeof(body), "%s\n", http_status_reason((int)status));
-	freq_answer(r, status, SPAN_STR("text/plain"), SPAN_STR(body));
+	request_answer(r, status, SPAN_STR("text/plain"), SPAN_STR(body));
 }
 
-static void freq_error(struct freq *r, unsigned status)
+static void request_error(struct fcgi_request *r, unsigned status)
 {
 	r->app->stats.local_errors++;
-	freq_answer_reason(r, status);
+	request_answer_reason(r, status);
 }
 
 /* ---- requests for the handler ---- */
@@ -349,8 +329,8 @@ static void freq_error(struct freq *r, unsigned status)
 static int local_sendv(struct http_request *req, int status, const char *content_type,
 		       const struct iovec *bufs, unsigned nbufs, http_sent_cb sent_cb, void *arg)
 {
-	struct freq *r = (struct freq *)req;
-	struct fconn *c = r->conn;
+	struct fcgi_request *r = (struct fcgi_request *)req;
+	struct fcgi_conn *c = r->conn;
 	const char *ct = content_type ? content_type : "application/octet-stream";
 	uint8_t head[ANSWER_HEAD_MAX_BYTES];
 	size_t len = 0;
@@ -358,7 +338,7 @@ static int local_sendv(struct http_request *req, int status, const char *content
 
 	if (!c) {
 		/* The web server gave up on it meanwhile: the answer goes nowhere. */
-		freq_free(r);
+		request_free(r);
 		if (sent_cb)
 			sent_cb(-ECANCELED, arg);
 		return -ECANCELED;
@@ -370,27 +350,27 @@ static int local_sendv(struct http_request *req, int status, const char *content
 				bufs, nbufs, NULL, sent_cb, arg);
 	if (err < 0)
 		c->close_after_writes = true;
-	freq_end(r);
+	request_end(r);
 	return err;
 }
 
 static int local_send_error(struct http_request *req, int status, bool close)
 {
-	struct freq *r = (struct freq *)req;
+	struct fcgi_request *r = (struct fcgi_request *)req;
 
 	(void)close; /* the web server owns the client's connection */
 	if (!r->conn) {
-		freq_free(r);
+		request_free(r);
 		return -ECANCELED;
 	}
 	r->handed = false;
-	freq_answer_reason(r, (unsigned)status);
+	request_answer_reason(r, (unsigned)status);
 	return 0;
 }
 
 static void local_set_cancel(struct http_request *req, http_cancel_cb cb, void *arg)
 {
-	struct freq *r = (struct freq *)req;
+	struct fcgi_request *r = (struct fcgi_request *)req;
 
 	r->cancel_cb = cb;
 	r->cancel_arg = arg;
@@ -398,11 +378,11 @@ static void local_set_cancel(struct http_request *req, http_cancel_cb cb, void *
 
 static uint8_t *local_take_body(struct http_request *req, size_t *len)
 {
-	struct freq *r = (struct freq *)req;
+	struct fcgi_request *r = (struct fcgi_request *)req;
 	uint8_t *b = r->body;
 
 	*len = r->body_len;
-	freq_body_release(r->app, r); /* the handler's now */
+	request_body_release(r->app, r); /* the handler's now */
 	r->body = NULL;
 	r->body_len = 0;
 	req->body = NULL;
@@ -419,7 +399,7 @@ static const struct http_request_ops local_req_ops = {
 	.vouch = NULL, /* the web server owns the connections */
 };
 
-static void local_hand(struct fcgi_app *app, struct freq *r)
+static void local_hand(struct fcgi_app *app, struct fcgi_request *r)
 {
 	struct http_request *q = &r->hreq;
 
@@ -441,11 +421,11 @@ static void local_hand(struct fcgi_app *app, struct freq *r)
  * through its cancel callback and freed; one the handler is about to answer becomes an
  * orphan (conn NULL) that its answer frees. Call with r off its connection.
  */
-static void local_abandon(struct freq *r)
+static void local_abandon(struct fcgi_request *r)
 {
 	if (r->cancel_cb) {
 		r->cancel_cb(&r->hreq, r->cancel_arg);
-		freq_free(r);
+		request_free(r);
 	}
 }
 
@@ -464,15 +444,15 @@ static void timer_cb(uv_timer_t *t)
 	while (again) {
 		again = false;
 		list_for_each(n, &app->conns) {
-			struct fconn *c = list_entry(n, struct fconn, link);
+			struct fcgi_conn *c = list_entry(n, struct fcgi_conn, link);
 
 			for (unsigned i = 0; i < FCGI_MAX_REQS_PER_CONN && !again; i++) {
-				struct freq *r = c->slot[i];
+				struct fcgi_request *r = c->slot[i];
 
 				if (r && r->params_done && !r->stdin_done &&
 				    (now - r->body_seen_ms >= app->body_idle_ms ||
 				     now - r->body_start_ms >= app->body_deadline_ms)) {
-					freq_error(r, 408);
+					request_error(r, 408);
 					again = true;
 				}
 			}
@@ -484,47 +464,45 @@ static void timer_cb(uv_timer_t *t)
 
 /* ---- FastCGI connections ---- */
 
-static void conn_close_cb(uv_handle_t *h)
+static void conn_closed_cb(struct net_conn *n)
 {
-	struct fconn *c = h->data;
+	struct fcgi_conn *c = n->owner;
 	struct fcgi_app *app = c->app;
 
-	readbuf_close(&c->rb);
 	free(c);
 	app->handles--;
 	app_maybe_free(app);
 }
 
-static void conn_close(struct fconn *c)
+static void conn_close(struct fcgi_conn *c)
 {
 	struct fcgi_app *app = c->app;
 
-	if (c->closing)
+	if (c->net.closing)
 		return;
-	c->closing = true;
+	net_conn_close(&c->net); /* c lives until conn_closed_cb */
 	for (unsigned i = 0; i < FCGI_MAX_REQS_PER_CONN; i++) {
-		struct freq *r = c->slot[i];
+		struct fcgi_request *r = c->slot[i];
 
 		if (!r)
 			continue;
-		freq_unbind(r);
+		request_unbind(r);
 		/* The web server gave up on the request (its client went away, or a timeout). */
 		if (r->handed) {
 			app->stats.aborted++;
 			local_abandon(r);
 			continue;
 		}
-		freq_free(r);
+		request_free(r);
 	}
 	list_remove(&c->link);
 	app->nconns--;
-	uv_close(&c->io.h, conn_close_cb);
 }
 
 /* Queues a management or END_REQUEST record written by the codec. */
-static void conn_write_raw(struct fconn *c, const uint8_t *p, size_t len)
+static void conn_write_raw(struct fcgi_conn *c, const uint8_t *p, size_t len)
 {
-	struct fout *o = malloc(sizeof(*o) + sizeof(uv_buf_t) + len);
+	struct conn_write *o = malloc(sizeof(*o) + sizeof(uv_buf_t) + len);
 
 	if (!o) {
 		conn_close(c);
@@ -537,14 +515,10 @@ static void conn_write_raw(struct fconn *c, const uint8_t *p, size_t len)
 	memcpy(o->hdrs, p, len);
 	o->bufs[0] = uv_buf_init((char *)o->hdrs, (unsigned)len);
 	o->nbufs = 1;
-	o->conn = c;
-	o->w.data = o;
-	if (uv_write(&o->w, &c->io.s, o->bufs, 1, fout_cb) < 0) {
+	if (net_conn_write(&c->net, &o->w, o->bufs, 1, conn_write_cb) < 0) {
 		free(o);
 		conn_close(c);
-		return;
 	}
-	c->writes++;
 }
 
 static bool span_append(char *dst, size_t cap, size_t *len, struct span s)
@@ -558,7 +532,7 @@ static bool span_append(char *dst, size_t cap, size_t *len, struct span s)
 }
 
 /* PARAMS complete: pick out the request line. Returns an HTTP status to refuse, or 0. */
-static unsigned freq_params_done(struct freq *r)
+static unsigned request_params_done(struct fcgi_request *r)
 {
 	struct fcgi_cgi cgi;
 	size_t cap = HTTP_MAX_URL_BYTES;
@@ -593,8 +567,8 @@ static unsigned freq_params_done(struct freq *r)
 }
 
 /* Whether body a, a_len bytes by now, arrives more slowly than b (bytes per ms) at now. */
-static bool body_slower(const struct freq *a, size_t a_len, const struct freq *b, size_t b_len,
-			uint64_t now)
+static bool body_slower(const struct fcgi_request *a, size_t a_len, const struct fcgi_request *b,
+			size_t b_len, uint64_t now)
 {
 	/* At most 2^21 bytes times an age in ms: no overflow for thousands of years. */
 	uint64_t ra = (uint64_t)a_len * (now - b->body_start_ms + 1);
@@ -609,18 +583,18 @@ static bool body_slower(const struct freq *a, size_t a_len, const struct freq *b
  * once). A body that trickles is slower than any that is being sent, so trickling cannot
  * hold the budget against new requests (a 64-byte handshake POST completes at once).
  */
-static struct freq *body_victim(struct fcgi_app *app, struct freq *r, size_t r_len)
+static struct fcgi_request *body_victim(struct fcgi_app *app, struct fcgi_request *r, size_t r_len)
 {
 	uint64_t now = uv_now(app->loop);
-	struct freq *victim = r_len < r->want ? r : NULL;
+	struct fcgi_request *victim = r_len < r->want ? r : NULL;
 	size_t victim_len = r_len;
 	struct list_node *n;
 
 	list_for_each(n, &app->conns) {
-		struct fconn *c = list_entry(n, struct fconn, link);
+		struct fcgi_conn *c = list_entry(n, struct fcgi_conn, link);
 
 		for (unsigned i = 0; i < FCGI_MAX_REQS_PER_CONN; i++) {
-			struct freq *q = c->slot[i];
+			struct fcgi_request *q = c->slot[i];
 
 			if (!q || q == r || !q->body_charged || q->stdin_done)
 				continue;
@@ -639,7 +613,7 @@ static struct freq *body_victim(struct fcgi_app *app, struct freq *r, size_t r_l
  * room, the slowest body goes first (503). Returns 0; -ENOBUFS when r is the slowest
  * itself; -ENOMEM; -ECONNRESET when an answer closed r's connection (r is gone).
  */
-static int freq_body_grow(struct fconn *c, struct freq *r, size_t need)
+static int request_body_grow(struct fcgi_conn *c, struct fcgi_request *r, size_t need)
 {
 	struct fcgi_app *app = r->app;
 	size_t cap = r->body_charged, room;
@@ -651,14 +625,14 @@ static int freq_body_grow(struct fconn *c, struct freq *r, size_t need)
 	if (cap > r->want)
 		cap = (size_t)r->want;
 	while (app->body_bytes - r->body_charged + need > FCGI_BODY_BYTES_TOTAL) {
-		struct freq *v = body_victim(app, r, need);
+		struct fcgi_request *v = body_victim(app, r, need);
 
 		log_warnx_rl("fcgi: %llu bytes of request bodies held; dropping the slowest",
 			     (unsigned long long)app->body_bytes);
 		if (!v || v == r)
 			return -ENOBUFS;
-		freq_error(v, 503);
-		if (c->closing)
+		request_error(v, 503);
+		if (c->net.closing)
 			return -ECONNRESET;
 	}
 	/* Under pressure no more than the bytes that came: the budget is for those. */
@@ -675,7 +649,8 @@ static int freq_body_grow(struct fconn *c, struct freq *r, size_t need)
 }
 
 /* One record of an active request. Returns -EPROTO to close the connection. */
-static int conn_request_record(struct fconn *c, struct freq *r, const struct fcgi_record *rec)
+static int conn_request_record(struct fcgi_conn *c, struct fcgi_request *r,
+			       const struct fcgi_record *rec)
 {
 	uint8_t out[FCGI_HEADER_BYTES + FCGI_END_BODY_BYTES];
 	struct writer w = writer_make(out, sizeof(out));
@@ -687,29 +662,29 @@ static int conn_request_record(struct fconn *c, struct freq *r, const struct fcg
 		c->app->stats.aborted++;
 		fcgi_write_end_request(&w, r->id, 0, FCGI_REQUEST_COMPLETE);
 		conn_write_raw(c, out, w.len);
-		if (c->closing)
+		if (c->net.closing)
 			return 0;
 		if (r->handed) {
-			if (freq_unbind(r))
+			if (request_unbind(r))
 				conn_close(c);
 			local_abandon(r);
 			return 0;
 		}
-		freq_end(r);
+		request_end(r);
 		return 0;
 	case FCGI_PARAMS:
 		ret = fcgi_params_add(&r->params, rec->content);
 		if (ret == -EPROTO)
 			return ret;
 		if (ret < 0) {
-			freq_error(r, 431);
+			request_error(r, 431);
 			return 0;
 		}
 		if (ret == 1) {
 			r->params_done = true;
-			status = freq_params_done(r);
+			status = request_params_done(r);
 			if (status)
-				freq_error(r, status);
+				request_error(r, status);
 		}
 		return 0;
 	case FCGI_STDIN:
@@ -718,20 +693,20 @@ static int conn_request_record(struct fconn *c, struct freq *r, const struct fcg
 		if (rec->content.len == 0) {
 			r->stdin_done = true;
 			if (r->body_len != r->want)
-				freq_error(r, 400);
+				request_error(r, 400);
 			else
 				local_hand(c->app, r);
 			return 0;
 		}
 		if (rec->content.len > r->want - r->body_len) {
-			freq_error(r, 400); /* more than CONTENT_LENGTH said */
+			request_error(r, 400); /* more than CONTENT_LENGTH said */
 			return 0;
 		}
-		ret = freq_body_grow(c, r, r->body_len + rec->content.len);
+		ret = request_body_grow(c, r, r->body_len + rec->content.len);
 		if (ret == -ECONNRESET)
 			return 0;
 		if (ret < 0) {
-			freq_error(r, 503);
+			request_error(r, 503);
 			return 0;
 		}
 		memcpy(r->body + r->body_len, rec->content.p, rec->content.len);
@@ -743,11 +718,11 @@ static int conn_request_record(struct fconn *c, struct freq *r, const struct fcg
 	}
 }
 
-static int conn_record(struct fconn *c, const struct fcgi_record *rec)
+static int conn_record(struct fcgi_conn *c, const struct fcgi_record *rec)
 {
 	uint8_t out[512];
 	struct writer w = writer_make(out, sizeof(out));
-	struct freq *r;
+	struct fcgi_request *r;
 	int route = fcgi_record_route(&c->reqs, rec);
 	int ret, slot;
 
@@ -797,79 +772,67 @@ static int conn_record(struct fconn *c, const struct fcgi_record *rec)
 	}
 }
 
-static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static void conn_read_cb(struct net_conn *n, ssize_t nread, char *direct)
 {
-	struct fconn *c = h->data;
-
-	(void)hint;
-	*buf = uv_buf_init((char *)c->rb.p + c->rb.len, (unsigned)(c->rb.cap - c->rb.len));
-}
-
-static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct fconn *c = s->data;
+	struct fcgi_conn *c = n->owner;
 	struct fcgi_record rec;
 	struct cursor cur;
 	int ret = 0;
 
-	(void)buf;
+	(void)direct;
 	if (nread < 0) {
 		conn_close(c);
 		return;
 	}
-	c->rb.len += (size_t)nread;
-	cur = readbuf_cursor(&c->rb);
-	while (!c->closing && (ret = fcgi_record_next(&cur, &rec)) == 1) {
+	cur = readbuf_cursor(&n->rb);
+	while (!n->closing && (ret = fcgi_record_next(&cur, &rec)) == 1) {
 		ret = conn_record(c, &rec);
 		if (ret < 0)
 			break;
 	}
-	if (c->closing)
+	if (n->closing)
 		return;
 	if (ret < 0) {
 		log_warnx_rl("fcgi: closing a FastCGI connection: protocol error");
 		conn_close(c);
 		return;
 	}
-	readbuf_keep(&c->rb, cur);
+	readbuf_keep(&n->rb, cur);
 	/* A peer that does not read what it asked for gets no more of our memory. */
-	if (c->io.s.write_queue_size > FCGI_MAX_QUEUED_BYTES) {
-		c->paused = true;
-		uv_read_stop(&c->io.s);
-	}
+	net_conn_pause_if_congested(n);
 }
+
+static const struct net_conn_events conn_events = {
+	.read = conn_read_cb,
+	.closed = conn_closed_cb,
+};
 
 static void lst_connection_cb(uv_stream_t *s, int status)
 {
 	struct fcgi_app *app = s->data;
-	struct fconn *c;
-	int err;
+	struct net_conn_config cfg = {
+		.kind = app->lst_tcp ? NET_TCP : NET_PIPE,
+		.rb_base = FCGI_RECORD_MAX_BYTES,
+		.rb_max = FCGI_RECORD_MAX_BYTES,
+		.max_queued_bytes = FCGI_MAX_QUEUED_BYTES,
+	};
+	struct fcgi_conn *c;
 
 	if (status < 0) {
 		log_warnx_rl("fcgi: accept: %s", uv_strerror(status));
 		return;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c || readbuf_init(&c->rb, FCGI_RECORD_MAX_BYTES, FCGI_RECORD_MAX_BYTES, 0) < 0) {
+	if (!c || net_conn_init(&c->net, app->loop, &cfg, &conn_events, c) < 0) {
 		free(c);
 		return; /* the web server retries; its connect times out otherwise */
 	}
 	c->app = app;
-	if (app->lst_tcp)
-		err = uv_tcp_init(app->loop, &c->io.tcp);
-	else
-		err = uv_pipe_init(app->loop, &c->io.pipe, 0);
-	if (err < 0) {
-		readbuf_close(&c->rb);
-		free(c);
-		return;
-	}
-	c->io.h.data = c;
 	app->handles++;
 	list_insert_head(&app->conns, &c->link);
 	app->nconns++;
 	fcgi_reqs_init(&c->reqs);
-	if (uv_accept(s, &c->io.s) < 0) {
+	if (net_conn_accept(&c->net, s) < 0) {
 		conn_close(c);
 		return;
 	}
@@ -880,7 +843,7 @@ static void lst_connection_cb(uv_stream_t *s, int status)
 		return;
 	}
 	app->stats.connections++;
-	if (uv_read_start(&c->io.s, conn_alloc_cb, conn_read_cb) < 0)
+	if (net_conn_read_start(&c->net) < 0)
 		conn_close(c);
 }
 
@@ -944,10 +907,10 @@ int fcgi_app_listen_fd(struct fcgi_app *app, int fd)
 	}
 	if (err < 0)
 		return err;
-	app->lst.h.data = app;
+	app->lst.handle.data = app;
 	app->listening = true;
 	app->handles++;
-	return uv_listen(&app->lst.s, SOMAXCONN, lst_connection_cb);
+	return uv_listen(&app->lst.stream, SOMAXCONN, lst_connection_cb);
 }
 
 int fcgi_app_listen_path(struct fcgi_app *app, const char *path, gid_t gid)
@@ -977,7 +940,7 @@ int fcgi_app_listen_path(struct fcgi_app *app, const char *path, gid_t gid)
 	err = uv_pipe_init(app->loop, &app->lst.pipe, 0);
 	if (err < 0)
 		return err;
-	app->lst.h.data = app;
+	app->lst.handle.data = app;
 	app->listening = true;
 	app->handles++;
 	/* Mode 0660 from the umask, not a chmod of the path that could follow a symlink. */
@@ -992,7 +955,7 @@ int fcgi_app_listen_path(struct fcgi_app *app, const char *path, gid_t gid)
 	/* By the name, but not through a symlink that could have been put in its place. */
 	if (gid != (gid_t)-1 && fchownat(AT_FDCWD, path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	return uv_listen(&app->lst.s, SOMAXCONN, lst_connection_cb);
+	return uv_listen(&app->lst.stream, SOMAXCONN, lst_connection_cb);
 }
 
 const struct fcgi_app_stats *fcgi_app_stats(const struct fcgi_app *app)
@@ -1014,11 +977,11 @@ void fcgi_app_free(struct fcgi_app *app)
 		return;
 	app->freeing = true;
 	while (!list_empty(&app->conns))
-		conn_close(list_first_entry(&app->conns, struct fconn, link));
+		conn_close(list_first_entry(&app->conns, struct fcgi_conn, link));
 	if (app->listening) {
 		if (app->lst_path)
 			unlink(app->lst_path);
-		uv_close(&app->lst.h, handle_close_cb);
+		uv_close(&app->lst.handle, handle_close_cb);
 	}
 	app->listening = false;
 	uv_close((uv_handle_t *)&app->timer, handle_close_cb);

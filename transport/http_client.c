@@ -18,7 +18,7 @@
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
-#include "transport/stream_write.h"
+#include "net/conn.h"
 
 /* Longest Content-Type a request may name. */
 #define CTYPE_MAX 128
@@ -29,10 +29,10 @@
 
 /* ---- client state ---- */
 
-struct creq {
-	struct creq *next; /* queue or free list */
+struct client_request {
+	struct client_request *next; /* queue or free list */
 	struct http_client *cli;
-	struct cconn *conn; /* while on a connection */
+	struct client_conn *conn; /* while on a connection */
 	enum http_method method;
 	bool retried;
 	bool finished; /* outcome known; waiting for the write to let go of the bufs */
@@ -49,44 +49,38 @@ struct creq {
 	char path[HTTP_MAX_URL_BYTES + 1];
 };
 
-enum cconn_state {
-	CC_CONNECTING,
-	CC_IDLE,
-	CC_BUSY,
+enum conn_state {
+	CONN_CONNECTING,
+	CONN_IDLE,
+	CONN_BUSY,
 };
 
 /* Who reads the current response (docs/TRANSPORT.md, "Parsing"). */
-enum cconn_parse {
-	CP_START, /* no byte of it yet: the fast path may take the head */
-	CP_FAST, /* core/http_head.c took the head; the body is counted here */
-	CP_LLHTTP, /* llhttp has its bytes */
+enum conn_parser {
+	PARSE_START, /* no byte of it yet: the fast path may take the head */
+	PARSE_FAST, /* core/http_head.c took the head; the body is counted here */
+	PARSE_LLHTTP, /* llhttp has its bytes */
 };
 
-struct cconn {
-	uv_tcp_t tcp;
-	uv_connect_t connect_req;
-	uv_write_t wreq;
+struct client_conn {
+	struct net_conn net; /* socket, read buffer, deadline timer (net/conn.h) */
+	struct net_write wr; /* the request being written */
 	struct http_client *cli;
 	struct list_node link; /* in cli->conns until closing */
 	llhttp_t parser;
-	enum cconn_state state;
-	bool closing;
-	bool reading;
-	bool write_pending;
+	enum conn_state state;
 	bool reused; /* a response has completed on it before */
 	bool got_bytes; /* response bytes arrived for the current request */
 	bool in_body;
 	bool chunked;
 	bool msg_done; /* on_message_complete ran for the current request */
 	bool keep_alive; /* the response allows another request on the connection */
-	enum cconn_parse parse;
+	enum conn_parser parse;
 	unsigned status;
 	int err; /* set by a parser callback that refuses the response */
 	int dead_err; /* failed while sending; closed from the timer */
-	uint64_t connect_deadline_ms;
-	struct creq *req;
-	uint8_t *rbuf;
-	size_t rstart, rend;
+	uint64_t connect_deadline_ms; /* 0 once connected */
+	struct client_request *req;
 	uint8_t *body;
 	size_t body_len, body_cap;
 	bool body_used; /* a response had a body since the last http_client_trim */
@@ -101,12 +95,12 @@ struct http_client {
 	struct http_client_config cfg;
 	char authority[AUTHORITY_BYTES]; /* the Host header */
 	struct sockaddr_storage addr;
-	uv_timer_t timer;
+	uv_timer_t timer; /* queued requests' deadlines; connections have their own */
 	uint64_t timer_due_ms; /* 0: not armed */
 	struct list_node conns; /* newest first */
 	unsigned nconns;
-	struct creq *queue_head, *queue_tail;
-	struct creq *free_reqs;
+	struct client_request *queue_head, *queue_tail;
+	struct client_request *free_reqs;
 	unsigned nfree;
 	unsigned handles;
 	bool freeing;
@@ -131,7 +125,7 @@ const struct http_client_stats *http_client_stats(const struct http_client *cli)
 
 static void client_maybe_free(struct http_client *cli)
 {
-	struct creq *r;
+	struct client_request *r;
 
 	if (!cli->freeing || cli->handles)
 		return;
@@ -144,7 +138,7 @@ static void client_maybe_free(struct http_client *cli)
 
 /* ---- requests ---- */
 
-static void req_release(struct http_client *cli, struct creq *r)
+static void req_release(struct http_client *cli, struct client_request *r)
 {
 	if (r->bufs != r->inline_bufs)
 		free(r->bufs);
@@ -158,10 +152,10 @@ static void req_release(struct http_client *cli, struct creq *r)
 }
 
 /* Runs the user callback; the body is the connection's, if the request got one. */
-static void req_complete(struct creq *r)
+static void req_complete(struct client_request *r)
 {
 	struct http_client *cli = r->cli;
-	struct cconn *c = r->conn;
+	struct client_conn *c = r->conn;
 	struct http_response resp = { .err = r->err, .status = r->status };
 	bool offered = false;
 
@@ -191,17 +185,21 @@ static void req_complete(struct creq *r)
 }
 
 /* The outcome is known; deliver it once the write no longer uses the caller's bufs. */
-static void req_finish(struct creq *r, int err, int status)
+static void req_finish(struct client_request *r, int err, int status)
 {
 	r->finished = true;
 	r->err = err;
 	r->status = status;
-	if (!r->conn || !r->conn->write_pending)
+	if (!r->conn || !r->conn->net.writes)
 		req_complete(r);
 }
 
-static void queue_push(struct http_client *cli, struct creq *r, bool front)
+static void client_arm(struct http_client *cli, uint64_t due_ms);
+
+/* Queued: the client's timer watches its deadline until a connection takes it. */
+static void queue_push(struct http_client *cli, struct client_request *r, bool front)
 {
+	client_arm(cli, r->deadline_ms);
 	r->next = NULL;
 	if (!cli->queue_head) {
 		cli->queue_head = cli->queue_tail = r;
@@ -214,9 +212,9 @@ static void queue_push(struct http_client *cli, struct creq *r, bool front)
 	}
 }
 
-static struct creq *queue_pop(struct http_client *cli)
+static struct client_request *queue_pop(struct http_client *cli)
 {
-	struct creq *r = cli->queue_head;
+	struct client_request *r = cli->queue_head;
 
 	if (r) {
 		cli->queue_head = r->next;
@@ -227,7 +225,7 @@ static struct creq *queue_pop(struct http_client *cli)
 	return r;
 }
 
-/* ---- timer: one for the client, due at the earliest deadline ---- */
+/* ---- timer: one for the queue, due at the earliest deadline ---- */
 
 static void client_timer_cb(uv_timer_t *t);
 
@@ -245,15 +243,19 @@ static void client_arm(struct http_client *cli, uint64_t due_ms)
 
 /* ---- connections ---- */
 
-static void cconn_close(struct cconn *c, int err);
+static void conn_close(struct client_conn *c, int err);
 static void client_pump(struct http_client *cli);
 
-static void cconn_close_cb(uv_handle_t *h)
+static struct client_conn *net_to_conn(struct net_conn *n)
 {
-	struct cconn *c = h->data;
+	return n->owner;
+}
+
+static void conn_closed_cb(struct net_conn *n)
+{
+	struct client_conn *c = net_to_conn(n);
 	struct http_client *cli = c->cli;
 
-	free(c->rbuf);
 	free(c->body);
 	free(c);
 	cli->handles--;
@@ -265,14 +267,14 @@ static void cconn_close_cb(uv_handle_t *h)
  * died before a byte of the answer (the server closed an idle keep-alive connection just
  * as the request went out), is sent once more on another connection.
  */
-static void cconn_close(struct cconn *c, int err)
+static void conn_close(struct client_conn *c, int err)
 {
 	struct http_client *cli = c->cli;
-	struct creq *r = c->req;
+	struct client_request *r = c->req;
 
-	if (c->closing)
+	if (c->net.closing)
 		return;
-	c->closing = true;
+	net_conn_close(&c->net); /* c lives until conn_closed_cb */
 	list_remove(&c->link);
 	cli->nconns--;
 	if (r && !r->finished) {
@@ -287,90 +289,79 @@ static void cconn_close(struct cconn *c, int err)
 			req_finish(r, err == UV_EOF ? -ECONNRESET : err, 0);
 		}
 	}
-	uv_close((uv_handle_t *)&c->tcp, cconn_close_cb);
 	if (!cli->freeing)
 		client_pump(cli);
 }
 
-static void cconn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* A body of known length is read straight into its buffer when nothing else is waiting. */
+static bool conn_alloc_cb(struct net_conn *n, uv_buf_t *buf)
 {
-	struct cconn *c = h->data;
+	struct client_conn *c = net_to_conn(n);
 
-	(void)hint;
-	if (c->in_body && !c->chunked && c->rstart == c->rend && c->body_len < c->body_want) {
-		*buf = uv_buf_init((char *)c->body + c->body_len,
-				   (unsigned)(c->body_want - c->body_len));
-		return;
-	}
-	if (c->rstart == c->rend) {
-		c->rstart = 0;
-		c->rend = 0;
-	} else if (c->rend == HTTP_READ_BUF_BYTES && c->rstart > 0) {
-		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
-		c->rend -= c->rstart;
-		c->rstart = 0;
-	}
-	*buf = uv_buf_init((char *)c->rbuf + c->rend, (unsigned)(HTTP_READ_BUF_BYTES - c->rend));
+	if (!c->in_body || c->chunked || !readbuf_empty(&c->net.rb) || c->body_len >= c->body_want)
+		return false;
+	*buf = uv_buf_init((char *)c->body + c->body_len, (unsigned)(c->body_want - c->body_len));
+	return true;
 }
 
-static void cconn_response_done(struct cconn *c)
+static void conn_response_done(struct client_conn *c)
 {
-	struct creq *r = c->req;
-	bool keep = c->keep_alive && c->rstart == c->rend;
+	struct client_request *r = c->req;
+	bool keep = c->keep_alive && readbuf_empty(&c->net.rb);
 
 	c->in_body = false;
 	c->reused = true;
 	c->got_bytes = false;
-	c->parse = CP_START;
+	c->parse = PARSE_START;
 	llhttp_resume(&c->parser);
 	req_finish(r, 0, (int)c->status);
-	if (c->closing)
+	if (c->net.closing)
 		return;
 	if (!keep) {
 		/* Connection: close, or bytes nobody asked for: this connection is done. */
-		cconn_close(c, 0);
+		conn_close(c, 0);
 		return;
 	}
 	if (c->req == NULL) {
-		c->state = CC_IDLE;
+		c->state = CONN_IDLE;
 		client_pump(c->cli);
 	}
 }
 
-static void cconn_execute(struct cconn *c, const char *data, size_t len, bool in_rbuf)
+static void conn_execute(struct client_conn *c, const char *data, size_t len, bool in_rbuf)
 {
 	llhttp_errno_t e = llhttp_execute(&c->parser, data, len);
 
 	if (e == HPE_OK) {
 		if (in_rbuf)
-			c->rstart += len;
+			readbuf_take(&c->net.rb, len);
 		return;
 	}
 	if (e == HPE_PAUSED) {
 		if (in_rbuf)
-			c->rstart += (size_t)(llhttp_get_error_pos(&c->parser) - data);
-		cconn_response_done(c);
+			readbuf_take(&c->net.rb, (size_t)(llhttp_get_error_pos(&c->parser) - data));
+		conn_response_done(c);
 		return;
 	}
-	cconn_close(c, c->err ? c->err : -EPROTO);
+	conn_close(c, c->err ? c->err : -EPROTO);
 }
 
-static int cconn_headers_done(struct cconn *c, bool has_length, uint64_t length, bool chunked);
+static int conn_headers_done(struct client_conn *c, bool has_length, uint64_t length, bool chunked);
 
 /* Body bytes of a fast-path response at data (in place when it is the body's end). */
-static void cconn_fast_body(struct cconn *c, const char *data, size_t len, bool in_rbuf)
+static void conn_fast_body(struct client_conn *c, const char *data, size_t len, bool in_rbuf)
 {
 	size_t take = http_body_take(c->body, &c->body_len, c->body_want, data, len);
 
 	if (take)
 		c->body_used = true;
 	if (in_rbuf)
-		c->rstart += take;
+		readbuf_take(&c->net.rb, take);
 	if (c->body_len < c->body_want)
 		return;
 	c->msg_done = true;
 	c->in_body = false;
-	cconn_response_done(c);
+	conn_response_done(c);
 }
 
 /*
@@ -378,7 +369,7 @@ static void cconn_fast_body(struct cconn *c, const char *data, size_t len, bool 
  * fast path (core/http_head.c); false leaves everything to llhttp, which has not seen
  * these bytes. Not for HEAD, whose answer has a length but no body.
  */
-static bool cconn_fast_head(struct cconn *c, const char *data, size_t len)
+static bool conn_fast_head(struct client_conn *c, const char *data, size_t len)
 {
 	struct http_head h;
 	int err;
@@ -396,112 +387,124 @@ static bool cconn_fast_head(struct cconn *c, const char *data, size_t len)
 	c->body_len = 0;
 	c->status = h.status;
 	c->keep_alive = h.keep_alive;
-	c->rstart += h.len;
-	err = cconn_headers_done(c, h.has_length, h.length, false);
+	readbuf_take(&c->net.rb, h.len);
+	err = conn_headers_done(c, h.has_length, h.length, false);
 	if (err < 0) {
-		cconn_close(c, err);
+		conn_close(c, err);
 		return true;
 	}
-	c->parse = CP_FAST;
-	cconn_fast_body(c, data + h.len, len - h.len, true);
+	c->parse = PARSE_FAST;
+	conn_fast_body(c, data + h.len, len - h.len, true);
 	return true;
 }
 
-/* What rbuf holds, to whichever parser reads the current response. */
-static void cconn_input(struct cconn *c)
+/* What the read buffer holds, to whichever parser reads the current response. */
+static void conn_input(struct client_conn *c)
 {
-	const char *data = (const char *)c->rbuf + c->rstart;
-	size_t len = c->rend - c->rstart;
+	struct cursor in = readbuf_cursor(&c->net.rb);
+	const char *data = (const char *)in.p;
+	size_t len = in.len;
 
-	if (c->closing || len == 0)
+	if (c->net.closing || len == 0)
 		return;
-	if (c->parse == CP_FAST) {
-		cconn_fast_body(c, data, len, true);
+	if (c->parse == PARSE_FAST) {
+		conn_fast_body(c, data, len, true);
 		return;
 	}
-	if (c->parse == CP_START && cconn_fast_head(c, data, len))
+	if (c->parse == PARSE_START && conn_fast_head(c, data, len))
 		return;
-	c->parse = CP_LLHTTP;
-	cconn_execute(c, data, len, true);
+	c->parse = PARSE_LLHTTP;
+	conn_execute(c, data, len, true);
 }
 
-static void cconn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void conn_read_cb(struct net_conn *n, ssize_t nread, char *direct)
 {
-	struct cconn *c = s->data;
+	struct client_conn *c = net_to_conn(n);
 
-	if (c->closing)
-		return;
-	if (nread == UV_EOF && c->state == CC_BUSY && c->req && !c->req->finished && c->got_bytes &&
-	    c->parse == CP_LLHTTP && llhttp_message_needs_eof(&c->parser)) {
+	if (nread == UV_EOF && c->state == CONN_BUSY && c->req && !c->req->finished &&
+	    c->got_bytes && c->parse == PARSE_LLHTTP && llhttp_message_needs_eof(&c->parser)) {
 		/* Body delimited by the end of the connection (no length, not chunked). */
 		(void)llhttp_finish(&c->parser);
 		if (c->msg_done)
 			req_finish(c->req, 0, c->parser.status_code);
-		cconn_close(c, -ECONNRESET);
+		conn_close(c, -ECONNRESET);
 		return;
 	}
 	if (nread < 0) {
-		cconn_close(c, (int)nread);
+		conn_close(c, (int)nread);
 		return;
 	}
-	if (nread == 0)
-		return;
-	if (c->state != CC_BUSY || !c->req || c->req->finished) {
-		cconn_close(c, -EPROTO); /* nothing was asked */
+	if (c->state != CONN_BUSY || !c->req || c->req->finished) {
+		conn_close(c, -EPROTO); /* nothing was asked */
 		return;
 	}
 	c->got_bytes = true;
-	if ((uint8_t *)buf->base != c->rbuf + c->rend) {
-		/* Straight into the body buffer (cconn_alloc_cb). */
-		if (c->parse == CP_FAST)
-			cconn_fast_body(c, buf->base, (size_t)nread, false);
+	if (direct) {
+		/* Straight into the body buffer (conn_alloc_cb). */
+		if (c->parse == PARSE_FAST)
+			conn_fast_body(c, direct, (size_t)nread, false);
 		else
-			cconn_execute(c, buf->base, (size_t)nread, false);
+			conn_execute(c, direct, (size_t)nread, false);
 		return;
 	}
-	c->rend += (size_t)nread;
-	cconn_input(c);
+	conn_input(c);
 }
 
-static void cconn_write_cb(uv_write_t *w, int status)
+static void conn_write_cb(struct net_write *w, int status)
 {
-	struct cconn *c = w->data;
-	struct creq *r = c->req;
+	struct client_conn *c = net_to_conn(w->conn);
+	struct client_request *r = c->req;
 
-	c->write_pending = false;
 	if (r && r->finished) {
 		req_complete(r);
-		if (!c->closing && c->state == CC_BUSY && !c->req) {
-			c->state = CC_IDLE;
+		if (!c->net.closing && c->state == CONN_BUSY && !c->req) {
+			c->state = CONN_IDLE;
 			client_pump(c->cli);
 		}
 		return;
 	}
-	if (status < 0 && !c->closing)
-		cconn_close(c, status);
+	if (status < 0 && !c->net.closing)
+		conn_close(c, status);
 }
 
 /*
- * A write that fails at once is reported from the timer, not from here: cconn_send runs
+ * A write that fails at once is reported from the timer, not from here: conn_send runs
  * inside http_client_request(), whose callback must not run before it returns.
  */
-static void cconn_fail_later(struct cconn *c, int err)
+static void conn_fail_later(struct client_conn *c, int err)
 {
 	c->dead_err = err;
-	client_arm(c->cli, uv_now(c->cli->loop));
+	net_conn_deadline_at(&c->net, uv_now(c->cli->loop));
 }
 
-/* The request goes out with stream_write: one that fits the socket buffer needs no write request. */
-static int cconn_write(struct cconn *c, uv_buf_t *bufs, unsigned nbufs)
+/* The deadline of what c is doing: connecting, or its request. */
+static void conn_arm(struct client_conn *c)
 {
-	int ret = stream_write(&c->wreq, (uv_stream_t *)&c->tcp, bufs, nbufs, cconn_write_cb);
+	uint64_t due = c->connect_deadline_ms;
 
-	if (ret == 0)
-		c->write_pending = true;
-	return ret < 0 ? ret : 0;
+	if (c->req && !c->req->finished && (!due || c->req->deadline_ms < due))
+		due = c->req->deadline_ms;
+	if (due)
+		net_conn_deadline_at(&c->net, due);
+	else
+		net_conn_deadline_clear(&c->net);
 }
 
-static void cconn_send(struct cconn *c, struct creq *r)
+static void conn_timeout_cb(struct net_conn *n)
+{
+	struct client_conn *c = net_to_conn(n);
+	uint64_t now = uv_now(c->cli->loop);
+
+	if (c->dead_err)
+		conn_close(c, c->dead_err);
+	else if ((c->req && !c->req->finished && c->req->deadline_ms <= now) ||
+		 (c->connect_deadline_ms && c->connect_deadline_ms <= now))
+		conn_close(c, -ETIMEDOUT);
+	else
+		conn_arm(c);
+}
+
+static void conn_send(struct client_conn *c, struct client_request *r)
 {
 	struct http_client *cli = c->cli;
 	uv_buf_t small[REQ_INLINE_BUFS + 1], *all = small;
@@ -515,10 +518,10 @@ static void cconn_send(struct cconn *c, struct creq *r)
 
 	c->req = r;
 	r->conn = c;
-	c->state = CC_BUSY;
+	c->state = CONN_BUSY;
 	c->got_bytes = false;
 	c->msg_done = false;
-	c->parse = CP_START;
+	c->parse = PARSE_START;
 	c->err = 0;
 	c->body_len = 0;
 	c->body_want = 0;
@@ -530,29 +533,32 @@ static void cconn_send(struct cconn *c, struct creq *r)
 		     wr_str(&w, "\r\nContent-Length: ") && wr_dec(&w, r->body_len) &&
 		     wr_str(&w, "\r\n");
 	if (!ok || !wr_str(&w, "\r\n")) {
-		cconn_fail_later(c, -EINVAL); /* hdr is sized for the longest URL and type */
+		conn_fail_later(c, -EINVAL); /* hdr is sized for the longest URL and type */
 		return;
 	}
 	if (r->nbufs + 1 > sizeof(small) / sizeof(small[0])) {
 		all = malloc((r->nbufs + 1) * sizeof(*all));
 		if (!all) {
-			cconn_fail_later(c, -ENOMEM);
+			conn_fail_later(c, -ENOMEM);
 			return;
 		}
 	}
 	all[0] = uv_buf_init(c->hdr, (unsigned)w.len);
 	memcpy(all + 1, r->bufs, r->nbufs * sizeof(*all));
 	cli->stats.requests++; /* also when the write fails at once, as it may fail later */
-	err = cconn_write(c, all, r->nbufs + 1);
+	/* One that fits the socket buffer needs no write request (net_conn_send). */
+	err = net_conn_send(&c->net, &c->wr, all, r->nbufs + 1, conn_write_cb);
 	if (all != small)
 		free(all);
 	if (err < 0)
-		cconn_fail_later(c, err);
+		conn_fail_later(c, err);
+	else
+		conn_arm(c);
 }
 
 static int on_message_begin(llhttp_t *p)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 
 	c->header_bytes = 0;
 	c->hcount = 0;
@@ -562,7 +568,7 @@ static int on_message_begin(llhttp_t *p)
 
 static int on_header_data(llhttp_t *p, const char *at, size_t len)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 
 	(void)at;
 	if (len > c->cli->cfg.max_header_bytes - c->header_bytes) {
@@ -575,7 +581,7 @@ static int on_header_data(llhttp_t *p, const char *at, size_t len)
 
 static int on_header_value_complete(llhttp_t *p)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 
 	if (++c->hcount > c->cli->cfg.max_header_count) {
 		c->err = -EMSGSIZE;
@@ -585,7 +591,7 @@ static int on_header_value_complete(llhttp_t *p)
 }
 
 /* The head is read (by llhttp or the fast path): set up for the body. 0 or -errno. */
-static int cconn_headers_done(struct cconn *c, bool has_length, uint64_t length, bool chunked)
+static int conn_headers_done(struct client_conn *c, bool has_length, uint64_t length, bool chunked)
 {
 	c->chunked = chunked;
 	c->in_body = c->req->method != HTTP_METHOD_HEAD;
@@ -608,15 +614,15 @@ static int cconn_headers_done(struct cconn *c, bool has_length, uint64_t length,
 
 static int on_headers_complete(llhttp_t *p)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 
 	if (p->upgrade) {
 		c->err = -EPROTO;
 		return -1;
 	}
 	c->status = p->status_code;
-	c->err = cconn_headers_done(c, (p->flags & F_CONTENT_LENGTH) != 0, p->content_length,
-				    (p->flags & F_CHUNKED) != 0);
+	c->err = conn_headers_done(c, (p->flags & F_CONTENT_LENGTH) != 0, p->content_length,
+				   (p->flags & F_CHUNKED) != 0);
 	if (c->err < 0)
 		return -1;
 	/* A HEAD answer has no body whatever its Content-Length says. */
@@ -625,7 +631,7 @@ static int on_headers_complete(llhttp_t *p)
 
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 	size_t max = c->cli->cfg.max_body_bytes;
 
 	c->body_used = true;
@@ -660,7 +666,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
 
 static int on_message_complete(llhttp_t *p)
 {
-	struct cconn *c = p->data;
+	struct client_conn *c = p->data;
 
 	c->msg_done = true;
 	c->in_body = false;
@@ -668,81 +674,80 @@ static int on_message_complete(llhttp_t *p)
 	return HPE_PAUSED;
 }
 
-static void cconn_connect_cb(uv_connect_t *cr, int status)
+static void conn_connected_cb(struct net_conn *n, int status)
 {
-	struct cconn *c = cr->data;
+	struct client_conn *c = net_to_conn(n);
 
-	if (c->closing)
-		return;
 	if (status < 0) {
-		cconn_close(c, status);
-		return;
-	}
-	uv_tcp_nodelay(&c->tcp, 1);
-	if (uv_read_start((uv_stream_t *)&c->tcp, cconn_alloc_cb, cconn_read_cb) < 0) {
-		cconn_close(c, -EIO);
+		conn_close(c, status);
 		return;
 	}
 	c->connect_deadline_ms = 0;
 	if (c->req)
-		cconn_send(c, c->req);
+		conn_send(c, c->req);
 	else
-		c->state = CC_IDLE;
+		c->state = CONN_IDLE;
 }
 
-static int cconn_open(struct http_client *cli, struct creq *r)
+static const struct net_conn_events conn_events = {
+	.alloc = conn_alloc_cb,
+	.read = conn_read_cb,
+	.connected = conn_connected_cb,
+	.timeout = conn_timeout_cb,
+	.closed = conn_closed_cb,
+};
+
+static const struct net_conn_config conn_net_config = {
+	.kind = NET_TCP,
+	.timer = true,
+	.nodelay = true,
+	.rb_base = HTTP_READ_BUF_BYTES,
+	.rb_max = HTTP_READ_BUF_BYTES,
+};
+
+static int conn_open(struct http_client *cli, struct client_request *r)
 {
-	struct cconn *c = calloc(1, sizeof(*c));
+	struct client_conn *c = calloc(1, sizeof(*c));
 	int err;
 
 	if (!c)
 		return -ENOMEM;
-	c->rbuf = malloc(HTTP_READ_BUF_BYTES);
-	if (!c->rbuf) {
-		free(c);
-		return -ENOMEM;
-	}
-	err = uv_tcp_init(cli->loop, &c->tcp);
+	err = net_conn_init(&c->net, cli->loop, &conn_net_config, &conn_events, c);
 	if (err < 0) {
-		free(c->rbuf);
 		free(c);
 		return err;
 	}
 	c->cli = cli;
-	c->tcp.data = c;
-	c->connect_req.data = c;
-	c->wreq.data = c;
 	llhttp_init(&c->parser, HTTP_RESPONSE, &cli->settings);
 	c->parser.data = c;
-	c->state = CC_CONNECTING;
+	c->state = CONN_CONNECTING;
 	c->req = r;
 	r->conn = c;
 	list_insert_head(&cli->conns, &c->link);
 	cli->nconns++;
 	cli->handles++;
 	cli->stats.connects++;
-	err = uv_tcp_connect(&c->connect_req, &c->tcp, (const struct sockaddr *)&cli->addr,
-			     cconn_connect_cb);
+	err = net_conn_connect(&c->net, (const struct sockaddr *)&cli->addr, NULL);
 	if (err < 0) {
 		c->req = NULL;
 		r->conn = NULL;
-		cconn_close(c, err);
+		conn_close(c, err);
 		return err;
 	}
 	c->connect_deadline_ms = uv_now(cli->loop) + cli->cfg.connect_timeout_ms;
-	client_arm(cli, c->connect_deadline_ms);
+	conn_arm(c);
 	return 0;
 }
 
 /* The newest connection that can take a request now, or NULL. */
-static struct cconn *cconn_idle(struct http_client *cli)
+static struct client_conn *conn_idle(struct http_client *cli)
 {
 	struct list_node *n;
 
 	list_for_each(n, &cli->conns) {
-		struct cconn *c = list_entry(n, struct cconn, link);
+		struct client_conn *c = list_entry(n, struct client_conn, link);
 
-		if (c->state == CC_IDLE && !c->closing && !c->req)
+		if (c->state == CONN_IDLE && !c->net.closing && !c->req)
 			return c;
 	}
 	return NULL;
@@ -752,16 +757,16 @@ static struct cconn *cconn_idle(struct http_client *cli)
 static void client_pump(struct http_client *cli)
 {
 	while (cli->queue_head) {
-		struct cconn *c = cconn_idle(cli);
+		struct client_conn *c = conn_idle(cli);
 
 		if (c) {
-			cconn_send(c, queue_pop(cli));
+			conn_send(c, queue_pop(cli));
 			continue;
 		}
 		if (cli->nconns >= cli->cfg.pool_size)
 			return;
-		struct creq *r = queue_pop(cli);
-		int err = cconn_open(cli, r);
+		struct client_request *r = queue_pop(cli);
+		int err = conn_open(cli, r);
 
 		if (err < 0)
 			req_finish(r, err, 0);
@@ -772,8 +777,7 @@ static void client_timer_cb(uv_timer_t *t)
 {
 	struct http_client *cli = t->data;
 	uint64_t now = uv_now(cli->loop), next = 0;
-	struct creq **pp, *r;
-	struct list_node *n, *nn;
+	struct client_request **pp, *r;
 
 	cli->timer_due_ms = 0;
 	/* Queued requests past their deadline. */
@@ -790,32 +794,6 @@ static void client_timer_cb(uv_timer_t *t)
 	cli->queue_tail = NULL;
 	for (r = cli->queue_head; r; r = r->next)
 		cli->queue_tail = r;
-	/* Requests on connections, and connects that take too long. */
-	list_for_each_safe(n, nn, &cli->conns) {
-		struct cconn *c = list_entry(n, struct cconn, link);
-
-		if (c->dead_err) {
-			cconn_close(c, c->dead_err);
-			nn = cli->conns.next;
-			continue;
-		}
-		if (c->req && !c->req->finished && c->req->deadline_ms <= now) {
-			cconn_close(c, -ETIMEDOUT);
-			nn = cli->conns.next; /* the list may have changed; start over */
-			continue;
-		}
-		if (c->state == CC_CONNECTING && c->connect_deadline_ms &&
-		    c->connect_deadline_ms <= now) {
-			cconn_close(c, -ETIMEDOUT);
-			nn = cli->conns.next;
-			continue;
-		}
-		if (c->req && !c->req->finished && (!next || c->req->deadline_ms < next))
-			next = c->req->deadline_ms;
-		if (c->state == CC_CONNECTING && c->connect_deadline_ms &&
-		    (!next || c->connect_deadline_ms < next))
-			next = c->connect_deadline_ms;
-	}
 	if (next)
 		client_arm(cli, next);
 }
@@ -824,7 +802,7 @@ int http_client_request(struct http_client *cli, enum http_method method, const 
 			const char *content_type, const uv_buf_t *bufs, unsigned nbufs,
 			uint64_t timeout_ms, http_client_cb cb, void *arg)
 {
-	struct creq *r;
+	struct client_request *r;
 	size_t plen = strlen(path);
 
 	if (cli->freeing || !cb || plen == 0 || plen > HTTP_MAX_URL_BYTES || path[0] != '/')
@@ -844,7 +822,7 @@ int http_client_request(struct http_client *cli, enum http_method method, const 
 	} else if (!(r = malloc(sizeof(*r)))) {
 		return -ENOMEM;
 	}
-	memset(r, 0, offsetof(struct creq, inline_bufs));
+	memset(r, 0, offsetof(struct client_request, inline_bufs));
 	r->bufs = r->inline_bufs;
 	if (nbufs > REQ_INLINE_BUFS) {
 		r->bufs = malloc(nbufs * sizeof(*bufs));
@@ -867,12 +845,12 @@ int http_client_request(struct http_client *cli, enum http_method method, const 
 	memcpy(r->path, path, plen + 1);
 	memcpy(r->ctype, content_type, strlen(content_type) + 1);
 
-	struct cconn *c = cconn_idle(cli);
+	struct client_conn *c = conn_idle(cli);
 
 	if (c) {
-		cconn_send(c, r);
+		conn_send(c, r);
 	} else if (cli->nconns < cli->cfg.pool_size) {
-		int err = cconn_open(cli, r);
+		int err = conn_open(cli, r);
 
 		if (err < 0) {
 			r->conn = NULL;
@@ -882,7 +860,6 @@ int http_client_request(struct http_client *cli, enum http_method method, const 
 	} else {
 		queue_push(cli, r, false);
 	}
-	client_arm(cli, r->deadline_ms);
 	return 0;
 }
 
@@ -964,7 +941,7 @@ size_t http_client_trim(struct http_client *cli)
 	struct list_node *n;
 
 	list_for_each(n, &cli->conns) {
-		struct cconn *c = list_entry(n, struct cconn, link);
+		struct client_conn *c = list_entry(n, struct client_conn, link);
 
 		/* body_len 0 outside a body: no response points into the buffer. */
 		if (c->body && !c->body_used && c->body_len == 0 && !c->in_body) {
@@ -980,7 +957,7 @@ size_t http_client_trim(struct http_client *cli)
 
 void http_client_free(struct http_client *cli)
 {
-	struct creq *r;
+	struct client_request *r;
 
 	if (!cli)
 		return;
@@ -988,6 +965,6 @@ void http_client_free(struct http_client *cli)
 	while ((r = queue_pop(cli)))
 		req_finish(r, -ECANCELED, 0);
 	while (!list_empty(&cli->conns))
-		cconn_close(list_first_entry(&cli->conns, struct cconn, link), -ECANCELED);
+		conn_close(list_first_entry(&cli->conns, struct client_conn, link), -ECANCELED);
 	uv_close((uv_handle_t *)&cli->timer, client_timer_close_cb);
 }

@@ -22,7 +22,7 @@
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
-#include "transport/stream_write.h"
+#include "net/conn.h"
 
 enum conn_state {
 	CONN_READING, /* parsing a request (or waiting for one) */
@@ -52,20 +52,13 @@ struct source {
 };
 
 struct conn {
-	uv_tcp_t tcp;
-	uv_timer_t timer; /* armed for timer_due_ms; acts at deadline_ms (conn_timer) */
-	uint64_t timer_due_ms;
-	uint64_t deadline_ms; /* 0: none */
-	uv_write_t wreq;
-	uv_shutdown_t sreq;
+	struct net_conn net; /* socket, read buffer, deadline timer (net/conn.h) */
+	struct net_write wr; /* the response being written */
 	struct http_server *srv;
 	struct list_node link; /* in srv->conns until closing */
 	llhttp_t parser;
 	enum conn_state state;
 	enum conn_phase phase;
-	int handles; /* open libuv handles; freed at 0 */
-	bool closing; /* uv_close called */
-	bool reading;
 	bool keep_alive;
 	bool close_after; /* this response ends the connection */
 	bool dispatching; /* inside srv->on_request: the caller's conn_parse goes on */
@@ -77,10 +70,6 @@ struct conn {
 	const char *method_name;
 	unsigned minor; /* HTTP/1.minor of the request */
 	int err_status; /* status a callback wants sent for the parse error */
-
-	/* Read buffer: bytes [rstart, rend) are received but not parsed yet. */
-	uint8_t *rbuf;
-	size_t rstart, rend;
 
 	/* URL at hbuf[0..], headers after hbuf[max_url_bytes + 1]. */
 	char *hbuf;
@@ -187,12 +176,23 @@ static void conn_body_free(struct conn *c)
 
 /* ---- connection teardown ---- */
 
-static void conn_free(struct conn *c)
+static struct conn *net_to_conn(struct net_conn *n)
 {
+	return n->owner;
+}
+
+static bool conn_closing(const struct conn *c)
+{
+	return c->net.closing;
+}
+
+/* The last handle is closed (net/conn.h): nothing refers to c any more. */
+static void conn_closed_cb(struct net_conn *n)
+{
+	struct conn *c = net_to_conn(n);
 	struct http_server *srv = c->srv;
 
 	conn_body_free(c);
-	free(c->rbuf);
 	free(c->hbuf);
 	free(c->hdrs);
 	free(c);
@@ -200,21 +200,13 @@ static void conn_free(struct conn *c)
 	server_maybe_free(srv);
 }
 
-static void conn_handle_close_cb(uv_handle_t *h)
-{
-	struct conn *c = h->data;
-
-	if (--c->handles == 0)
-		conn_free(c);
-}
-
 static void conn_close(struct conn *c)
 {
 	struct http_server *srv = c->srv;
 
-	if (c->closing)
+	if (conn_closing(c))
 		return;
-	c->closing = true;
+	net_conn_close(&c->net); /* the handles close later: c lives until conn_closed_cb */
 	list_remove(&c->link);
 	srv->nconns--;
 
@@ -233,8 +225,6 @@ static void conn_close(struct conn *c)
 	if (c->state != CONN_WRITING)
 		conn_body_free(c);
 	c->state = CONN_CLOSING;
-	uv_close((uv_handle_t *)&c->tcp, conn_handle_close_cb);
-	uv_close((uv_handle_t *)&c->timer, conn_handle_close_cb);
 }
 
 /* ---- the body budget ---- */
@@ -244,7 +234,7 @@ static void conn_refuse(struct conn *c, int status, bool in_rbuf);
 /* A body still arriving: the only kind that can be dropped to make room. */
 static bool conn_receiving_body(const struct conn *c)
 {
-	return !c->closing && c->state == CONN_READING && c->phase == PHASE_BODY;
+	return !conn_closing(c) && c->state == CONN_READING && c->phase == PHASE_BODY;
 }
 
 /*
@@ -328,47 +318,19 @@ static bool conn_body_charge(struct conn *c)
 
 /* ---- reading ---- */
 
-static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
-static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-static void conn_timer_cb(uv_timer_t *t);
-
 static void conn_read_start(struct conn *c)
 {
-	if (c->reading || c->closing)
-		return;
-	if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) == 0)
-		c->reading = true;
-	else
+	if (net_conn_read_start(&c->net) < 0)
 		conn_close(c);
 }
 
-static void conn_read_stop(struct conn *c)
-{
-	if (!c->reading)
-		return;
-	uv_read_stop((uv_stream_t *)&c->tcp);
-	c->reading = false;
-}
-
 /*
- * The deadline moves several times per request (header, body, write, idle), and moving a
- * libuv timer is timer-heap work each time. So the timer stays armed for the earliest
- * deadline it was set for, and re-arms for the current one when it fires early.
+ * The deadline moves several times per request (header, body, write, idle); net/conn.h
+ * keeps that free of timer-heap work.
  */
 static void conn_timer(struct conn *c, uint64_t ms)
 {
-	uint64_t due = uv_now(c->srv->loop) + ms;
-
-	c->deadline_ms = due;
-	if (!uv_is_active((uv_handle_t *)&c->timer) || due < c->timer_due_ms) {
-		uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
-		c->timer_due_ms = due;
-	}
-}
-
-static void conn_timer_stop(struct conn *c)
-{
-	c->deadline_ms = 0;
+	net_conn_deadline(&c->net, ms);
 }
 
 /*
@@ -388,32 +350,22 @@ static void conn_body_timer(struct conn *c)
 	conn_timer(c, ms);
 }
 
-/* The body can be read straight into its buffer: nothing else is waiting in rbuf. */
+/* The body can be read straight into its buffer: nothing else is waiting in rb. */
 static bool conn_direct_body(const struct conn *c)
 {
 	return c->state == CONN_READING && c->phase == PHASE_BODY && !c->chunked &&
-	       c->rstart == c->rend && c->body_len < c->body_want;
+	       readbuf_empty(&c->net.rb) && c->body_len < c->body_want;
 }
 
-static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* Where the next read goes: the body's buffer when it can, else the read buffer. */
+static bool conn_alloc_cb(struct net_conn *n, uv_buf_t *buf)
 {
-	struct conn *c = h->data;
+	struct conn *c = net_to_conn(n);
 
-	(void)hint;
-	if (conn_direct_body(c)) {
-		*buf = uv_buf_init((char *)c->body + c->body_len,
-				   (unsigned)(c->body_want - c->body_len));
-		return;
-	}
-	if (c->rstart == c->rend) {
-		c->rstart = 0;
-		c->rend = 0;
-	} else if (c->rend == HTTP_READ_BUF_BYTES && c->rstart > 0) {
-		memmove(c->rbuf, c->rbuf + c->rstart, c->rend - c->rstart);
-		c->rend -= c->rstart;
-		c->rstart = 0;
-	}
-	*buf = uv_buf_init((char *)c->rbuf + c->rend, (unsigned)(HTTP_READ_BUF_BYTES - c->rend));
+	if (!conn_direct_body(c))
+		return false;
+	*buf = uv_buf_init((char *)c->body + c->body_len, (unsigned)(c->body_want - c->body_len));
+	return true;
 }
 
 /* ---- responses ---- */
@@ -462,7 +414,7 @@ static void conn_written(struct conn *c, int status)
 	c->sent_cb = NULL;
 	if (cb)
 		cb(status, c->sent_arg);
-	if (c->closing)
+	if (conn_closing(c))
 		return;
 	if (status < 0) {
 		conn_close(c);
@@ -474,11 +426,11 @@ static void conn_written(struct conn *c, int status)
 		c->state = CONN_CLOSING;
 		c->body_len = 0;
 		conn_body_free(c); /* no request will use it, the budget gets it back now */
-		if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, NULL) < 0) {
+		if (net_conn_shutdown(&c->net) < 0) {
 			conn_close(c);
 			return;
 		}
-		c->rstart = c->rend = 0;
+		readbuf_clear(&c->net.rb);
 		conn_timer(c, c->srv->cfg.linger_ms);
 		conn_read_start(c);
 		return;
@@ -486,9 +438,9 @@ static void conn_written(struct conn *c, int status)
 	conn_resume(c);
 }
 
-static void conn_write_cb(uv_write_t *w, int status)
+static void conn_write_cb(struct net_write *w, int status)
 {
-	conn_written(w->data, status);
+	conn_written(net_to_conn(w->conn), status);
 }
 
 static int conn_send(struct conn *c, int status, const char *ctype, const uv_buf_t *bufs,
@@ -537,13 +489,13 @@ static int conn_send(struct conn *c, int status, const char *ctype, const uv_buf
 	c->sent_arg = arg;
 	/*
 	 * Written at once, the response completes here (conn_written). Not when it answers a
-	 * parked request while a pipelined one waits in rbuf: that one would be dispatched
+	 * parked request while a pipelined one waits in rb: that one would be dispatched
 	 * from inside whoever answered, so it waits for the write callback's loop turn.
 	 */
-	if (c->dispatching || c->rstart == c->rend)
-		err = stream_write(&c->wreq, (uv_stream_t *)&c->tcp, all, nbufs + 1, conn_write_cb);
+	if (c->dispatching || readbuf_empty(&c->net.rb))
+		err = net_conn_send(&c->net, &c->wr, all, nbufs + 1, conn_write_cb);
 	else
-		err = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, all, nbufs + 1, conn_write_cb);
+		err = net_conn_write(&c->net, &c->wr, all, nbufs + 1, conn_write_cb);
 	if (all != small)
 		free(all); /* uv_write keeps its own copy of the array */
 	if (err < 0) {
@@ -611,7 +563,7 @@ static int conn_req_sendv(struct http_request *req, int status, const char *cont
 	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
 	const uv_buf_t *bufs = (const uv_buf_t *)(const void *)iov;
 
-	if (c->state != CONN_PENDING || c->closing) {
+	if (c->state != CONN_PENDING || conn_closing(c)) {
 		if (sent_cb)
 			sent_cb(-ECANCELED, arg);
 		return -ECANCELED;
@@ -624,7 +576,7 @@ static int conn_req_send_error(struct http_request *req, int status, bool close)
 {
 	struct conn *c = (struct conn *)((char *)req - offsetof(struct conn, req));
 
-	if (c->state != CONN_PENDING || c->closing)
+	if (c->state != CONN_PENDING || conn_closing(c))
 		return -ECANCELED;
 	return conn_send_error(c, status, close);
 }
@@ -860,7 +812,7 @@ static int conn_headers_done(struct conn *c, bool has_length, uint64_t length, b
 			static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
 			uv_buf_t b = uv_buf_init((char *)(uintptr_t)cont, sizeof(cont) - 1);
 
-			(void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+			(void)net_conn_try_write(&c->net, &b, 1);
 		}
 		c->body_start_ms = uv_now(c->srv->loop);
 		conn_body_timer(c);
@@ -942,7 +894,7 @@ static void conn_dispatch(struct conn *c)
 	struct http_server *srv = c->srv;
 	struct http_request *req = &c->req;
 
-	conn_timer_stop(c);
+	net_conn_deadline_clear(&c->net);
 	c->state = CONN_PENDING;
 	c->cancel_cb = NULL;
 	c->cancel_arg = NULL;
@@ -967,7 +919,7 @@ static void conn_dispatch(struct conn *c)
 static void conn_refuse(struct conn *c, int status, bool in_rbuf)
 {
 	if (in_rbuf)
-		c->rstart = c->rend;
+		readbuf_clear(&c->net.rb);
 	c->req.method = HTTP_METHOD_OTHER;
 	c->fast = false;
 	c->body_len = 0;
@@ -982,8 +934,8 @@ static void conn_after_execute(struct conn *c, llhttp_errno_t err, const char *d
 {
 	if (err == HPE_OK) {
 		if (in_rbuf)
-			c->rstart += len;
-		if (c->phase == PHASE_BODY && !c->closing)
+			readbuf_take(&c->net.rb, len);
+		if (c->phase == PHASE_BODY && !conn_closing(c))
 			conn_body_timer(c);
 		return;
 	}
@@ -991,7 +943,7 @@ static void conn_after_execute(struct conn *c, llhttp_errno_t err, const char *d
 		const char *pos = llhttp_get_error_pos(&c->parser);
 
 		if (in_rbuf)
-			c->rstart += (size_t)(pos - data);
+			readbuf_take(&c->net.rb, (size_t)(pos - data));
 		conn_dispatch(c);
 		return;
 	}
@@ -1006,7 +958,7 @@ static void conn_fast_body(struct conn *c, const char *data, size_t len, bool in
 	size_t take = http_body_take(c->body, &c->body_len, c->body_want, data, len);
 
 	if (in_rbuf)
-		c->rstart += take;
+		readbuf_take(&c->net.rb, take);
 	if (!conn_body_charge(c)) {
 		conn_refuse(c, 503, in_rbuf);
 		return;
@@ -1065,7 +1017,7 @@ static bool conn_fast_head(struct conn *c, const char *data, size_t len)
 	c->method_name = names[h.method];
 	c->minor = h.minor;
 	c->keep_alive = h.keep_alive;
-	c->rstart += h.len;
+	readbuf_take(&c->net.rb, h.len);
 	status = conn_headers_done(c, h.has_length, h.length, false);
 	if (status) {
 		conn_refuse(c, status, true);
@@ -1078,9 +1030,10 @@ static bool conn_fast_head(struct conn *c, const char *data, size_t len)
 
 static void conn_parse(struct conn *c)
 {
-	while (!c->closing && c->state == CONN_READING && c->rstart < c->rend) {
-		const char *data = (const char *)c->rbuf + c->rstart;
-		size_t len = c->rend - c->rstart;
+	while (!conn_closing(c) && c->state == CONN_READING && !readbuf_empty(&c->net.rb)) {
+		struct cursor in = readbuf_cursor(&c->net.rb);
+		const char *data = (const char *)in.p;
+		size_t len = in.len;
 
 		if (c->fast)
 			conn_fast_body(c, data, len, true);
@@ -1106,16 +1059,14 @@ static void conn_resume(struct conn *c)
 	llhttp_resume(&c->parser);
 	if (!c->dispatching)
 		conn_parse(c);
-	if (!c->closing && (c->state == CONN_READING || c->rend < HTTP_READ_BUF_BYTES))
+	if (!conn_closing(c) && (c->state == CONN_READING || !readbuf_full(&c->net.rb)))
 		conn_read_start(c);
 }
 
-static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void conn_read_cb(struct net_conn *n, ssize_t nread, char *direct)
 {
-	struct conn *c = s->data;
+	struct conn *c = net_to_conn(n);
 
-	if (c->closing)
-		return;
 	if (nread < 0) {
 		/*
 		 * EOF or error. A parked request loses its client here (conn_close calls the
@@ -1124,25 +1075,22 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c);
 		return;
 	}
-	if (nread == 0)
-		return;
 	c->last_active_ms = uv_now(c->srv->loop);
 	if (c->state == CONN_CLOSING) {
-		c->rstart = c->rend = 0; /* draining before close */
+		readbuf_clear(&c->net.rb); /* draining before close */
 		return;
 	}
-	if ((uint8_t *)buf->base != c->rbuf + c->rend) {
+	if (direct) {
 		/* Straight into the body buffer; on_body sees the bytes already in place. */
 		if (c->fast)
-			conn_fast_body(c, buf->base, (size_t)nread, false);
+			conn_fast_body(c, direct, (size_t)nread, false);
 		else
-			conn_after_execute(c, llhttp_execute(&c->parser, buf->base, (size_t)nread),
-					   buf->base, (size_t)nread, false);
+			conn_after_execute(c, llhttp_execute(&c->parser, direct, (size_t)nread),
+					   direct, (size_t)nread, false);
 		if (c->state == CONN_READING)
-			conn_parse(c); /* answered at once: whatever rbuf holds (nothing, today) */
+			conn_parse(c); /* answered at once: whatever rb holds (nothing, today) */
 		return;
 	}
-	c->rend += (size_t)nread;
 	if (c->state == CONN_READING)
 		conn_parse(c);
 	/*
@@ -1150,22 +1098,13 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	 * is noticed (cancel callback), but only until the buffer is full: a pipelining
 	 * client is held back, never buffered without bound.
 	 */
-	if (!c->closing && c->state != CONN_READING && c->rend == HTTP_READ_BUF_BYTES)
-		conn_read_stop(c);
+	if (!conn_closing(c) && c->state != CONN_READING && readbuf_full(&c->net.rb))
+		net_conn_read_stop(&c->net);
 }
 
-static void conn_timer_cb(uv_timer_t *t)
+static void conn_timeout_cb(struct net_conn *n)
 {
-	struct conn *c = t->data;
-	uint64_t now = uv_now(c->srv->loop);
-
-	if (c->deadline_ms == 0)
-		return;
-	if (now < c->deadline_ms) {
-		uv_timer_start(&c->timer, conn_timer_cb, c->deadline_ms - now, 0);
-		c->timer_due_ms = c->deadline_ms;
-		return;
-	}
+	struct conn *c = net_to_conn(n);
 
 	if (c->state != CONN_CLOSING)
 		c->srv->stats.timeouts++; /* a linger running out is the normal end */
@@ -1219,6 +1158,22 @@ static void server_reject(struct http_server *srv, uv_stream_t *lst)
 	uv_close((uv_handle_t *)t, reject_close_cb);
 }
 
+static const struct net_conn_events conn_events = {
+	.alloc = conn_alloc_cb,
+	.read = conn_read_cb,
+	.timeout = conn_timeout_cb,
+	.closed = conn_closed_cb,
+};
+
+static const struct net_conn_config conn_net_config = {
+	.kind = NET_TCP,
+	.timer = true,
+	.nodelay = true,
+	.rb_base = HTTP_READ_BUF_BYTES,
+	.rb_max = HTTP_READ_BUF_BYTES,
+};
+
+/* A connection with its handles set up on srv's loop, or NULL when out of memory. */
 static struct conn *conn_new(struct http_server *srv)
 {
 	const struct http_server_config *cfg = &srv->cfg;
@@ -1226,12 +1181,11 @@ static struct conn *conn_new(struct http_server *srv)
 
 	if (!c)
 		return NULL;
-	c->rbuf = malloc(HTTP_READ_BUF_BYTES);
 	c->hbuf = malloc(cfg->max_url_bytes + 1 + cfg->max_header_bytes +
 			 2 * (size_t)cfg->max_header_count);
 	c->hdrs = calloc(cfg->max_header_count ? cfg->max_header_count : 1, sizeof(*c->hdrs));
-	if (!c->rbuf || !c->hbuf || !c->hdrs) {
-		free(c->rbuf);
+	if (!c->hbuf || !c->hdrs ||
+	    net_conn_init(&c->net, srv->loop, &conn_net_config, &conn_events, c) < 0) {
 		free(c->hbuf);
 		free(c->hdrs);
 		free(c);
@@ -1241,10 +1195,6 @@ static struct conn *conn_new(struct http_server *srv)
 	c->req.ops = &conn_req_ops;
 	llhttp_init(&c->parser, HTTP_REQUEST, &srv->settings);
 	c->parser.data = c;
-	c->tcp.data = c;
-	c->timer.data = c;
-	c->wreq.data = c;
-	c->sreq.data = c;
 	return c;
 }
 
@@ -1277,7 +1227,7 @@ static void source_of(const struct sockaddr_storage *ss, struct source *out)
  */
 static bool conn_evictable(const struct conn *c)
 {
-	return !c->vouched && !c->closing && c->state != CONN_PENDING;
+	return !c->vouched && !conn_closing(c) && c->state != CONN_PENDING;
 }
 
 /*
@@ -1408,30 +1358,26 @@ static void server_connection_cb(uv_stream_t *lst, int status)
 		server_reject(srv, lst);
 		return;
 	}
-	uv_tcp_init(srv->loop, &c->tcp);
-	uv_timer_init(srv->loop, &c->timer);
-	c->handles = 2;
 	srv->handles++;
-	if (uv_accept(lst, (uv_stream_t *)&c->tcp) < 0) {
+	if (net_conn_accept(&c->net, lst) < 0) {
 		list_insert_head(&srv->conns, &c->link);
 		srv->nconns++;
 		conn_close(c);
 		return;
 	}
 	/* Who it is decides who makes room, so the caps are applied after accept. */
-	(void)uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&peer, &peer_len);
+	(void)uv_tcp_getpeername(&c->net.io.tcp, (struct sockaddr *)&peer, &peer_len);
 	source_of(&peer, &c->source);
 	room = server_make_room(srv, &c->source);
 	list_insert_head(&srv->conns, &c->link);
 	srv->nconns++;
 	if (!room) {
-		reject_write(srv, (uv_stream_t *)&c->tcp);
+		reject_write(srv, &c->net.io.stream);
 		conn_close(c);
 		return;
 	}
 	srv->stats.accepted++;
 	c->last_active_ms = uv_now(srv->loop);
-	uv_tcp_nodelay(&c->tcp, 1);
 	c->state = CONN_READING;
 	c->phase = PHASE_IDLE;
 	/* A fresh connection that sends nothing is a slowloris too. */

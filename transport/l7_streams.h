@@ -61,12 +61,12 @@ int l7_streams_new(struct l7_streams **out, uv_loop_t *loop, const struct l7_str
  * Carry the streams through ep: sets ep's l7 hooks. Call once, before the loop runs;
  * ep must outlive the object or l7_streams_free must come first.
  */
-void l7_streams_attach(struct l7_streams *ls, struct tunnel_endpoint *ep);
+void l7_streams_attach(struct l7_streams *l7, struct tunnel_endpoint *ep);
 /*
  * Closes listeners and every stream's socket (with a TCP reset) and detaches from the
  * endpoint at once; memory goes once libuv has closed the last handle.
  */
-void l7_streams_free(struct l7_streams *ls);
+void l7_streams_free(struct l7_streams *l7);
 
 /*
  * The channel's session expired (the server's tunnel calls this through the endpoint's
@@ -74,11 +74,11 @@ void l7_streams_free(struct l7_streams *ls);
  * was killed leaves no other trace, and its streams would hold sockets and count against
  * L7_MAX_STREAMS until their targets closed them.
  */
-void l7_streams_session_lost(struct l7_streams *ls);
+void l7_streams_session_lost(struct l7_streams *l7);
 
 /* Streams open now (for tests and status). */
-unsigned l7_streams_count(const struct l7_streams *ls);
+unsigned l7_streams_count(const struct l7_streams *l7);
 /* The address forward i listens on (port 0 in the config: the one the kernel chose). */
-int l7_streams_forward_addr(const struct l7_streams *ls, size_t i, struct sockaddr_storage *out);
+int l7_streams_forward_addr(const struct l7_streams *l7, size_t i, struct sockaddr_storage *out);
 
 #endif

@@ -8,8 +8,8 @@
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
-#include "core/readbuf.h"
 #include "core/relay.h"
+#include "net/conn.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -26,8 +26,8 @@ struct rreq {
 };
 
 /* A write to the relay: message head, plus the request body it owns. */
-struct rout {
-	uv_write_t w;
+struct relay_write {
+	struct net_write w;
 	uint8_t *body;
 	uint8_t head[RELAY_HEAD_MAX_BYTES];
 };
@@ -35,9 +35,8 @@ struct rout {
 struct relay_client {
 	uv_loop_t *loop;
 	char *server_socket;
-	uv_pipe_t pipe;
-	uv_connect_t creq;
-	bool pipe_open; /* handle initialised, not yet closed */
+	struct net_conn conn; /* made again for each connection */
+	bool conn_open; /* conn set up, its closed callback not run yet */
 	bool ready; /* HELLO answered */
 	bool down_logged;
 	bool recycled; /* closed for idle_ms: the reconnect is routine */
@@ -47,9 +46,8 @@ struct relay_client {
 	uint64_t idle_ms; /* FCGI_RELAY_IDLE_MS unless set */
 	uint64_t backoff_ms;
 	uint64_t next_connect_ms;
-	struct readbuf rb;
 	uint8_t hello_out[RELAY_HEADER_BYTES + RELAY_HELLO_BYTES];
-	uv_write_t hello_w;
+	struct net_write hello_w;
 	uv_timer_t timer;
 	struct list_node pending; /* struct rreq, newest first */
 	uint32_t next_id;
@@ -60,7 +58,6 @@ struct relay_client {
 static void client_maybe_free(struct relay_client *rc)
 {
 	if (rc->freeing && rc->handles == 0) {
-		readbuf_close(&rc->rb);
 		free(rc->server_socket);
 		free(rc);
 	}
@@ -74,12 +71,19 @@ static void handle_close_cb(uv_handle_t *h)
 	client_maybe_free(rc);
 }
 
-static void pipe_close_cb(uv_handle_t *h)
+static void conn_closed_cb(struct net_conn *n)
 {
-	struct relay_client *rc = h->data;
+	struct relay_client *rc = n->owner;
 
-	rc->pipe_open = false;
-	handle_close_cb(h);
+	rc->conn_open = false;
+	rc->handles--;
+	client_maybe_free(rc);
+}
+
+/* Open and not closing: the relay can be written to and read from. */
+static bool conn_usable(const struct relay_client *rc)
+{
+	return rc->conn_open && !rc->conn.closing;
 }
 
 /* ---- requests ---- */
@@ -134,9 +138,9 @@ static struct rreq *pending_first(struct relay_client *rc, bool written)
 
 /* ---- writing to the relay ---- */
 
-static void rout_cb(uv_write_t *w, int status)
+static void relay_write_cb(struct net_write *w, int status)
 {
-	struct rout *o = w->data;
+	struct relay_write *o = (struct relay_write *)((char *)w - offsetof(struct relay_write, w));
 
 	(void)status; /* a failed write shows up as a read error */
 	free(o->body);
@@ -144,16 +148,15 @@ static void rout_cb(uv_write_t *w, int status)
 }
 
 /* Writes head[0..len) and, owned by the write from now on, body. */
-static int relay_write(struct relay_client *rc, struct rout *o, size_t len, uint8_t *body,
-		       size_t body_len)
+static int relay_send(struct relay_client *rc, struct relay_write *o, size_t len, uint8_t *body,
+		      size_t body_len)
 {
 	uv_buf_t b[2] = { uv_buf_init((char *)o->head, (unsigned)len),
 			  uv_buf_init((char *)body, (unsigned)body_len) };
 	int err;
 
 	o->body = body;
-	o->w.data = o;
-	err = uv_write(&o->w, (uv_stream_t *)&rc->pipe, b, body_len ? 2 : 1, rout_cb);
+	err = net_conn_write(&rc->conn, &o->w, b, body_len ? 2 : 1, relay_write_cb);
 	if (err < 0) {
 		free(o->body);
 		free(o);
@@ -163,14 +166,14 @@ static int relay_write(struct relay_client *rc, struct rout *o, size_t len, uint
 
 static void relay_cancel(struct relay_client *rc, uint32_t id)
 {
-	struct rout *o;
+	struct relay_write *o;
 	struct writer w;
 
 	if (!rc->ready || !(o = malloc(sizeof(*o))))
 		return;
 	w = writer_make(o->head, sizeof(o->head));
 	relay_write_cancel(&w, id);
-	relay_write(rc, o, w.len, NULL, 0); /* a failed write shows up as a read error */
+	relay_send(rc, o, w.len, NULL, 0); /* a failed write shows up as a read error */
 }
 
 static uint32_t relay_new_id(struct relay_client *rc)
@@ -189,7 +192,7 @@ static void rreq_send(struct rreq *q)
 {
 	struct relay_client *rc = q->rc;
 	struct http_request *req = q->req;
-	struct rout *o = malloc(sizeof(*o));
+	struct relay_write *o = malloc(sizeof(*o));
 	uint32_t id = relay_new_id(rc);
 	struct writer w;
 	uint8_t *body;
@@ -215,7 +218,7 @@ static void rreq_send(struct rreq *q)
 	rc->active_ms = uv_now(rc->loop);
 	/* From here the relay write owns the body; the server reads its socket at once. */
 	body = http_request_take_body(req, &body_len);
-	err = relay_write(rc, o, w.len, body, body_len);
+	err = relay_send(rc, o, w.len, body, body_len);
 	if (err < 0)
 		relay_lost(rc, "write", err);
 }
@@ -232,9 +235,8 @@ static void relay_lost(struct relay_client *rc, const char *why, int err)
 			  err ? strerror(-err) : "closed by httun server");
 	rc->down_logged = true;
 	rc->ready = false;
-	if (rc->pipe_open && !uv_is_closing((uv_handle_t *)&rc->pipe))
-		uv_close((uv_handle_t *)&rc->pipe, pipe_close_cb);
-	rc->rb.len = 0;
+	if (rc->conn_open)
+		net_conn_close(&rc->conn);
 	/* Requests the server had are gone with its state: 503, and the client repeats them. */
 	while ((q = pending_first(rc, true)))
 		rreq_fail(q, 503);
@@ -317,76 +319,78 @@ static void relay_message(struct relay_client *rc, const struct relay_msg *m)
 		rreq_answer(q, &rs);
 }
 
-static void relay_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static void relay_read_cb(struct net_conn *n, ssize_t nread, char *direct)
 {
-	struct relay_client *rc = h->data;
-
-	(void)hint;
-	*buf = uv_buf_init((char *)rc->rb.p + rc->rb.len, (unsigned)(rc->rb.cap - rc->rb.len));
-}
-
-static bool pipe_usable(const struct relay_client *rc)
-{
-	return rc->pipe_open && !uv_is_closing((const uv_handle_t *)&rc->pipe);
-}
-
-static void relay_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct relay_client *rc = s->data;
+	struct relay_client *rc = n->owner;
 	struct cursor cur;
 	struct relay_msg m;
 	size_t need = 0;
 	int ret = 0;
 
-	(void)buf;
+	(void)direct;
 	if (nread < 0) {
 		relay_lost(rc, "lost", nread == UV_EOF ? 0 : -EIO);
 		return;
 	}
-	rc->rb.len += (size_t)nread;
-	cur = readbuf_cursor(&rc->rb);
-	while (pipe_usable(rc) && (ret = relay_msg_next(&cur, &m, &need)) == 1)
+	cur = readbuf_cursor(&n->rb);
+	while (conn_usable(rc) && (ret = relay_msg_next(&cur, &m, &need)) == 1)
 		relay_message(rc, &m);
-	if (!pipe_usable(rc))
+	if (!conn_usable(rc))
 		return;
 	if (ret < 0) {
 		relay_lost(rc, "unframeable message from", ret);
 		return;
 	}
-	readbuf_keep(&rc->rb, cur);
-	ret = readbuf_fit(&rc->rb, need); /* need is bounded by relay_msg_next */
+	readbuf_keep(&n->rb, cur);
+	ret = readbuf_fit(&n->rb, need); /* need is bounded by relay_msg_next */
 	if (ret < 0)
 		relay_lost(rc, "out of memory reading", ret);
 }
 
-static void relay_connect_cb(uv_connect_t *req, int status)
+static void hello_cb(struct net_write *w, int status)
 {
-	struct relay_client *rc = req->data;
+	(void)w;
+	(void)status; /* a failed write shows up as a read error */
+}
+
+static void relay_connected_cb(struct net_conn *n, int status)
+{
+	struct relay_client *rc = n->owner;
 	struct writer w = writer_make(rc->hello_out, sizeof(rc->hello_out));
 	uv_buf_t b;
 
 	if (status < 0) {
-		if (status != UV_ECANCELED)
-			relay_lost(rc, "cannot reach httun server at",
-				   status == UV_ENOENT ? -ENOENT : status);
+		relay_lost(rc, "cannot reach httun server at",
+			   status == UV_ENOENT ? -ENOENT : status);
 		return;
 	}
 	relay_write_hello(&w);
 	b = uv_buf_init((char *)rc->hello_out, (unsigned)w.len);
-	if (uv_write(&rc->hello_w, (uv_stream_t *)&rc->pipe, &b, 1, NULL) < 0 ||
-	    uv_read_start((uv_stream_t *)&rc->pipe, relay_alloc_cb, relay_read_cb) < 0)
+	if (net_conn_send(&rc->conn, &rc->hello_w, &b, 1, hello_cb) < 0)
 		relay_lost(rc, "cannot talk to", -EIO);
 }
 
+static const struct net_conn_events conn_events = {
+	.read = relay_read_cb,
+	.connected = relay_connected_cb,
+	.closed = conn_closed_cb,
+};
+
+static const struct net_conn_config conn_net_config = {
+	.kind = NET_PIPE,
+	.rb_base = RELAY_READ_BUF_BYTES,
+	.rb_max = RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
+	.rb_shrink_after = RELAY_SHRINK_AFTER_READS,
+};
+
 static void relay_connect(struct relay_client *rc)
 {
-	if (uv_pipe_init(rc->loop, &rc->pipe, 0) < 0)
+	/* Out of memory: the next tick tries again. */
+	if (net_conn_init(&rc->conn, rc->loop, &conn_net_config, &conn_events, rc) < 0)
 		return;
-	rc->pipe.data = rc;
-	rc->pipe_open = true;
+	rc->conn_open = true;
 	rc->handles++;
-	rc->creq.data = rc;
-	uv_pipe_connect(&rc->creq, &rc->pipe, rc->server_socket, relay_connect_cb);
+	net_conn_connect(&rc->conn, NULL, rc->server_socket);
 }
 
 /*
@@ -400,8 +404,7 @@ static void relay_recycle(struct relay_client *rc, uint64_t now)
 		  (unsigned long long)(now - rc->active_ms));
 	rc->ready = false;
 	rc->recycled = true;
-	uv_close((uv_handle_t *)&rc->pipe, pipe_close_cb);
-	rc->rb.len = 0;
+	net_conn_close(&rc->conn);
 	rc->next_connect_ms = now;
 }
 
@@ -413,7 +416,7 @@ static void timer_cb(uv_timer_t *t)
 
 	if (rc->ready && now - rc->active_ms >= rc->idle_ms && !pending_first(rc, true))
 		relay_recycle(rc, now);
-	if (!rc->pipe_open && now >= rc->next_connect_ms)
+	if (!rc->conn_open && now >= rc->next_connect_ms)
 		relay_connect(rc);
 	/*
 	 * Waiting requests whose time is up: 503. The walk starts again after each answer:
@@ -483,20 +486,14 @@ struct relay_client *relay_client_new(uv_loop_t *loop, const char *server_socket
 	list_init(&rc->pending);
 	if (!(rc->server_socket = strdup(server_socket)))
 		goto err;
-	if (readbuf_init(&rc->rb, RELAY_READ_BUF_BYTES,
-			 RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
-			 RELAY_SHRINK_AFTER_READS) < 0)
-		goto err_socket;
 	if (uv_timer_init(loop, &rc->timer) < 0)
-		goto err_rb;
+		goto err_socket;
 	rc->timer.data = rc;
 	rc->handles++;
 	rc->backoff_ms = RELAY_RECONNECT_MIN_MS;
 	rc->idle_ms = FCGI_RELAY_IDLE_MS;
 	return rc;
 
-err_rb:
-	readbuf_close(&rc->rb);
 err_socket:
 	free(rc->server_socket);
 err:
@@ -538,8 +535,8 @@ void relay_client_free(struct relay_client *rc)
 		http_request_set_cancel(q->req, NULL, NULL);
 		rreq_end(q);
 	}
-	if (pipe_usable(rc))
-		uv_close((uv_handle_t *)&rc->pipe, pipe_close_cb);
+	if (rc->conn_open)
+		net_conn_close(&rc->conn);
 	uv_close((uv_handle_t *)&rc->timer, handle_close_cb);
 	client_maybe_free(rc);
 }

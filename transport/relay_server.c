@@ -7,9 +7,9 @@
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
-#include "core/readbuf.h"
 #include "core/relay.h"
 #include "core/unixsock.h"
+#include "net/conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,8 +38,7 @@ struct relay_req {
 
 /* A RESPONSE being written: header and fixed fields here, body in the caller's buffers. */
 struct relay_write {
-	uv_write_t w;
-	struct relay_conn *conn;
+	struct net_write w;
 	http_sent_cb sent_cb;
 	void *sent_arg;
 	uint8_t head[RELAY_HEADER_BYTES + RELAY_RESPONSE_FIXED_BYTES + RELAY_CTYPE_MAX_BYTES];
@@ -47,22 +46,22 @@ struct relay_write {
 };
 
 struct relay_conn {
-	uv_pipe_t pipe;
+	/*
+	 * Socket, read buffer, answers queued (net.writes); reading pauses while
+	 * RELAY_MAX_REQS answers or RELAY_MAX_QUEUED_BYTES wait for the relay to read them.
+	 */
+	struct net_conn net;
 	struct relay_server *srv;
 	struct list_node link; /* in srv->conns until closing */
-	bool closing;
 	bool hello;
-	bool paused; /* reading stopped: too many answers queued for this relay */
-	unsigned nwrites; /* answers queued, their write not completed */
 	uint64_t since_ms; /* accepted */
 	uint64_t read_ms; /* last read */
 	uint64_t write_ms; /* last write completed, or the first queued after none */
 	uint64_t active_ms; /* last whole message read or answer written: idle since */
-	struct readbuf rb;
 	struct list_node reqs; /* newest first */
 	unsigned nreqs;
 	uint8_t hello_out[RELAY_HEADER_BYTES + RELAY_HELLO_BYTES];
-	uv_write_t hello_w;
+	struct net_write hello_w;
 };
 
 struct relay_server {
@@ -126,24 +125,18 @@ static struct relay_req *req_find(struct relay_conn *c, uint32_t id)
 }
 
 static void conn_close(struct relay_conn *c);
-static void conn_resume(struct relay_conn *c);
 
-/*
- * Runs before the connection's close callback even when the close cancelled the write
- * (libuv flushes the write queue first), so rw->conn is still there.
- */
-static void write_cb(uv_write_t *w, int status)
+/* Runs before the connection's closed callback, also when the close cancelled the write. */
+static void write_cb(struct net_write *w, int status)
 {
-	struct relay_write *rw = w->data;
-	struct relay_conn *c = rw->conn;
+	struct relay_write *rw =
+		(struct relay_write *)((char *)w - offsetof(struct relay_write, w));
+	struct relay_conn *c = w->conn->owner;
 
 	if (rw->sent_cb)
 		rw->sent_cb(status < 0 ? status : 0, rw->sent_arg);
 	free(rw);
-	c->nwrites--;
 	c->write_ms = c->active_ms = uv_now(c->srv->loop);
-	if (!c->closing)
-		conn_resume(c);
 }
 
 static int relay_req_sendv(struct http_request *req, int status, const char *content_type,
@@ -161,7 +154,7 @@ static int relay_req_sendv(struct http_request *req, int status, const char *con
 	for (unsigned i = 0; i < niov; i++)
 		len += iov[i].iov_len;
 	err = -ECANCELED;
-	if (!c || c->closing)
+	if (!c || c->net.closing)
 		goto fail;
 	err = -ENOMEM;
 	rw = malloc(sizeof(*rw) + (niov + 1) * sizeof(uv_buf_t));
@@ -178,15 +171,13 @@ static int relay_req_sendv(struct http_request *req, int status, const char *con
 		rw->bufs[i + 1] = uv_buf_init(iov[i].iov_base, (unsigned)iov[i].iov_len);
 	rw->sent_cb = sent_cb;
 	rw->sent_arg = arg;
-	rw->conn = c;
-	rw->w.data = rw;
-	err = uv_write(&rw->w, (uv_stream_t *)&c->pipe, rw->bufs, niov + 1, write_cb);
+	err = net_conn_write(&c->net, &rw->w, rw->bufs, niov + 1, write_cb);
 	if (err < 0) {
 		free(rw);
 		goto fail_close;
 	}
 	/* Counted until written: RELAY_MAX_REQS bounds answers the relay has not read, too. */
-	if (c->nwrites++ == 0)
+	if (c->net.writes == 1)
 		c->write_ms = uv_now(c->srv->loop);
 	req_free(r);
 	return 0;
@@ -264,12 +255,11 @@ static void req_cancel(struct relay_req *r)
 
 /* ---- connections ---- */
 
-static void conn_handle_close_cb(uv_handle_t *h)
+static void conn_closed_cb(struct net_conn *n)
 {
-	struct relay_conn *c = h->data;
+	struct relay_conn *c = n->owner;
 	struct relay_server *rs = c->srv;
 
-	readbuf_close(&c->rb);
 	free(c);
 	rs->handles--;
 	server_maybe_free(rs);
@@ -279,14 +269,13 @@ static void conn_close(struct relay_conn *c)
 {
 	struct relay_server *rs = c->srv;
 
-	if (c->closing)
+	if (c->net.closing)
 		return;
-	c->closing = true;
+	net_conn_close(&c->net); /* c lives until conn_closed_cb */
 	while (!list_empty(&c->reqs))
 		req_cancel(list_first_entry(&c->reqs, struct relay_req, link));
 	list_remove(&c->link);
 	rs->nconns--;
-	uv_close((uv_handle_t *)&c->pipe, conn_handle_close_cb);
 }
 
 static void conn_broken(struct relay_conn *c, const char *why, int err)
@@ -297,7 +286,7 @@ static void conn_broken(struct relay_conn *c, const char *why, int err)
 	conn_close(c);
 }
 
-static void hello_cb(uv_write_t *w, int status)
+static void hello_cb(struct net_write *w, int status)
 {
 	(void)w;
 	(void)status; /* a failed write shows up as a read error */
@@ -308,6 +297,7 @@ static int conn_hello(struct relay_conn *c, const struct relay_msg *m)
 	struct writer w = writer_make(c->hello_out, sizeof(c->hello_out));
 	uv_buf_t b;
 	uint16_t version;
+	int err;
 
 	if (m->type != RELAY_HELLO || relay_hello_parse(m->payload, &version) < 0)
 		return -EPROTO;
@@ -320,7 +310,9 @@ static int conn_hello(struct relay_conn *c, const struct relay_msg *m)
 	relay_write_hello(&w);
 	b = uv_buf_init((char *)c->hello_out, (unsigned)w.len);
 	c->hello = true;
-	return uv_write(&c->hello_w, (uv_stream_t *)&c->pipe, &b, 1, hello_cb);
+	/* Into the socket buffer at once, as a rule: no write request, nothing counted. */
+	err = net_conn_send(&c->net, &c->hello_w, &b, 1, hello_cb);
+	return err < 0 ? err : 0;
 }
 
 static int conn_request(struct relay_conn *c, const struct relay_msg *m)
@@ -337,7 +329,7 @@ static int conn_request(struct relay_conn *c, const struct relay_msg *m)
 	if (req_find(c, m->id))
 		return -EPROTO; /* ids are unique while in flight: replies go by id */
 	/* Checked before the body is copied: a refused request costs no body memory. */
-	over = c->nreqs + c->nwrites >= RELAY_MAX_REQS;
+	over = c->nreqs + c->net.writes >= RELAY_MAX_REQS;
 	r = calloc(1, sizeof(*r) + rq.target.len + 1);
 	if (!r)
 		return -ENOMEM;
@@ -396,31 +388,19 @@ static int conn_message(struct relay_conn *c, const struct relay_msg *m)
 	}
 }
 
-static void conn_alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
-{
-	struct relay_conn *c = h->data;
-
-	(void)hint;
-	*buf = uv_buf_init((char *)c->rb.p + c->rb.len, (unsigned)(c->rb.cap - c->rb.len));
-}
-
-/* Too many answers wait for the relay to read them: stop taking its requests. */
-static bool conn_congested(const struct relay_conn *c)
-{
-	return c->nwrites >= RELAY_MAX_REQS || c->pipe.write_queue_size > RELAY_MAX_QUEUED_BYTES;
-}
-
-static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
-
-/* Handles the complete messages in the read buffer, up to congestion. */
+/*
+ * Handles the complete messages in the read buffer, up to congestion: too many answers
+ * wait for the relay to read them, so its requests wait (net/conn.h pauses reading, and
+ * calls this again once the answers drain).
+ */
 static void conn_process(struct relay_conn *c)
 {
-	struct cursor cur = readbuf_cursor(&c->rb);
+	struct cursor cur = readbuf_cursor(&c->net.rb);
 	struct relay_msg m;
 	size_t need = 0;
 	int ret = 0;
 
-	while (!c->closing && !c->paused && (ret = relay_msg_next(&cur, &m, &need)) == 1) {
+	while (!c->net.closing && !c->net.paused && (ret = relay_msg_next(&cur, &m, &need)) == 1) {
 		/* Whole messages only: trickling a message byte by byte is not activity. */
 		c->active_ms = uv_now(c->srv->loop);
 		ret = conn_message(c, &m);
@@ -428,48 +408,34 @@ static void conn_process(struct relay_conn *c)
 			conn_broken(c, "protocol error", ret == -EPROTO ? 0 : ret);
 			return;
 		}
-		if (!c->closing && conn_congested(c)) {
-			/* The rest stays in rb; conn_resume goes on once the relay reads. */
-			c->paused = true;
-			uv_read_stop((uv_stream_t *)&c->pipe);
-		}
+		/* The rest stays in the buffer until the answers drain. */
+		net_conn_pause_if_congested(&c->net);
 	}
-	if (c->closing)
+	if (c->net.closing)
 		return;
 	if (ret < 0) {
 		conn_broken(c, "unframeable message", ret);
 		return;
 	}
-	readbuf_keep(&c->rb, cur);
-	if (c->paused)
+	readbuf_keep(&c->net.rb, cur);
+	if (c->net.paused)
 		return;
 	/* need is bounded by relay_msg_next: the largest message the protocol allows. */
-	ret = readbuf_fit(&c->rb, need);
+	ret = readbuf_fit(&c->net.rb, need);
 	if (ret < 0)
 		conn_broken(c, "out of memory", ret);
 }
 
-/* An answer was written: read the relay's requests again once the queue is short. */
-static void conn_resume(struct relay_conn *c)
+static void conn_drained_cb(struct net_conn *n)
 {
-	int err;
-
-	if (!c->paused || conn_congested(c))
-		return;
-	c->paused = false;
-	conn_process(c);
-	if (c->closing || c->paused)
-		return;
-	err = uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb);
-	if (err < 0)
-		conn_broken(c, "read", err);
+	conn_process(n->owner);
 }
 
-static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+static void conn_read_cb(struct net_conn *n, ssize_t nread, char *direct)
 {
-	struct relay_conn *c = s->data;
+	struct relay_conn *c = n->owner;
 
-	(void)buf;
+	(void)direct;
 	if (nread < 0) {
 		if (nread != UV_EOF)
 			log_warnx_rl("relay: read: %s", uv_strerror((int)nread));
@@ -478,11 +444,24 @@ static void conn_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		conn_close(c);
 		return;
 	}
-	if (nread > 0)
-		c->read_ms = uv_now(c->srv->loop);
-	c->rb.len += (size_t)nread;
+	c->read_ms = uv_now(c->srv->loop);
 	conn_process(c);
 }
+
+static const struct net_conn_events conn_events = {
+	.read = conn_read_cb,
+	.drained = conn_drained_cb,
+	.closed = conn_closed_cb,
+};
+
+static const struct net_conn_config conn_net_config = {
+	.kind = NET_PIPE,
+	.rb_base = RELAY_READ_BUF_BYTES,
+	.rb_max = RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
+	.rb_shrink_after = RELAY_SHRINK_AFTER_READS,
+	.max_writes = RELAY_MAX_REQS,
+	.max_queued_bytes = RELAY_MAX_QUEUED_BYTES,
+};
 
 /*
  * Root and the --fcgi-user's uid, nothing else: a process that merely has that user's
@@ -558,9 +537,7 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 		return;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c ||
-	    readbuf_init(&c->rb, RELAY_READ_BUF_BYTES, RELAY_HEADER_BYTES + RELAY_MAX_PAYLOAD_BYTES,
-			 RELAY_SHRINK_AFTER_READS) < 0) {
+	if (!c || net_conn_init(&c->net, rs->loop, &conn_net_config, &conn_events, c) < 0) {
 		free(c);
 		/* Take the connection off the backlog and close it, or it would spin. */
 		uv_pipe_t *p = malloc(sizeof(*p));
@@ -578,20 +555,14 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 	c->srv = rs;
 	list_init(&c->reqs);
 	c->since_ms = c->read_ms = c->active_ms = uv_now(rs->loop);
-	if (uv_pipe_init(rs->loop, &c->pipe, 0) < 0) {
-		readbuf_close(&c->rb);
-		free(c);
-		return; /* cannot happen for a pipe on Linux; the backlog keeps the peer */
-	}
-	c->pipe.data = c;
 	rs->handles++;
 	list_insert_head(&rs->conns, &c->link);
 	rs->nconns++;
-	if (uv_accept(lst, (uv_stream_t *)&c->pipe) < 0) {
+	if (net_conn_accept(&c->net, lst) < 0) {
 		conn_close(c);
 		return;
 	}
-	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 || !peer_allowed(rs, fd, &cred)) {
+	if (uv_fileno(&c->net.io.handle, &fd) < 0 || !peer_allowed(rs, fd, &cred)) {
 		rs->stats.refused++;
 		/* The operator sees who tried: a relay run as the wrong user is a config error. */
 		log_warnx_rl("relay: refused a relay from uid %u gid %u pid %d: not root and not "
@@ -609,7 +580,7 @@ static void listener_connection_cb(uv_stream_t *lst, int status)
 	}
 	rs->stats.accepted++;
 	log_info("relay: httun fcgi connected (pid %d, uid %u)", (int)cred.pid, (unsigned)cred.uid);
-	if (uv_read_start((uv_stream_t *)&c->pipe, conn_alloc_cb, conn_read_cb) < 0)
+	if (net_conn_read_start(&c->net) < 0)
 		conn_close(c);
 }
 
@@ -627,11 +598,12 @@ static void timer_cb(uv_timer_t *t)
 
 		if (!c->hello && now - c->since_ms >= rs->hello_timeout_ms)
 			why = "no HELLO in time";
-		else if (c->nwrites && now - c->write_ms >= rs->write_timeout_ms)
+		else if (c->net.writes && now - c->write_ms >= rs->write_timeout_ms)
 			why = "the relay does not read its answers";
-		else if (!c->paused && c->rb.len && now - c->read_ms >= rs->read_timeout_ms)
+		else if (!c->net.paused && !readbuf_empty(&c->net.rb) &&
+			 now - c->read_ms >= rs->read_timeout_ms)
 			why = "a message stalled half-way";
-		else if (c->hello && c->nreqs == 0 && c->nwrites == 0 &&
+		else if (c->hello && c->nreqs == 0 && c->net.writes == 0 &&
 			 now - c->active_ms >= rs->idle_timeout_ms)
 			why = "idle"; /* httun fcgi reconnects before this: FCGI_RELAY_IDLE_MS */
 		if (why) {

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT OR Apache-2.0 */
 /*
- * stream_write over a socketpair: a message that fits the socket buffer is written at
+ * net_conn_send over a socketpair: a message that fits the socket buffer is written at
  * once (1, no callback); one that does not is written in part and queued (0, the
- * callback runs once), and the peer reads every byte in order either way.
+ * callback runs once), and the peer reads every byte in order either way. The connection
+ * is freed through its closed callback, after the write callbacks.
  */
-#include "transport/stream_write.h"
+#include "net/conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,11 +22,30 @@
 
 struct pair {
 	uv_loop_t loop;
-	uv_pipe_t pipe;
+	struct net_conn conn;
 	int peer; /* the other end, read with plain read(2) */
 	int callbacks;
 	int status;
+	int closed;
 };
+
+static void read_cb(struct net_conn *c, ssize_t nread, char *direct)
+{
+	(void)c;
+	(void)nread;
+	(void)direct;
+	fail(); /* nothing here reads */
+}
+
+static void closed_cb(struct net_conn *c)
+{
+	struct pair *p = c->owner;
+
+	p->closed++;
+}
+
+static const struct net_conn_events events = { .read = read_cb, .closed = closed_cb };
+static const struct net_conn_config pipe_config = { .kind = NET_PIPE, .rb_base = 64, .rb_max = 64 };
 
 static void pair_open(struct pair *p, int sndbuf)
 {
@@ -38,18 +58,21 @@ static void pair_open(struct pair *p, int sndbuf)
 				 0);
 	assert_int_equal(fcntl(sv[1], F_SETFL, O_NONBLOCK), 0);
 	assert_int_equal(uv_loop_init(&p->loop), 0);
-	assert_int_equal(uv_pipe_init(&p->loop, &p->pipe, 0), 0);
-	assert_int_equal(uv_pipe_open(&p->pipe, sv[0]), 0);
+	assert_int_equal(net_conn_init(&p->conn, &p->loop, &pipe_config, &events, p), 0);
+	assert_int_equal(net_conn_open_fd(&p->conn, sv[0]), 0);
 	p->peer = sv[1];
 	p->status = 1;
 }
 
 static void pair_close(struct pair *p)
 {
-	uv_close((uv_handle_t *)&p->pipe, NULL);
+	net_conn_close(&p->conn);
+	net_conn_close(&p->conn); /* once only */
 	assert_int_equal(uv_run(&p->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(p->closed, 1);
 	assert_int_equal(uv_loop_close(&p->loop), 0);
-	close(p->peer);
+	if (p->peer >= 0)
+		close(p->peer);
 }
 
 /* Read what the peer has now into out + *got, up to cap. */
@@ -62,9 +85,9 @@ static void peer_drain(struct pair *p, uint8_t *out, size_t *got, size_t cap)
 	assert_true(*got == cap || errno == EAGAIN);
 }
 
-static void write_cb(uv_write_t *w, int status)
+static void write_cb(struct net_write *w, int status)
 {
-	struct pair *p = w->data;
+	struct pair *p = w->conn->owner;
 
 	p->callbacks++;
 	p->status = status;
@@ -73,7 +96,7 @@ static void write_cb(uv_write_t *w, int status)
 static void test_small_at_once(void **state)
 {
 	struct pair p;
-	uv_write_t w;
+	struct net_write w;
 	char a[] = "GET / HTTP/1.1\r\n", b[] = "Host: x\r\n\r\n";
 	uv_buf_t bufs[2] = { uv_buf_init(a, sizeof(a) - 1), uv_buf_init(b, sizeof(b) - 1) };
 	uint8_t out[64];
@@ -81,8 +104,7 @@ static void test_small_at_once(void **state)
 
 	(void)state;
 	pair_open(&p, 0);
-	w.data = &p;
-	assert_int_equal(stream_write(&w, (uv_stream_t *)&p.pipe, bufs, 2, write_cb), 1);
+	assert_int_equal(net_conn_send(&p.conn, &w, bufs, 2, write_cb), 1);
 	peer_drain(&p, out, &got, sizeof(a) + sizeof(b) - 2);
 	assert_int_equal(got, sizeof(a) + sizeof(b) - 2);
 	assert_memory_equal(out, "GET / HTTP/1.1\r\nHost: x\r\n\r\n", got);
@@ -99,7 +121,7 @@ static void test_large_queued_in_order(void **state)
 		TOTAL = 3 * PART
 	};
 	struct pair p;
-	uv_write_t w;
+	struct net_write w;
 	uint8_t *src = malloc(TOTAL), *out = malloc(TOTAL);
 	uv_buf_t bufs[3];
 	size_t got = 0;
@@ -112,8 +134,7 @@ static void test_large_queued_in_order(void **state)
 	for (int i = 0; i < 3; i++)
 		bufs[i] = uv_buf_init((char *)src + i * PART, PART);
 	pair_open(&p, 4096);
-	w.data = &p;
-	assert_int_equal(stream_write(&w, (uv_stream_t *)&p.pipe, bufs, 3, write_cb), 0);
+	assert_int_equal(net_conn_send(&p.conn, &w, bufs, 3, write_cb), 0);
 	while (got < TOTAL) {
 		peer_drain(&p, out, &got, TOTAL);
 		uv_run(&p.loop, UV_RUN_NOWAIT);
@@ -135,7 +156,7 @@ static void test_no_overtaking(void **state)
 		BIG = 512 * 1024
 	};
 	struct pair p;
-	uv_write_t w1, w2;
+	struct net_write w1, w2;
 	uint8_t *src = malloc(BIG), *out = malloc(BIG + 4);
 	char tail[] = "tail";
 	uv_buf_t b1, b2 = uv_buf_init(tail, 4);
@@ -147,9 +168,8 @@ static void test_no_overtaking(void **state)
 	memset(src, 'x', BIG);
 	b1 = uv_buf_init((char *)src, BIG);
 	pair_open(&p, 4096);
-	w1.data = w2.data = &p;
-	assert_int_equal(stream_write(&w1, (uv_stream_t *)&p.pipe, &b1, 1, write_cb), 0);
-	assert_int_equal(stream_write(&w2, (uv_stream_t *)&p.pipe, &b2, 1, write_cb), 0);
+	assert_int_equal(net_conn_send(&p.conn, &w1, &b1, 1, write_cb), 0);
+	assert_int_equal(net_conn_send(&p.conn, &w2, &b2, 1, write_cb), 0);
 	while (got < BIG + 4) {
 		peer_drain(&p, out, &got, BIG + 4);
 		uv_run(&p.loop, UV_RUN_NOWAIT);
@@ -167,7 +187,7 @@ static void test_no_overtaking(void **state)
 static void test_error_returned(void **state)
 {
 	struct pair p;
-	uv_write_t w;
+	struct net_write w;
 	char a[] = "x";
 	uv_buf_t b = uv_buf_init(a, 1);
 	int ret;
@@ -176,14 +196,12 @@ static void test_error_returned(void **state)
 	pair_open(&p, 0);
 	close(p.peer);
 	p.peer = -1;
-	w.data = &p;
-	ret = stream_write(&w, (uv_stream_t *)&p.pipe, &b, 1, write_cb);
+	ret = net_conn_send(&p.conn, &w, &b, 1, write_cb);
 	assert_true(ret == UV_EPIPE || ret == UV_ECONNRESET);
 	assert_int_equal(uv_run(&p.loop, UV_RUN_NOWAIT), 0);
 	assert_int_equal(p.callbacks, 0);
-	uv_close((uv_handle_t *)&p.pipe, NULL);
-	assert_int_equal(uv_run(&p.loop, UV_RUN_DEFAULT), 0);
-	assert_int_equal(uv_loop_close(&p.loop), 0);
+	assert_int_equal(p.conn.writes, 0);
+	pair_close(&p);
 }
 
 int main(void)
