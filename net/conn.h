@@ -154,8 +154,10 @@ void net_conn_read_stop(struct net_conn *c);
 int net_conn_write(struct net_conn *c, struct net_write *w, const uv_buf_t *bufs, unsigned nbufs,
 		   net_write_cb cb);
 /*
- * Writes what the socket takes now, queues only the rest (net/stream_write.h): 1 when all
- * was written (cb will not run), 0 when the rest is queued, or -errno. bufs is modified.
+ * Writes what the socket takes now, queues only the rest: a message that fits the socket
+ * buffer (every small one) then needs no write request, no completion on a later loop
+ * turn and no epoll_ctl(2) to drop POLLOUT afterwards. 1 when all was written (cb will
+ * not run), 0 when the rest is queued, or -errno. bufs is modified.
  */
 int net_conn_send(struct net_conn *c, struct net_write *w, uv_buf_t *bufs, unsigned nbufs,
 		  net_write_cb cb);
