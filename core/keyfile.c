@@ -45,6 +45,19 @@ int keyfile_decode(const char *text, size_t len, uint8_t key[PSK_BYTES], const c
 	return 0;
 }
 
+int keyfile_check_private(const char *what, const char *path, mode_t mode, char *err, size_t errlen)
+{
+	/* A key others can read is a key others have: refuse rather than warn. */
+	if (mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errlen,
+			 "%s %s: permissions %04o let group or others access it; "
+			 "fix with: chmod 600 %s",
+			 what, path, (unsigned)(mode & 07777), path);
+		return -EPERM;
+	}
+	return 0;
+}
+
 int keyfile_load(const char *path, uint8_t key[PSK_BYTES], char *err, size_t errlen)
 {
 	/* One byte more than allowed, to tell "exactly the limit" from "too large". */
@@ -59,15 +72,9 @@ int keyfile_load(const char *path, uint8_t key[PSK_BYTES], char *err, size_t err
 		snprintf(err, errlen, "key file %s: %s", path, file_strerror(ret));
 		goto out;
 	}
-	/* A key others can read is a key others have: refuse rather than warn. */
-	if (mode & (S_IRWXG | S_IRWXO)) {
-		ret = -EPERM;
-		snprintf(err, errlen,
-			 "key file %s: permissions %04o let group or others access it; "
-			 "fix with: chmod 600 %s",
-			 path, (unsigned)(mode & 07777), path);
+	ret = keyfile_check_private("key file", path, mode, err, errlen);
+	if (ret < 0)
 		goto out;
-	}
 	if (len > KEY_FILE_MAX_BYTES) {
 		ret = -EINVAL;
 		snprintf(err, errlen, "key file %s: larger than %d bytes, not a key file", path,

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Standard base64 of PSK_BYTES with padding, plus the terminating NUL. */
 #define KEY_BASE64_BYTES 45
@@ -22,6 +23,13 @@ void keyfile_encode(const uint8_t key[PSK_BYTES], char out[KEY_BASE64_BYTES]);
  * Returns 0, or -EINVAL with a reason for the user in *why.
  */
 int keyfile_decode(const char *text, size_t len, uint8_t key[PSK_BYTES], const char **why);
+
+/*
+ * Refuse a secret file (what: "key file", "TLS key file") whose mode lets group or others
+ * read or write it: -EPERM with a message in err that says how to fix it, else 0.
+ */
+int keyfile_check_private(const char *what, const char *path, mode_t mode, char *err,
+			  size_t errlen);
 
 /*
  * Load a key file. Refuses files that group or others may read or write (-EPERM), and

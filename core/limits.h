@@ -390,6 +390,28 @@
 /* Idle request structures a client keeps for reuse instead of freeing them. */
 #define HTTP_CLIENT_FREE_REQS 16
 
+/* ---- TLS engine (transport/tls.h, docs/TRANSPORT.md "TLS engine") ---- */
+
+/*
+ * Ciphertext one TLS connection holds before tls_conn_write() takes no more plaintext.
+ * A peer that does not read then stalls the writer instead of growing the queue; four
+ * times the HTTP read buffer keeps a fast socket busy between two writes.
+ */
+#define TLS_OUT_MAX_BYTES (256 * 1024)
+/*
+ * Ciphertext is queued in blocks of this size, freed as they are written: four full TLS
+ * records (16 KiB each plus their overhead) per allocation, and an idle connection holds
+ * none.
+ */
+#define TLS_OUT_CHUNK_BYTES (64 * 1024)
+/*
+ * A PEM certificate chain or CA file (--ca-file may name a whole bundle: Debian's is
+ * about 220 KB). Read whole into memory once, at start and at reload.
+ */
+#define TLS_PEM_FILE_MAX_BYTES (4 * 1024 * 1024)
+/* A PEM private key: an 8192-bit RSA key is under 7 KB. */
+#define TLS_KEY_FILE_MAX_BYTES (16 * 1024)
+
 /* ---- fcgi (fcgi/fcgi_record.h, docs/FASTCGI.md) ---- */
 
 /*

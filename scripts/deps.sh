@@ -8,7 +8,7 @@
 # Needs root (apt-get). Prints what it installs.
 set -euo pipefail
 
-build=(cmake gcc make pkg-config libsodium-dev libuv1-dev node-llhttp libmnl-dev)
+build=(cmake gcc make pkg-config libsodium-dev libuv1-dev node-llhttp libssl-dev libmnl-dev)
 test=(libcmocka-dev clang libclang-rt-14-dev clang-format iproute2 iperf3 procps curl
 	openvpn httptunnel iputils-ping openssl nftables
 	lighttpd nginx apache2 libapache2-mod-fcgid
