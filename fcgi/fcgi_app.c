@@ -9,19 +9,17 @@
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"
-#include "core/unixsock.h"
 #include "fcgi/fcgi_record.h"
 #include "net/conn.h"
+#include "net/listen.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 struct fcgi_conn;
@@ -915,47 +913,23 @@ int fcgi_app_listen_fd(struct fcgi_app *app, int fd)
 
 int fcgi_app_listen_path(struct fcgi_app *app, const char *path, gid_t gid)
 {
-	mode_t old;
 	int err;
 
 	if (app->listening)
 		return -EALREADY;
 	if (path[0] != '/')
 		return -EINVAL;
-	/* Whoever may write the directory can swap the socket file for a symlink. */
-	err = unixsock_dir_check(path);
-	if (err == -EPERM)
-		log_warnx("fcgi: %s: its directory must be owned by root or by this user and not "
-			  "writable by group or others; refusing to create the socket there",
-			  path);
-	if (err < 0)
-		return err;
-	/*
-	 * A socket left behind by a killed relay is replaced; a live one (another httun fcgi
-	 * accepts on it) and anything that is not a socket are not ours.
-	 */
-	err = unixsock_clear_stale(path);
-	if (err < 0)
-		return err;
 	err = uv_pipe_init(app->loop, &app->lst.pipe, 0);
 	if (err < 0)
 		return err;
 	app->lst.handle.data = app;
 	app->listening = true;
 	app->handles++;
-	/* Mode 0660 from the umask, not a chmod of the path that could follow a symlink. */
-	old = umask(0117);
-	err = uv_pipe_bind(&app->lst.pipe, path);
-	umask(old);
+	err = net_listen_unix(&app->lst.pipe, "FastCGI socket", path, gid, lst_connection_cb);
 	if (err < 0)
 		return err;
 	app->lst_path = strdup(path);
-	if (!app->lst_path)
-		return -ENOMEM;
-	/* By the name, but not through a symlink that could have been put in its place. */
-	if (gid != (gid_t)-1 && fchownat(AT_FDCWD, path, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return uv_listen(&app->lst.stream, SOMAXCONN, lst_connection_cb);
+	return app->lst_path ? 0 : -ENOMEM;
 }
 
 const struct fcgi_app_stats *fcgi_app_stats(const struct fcgi_app *app)

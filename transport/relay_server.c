@@ -10,14 +10,13 @@
 #include "core/relay.h"
 #include "core/unixsock.h"
 #include "net/conn.h"
+#include "net/listen.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -651,7 +650,6 @@ static void server_handle_close_cb(uv_handle_t *h)
 
 int relay_server_listen(struct relay_server *rs, const char *path)
 {
-	mode_t old;
 	int err;
 
 	if (rs->listening)
@@ -663,21 +661,6 @@ int relay_server_listen(struct relay_server *rs, const char *path)
 		return err;
 	if (err == 1)
 		log_info("relay: created the directory of %s (mode 0750)", path);
-	/* Whoever may write the directory can swap the socket file for a symlink. */
-	err = unixsock_dir_check(path);
-	if (err == -EPERM)
-		log_warnx("relay: %s: its directory must be owned by root and not writable by "
-			  "group or others; refusing to create the relay socket there",
-			  path);
-	if (err < 0)
-		return err;
-	/*
-	 * A socket left by a server that was killed is replaced; a live one (another httun
-	 * server serves it) and anything that is not a socket are not ours.
-	 */
-	err = unixsock_clear_stale(path);
-	if (err < 0)
-		return err;
 	err = uv_pipe_init(rs->loop, &rs->listener, 0);
 	if (err < 0)
 		return err;
@@ -685,24 +668,16 @@ int relay_server_listen(struct relay_server *rs, const char *path)
 	rs->handles++;
 	rs->listening = true;
 	/*
-	 * Created 0660 (group members may connect, nobody else; of those, the credential
-	 * check on accept admits root and allow_uid only) by the umask, not by a chmod of the
-	 * path afterwards, which would follow a symlink put in its place.
+	 * Group members may connect, nobody else; of those, the credential check on accept
+	 * admits root and allow_uid only.
 	 */
-	old = umask(0117);
-	err = uv_pipe_bind(&rs->listener, path);
-	umask(old);
+	err = net_listen_unix(&rs->listener, "relay socket", path, rs->cfg.sock_gid,
+			      listener_connection_cb);
 	if (err < 0)
 		return err;
 	rs->path = strdup(path);
 	if (!rs->path)
 		return -ENOMEM;
-	if (rs->cfg.sock_gid != (gid_t)-1 &&
-	    fchownat(AT_FDCWD, path, (uid_t)-1, rs->cfg.sock_gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	err = uv_listen((uv_stream_t *)&rs->listener, SOMAXCONN, listener_connection_cb);
-	if (err < 0)
-		return err;
 	return uv_timer_start(&rs->timer, timer_cb, RELAY_TICK_MS, RELAY_TICK_MS);
 }
 
