@@ -13,6 +13,7 @@
 #include <string.h>
 #include <llhttp.h>
 
+#include "transport/http_conn.h"
 #include "core/cursor.h"
 #include "core/http_head.h"
 #include "core/limits.h"
@@ -697,14 +698,6 @@ static const struct net_conn_events conn_events = {
 	.closed = conn_closed_cb,
 };
 
-static const struct net_conn_config conn_net_config = {
-	.kind = NET_TCP,
-	.timer = true,
-	.nodelay = true,
-	.rb_base = HTTP_READ_BUF_BYTES,
-	.rb_max = HTTP_READ_BUF_BYTES,
-};
-
 static int conn_open(struct http_client *cli, struct client_request *r)
 {
 	struct client_conn *c = calloc(1, sizeof(*c));
@@ -712,7 +705,7 @@ static int conn_open(struct http_client *cli, struct client_request *r)
 
 	if (!c)
 		return -ENOMEM;
-	err = net_conn_init(&c->net, cli->loop, &conn_net_config, &conn_events, c);
+	err = net_conn_init(&c->net, cli->loop, &http_conn_config, &conn_events, c);
 	if (err < 0) {
 		free(c);
 		return err;

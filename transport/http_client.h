@@ -13,7 +13,7 @@
 #include <uv.h>
 
 #include "core/config.h" /* struct config_url */
-#include "transport/http_server.h" /* enum http_method */
+#include "core/http_head.h" /* enum http_method */
 
 struct http_client_config {
 	unsigned pool_size; /* connections to the origin, at most */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <llhttp.h>
 
+#include "transport/http_conn.h"
 #include "core/cursor.h"
 #include "core/http_head.h"
 #include "core/limits.h"
@@ -1165,14 +1166,6 @@ static const struct net_conn_events conn_events = {
 	.closed = conn_closed_cb,
 };
 
-static const struct net_conn_config conn_net_config = {
-	.kind = NET_TCP,
-	.timer = true,
-	.nodelay = true,
-	.rb_base = HTTP_READ_BUF_BYTES,
-	.rb_max = HTTP_READ_BUF_BYTES,
-};
-
 /* A connection with its handles set up on srv's loop, or NULL when out of memory. */
 static struct conn *conn_new(struct http_server *srv)
 {
@@ -1185,7 +1178,7 @@ static struct conn *conn_new(struct http_server *srv)
 			 2 * (size_t)cfg->max_header_count);
 	c->hdrs = calloc(cfg->max_header_count ? cfg->max_header_count : 1, sizeof(*c->hdrs));
 	if (!c->hbuf || !c->hdrs ||
-	    net_conn_init(&c->net, srv->loop, &conn_net_config, &conn_events, c) < 0) {
+	    net_conn_init(&c->net, srv->loop, &http_conn_config, &conn_events, c) < 0) {
 		free(c->hbuf);
 		free(c->hdrs);
 		free(c);

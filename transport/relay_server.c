@@ -4,6 +4,7 @@
  * `httun fcgi` process, many requests in flight on it, each matched by its id.
  */
 #include "transport/relay_server.h"
+#include "core/http_status.h"
 #include "core/limits.h"
 #include "core/list.h"
 #include "core/log.h"

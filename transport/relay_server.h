@@ -9,7 +9,7 @@
 #ifndef HTTUN_TRANSPORT_RELAY_SERVER_H
 #define HTTUN_TRANSPORT_RELAY_SERVER_H
 
-#include "transport/http_server.h"
+#include "core/request.h"
 
 #include <stdbool.h>
 #include <stdint.h>

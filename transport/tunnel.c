@@ -164,17 +164,14 @@ bool tunnel_endpoint_packet(void *ctx, uint8_t *pkt, size_t len)
  * is a key holder forging sources or posing as another channel's client: dropped, counted
  * and logged, rate-limited, with the source (an address, never payload bytes).
  */
-static bool source_allowed(struct tunnel_endpoint *ep, const uint8_t *vnet_pkt, size_t len)
+static bool source_allowed(struct tunnel_endpoint *ep, const uint8_t *pkt, size_t len)
 {
 	char buf[CIDR_STR_BYTES];
 	struct cidr src = { 0 };
 
 	if (!ep->io.sources)
 		return true;
-	if (len >= RECORD_GSO_HDR_BYTES &&
-	    allowed_ips_source(vnet_pkt + RECORD_GSO_HDR_BYTES, len - RECORD_GSO_HDR_BYTES, &src) ==
-		    0 &&
-	    allowed_ips_match(ep->io.sources, &src))
+	if (allowed_ips_source(pkt, len, &src) == 0 && allowed_ips_match(ep->io.sources, &src))
 		return true;
 	ep->stats.rx_bad_source++;
 	if (src.family)
@@ -219,19 +216,18 @@ static void deliver_records(struct tunnel_endpoint *ep, uint8_t *frame, struct s
 			continue;
 		}
 		switch (r.type) {
+		case REC_IP:
+			/* A plain packet goes to the TUN behind a zero virtio header (above). */
+			body -= RECORD_GSO_HDR_BYTES;
+			memset(body, 0, RECORD_GSO_HDR_BYTES);
+			r.body.len += RECORD_GSO_HDR_BYTES;
+			/* fall through */
 		case REC_IP_GSO:
-			if (!source_allowed(ep, body, r.body.len))
+			/* record_next guarantees IP_GSO's body holds the virtio header. */
+			if (!source_allowed(ep, body + RECORD_GSO_HDR_BYTES,
+					    r.body.len - RECORD_GSO_HDR_BYTES))
 				break;
 			ep->io.deliver(ep->io.ctx, body, r.body.len);
-			delivered++;
-			break;
-		case REC_IP:
-			memset(body - RECORD_GSO_HDR_BYTES, 0, RECORD_GSO_HDR_BYTES);
-			if (!source_allowed(ep, body - RECORD_GSO_HDR_BYTES,
-					    RECORD_GSO_HDR_BYTES + r.body.len))
-				break;
-			ep->io.deliver(ep->io.ctx, body - RECORD_GSO_HDR_BYTES,
-				       RECORD_GSO_HDR_BYTES + r.body.len);
 			delivered++;
 			break;
 		default:

@@ -8,7 +8,7 @@
 #ifndef HTTUN_TRANSPORT_TUNNEL_SERVER_H
 #define HTTUN_TRANSPORT_TUNNEL_SERVER_H
 
-#include "transport/http_server.h"
+#include "core/request.h"
 #include "transport/tunnel.h"
 
 #include <uv.h>
